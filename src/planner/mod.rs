@@ -1,0 +1,670 @@
+//! The allocation planner: given a dispatcher's request and a stock snapshot, decides which lots
+//! in which warehouses to reserve, and explains every warehouse it passed over.
+//!
+//! The rule is public so that anyone can check a plan:
+//! 1. A warehouse's ETA (handling + travel minutes, computed by the caller) decides everything
+//!    time-related; `None` means unreachable.
+//! 2. A lot is eligible when its warehouse is active, reachable and not inside the affected area
+//!    (unless the request includes such warehouses), the lot is not quarantined, has available
+//!    stock (`on_hand − reserved > 0`), and either never expires or expires on or after
+//!    *arrival date + the item's minimum remaining days*. The arrival date is the calendar date,
+//!    in the deployment time zone, of `now + ETA`; a lot is usable through its expiry date.
+//! 3. A non-critical request draws a warehouse's stock of an item only down to its reserve level:
+//!    `drawable = max(0, Σ available of its non-quarantined lots − reserve level)`.
+//!    Critical requests ignore reserve levels.
+//! 4. Fill as much as possible, then minimise Σ qty × ETA: warehouses nearest first (equal ETAs by
+//!    warehouse code), first-expiry-first-out within a warehouse (no-expiry lots last, then by lot
+//!    code). Request lines for the same SKU are merged first.
+//! 5. A pick is `late` when `now + ETA > needed_by`; late picks are still taken.
+//! 6. Every warehouse that holds the item but gave less than it holds is listed with one reason.
+//!
+//! Invariants: pure and deterministic (no clock, I/O, randomness or hash-order dependence);
+//! a lot is never drawn beyond its available quantity; per line, reserved + shortfall = requested.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// How urgent a request is. Only `Critical` changes the plan: it may empty reserve stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Life-safety demand: reserve levels do not apply.
+    Critical,
+    /// Urgent, but reserve levels still protect stock for the next emergency.
+    High,
+    /// Routine resupply.
+    Normal,
+}
+
+/// Everything about the request except the stock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanInput<'a> {
+    /// What is asked for; lines with the same SKU are merged.
+    pub lines: &'a [DemandLine],
+    /// Request priority.
+    pub priority: Priority,
+    /// When the supplies must be at the incident, if the dispatcher said so.
+    pub needed_by: Option<DateTime<Utc>>,
+    /// Whether warehouses inside the affected area may supply (normally they cannot).
+    pub include_affected_warehouses: bool,
+    /// The planning instant; the planner reads no clock.
+    pub now: DateTime<Utc>,
+    /// The deployment time zone, which fixes the calendar date of arrival for expiry checks.
+    pub tz: chrono_tz::Tz,
+}
+
+/// One requested item and quantity (base units). The HTTP layer rejects `qty <= 0`; the planner
+/// treats a non-positive merged quantity as nothing to fill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemandLine {
+    /// Item SKU.
+    pub sku: String,
+    /// Quantity in the item's base unit.
+    pub qty: i64,
+}
+
+/// Per-item planning policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemPolicy {
+    /// Item SKU.
+    pub sku: String,
+    /// Days of shelf life a lot must still have on the arrival date. Negative values count as 0
+    /// (a lot is never usable after its expiry date). Items without a policy use 0.
+    pub min_remaining_days: i32,
+}
+
+/// A warehouse as seen from this incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WarehouseState {
+    /// Warehouse id.
+    pub id: Uuid,
+    /// Warehouse code; breaks ETA ties.
+    pub code: String,
+    /// Inactive warehouses never supply.
+    pub active: bool,
+    /// Handling + travel minutes to the incident; `None` (or not a finite number ≥ 0) means
+    /// unreachable.
+    pub eta_minutes: Option<f64>,
+    /// Road distance to the incident, for display.
+    pub distance_km: Option<f64>,
+    /// Whether the warehouse lies inside the incident's affected area.
+    pub in_affected_area: bool,
+    /// Reserve level per SKU (base units). If a SKU is listed twice the higher level applies;
+    /// negative levels count as 0.
+    pub reserve_levels: Vec<(String, i64)>,
+}
+
+/// One lot's balance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LotState {
+    /// Lot id.
+    pub id: Uuid,
+    /// The warehouse holding it. Lots of warehouses missing from the snapshot are ignored.
+    pub warehouse_id: Uuid,
+    /// Item SKU.
+    pub sku: String,
+    /// Lot code; breaks FEFO ties.
+    pub lot_code: String,
+    /// Last day the lot is usable; `None` for items that do not expire.
+    pub expires_on: Option<NaiveDate>,
+    /// Physical quantity.
+    pub on_hand: i64,
+    /// Quantity already promised to other requests.
+    pub reserved: i64,
+    /// Quarantined lots are never picked.
+    pub quarantined: bool,
+}
+
+/// Stock, warehouses and item policies, indexed once by SKU and warehouse so that planning
+/// never scans lots of items nobody asked for.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    items: Vec<ItemPolicy>,
+    warehouses: Vec<WarehouseState>,
+    lots: Vec<LotState>,
+    index: Index,
+}
+
+/// `(warehouse, SKU)` cell: lots in first-expiry-first-out order.
+#[derive(Debug, Clone)]
+struct Group {
+    warehouse: usize,
+    /// Range into `Index::lot_order`.
+    lots: Range<usize>,
+    reserve_level: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Index {
+    min_days: HashMap<String, i32>,
+    /// Per SKU, a range into `groups`.
+    skus: HashMap<String, Range<usize>>,
+    groups: Vec<Group>,
+    /// Lot indices sorted by (SKU, warehouse, expiry with none last, lot code, id).
+    lot_order: Vec<usize>,
+}
+
+impl Snapshot {
+    /// Builds and indexes a snapshot. Cost O(n log n) in the number of lots, paid once; each
+    /// plan then touches only the lots of the requested SKUs.
+    pub fn new(
+        items: Vec<ItemPolicy>,
+        warehouses: Vec<WarehouseState>,
+        lots: Vec<LotState>,
+    ) -> Snapshot {
+        let index = Index::build(&items, &warehouses, &lots);
+        Snapshot {
+            items,
+            warehouses,
+            lots,
+            index,
+        }
+    }
+
+    /// Item policies as given.
+    pub fn items(&self) -> &[ItemPolicy] {
+        &self.items
+    }
+
+    /// Warehouses as given.
+    pub fn warehouses(&self) -> &[WarehouseState] {
+        &self.warehouses
+    }
+
+    /// Lots as given.
+    pub fn lots(&self) -> &[LotState] {
+        &self.lots
+    }
+}
+
+impl Index {
+    fn build(items: &[ItemPolicy], warehouses: &[WarehouseState], lots: &[LotState]) -> Index {
+        let mut min_days = HashMap::with_capacity(items.len());
+        for item in items {
+            min_days.insert(item.sku.clone(), item.min_remaining_days.max(0));
+        }
+        // The first warehouse with a given id wins; ids are unique in the database.
+        let mut wh_of: HashMap<Uuid, usize> = HashMap::with_capacity(warehouses.len());
+        for (i, w) in warehouses.iter().enumerate() {
+            wh_of.entry(w.id).or_insert(i);
+        }
+        let mut sku_ids: HashMap<&str, u32> = HashMap::new();
+        let mut keyed: Vec<(u32, usize, usize)> = Vec::with_capacity(lots.len());
+        for (i, lot) in lots.iter().enumerate() {
+            let Some(&w) = wh_of.get(&lot.warehouse_id) else {
+                continue;
+            };
+            let next = u32::try_from(sku_ids.len()).unwrap_or(u32::MAX);
+            let s = *sku_ids.entry(lot.sku.as_str()).or_insert(next);
+            keyed.push((s, w, i));
+        }
+        keyed.sort_unstable_by(|a, b| {
+            let (la, lb) = (&lots[a.2], &lots[b.2]);
+            (a.0, a.1)
+                .cmp(&(b.0, b.1))
+                .then_with(|| fefo_key(la).cmp(&fefo_key(lb)))
+        });
+        let mut levels: HashMap<(usize, &str), i64> = HashMap::new();
+        for (i, w) in warehouses.iter().enumerate() {
+            for (sku, level) in &w.reserve_levels {
+                let slot = levels.entry((i, sku.as_str())).or_insert(0);
+                *slot = (*slot).max(*level);
+            }
+        }
+
+        let lot_order: Vec<usize> = keyed.iter().map(|k| k.2).collect();
+        let mut groups = Vec::new();
+        let mut skus = HashMap::with_capacity(sku_ids.len());
+        let mut start = 0;
+        while start < keyed.len() {
+            let sku = keyed[start].0;
+            let sku_start = groups.len();
+            let mut g_start = start;
+            while g_start < keyed.len() && keyed[g_start].0 == sku {
+                let w = keyed[g_start].1;
+                let mut end = g_start;
+                while end < keyed.len() && keyed[end].0 == sku && keyed[end].1 == w {
+                    end += 1;
+                }
+                let name = lots[keyed[g_start].2].sku.as_str();
+                groups.push(Group {
+                    warehouse: w,
+                    lots: g_start..end,
+                    reserve_level: levels.get(&(w, name)).copied().unwrap_or(0).max(0),
+                });
+                g_start = end;
+            }
+            skus.insert(lots[keyed[start].2].sku.clone(), sku_start..groups.len());
+            start = g_start;
+        }
+        Index {
+            min_days,
+            skus,
+            groups,
+            lot_order,
+        }
+    }
+}
+
+/// FEFO order within a warehouse: earliest expiry first, no-expiry last, then lot code, then id.
+fn fefo_key(lot: &LotState) -> (bool, Option<NaiveDate>, &str, Uuid) {
+    (
+        lot.expires_on.is_none(),
+        lot.expires_on,
+        lot.lot_code.as_str(),
+        lot.id,
+    )
+}
+
+/// Overall outcome of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    /// Every line is filled in full (also for an empty request).
+    Reserved,
+    /// Something is filled, not everything.
+    PartiallyReserved,
+    /// Nothing could be filled.
+    Unfilled,
+}
+
+/// The plan for a whole request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// One line per distinct SKU, in order of first appearance in the request.
+    pub lines: Vec<PlanLine>,
+    /// Overall status.
+    pub status: PlanStatus,
+}
+
+/// The plan for one (merged) SKU.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanLine {
+    /// Item SKU.
+    pub sku: String,
+    /// Merged quantity requested (never negative).
+    pub requested: i64,
+    /// Σ picks.
+    pub reserved: i64,
+    /// requested − reserved.
+    pub shortfall: i64,
+    /// Picks, nearest warehouse first, FEFO within a warehouse.
+    pub picks: Vec<Pick>,
+    /// Warehouses holding the item that gave less than they hold, in the order considered
+    /// (ETA, then code; unreachable last).
+    pub explanation: Vec<Skipped>,
+}
+
+/// Quantity taken from one lot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pick {
+    /// Warehouse id.
+    pub warehouse_id: Uuid,
+    /// Warehouse code.
+    pub warehouse_code: String,
+    /// Lot id.
+    pub lot_id: Uuid,
+    /// Lot code.
+    pub lot_code: String,
+    /// Lot expiry.
+    pub expires_on: Option<NaiveDate>,
+    /// Quantity taken (base units, > 0).
+    pub qty: i64,
+    /// The warehouse's ETA in minutes.
+    pub eta_minutes: f64,
+    /// The warehouse's road distance, when the caller gave it.
+    pub distance_km: Option<f64>,
+    /// Arrival (now + ETA) is after `needed_by`.
+    pub late: bool,
+}
+
+/// The one primary reason a warehouse gave less than it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// No truck route to the incident with the current closures.
+    Unreachable,
+    /// The warehouse is inside the affected area and the request excludes such warehouses.
+    InsideAffectedArea,
+    /// The warehouse is inactive.
+    Inactive,
+    /// Usable stock is held back by the warehouse's reserve level for the item.
+    ReserveLevel,
+    /// Lots are expired, or too close to expiry, on the arrival date.
+    ExpiredOrShortDated,
+    /// Lots are quarantined.
+    Quarantined,
+    /// Stock is already reserved for other requests.
+    FullyReserved,
+    /// Demand was met by nearer stock before this stock was needed.
+    NotNeeded,
+}
+
+/// A warehouse passed over (fully or in part) for one line, with the quantities behind the reason.
+/// For a non-blocked warehouse, `held = taken + not taken usable stock + quarantined +
+/// reserved_elsewhere + short_dated`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Skipped {
+    /// Warehouse id.
+    pub warehouse_id: Uuid,
+    /// Warehouse code.
+    pub warehouse_code: String,
+    /// The primary reason.
+    pub reason: SkipReason,
+    /// The warehouse's ETA, if reachable.
+    pub eta_minutes: Option<f64>,
+    /// Σ on_hand over its lots of the item.
+    pub held: i64,
+    /// What this plan took from it.
+    pub taken: i64,
+    /// Σ available (on_hand − reserved) over its non-quarantined lots.
+    pub available: i64,
+    /// on_hand in quarantined lots.
+    pub quarantined: i64,
+    /// on_hand already reserved for others in non-quarantined lots.
+    pub reserved_elsewhere: i64,
+    /// Available quantity in lots expired or too close to expiry at arrival (0 when the arrival
+    /// date is unknown because the warehouse is unreachable).
+    pub short_dated: i64,
+    /// The reserve level for the item (applies to non-critical requests).
+    pub reserve_level: i64,
+    /// Usable stock held back by the reserve level in this plan.
+    pub protected: i64,
+}
+
+/// When a warehouse's supplies arrive: the instant and its calendar date in `tz`.
+/// `None` if the ETA is missing, not finite, negative, or beyond the calendar.
+pub fn arrival(
+    now: DateTime<Utc>,
+    eta_minutes: Option<f64>,
+    tz: chrono_tz::Tz,
+) -> Option<(DateTime<Utc>, NaiveDate)> {
+    let eta = eta_minutes.filter(|e| e.is_finite() && *e >= 0.0)?;
+    // Microseconds: exact enough, and the `as` cast saturates instead of wrapping.
+    let at =
+        now.checked_add_signed(TimeDelta::microseconds((eta * 60_000_000.0).round() as i64))?;
+    Some((at, at.with_timezone(&tz).date_naive()))
+}
+
+/// Why a warehouse cannot supply at all, if it cannot.
+pub fn warehouse_block(
+    w: &WarehouseState,
+    include_affected_warehouses: bool,
+) -> Option<SkipReason> {
+    if !w.active {
+        Some(SkipReason::Inactive)
+    } else if !w.eta_minutes.is_some_and(|e| e.is_finite() && e >= 0.0) {
+        Some(SkipReason::Unreachable)
+    } else if w.in_affected_area && !include_affected_warehouses {
+        Some(SkipReason::InsideAffectedArea)
+    } else {
+        None
+    }
+}
+
+/// The first date a lot must still be usable on: arrival date + minimum remaining days.
+/// `None` if that is beyond the calendar (then only non-expiring lots qualify).
+pub fn required_expiry(arrival_date: NaiveDate, min_remaining_days: i32) -> Option<NaiveDate> {
+    arrival_date.checked_add_days(Days::new(
+        u64::try_from(min_remaining_days.max(0)).unwrap_or(0),
+    ))
+}
+
+/// Quantity not yet promised: `on_hand − reserved`, never negative.
+pub fn lot_available(lot: &LotState) -> i64 {
+    lot.on_hand.saturating_sub(lot.reserved.max(0)).max(0)
+}
+
+/// Whether a lot can be picked on arrival, given the date it must still be usable on
+/// (see [`required_expiry`]). Returns the available quantity, or why it cannot be picked.
+pub fn lot_usable(lot: &LotState, required: Option<NaiveDate>) -> Result<i64, SkipReason> {
+    if lot.quarantined {
+        return Err(SkipReason::Quarantined);
+    }
+    if let Some(exp) = lot.expires_on
+        && required.is_none_or(|r| exp < r)
+    {
+        return Err(SkipReason::ExpiredOrShortDated);
+    }
+    match lot_available(lot) {
+        0 => Err(SkipReason::FullyReserved),
+        a => Ok(a),
+    }
+}
+
+/// Per-warehouse facts for this plan, computed once.
+#[derive(Clone, Copy)]
+struct Reach {
+    block: Option<SkipReason>,
+    eta: f64,
+    arrival: Option<(DateTime<Utc>, NaiveDate)>,
+}
+
+/// Quantities of one (warehouse, SKU) cell, as used for the explanation.
+#[derive(Default)]
+struct Tally {
+    held: i64,
+    available: i64,
+    quarantined: i64,
+    reserved_elsewhere: i64,
+    short_dated: i64,
+    usable: i64,
+}
+
+/// Plans a request against a snapshot. See the module documentation for the rule.
+pub fn plan(input: &PlanInput, snapshot: &Snapshot) -> Plan {
+    let index = &snapshot.index;
+    let warehouses = &snapshot.warehouses;
+    let critical = input.priority == Priority::Critical;
+
+    // Merge lines by SKU, keeping first-appearance order.
+    let mut merged: Vec<(&str, i64)> = Vec::with_capacity(input.lines.len());
+    let mut pos: HashMap<&str, usize> = HashMap::with_capacity(input.lines.len());
+    for line in input.lines {
+        match pos.get(line.sku.as_str()) {
+            Some(&i) => merged[i].1 = merged[i].1.saturating_add(line.qty),
+            None => {
+                pos.insert(line.sku.as_str(), merged.len());
+                merged.push((line.sku.as_str(), line.qty));
+            }
+        }
+    }
+
+    // Reachability and arrival per warehouse, and the global nearest-first rank.
+    let reach: Vec<Reach> = warehouses
+        .iter()
+        .map(|w| {
+            let block = warehouse_block(w, input.include_affected_warehouses);
+            let arrival = arrival(input.now, w.eta_minutes, input.tz);
+            let block = match (block, arrival) {
+                (None, None) => Some(SkipReason::Unreachable), // ETA overflows the calendar
+                (b, _) => b,
+            };
+            Reach {
+                block,
+                eta: w
+                    .eta_minutes
+                    .filter(|e| e.is_finite() && *e >= 0.0)
+                    .unwrap_or(f64::INFINITY),
+                arrival,
+            }
+        })
+        .collect();
+    let mut by_rank: Vec<usize> = (0..warehouses.len()).collect();
+    by_rank.sort_unstable_by(|&a, &b| {
+        reach[a]
+            .eta
+            .total_cmp(&reach[b].eta)
+            .then_with(|| warehouses[a].code.cmp(&warehouses[b].code))
+            .then_with(|| warehouses[a].id.cmp(&warehouses[b].id))
+            .then(a.cmp(&b))
+    });
+    let mut rank = vec![0usize; warehouses.len()];
+    for (r, &w) in by_rank.iter().enumerate() {
+        rank[w] = r;
+    }
+
+    let mut order: Vec<usize> = Vec::new();
+    let mut lines = Vec::with_capacity(merged.len());
+    for (sku, qty) in merged {
+        let requested = qty.max(0);
+        let min_days = index.min_days.get(sku).copied().unwrap_or(0);
+        let groups = index
+            .skus
+            .get(sku)
+            .map_or(&[][..], |r| &index.groups[r.clone()]);
+        order.clear();
+        order.extend(0..groups.len());
+        order.sort_unstable_by_key(|&g| rank[groups[g].warehouse]);
+
+        let mut remaining = requested;
+        let mut picks = Vec::new();
+        let mut explanation = Vec::new();
+        for &g in &order {
+            let group = &groups[g];
+            let w = &warehouses[group.warehouse];
+            let r = reach[group.warehouse];
+            let required = r
+                .arrival
+                .and_then(|(_, date)| required_expiry(date, min_days));
+            let lots = &index.lot_order[group.lots.clone()];
+
+            let mut t = Tally::default();
+            for &l in lots {
+                let lot = &snapshot.lots[l];
+                if lot.on_hand <= 0 {
+                    continue;
+                }
+                t.held = t.held.saturating_add(lot.on_hand);
+                if lot.quarantined {
+                    t.quarantined = t.quarantined.saturating_add(lot.on_hand);
+                    continue;
+                }
+                let a = lot_available(lot);
+                t.available = t.available.saturating_add(a);
+                t.reserved_elsewhere = t.reserved_elsewhere.saturating_add(lot.on_hand - a);
+                if r.arrival.is_some() {
+                    match lot_usable(lot, required) {
+                        Ok(a) => t.usable = t.usable.saturating_add(a),
+                        Err(SkipReason::ExpiredOrShortDated) => {
+                            t.short_dated = t.short_dated.saturating_add(a)
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }
+            if t.held == 0 {
+                continue; // holds nothing: neither a source nor worth explaining
+            }
+
+            let reserve_level = group.reserve_level;
+            let mut taken = 0i64;
+            let mut protected = 0i64;
+            if r.block.is_none() {
+                let cap = if critical {
+                    t.usable
+                } else {
+                    t.usable
+                        .min(t.available.saturating_sub(reserve_level).max(0))
+                };
+                protected = t.usable - cap;
+                let mut want = cap.min(remaining);
+                let eta = r.eta;
+                let late = match (input.needed_by, r.arrival) {
+                    (Some(by), Some((at, _))) => at > by,
+                    _ => false,
+                };
+                for &l in lots {
+                    if want == 0 {
+                        break;
+                    }
+                    let lot = &snapshot.lots[l];
+                    if lot.on_hand <= 0 {
+                        continue;
+                    }
+                    let Ok(a) = lot_usable(lot, required) else {
+                        continue;
+                    };
+                    let q = a.min(want);
+                    want -= q;
+                    taken += q;
+                    picks.push(Pick {
+                        warehouse_id: w.id,
+                        warehouse_code: w.code.clone(),
+                        lot_id: lot.id,
+                        lot_code: lot.lot_code.clone(),
+                        expires_on: lot.expires_on,
+                        qty: q,
+                        eta_minutes: eta,
+                        distance_km: w.distance_km,
+                        late,
+                    });
+                }
+                remaining -= taken;
+            }
+
+            if taken < t.held {
+                let reason = match r.block {
+                    Some(b) => b,
+                    None if remaining == 0 && t.usable > taken => SkipReason::NotNeeded,
+                    None if protected > 0 => SkipReason::ReserveLevel,
+                    None => lot_reason(&t),
+                };
+                explanation.push(Skipped {
+                    warehouse_id: w.id,
+                    warehouse_code: w.code.clone(),
+                    reason,
+                    eta_minutes: w.eta_minutes,
+                    held: t.held,
+                    taken,
+                    available: t.available,
+                    quarantined: t.quarantined,
+                    reserved_elsewhere: t.reserved_elsewhere,
+                    short_dated: t.short_dated,
+                    reserve_level,
+                    protected,
+                });
+            }
+        }
+        let reserved = requested - remaining;
+        lines.push(PlanLine {
+            sku: sku.to_owned(),
+            requested,
+            reserved,
+            shortfall: remaining,
+            picks,
+            explanation,
+        });
+    }
+
+    let status = if lines.iter().all(|l| l.shortfall == 0) {
+        PlanStatus::Reserved
+    } else if lines.iter().any(|l| l.reserved > 0) {
+        PlanStatus::PartiallyReserved
+    } else {
+        PlanStatus::Unfilled
+    };
+    Plan { lines, status }
+}
+
+/// The lot-level reason with the most stock behind it; on equal quantities, expiry first, then
+/// quarantine, then reservations (the order a stock controller would look into them).
+fn lot_reason(t: &Tally) -> SkipReason {
+    let mut best = (SkipReason::ExpiredOrShortDated, t.short_dated);
+    for candidate in [
+        (SkipReason::Quarantined, t.quarantined),
+        (SkipReason::FullyReserved, t.reserved_elsewhere),
+    ] {
+        if candidate.1 > best.1 {
+            best = candidate;
+        }
+    }
+    best.0
+}
+
+#[cfg(test)]
+mod tests;
