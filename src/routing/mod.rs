@@ -193,7 +193,8 @@ pub struct SnapConfig {
     /// circuity factor (road networks run 1.2–1.4 × the crow-fly distance).
     pub circuity: f64,
     /// Average speed on local roads between a warehouse or incident and the network, in km/h.
-    /// 30 km/h: urban streets with junctions, loading areas and gates.
+    /// 30 km/h: urban streets with junctions, loading areas and gates. Must be > 0; otherwise
+    /// every point that is not exactly on a node is unreachable.
     pub speed_kmh: f64,
 }
 
@@ -774,7 +775,8 @@ impl Network {
         } else {
             0.0
         };
-        Some(Snap { node, minutes, km })
+        // A nonsensical config (speed <= 0, negative circuity) must not yield a usable time.
+        (minutes.is_finite() && minutes >= 0.0 && km >= 0.0).then_some(Snap { node, minutes, km })
     }
 
     /// Dijkstra from `root` over open truck edges; stops once `done` says every node of interest

@@ -465,34 +465,115 @@ fn equal_times_break_ties_the_same_way_every_time() {
     }
 }
 
-#[test]
-fn the_seed_network_loads_and_is_connected() {
-    // The seed is written by another part of the project; skip until it exists.
+/// The seed network, written by another part of the project; `None` (and the test skips) until
+/// `seed/network.geojson` exists.
+fn seed_network() -> Option<Network> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("seed/network.geojson");
     let Ok(text) = std::fs::read_to_string(&path) else {
         eprintln!("skipping: {} not present", path.display());
-        return;
+        return None;
     };
-    let net = Network::from_geojson(&text)
-        .unwrap_or_else(|e| panic!("{}: {e} at {}", path.display(), e.pointer()));
+    match Network::from_geojson(&text) {
+        Ok(net) => Some(net),
+        Err(e) => panic!("{}: {e} (at {})", path.display(), e.pointer()),
+    }
+}
+
+#[test]
+fn the_seed_network_loads_and_trucks_can_reach_every_truck_node() {
+    let Some(net) = seed_network() else { return };
     assert!(net.edge_count() > 0);
-    // from_geojson rejects disconnected networks; check trucks can also reach every truck node
-    // from the first one, since the truck ban must leave a detour (Nansha Bridge for Humen).
+    // from_geojson already rejects a disconnected network; trucks must also reach everything,
+    // since the Humen Bridge ban has to leave a detour (the Nansha Bridge).
     let first = net
         .snap_nodes
         .first()
         .map(|&(n, _)| n)
         .expect("some truck node");
     let tree = net.tree(first, &ClosedEdges::default(), |_| false);
-    let stranded: Vec<usize> = net
+    let stranded: Vec<Coord<f64>> = net
         .snap_nodes
         .iter()
-        .map(|&(n, _)| n)
-        .filter(|&n| !tree.settled[n])
+        .filter(|&&(n, _)| !tree.settled[n])
+        .map(|&(n, _)| net.nodes[n])
         .collect();
     assert!(
         stranded.is_empty(),
         "truck nodes unreachable by truck: {stranded:?}"
+    );
+}
+
+#[test]
+fn on_the_seed_network_trucks_from_nansha_to_humen_take_the_nansha_bridge() {
+    let Some(net) = seed_network() else { return };
+    if net.edge_index("humen-bridge").is_none() || net.edge_index("nansha-bridge").is_none() {
+        return; // the seed no longer models these crossings by these ids
+    }
+    let nansha = point!(x: 113.52, y: 22.8043);
+    let humen = point!(x: 113.8051, y: 22.8543);
+    let route = net
+        .route(
+            nansha,
+            humen,
+            &ClosedEdges::default(),
+            &SnapConfig::default(),
+        )
+        .expect("reachable");
+    assert!(
+        route.edge_ids.iter().any(|id| id == "nansha-bridge"),
+        "{:?}",
+        route.edge_ids
+    );
+    assert!(
+        !route
+            .edge_ids
+            .iter()
+            .any(|id| id.starts_with("humen-bridge")),
+        "{:?}",
+        route.edge_ids
+    );
+}
+
+#[test]
+fn on_the_seed_network_a_typhoon_closing_the_sea_crossings_forces_the_long_way_round() {
+    let Some(net) = seed_network() else { return };
+    // gba-geography.md §9.3: at T8 / orange, HZMB, the Shenzhen–Zhongshan Link, the Huangmaohai
+    // Link and the Hengqin bridges close.
+    let sea = [
+        "hzmb-main",
+        "shenzhen-zhongshan-link",
+        "huangmaohai-link",
+        "hengqin-bridge",
+    ];
+    if sea.iter().any(|id| net.edge_index(id).is_none()) {
+        return;
+    }
+    let zhongshan = point!(x: 113.5788, y: 22.5286);
+    let shenzhen_airport = point!(x: 113.811, y: 22.6393);
+    let snap = SnapConfig::default();
+    let calm = net
+        .route(zhongshan, shenzhen_airport, &ClosedEdges::default(), &snap)
+        .expect("reachable");
+    assert_eq!(calm.edge_ids, vec!["shenzhen-zhongshan-link"]);
+    let typhoon = close(&net, &sea);
+    let storm = net
+        .route(zhongshan, shenzhen_airport, &typhoon, &snap)
+        .expect("the head of the estuary stays open");
+    assert!(
+        storm.minutes > calm.minutes + 30.0,
+        "{} vs {}",
+        storm.minutes,
+        calm.minutes
+    );
+    // Round the head of the estuary (via Guangzhou or the Nansha Bridge), never over a closed
+    // crossing or the truck-banned Humen Bridge.
+    assert!(
+        !storm
+            .edge_ids
+            .iter()
+            .any(|id| sea.contains(&id.as_str()) || id.starts_with("humen-bridge")),
+        "{:?}",
+        storm.edge_ids
     );
 }
 

@@ -1,0 +1,3 @@
+//! Allocation requests: plan, reserve atomically, dispatch and deliver.
+
+pub mod http;

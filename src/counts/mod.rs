@@ -1,0 +1,3 @@
+//! Blind cycle counts: snapshot, count, and post the variances as adjustments.
+
+pub mod http;

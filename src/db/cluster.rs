@@ -1,0 +1,396 @@
+//! A private PostgreSQL cluster in a folder of the project's, reachable only through a
+//! Unix socket inside that folder (no TCP port), for machines without a database server.
+//!
+//! Invariants: one cluster per data folder; a process stops the cluster only if it
+//! started it; when run as root, the cluster files belong to, and the server runs as,
+//! an unprivileged account, because PostgreSQL refuses to run as root.
+
+use std::ffi::OsStr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use nix::unistd::{Gid, Uid, User};
+use sqlx::postgres::PgConnectOptions;
+
+/// The superuser role created by `initdb`.
+pub const SUPERUSER: &str = "stockpile";
+/// The port number only names the socket file (`.s.PGSQL.5432`); nothing listens on TCP.
+const PORT: u16 = 5432;
+/// Unix socket paths are limited to 107 bytes on Linux.
+const MAX_SOCKET_PATH: usize = 100;
+
+/// How the cluster trades durability for speed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Every commit is flushed: for the service.
+    Durable,
+    /// No fsync: for throw-away test clusters.
+    Ephemeral,
+}
+
+/// A private cluster in a data folder.
+#[derive(Debug)]
+pub struct LocalCluster {
+    root: PathBuf,
+    pgdata: PathBuf,
+    socket_dir: PathBuf,
+    bindir: PathBuf,
+    run_as: Option<(Uid, Gid, String)>,
+    profile: Profile,
+    owned: AtomicBool,
+}
+
+impl LocalCluster {
+    /// Prepares (but does not start) the cluster in `root`, finding the PostgreSQL
+    /// binaries and, when running as root, the unprivileged account to run them as.
+    pub fn new(root: &Path, profile: Profile) -> anyhow::Result<Self> {
+        let bindir = find_bindir()?;
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("cannot create the data folder {}", root.display()))?;
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("cannot resolve the data folder {}", root.display()))?;
+        let pgdata = root.join("pg");
+        let mut socket_dir = root.join("run");
+        if socket_dir.as_os_str().len() + 16 > MAX_SOCKET_PATH {
+            // A deep checkout would overflow the socket path limit; use a short folder
+            // named after the data folder instead.
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            root.hash(&mut h);
+            socket_dir = std::env::temp_dir().join(format!("stockpile-{:016x}", h.finish()));
+        }
+        std::fs::create_dir_all(&socket_dir)
+            .with_context(|| format!("cannot create {}", socket_dir.display()))?;
+
+        let run_as = if Uid::effective().is_root() {
+            let user = User::from_name("postgres").ok().flatten().ok_or_else(|| {
+                anyhow!(
+                    "Stockpile runs as root, and PostgreSQL refuses to. Create the unprivileged \
+                         account it runs the private cluster as: `apt-get install postgresql` \
+                         creates `postgres`, or run `useradd --system postgres`"
+                )
+            })?;
+            for dir in [&root, &socket_dir] {
+                chown_if_needed(dir, user.uid, user.gid)?;
+            }
+            if pgdata.exists() {
+                chown_if_needed(&pgdata, user.uid, user.gid)?;
+            }
+            Some((user.uid, user.gid, user.name))
+        } else {
+            None
+        };
+
+        Ok(Self {
+            root,
+            pgdata,
+            socket_dir,
+            bindir,
+            run_as,
+            profile,
+            owned: AtomicBool::new(false),
+        })
+    }
+
+    /// The data folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The folder holding the server's Unix socket.
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
+    }
+
+    /// The folder of the PostgreSQL binaries in use.
+    pub fn bindir(&self) -> &Path {
+        &self.bindir
+    }
+
+    /// The PostgreSQL data directory.
+    pub fn pgdata(&self) -> &Path {
+        &self.pgdata
+    }
+
+    /// Connection options for database `db` over the socket.
+    pub fn connect_options(&self, db: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .socket(&self.socket_dir)
+            .port(PORT)
+            .username(SUPERUSER)
+            .database(db)
+    }
+
+    /// A libpq URL for database `db`, for tools such as `psql` and `pgbench`.
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgresql://{SUPERUSER}@/{db}?host={}&port={PORT}",
+            self.socket_dir.display()
+        )
+    }
+
+    /// Whether this process started the server (and so must stop it).
+    pub fn is_owned(&self) -> bool {
+        self.owned.load(Ordering::SeqCst)
+    }
+
+    /// Whether a server is running on this data folder.
+    pub fn is_running(&self) -> bool {
+        self.pgdata.join("PG_VERSION").exists()
+            && self
+                .pg_ctl(["status", "-D"], &[self.pgdata.as_os_str()])
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+    }
+
+    /// Initialises the cluster on first use and starts it unless a server already runs
+    /// on this folder, in which case it is joined and left running on exit.
+    pub fn ensure_running(&self) -> anyhow::Result<()> {
+        if !self.pgdata.join("PG_VERSION").exists() {
+            self.initdb()?;
+        }
+        if self.is_running() {
+            tracing::info!(data = %self.root.display(), "joining the running private PostgreSQL cluster");
+            return Ok(());
+        }
+        self.start()
+    }
+
+    fn initdb(&self) -> anyhow::Result<()> {
+        tracing::info!(data = %self.pgdata.display(), "initialising a private PostgreSQL cluster");
+        if self.pgdata.exists() {
+            // A half-made folder from an interrupted initdb: initdb needs it empty.
+            let empty = std::fs::read_dir(&self.pgdata)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if !empty {
+                bail!(
+                    "{} exists but holds no PostgreSQL cluster (no PG_VERSION): an earlier \
+                     initdb was interrupted. Remove that folder and start again",
+                    self.pgdata.display()
+                );
+            }
+        }
+        let out = self.run(
+            "initdb",
+            [
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--no-locale",
+                "--encoding=UTF8",
+                "--no-instructions",
+                "-D",
+            ],
+            &[self.pgdata.as_os_str()],
+        )?;
+        if !out.status.success() {
+            bail!(
+                "initdb failed in {}: {}",
+                self.pgdata.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    fn server_options(&self) -> String {
+        // Unix socket only, reachable only by the cluster's owner (and root).
+        let mut opts = format!(
+            "-c listen_addresses='' -c unix_socket_directories='{}' -c unix_socket_permissions=0700 \
+             -c port={PORT} -c max_connections=200",
+            self.socket_dir.display()
+        );
+        if self.profile == Profile::Ephemeral {
+            opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
+        opts
+    }
+
+    /// Starts the server and waits until it accepts connections. A `postmaster.pid`
+    /// left by a crash is recovered from; PostgreSQL replays its WAL on start.
+    pub fn start(&self) -> anyhow::Result<()> {
+        let log = self.root.join("postgres.log");
+        let opts = self.server_options();
+        let mut last_error = String::new();
+        // Backends orphaned by a killed server keep its shared memory for a moment, so
+        // a start right after a crash may need a few tries.
+        for attempt in 0..5 {
+            let out = self.pg_ctl(
+                ["start", "-w", "-t", "60", "-o", opts.as_str(), "-l"],
+                &[log.as_os_str(), OsStr::new("-D"), self.pgdata.as_os_str()],
+            )?;
+            if out.status.success() {
+                self.owned.store(true, Ordering::SeqCst);
+                tracing::info!(data = %self.root.display(), "private PostgreSQL cluster started");
+                return Ok(());
+            }
+            last_error = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout).trim(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            std::thread::sleep(Duration::from_millis(500 * (attempt + 1)));
+        }
+        let tail = std::fs::read_to_string(&log)
+            .map(|s| {
+                let lines: Vec<&str> = s.lines().collect();
+                lines[lines.len().saturating_sub(8)..].join("\n")
+            })
+            .unwrap_or_default();
+        let pid = self.pgdata.join("postmaster.pid");
+        bail!(
+            "the private PostgreSQL cluster in {} did not start: {last_error}\n{tail}\n\
+             If no postgres process is running on this folder (check `ps -ef | grep postgres`), \
+             remove {} and try again",
+            self.pgdata.display(),
+            pid.display()
+        )
+    }
+
+    /// Stops the server (fast shutdown: sessions are ended, the data is flushed).
+    pub fn stop(&self) -> anyhow::Result<()> {
+        let out = self.pg_ctl(
+            ["stop", "-m", "fast", "-w", "-t", "60", "-D"],
+            &[self.pgdata.as_os_str()],
+        )?;
+        if !out.status.success() && self.is_running() {
+            bail!(
+                "pg_ctl stop failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        self.owned.store(false, Ordering::SeqCst);
+        tracing::info!(data = %self.root.display(), "private PostgreSQL cluster stopped");
+        Ok(())
+    }
+
+    /// Stops the server if this process started it.
+    pub fn stop_if_owned(&self) -> anyhow::Result<()> {
+        if self.is_owned() { self.stop() } else { Ok(()) }
+    }
+
+    /// Creates database `name` if it does not exist.
+    pub async fn ensure_database(&self, name: &str) -> anyhow::Result<()> {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect_with(&self.connect_options("postgres"))
+            .await
+            .context("cannot connect to the private PostgreSQL cluster")?;
+        let exists: bool =
+            sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+                .bind(name)
+                .fetch_one(&mut conn)
+                .await?;
+        if !exists {
+            // Database names cannot be bind parameters; the name is quoted and cleaned.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "create database \"{}\"",
+                name.replace('"', "")
+            )))
+            .execute(&mut conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Spawns a detached watcher that stops the server once process `pid` is gone. Test
+    /// harnesses use it, because a test binary has no "after all tests" hook.
+    pub fn stop_when_process_exits(&self, pid: u32) -> anyhow::Result<()> {
+        let script = format!(
+            "while [ -d /proc/{pid} ]; do sleep 0.3; done; exec '{}' stop -m immediate -w -D '{}'",
+            self.bindir.join("pg_ctl").display(),
+            self.pgdata.display()
+        );
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(script);
+        self.as_owner(&mut cmd);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .context("cannot spawn the cluster watcher")?;
+        Ok(())
+    }
+
+    fn as_owner(&self, cmd: &mut Command) {
+        if let Some((uid, gid, _)) = &self.run_as {
+            cmd.uid(uid.as_raw()).gid(gid.as_raw());
+        }
+        cmd.current_dir(&self.root);
+    }
+
+    fn pg_ctl<const N: usize>(&self, args: [&str; N], paths: &[&OsStr]) -> anyhow::Result<Output> {
+        self.run("pg_ctl", args, paths)
+    }
+
+    fn run<const N: usize>(
+        &self,
+        program: &str,
+        args: [&str; N],
+        paths: &[&OsStr],
+    ) -> anyhow::Result<Output> {
+        let mut cmd = Command::new(self.bindir.join(program));
+        cmd.args(args).args(paths);
+        self.as_owner(&mut cmd);
+        cmd.stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run {}", self.bindir.join(program).display()))
+    }
+}
+
+fn chown_if_needed(path: &Path, uid: Uid, gid: Gid) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    if meta.uid() == uid.as_raw() {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(path, Some(uid.as_raw()), Some(gid.as_raw()))
+        .with_context(|| format!("cannot hand {} to the postgres account", path.display()))?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_if_needed(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// Finds the PostgreSQL server binaries: on `PATH`, then through `pg_config --bindir`,
+/// then in the newest `/usr/lib/postgresql/*/bin`.
+pub fn find_bindir() -> anyhow::Result<PathBuf> {
+    let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    if let Some(path) = std::env::var_os("PATH")
+        && let Some(dir) = std::env::split_paths(&path).find(|d| has_tools(d))
+    {
+        return Ok(dir);
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if out.status.success() && has_tools(&dir) {
+            return Ok(dir);
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            has_tools(&bin).then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
+        anyhow!(
+            "no PostgreSQL server binaries found (initdb, pg_ctl) on PATH, through pg_config, \
+             or in /usr/lib/postgresql/*/bin. Install them (`apt-get install postgresql`) or \
+             set DATABASE_URL to an existing server"
+        )
+    })
+}

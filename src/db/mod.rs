@@ -1,0 +1,88 @@
+//! Database access: the connection pool, embedded migrations, and the private local
+//! PostgreSQL cluster used when `DATABASE_URL` is unset.
+
+pub mod cluster;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+
+pub use cluster::LocalCluster;
+
+/// The migrations embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Where the database is: an external server, or our own private cluster.
+pub struct Database {
+    /// The pool every request draws from.
+    pub pool: PgPool,
+    /// The private cluster, when this process uses one (started or joined).
+    pub cluster: Option<LocalCluster>,
+}
+
+impl Database {
+    /// Connects to `DATABASE_URL`, or starts (or joins) the private cluster in `data_dir`.
+    pub async fn open(config: &crate::config::Config) -> anyhow::Result<Self> {
+        let (options, cluster) = match &config.database_url {
+            Some(url) => {
+                let options: PgConnectOptions = url
+                    .parse()
+                    .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+                (options, None)
+            }
+            None => {
+                let cluster = LocalCluster::new(&config.data_dir, cluster::Profile::Durable)?;
+                cluster.ensure_running()?;
+                cluster.ensure_database("stockpile").await?;
+                (cluster.connect_options("stockpile"), Some(cluster))
+            }
+        };
+        let pool = pool(options, config.db_pool).await?;
+        Ok(Self { pool, cluster })
+    }
+
+    /// Stops the private cluster if this process started it.
+    pub fn shutdown(self) {
+        if let Some(cluster) = self.cluster
+            && let Err(err) = cluster.stop_if_owned()
+        {
+            tracing::warn!(error = %err, "stopping the private PostgreSQL cluster failed");
+        }
+    }
+}
+
+/// A pool over `options` with at most `max` connections.
+pub async fn pool(options: PgConnectOptions, max: u32) -> anyhow::Result<PgPool> {
+    let options = options
+        .application_name("stockpile")
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+    PgPoolOptions::new()
+        .max_connections(max.max(1))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .context("could not connect to PostgreSQL")
+}
+
+/// Applies the embedded migrations.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("applying database migrations failed")
+}
+
+/// Whether every embedded migration has been applied.
+pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
+            .fetch_all(pool)
+            .await?;
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .all(|m| applied.contains(&m.version)))
+}

@@ -1,0 +1,281 @@
+//! The one error type of the service, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Domain modules define small error enums and convert into [`AppError`]. Server errors
+//! keep their text out of the response and are logged once, at the response boundary.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+/// One offending field or parameter, named by a JSON pointer (`/lines/0/qty`) or a
+/// query-parameter name (`warehouse`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct FieldError {
+    /// JSON pointer into the request body, or the query/path parameter name.
+    pub pointer: String,
+    /// What is wrong with it.
+    pub detail: String,
+}
+
+impl FieldError {
+    /// A field error for `pointer`.
+    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Malformed syntax: unparseable JSON, unknown query parameter, bad cursor.
+    #[error("{detail}")]
+    BadRequest {
+        /// Human-readable explanation.
+        detail: String,
+        /// Offending fields.
+        errors: Vec<FieldError>,
+    },
+    /// Well-formed but semantically invalid input.
+    #[error("{detail}")]
+    Validation {
+        /// Human-readable explanation.
+        detail: String,
+        /// Offending fields.
+        errors: Vec<FieldError>,
+    },
+    /// No credentials, or bad or expired ones.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The named resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state; `extra` carries facts such as the
+    /// quantity still available.
+    #[error("{detail}")]
+    Conflict {
+        /// Human-readable explanation.
+        detail: String,
+        /// Offending fields.
+        errors: Vec<FieldError>,
+        /// Extra members merged into the problem document.
+        extra: Option<Value>,
+    },
+    /// Too many attempts; retry after this many seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// Human-readable explanation.
+        detail: String,
+        /// Seconds until a retry may succeed.
+        retry_after_secs: u64,
+    },
+    /// Anything the client cannot fix. Its text is logged, never sent.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Shorthand used by every handler.
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    /// A 422 naming one field.
+    pub fn invalid(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        AppError::Validation {
+            errors: vec![FieldError::new(pointer, detail.clone())],
+            detail,
+        }
+    }
+
+    /// A 400 naming one field or parameter.
+    pub fn bad_request(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        AppError::BadRequest {
+            errors: vec![FieldError::new(pointer, detail.clone())],
+            detail,
+        }
+    }
+
+    /// A 409 naming one field, with extra members.
+    pub fn conflict(
+        pointer: impl Into<String>,
+        detail: impl Into<String>,
+        extra: Option<Value>,
+    ) -> Self {
+        let detail = detail.into();
+        AppError::Conflict {
+            errors: vec![FieldError::new(pointer, detail.clone())],
+            detail,
+            extra,
+        }
+    }
+
+    /// A 404 for `what`.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        AppError::NotFound(what.into())
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            AppError::BadRequest { .. } => "bad-request",
+            AppError::Validation { .. } => "validation",
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not-found",
+            AppError::Conflict { .. } => "conflict",
+            AppError::TooManyRequests { .. } => "too-many-requests",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// The problem document for this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let (detail, errors, extra) = match self {
+            AppError::BadRequest { detail, errors } | AppError::Validation { detail, errors } => {
+                (detail.clone(), errors.clone(), None)
+            }
+            AppError::Conflict {
+                detail,
+                errors,
+                extra,
+            } => (detail.clone(), errors.clone(), extra.clone()),
+            AppError::Internal(_) => (
+                "the server failed to handle this request; it has been logged".to_owned(),
+                vec![],
+                None,
+            ),
+            other => (other.to_string(), vec![], None),
+        };
+        Problem {
+            type_: format!("https://stockpile.invalid/problems/{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors,
+            extra,
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request.
+    pub detail: String,
+    /// The offending fields, each named by a JSON pointer or parameter name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// Extra facts (for example `available`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub extra: Option<Value>,
+}
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let AppError::Internal(err) = &self {
+            tracing::error!(error = ?err, "request failed");
+        }
+        let problem = self.problem();
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (self.status(), body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        match &self {
+            AppError::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            AppError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    headers.insert(header::RETRY_AFTER, v);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        if let Some(db) = err.as_database_error() {
+            if let Some(mapped) = db.constraint().and_then(on_constraint) {
+                return mapped;
+            }
+            // Serialization failures and deadlocks are retryable; say so.
+            if matches!(db.code().as_deref(), Some("40001") | Some("40P01")) {
+                return AppError::Conflict {
+                    detail: "the request collided with a concurrent change; retry it".into(),
+                    errors: vec![],
+                    extra: None,
+                };
+            }
+        }
+        AppError::Internal(err.into())
+    }
+}
+
+/// Maps a named constraint violation to the client error it stands for. The database
+/// enforces the invariant; this only explains it.
+pub fn on_constraint(name: &str) -> Option<AppError> {
+    let (pointer, status_conflict, detail) = match name {
+        "stock_lots_on_hand_nonneg" => ("/qty", true, "not enough stock on hand in the lot"),
+        "stock_lots_reserved_range" => (
+            "/qty",
+            true,
+            "the lot's stock is reserved for allocations; not enough is available",
+        ),
+        "items_sku_key" => ("/sku", true, "an item with this SKU already exists"),
+        "items_gtin_key" => ("/gtin", true, "another item already has this GTIN"),
+        "warehouses_code_key" => ("/code", true, "a warehouse with this code already exists"),
+        "users_username_key" => ("/username", true, "this username is taken"),
+        "stock_lots_identity_key" => ("/lot_code", true, "this lot already exists"),
+        "warehouses_lat_range" => ("/lat", false, "latitude must be between -90 and 90"),
+        "warehouses_lon_range" => ("/lon", false, "longitude must be between -180 and 180"),
+        _ => return None,
+    };
+    Some(if status_conflict {
+        AppError::conflict(pointer, detail, None)
+    } else {
+        AppError::invalid(pointer, detail)
+    })
+}
+
+impl From<axum::Error> for AppError {
+    fn from(err: axum::Error) -> Self {
+        AppError::Internal(err.into())
+    }
+}

@@ -1,0 +1,245 @@
+//! House extractors: like axum's `Json`, `Query` and `Path`, but every rejection is a
+//! problem+json that names the offending field or parameter. `clippy.toml` keeps the raw
+//! axum extractors out of handlers.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::error::{AppError, FieldError};
+
+/// A JSON request body or response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    #[allow(clippy::disallowed_types)]
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let cmd = Command::<T>::from_request(req, state).await?;
+        Ok(Json(cmd.body))
+    }
+}
+
+/// A JSON command body together with a fingerprint of the request (method, path and
+/// body bytes), so that an `Idempotency-Key` retry can be told apart from a different
+/// request reusing the key.
+#[derive(Debug, Clone)]
+pub struct Command<T> {
+    /// The parsed body.
+    pub body: T,
+    /// SHA-256 of method, path and body.
+    pub fingerprint: String,
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Command<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                let v = v.to_ascii_lowercase();
+                v.starts_with("application/json")
+                    || (v.starts_with("application/") && v.contains("+json"))
+            })
+            .unwrap_or(false);
+        let mut hasher = Sha256::new();
+        hasher.update(req.method().as_str().as_bytes());
+        hasher.update(b" ");
+        hasher.update(req.uri().path().as_bytes());
+        hasher.update(b"\n");
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| AppError::bad_request("", format!("cannot read the request body: {e}")))?;
+        if !is_json {
+            return Err(AppError::BadRequest {
+                detail: "the request body must be JSON: send `Content-Type: application/json`"
+                    .into(),
+                errors: vec![FieldError::new("content-type", "expected application/json")],
+            });
+        }
+        hasher.update(&bytes);
+        let body = parse_json(&bytes)?;
+        Ok(Command {
+            body,
+            fingerprint: hex::encode(hasher.finalize()),
+        })
+    }
+}
+
+/// Parses JSON, turning the serde error into a problem that names the field by pointer.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let mut pointer = path_to_pointer(&path);
+        let message = inner.to_string();
+        if let Some(field) = unknown_field(&message) {
+            pointer = format!("{}/{}", pointer.trim_end_matches('/'), field);
+        }
+        let status_422 = matches!(inner.classify(), serde_json::error::Category::Data);
+        let detail = if pointer.is_empty() || pointer == "/" {
+            format!("invalid JSON body: {message}")
+        } else {
+            format!("invalid value at {pointer}: {message}")
+        };
+        let errors = vec![FieldError::new(pointer, message)];
+        if status_422 {
+            AppError::Validation { detail, errors }
+        } else {
+            AppError::BadRequest { detail, errors }
+        }
+    })
+}
+
+/// `lines[0].qty` → `/lines/0/qty`; `.` (the root) → ``.
+fn path_to_pointer(path: &str) -> String {
+    if path == "." {
+        return String::new();
+    }
+    let mut out = String::new();
+    for seg in path.split('.') {
+        let mut rest = seg;
+        while let Some(open) = rest.find('[') {
+            let (name, tail) = rest.split_at(open);
+            if !name.is_empty() {
+                out.push('/');
+                out.push_str(name);
+            }
+            let close = tail.find(']').unwrap_or(tail.len());
+            out.push('/');
+            out.push_str(tail.get(1..close).unwrap_or(""));
+            rest = tail.get(close + 1..).unwrap_or("");
+        }
+        if !rest.is_empty() {
+            out.push('/');
+            out.push_str(rest);
+        }
+    }
+    out
+}
+
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+/// Query parameters. Unknown parameters and malformed values are a 400 naming the
+/// parameter (query types use `deny_unknown_fields`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        parse_query(query).map(Query)
+    }
+}
+
+/// Parses a query string, naming the bad parameter on error.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        let param = unknown_field(&message)
+            .map(str::to_owned)
+            .or_else(|| (path != ".").then_some(path))
+            .or_else(|| missing_field(&message).map(str::to_owned))
+            .unwrap_or_default();
+        AppError::BadRequest {
+            detail: if param.is_empty() {
+                format!("invalid query string: {message}")
+            } else {
+                format!("invalid query parameter `{param}`: {message}")
+            },
+            errors: vec![FieldError::new(param, message)],
+        }
+    })
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
+/// Path parameters; a malformed one is a 400 naming it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = AppError;
+
+    #[allow(clippy::disallowed_types)]
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::PathRejection;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                let message = e.body_text();
+                let key = match e.kind() {
+                    axum::extract::path::ErrorKind::ParseErrorAtKey { key, .. }
+                    | axum::extract::path::ErrorKind::InvalidUtf8InPathParam { key } => key.clone(),
+                    _ => String::new(),
+                };
+                Err(AppError::BadRequest {
+                    detail: message.clone(),
+                    errors: vec![FieldError::new(key, message)],
+                })
+            }
+            Err(other) => Err(AppError::Internal(anyhow::anyhow!(
+                "path extraction: {other}"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_paths_become_json_pointers() {
+        assert_eq!(path_to_pointer("lines[0].qty"), "/lines/0/qty");
+        assert_eq!(path_to_pointer("a.b"), "/a/b");
+        assert_eq!(path_to_pointer("[3]"), "/3");
+        assert_eq!(path_to_pointer("."), "");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Q {
+        limit: Option<u32>,
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        let err = parse_query::<Q>("limit=-1").expect_err("negative");
+        assert!(
+            matches!(&err, AppError::BadRequest { errors, .. } if errors[0].pointer == "limit")
+        );
+        let err = parse_query::<Q>("bogus=1").expect_err("unknown");
+        assert!(
+            matches!(&err, AppError::BadRequest { errors, .. } if errors[0].pointer == "bogus")
+        );
+    }
+}

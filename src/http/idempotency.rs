@@ -1,0 +1,88 @@
+//! `Idempotency-Key` handling. The key row is written in the same transaction as the
+//! effect: a failed request leaves no key behind, and a concurrent retry blocks on the
+//! primary key until the first commits, then replays its stored response.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use sqlx::PgConnection;
+
+use super::{Ctx, Json};
+use crate::auth::Actor;
+use crate::error::{AppError, AppResult};
+use crate::ids::UserId;
+
+/// Claims the key for this request. Returns the stored response when the same request
+/// was already done, a 422 when the key was used for a different request, and `None`
+/// when the caller should go ahead (or sent no key).
+pub async fn begin(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    ctx: &Ctx,
+    fingerprint: &str,
+) -> AppResult<Option<Response>> {
+    let Some(key) = ctx.idempotency_key.as_deref() else {
+        return Ok(None);
+    };
+    sqlx::query!(
+        "delete from idempotency_keys where user_id = $1 and key = $2 and created_at < now() - interval '24 hours'",
+        actor.id as UserId,
+        key
+    )
+    .execute(&mut *conn)
+    .await?;
+    let claimed = sqlx::query_scalar!(
+        "insert into idempotency_keys (user_id, key, request_hash) values ($1, $2, $3)
+         on conflict (user_id, key) do nothing returning 1 as one",
+        actor.id as UserId,
+        key,
+        fingerprint
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if claimed.is_some() {
+        return Ok(None);
+    }
+    let stored = sqlx::query!(
+        "select request_hash, response_status, response_body from idempotency_keys where user_id = $1 and key = $2",
+        actor.id as UserId,
+        key
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if stored.request_hash != fingerprint {
+        return Err(AppError::invalid(
+            "Idempotency-Key",
+            "this Idempotency-Key was already used for a different request; use a new key",
+        ));
+    }
+    let status = StatusCode::from_u16(stored.response_status as u16).unwrap_or(StatusCode::OK);
+    let mut res = (status, Json(stored.response_body.unwrap_or(Value::Null))).into_response();
+    res.headers_mut().insert(
+        "idempotent-replay",
+        axum::http::HeaderValue::from_static("true"),
+    );
+    Ok(Some(res))
+}
+
+/// Stores the response of the request that claimed the key.
+pub async fn finish(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    ctx: &Ctx,
+    status: StatusCode,
+    body: &Value,
+) -> AppResult<()> {
+    if let Some(key) = ctx.idempotency_key.as_deref() {
+        sqlx::query!(
+            "update idempotency_keys set response_status = $3, response_body = $4 where user_id = $1 and key = $2",
+            actor.id as UserId,
+            key,
+            status.as_u16() as i16,
+            body
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! Stockpile: emergency-supply reserve system for the Greater Bay Area reserve network.
+//!
+//! `app(state)` is the whole HTTP service; `main.rs` only parses the command line.
+
+/// Allocation requests: plan, reserve, dispatch, deliver.
+pub mod allocation;
+/// Audit trail: a tamper-evident hash chain of every change.
+pub mod audit;
+/// Users, roles, warehouse scope, tokens and passwords.
+pub mod auth;
+/// The supplies catalogue (GB/T 38565-2020).
+pub mod catalog;
+/// Configuration from flags and environment.
+pub mod config;
+/// Blind cycle counts.
+pub mod counts;
+/// Pool, migrations and the private PostgreSQL cluster.
+pub mod db;
+/// The error type, rendered as RFC 9457 problem+json.
+pub mod error;
+/// GS1 barcode parsing (pure).
+pub mod gs1;
+/// HTTP glue: router, layers, extractors, OpenAPI.
+pub mod http;
+/// Typed ids.
+pub mod ids;
+/// Incidents and their affected areas.
+pub mod incidents;
+/// The allocation planner (pure, deterministic).
+pub mod planner;
+/// Stock summaries and alerts.
+pub mod reports;
+/// Road network and travel times (pure).
+pub mod routing;
+/// GBA demo data loader.
+pub mod seed;
+/// Stock lots and the append-only ledger.
+pub mod stock;
+/// Logging setup.
+pub mod telemetry;
+/// Transfers between warehouses.
+pub mod transfers;
+/// Warehouses of the reserve network.
+pub mod warehouses;
+
+pub use http::AppState;
+
+/// The whole HTTP service over `state`.
+pub fn app(state: AppState) -> axum::Router {
+    http::router(state)
+}

@@ -1,0 +1,3 @@
+//! Stock summaries and alerts over lots, transfers and reserve levels.
+
+pub mod http;

@@ -1,0 +1,10 @@
+//! HTTP handlers for transfers.
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::http::AppState;
+
+/// Routes of this module.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+}

@@ -1,0 +1,1 @@
+//! Tests for allocation (being written).

@@ -1,0 +1,1 @@
+//! Tests for auth (being written).

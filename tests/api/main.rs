@@ -1,0 +1,11 @@
+//! API integration tests: one binary, a real PostgreSQL, a real server per test.
+
+mod allocation;
+mod audit_trail;
+mod auth;
+mod cluster;
+mod foundation;
+mod helpers;
+mod reads;
+mod stock_ops;
+mod transfers_counts;

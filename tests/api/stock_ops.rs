@@ -1,0 +1,1 @@
+//! Tests for stock_ops (being written).

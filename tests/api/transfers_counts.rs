@@ -1,0 +1,1 @@
+//! Tests for transfers_counts (being written).
