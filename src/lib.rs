@@ -12,6 +12,8 @@ pub mod auth;
 pub mod catalog;
 /// Configuration from flags and environment.
 pub mod config;
+/// The web console's embedded assets and their routes.
+pub mod console;
 /// Blind cycle counts.
 pub mod counts;
 /// Pool, migrations and the private PostgreSQL cluster.

@@ -108,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         );
 
     ops.merge(api)
+        .merge(crate::console::http::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -1,0 +1,174 @@
+//! Clerk flows: scan-and-receive, stock list, language switch.
+
+use chrono::{Datelike, Duration, Utc};
+
+use crate::browser::Browser;
+use crate::helpers::TestApp;
+use crate::{ONE_AT_A_TIME, open_as, sign_in, user_with_password};
+
+#[tokio::test]
+async fn a_clerk_signs_in_scans_a_gs1_barcode_receives_and_sees_the_lot_in_stock() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("clerk receive").await else {
+        return;
+    };
+    // Arrange: the Jianghai centre's clerk, and a scan of bottled water (GTIN in the demo
+    // catalogue) expiring in about 300 days.
+    let app = TestApp::demo().await;
+    let (user, pw) = user_with_password(&app, "clerk", &["JM-JH-RC"]).await;
+    let exp = (Utc::now() + Duration::days(300)).date_naive();
+    let scan = format!(
+        "(01)06975301011120(17){:02}{:02}{:02}(10)E2E-LOT-1",
+        exp.year() % 100,
+        exp.month(),
+        exp.day()
+    );
+
+    // Act: sign in, scan (keyboard wedge: the code, then Enter), confirm the quantity.
+    sign_in(&b, &app, &user, &pw).await;
+    b.screenshot("clerk-stock").await;
+    b.client
+        .goto(&app.url("/#/receive"))
+        .await
+        .expect("receive screen");
+    b.type_into("#scan", &format!("{scan}\u{E007}")).await;
+    b.until(
+        "the scan to fill the lot",
+        "document.getElementById('rc-lot').value === 'E2E-LOT-1'",
+        15,
+    )
+    .await;
+    let filled = b
+        .js("[document.getElementById('rc-sku').value, document.getElementById('rc-exp').value]")
+        .await;
+    b.type_into("#rc-qty", "40").await;
+    b.screenshot("clerk-receive").await;
+    b.click("#rc-submit").await;
+    b.until(
+        "the receipt confirmation",
+        "document.querySelector('#receive-form .form-ok')",
+        15,
+    )
+    .await;
+    b.client
+        .goto(&app.url("/#/stock"))
+        .await
+        .expect("stock screen");
+    b.until(
+        "the new lot in the stock list",
+        "document.querySelector('tr[data-lot=\"E2E-LOT-1\"]')",
+        20,
+    )
+    .await;
+    let row = b
+        .js("document.querySelector('tr[data-lot=\"E2E-LOT-1\"]').innerText")
+        .await;
+
+    // Assert: the form was filled from the scan, the lot is listed, and the ledger holds it.
+    assert_eq!(filled[0], "WATER-5L", "item from the GTIN");
+    assert_eq!(filled[1], exp.to_string(), "expiry from AI (17)");
+    let text = row.as_str().unwrap_or_default();
+    assert!(
+        text.contains("40") && text.contains(&exp.to_string()),
+        "row: {text}"
+    );
+    let on_hand: i64 = sqlx::query_scalar(
+        "select l.on_hand from stock_lots l join warehouses w on w.id = l.warehouse_id \
+         where w.code = 'JM-JH-RC' and l.lot_code = 'E2E-LOT-1'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("the received lot");
+    assert_eq!(on_hand, 40);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_scan_with_a_bad_check_digit_shows_the_problem_next_to_the_scan_field() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("bad scan").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+
+    open_as(&b, &app, "clerk", &["JM-JH-RC"], "#/receive").await;
+    b.type_into("#scan", "(01)06975301011121(10)X\u{E007}")
+        .await;
+    let msg = b
+        .until("an error by the scan field", "document.querySelector('#scan').closest('.field').querySelector('.field-error')?.innerText", 15)
+        .await;
+
+    assert!(
+        msg.as_str()
+            .unwrap_or_default()
+            .to_lowercase()
+            .contains("check"),
+        "message: {msg}"
+    );
+    assert_eq!(
+        b.js("document.getElementById('scan').getAttribute('aria-invalid')")
+            .await,
+        "true"
+    );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn switching_the_language_shows_chinese_labels_and_item_names() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("language").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    let name_zh: String = sqlx::query_scalar(
+        "select i.name_zh from stock_lots l join items i on i.id = l.item_id join warehouses w on w.id = l.warehouse_id \
+         where w.code = 'JM-JH-RC' order by l.id limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("a lot at the centre");
+
+    open_as(&b, &app, "clerk", &["JM-JH-RC"], "#/stock").await;
+    b.until(
+        "the stock table",
+        "document.querySelector('#stock-result table')",
+        20,
+    )
+    .await;
+    let english_nav = b.js("document.querySelector('#nav a').innerText").await;
+    b.el("#lang")
+        .await
+        .select_by_value("zh")
+        .await
+        .expect("choose Chinese");
+    b.until(
+        "Chinese navigation",
+        "document.querySelector('#nav a').innerText === '库存'",
+        10,
+    )
+    .await;
+    let table = b
+        .until("Chinese item names", &format!("document.querySelector('#stock-result table')?.innerText.includes({name_zh:?}) && document.querySelector('#stock-result table').innerText"), 20)
+        .await;
+    b.screenshot("clerk-stock-zh").await;
+    let html_lang = b.js("document.documentElement.lang").await;
+    b.el("#lang")
+        .await
+        .select_by_value("en")
+        .await
+        .expect("back to English");
+    b.until(
+        "English navigation",
+        "document.querySelector('#nav a').innerText === 'Stock'",
+        10,
+    )
+    .await;
+
+    assert_eq!(english_nav, "Stock");
+    assert_eq!(html_lang, "zh-CN");
+    assert!(
+        table.as_str().unwrap_or_default().contains("有效期至"),
+        "Chinese column headers"
+    );
+    b.close().await;
+}

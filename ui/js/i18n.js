@@ -1,0 +1,163 @@
+// UI strings in English and Simplified Chinese, and names of items and warehouses in the
+// chosen language. A missing key shows the key itself, so gaps are visible, never blank.
+
+const LANG_KEY = 'stockpile.lang';
+
+const en = {
+  brand: 'Stockpile', skip: 'Skip to content', language: 'Language', sign_out: 'Sign out',
+  sign_in: 'Sign in', username: 'Username', password: 'Password', loading: 'Loading…', error: 'Error',
+  not_allowed: 'Your role cannot open this screen.', not_found: 'No such screen.',
+  role_clerk: 'clerk', role_dispatcher: 'dispatcher', role_auditor: 'auditor', role_admin: 'admin',
+  nav_stock: 'Stock', nav_expiry: 'Expiry profile', nav_alerts: 'Alerts', nav_receive: 'Receive',
+  nav_issue: 'Issue', nav_transfers: 'Transfers', nav_quarantine: 'Quarantine', nav_counts: 'Counts',
+  nav_map: 'Map', nav_requests: 'Requests', nav_audit: 'Audit events', nav_exports: 'Exports',
+  nav_asof: 'Stock as of',
+  warehouse: 'Warehouse', item: 'Item', sku: 'SKU', lot: 'Lot', lot_code: 'Lot code',
+  expires_on: 'Expiry', on_hand: 'On hand', reserved: 'Reserved', available: 'Available',
+  status: 'Status', category: 'Category', all: 'All', qty: 'Quantity', unit: 'Unit',
+  search: 'Search', load_more: 'Load more', by_lot: 'By lot', by_item: 'By item', view: 'View',
+  expiring_within_days: 'Expiring within (days)', lots: 'Lots', none_found: 'Nothing found.',
+  expired: 'Expired', expires_in: 'Expires in {n} d', expires_today: 'Expires today', no_expiry: 'No expiry',
+  fresh: 'OK', quarantined: 'Quarantined', available_status: 'Available',
+  stock_title: 'Stock', expiry_title: 'Expiry profile: quantity expiring per month, by category',
+  months_ahead: 'Months ahead', chart_table: 'Data table', month: 'Month', total: 'Total',
+  alerts_title: 'Alerts', kind: 'Kind', detail: 'Detail',
+  receive_title: 'Receive stock', scan: 'Scan GS1 barcode (keyboard wedge, then Enter)',
+  decode: 'Decode', gtin: 'GTIN', production_date: 'Production date', source: 'Source',
+  supplier: 'Supplier', donor: 'Donor', transfer: 'Transfer', note: 'Note',
+  quarantine_flag: 'Receive as quarantined', confirm_receipt: 'Confirm receipt',
+  received: 'Received {qty} of {sku}, lot {lot}.', decoded: 'Scan decoded. Check the fields and confirm the quantity.',
+  issue_title: 'Issue stock (FEFO)', reason: 'Reason', suggest: 'Suggest lots (FEFO)', issue: 'Issue',
+  issued: 'Issued.', suggestion: 'First-expiry-first-out suggestion', shortfall: 'Shortfall',
+  transfers_title: 'Transfers', from: 'From', to: 'To', create_transfer: 'Send transfer',
+  in_transit: 'In transit', receive: 'Receive', cancel: 'Cancel', received_qty: 'Received qty',
+  discrepancy: 'Discrepancy', short: 'short', damaged: 'damaged', transfer_sent: 'Transfer sent.',
+  quarantine_title: 'Quarantine and release', quarantine: 'Quarantine', release: 'Release', done: 'Done.',
+  counts_title: 'Blind cycle counts', open_count: 'Open count', skus_optional: 'SKUs (comma-separated, empty = whole warehouse)',
+  counted: 'Counted', save_lines: 'Save counted lines', post_count: 'Post count', count_open: 'Count {id} is open: enter what you count. Expected quantities are hidden (blind count).',
+  map_title: 'Dispatch map', stock_of: 'Size warehouses by available', incidents: 'Incidents',
+  closures: 'Active closures', draw_closure: 'Draw closure polygon', pick_edges: 'Click roads to close',
+  new_incident: 'Click map for new incident', finish_polygon: 'Finish polygon', clear: 'Clear',
+  closure_name: 'Closure name', create_closure: 'Close roads', end_closure: 'End closure',
+  selected_edges: 'Selected roads', polygon_points: 'Polygon points', name: 'Name',
+  incident_kind: 'Kind', lat: 'Latitude', lon: 'Longitude', population: 'Population affected',
+  create_incident: 'Open incident', affected_area: 'Affected area', draw_area: 'Draw affected area',
+  incident: 'Incident', days: 'Days', needs_estimate: 'Estimate needs', priority: 'Priority',
+  needed_by: 'Needed by', include_affected: 'Include warehouses inside the affected area',
+  add_line: 'Add line', remove: 'Remove', preview: 'Preview plan', reserve: 'Reserve',
+  dispatch: 'Dispatch', deliver: 'Confirm delivery', replan: 'Replan', picks: 'Picks',
+  eta: 'ETA (min)', distance: 'Distance (km)', late: 'Late', explanation: 'Warehouses not used',
+  requested: 'Requested', request: 'Request', requests_title: 'Allocation requests', shipments: 'Shipments',
+  state_open: 'open', state_closed: 'closed', state_trucks_banned: 'no trucks', legend: 'Legend',
+  road_open: 'Road open', road_closed: 'Road closed (dashed)', road_no_trucks: 'No trucks (dotted)',
+  route: 'Planned route', warehouse_marker: 'Warehouse (area ∝ available)', incident_marker: 'Incident',
+  audit_title: 'Audit events', actor: 'Actor', entity: 'Entity', action: 'Action', seq: 'Seq', time: 'Time',
+  filter: 'Filter', verify: 'Verify chain', chain_ok: 'Chain intact', chain_broken: 'Chain broken',
+  events_checked: 'Events checked', first_broken_seq: 'First broken seq',
+  exports_title: 'Exports', export_kind: 'Export', format: 'Format', bom: 'Add BOM (Excel, Chinese text)',
+  hxl: 'Add HXL hashtag row', at: 'At', download: 'Download', downloaded: 'Downloaded {name} ({bytes} bytes).',
+  asof_title: 'Stock as of a date', show: 'Show', rows: '{n} rows', summary: 'Summary',
+  group_by: 'Group by', city: 'City', in_transit_qty: 'In transit',
+  movements: 'Movements', audit_events: 'Audit events', stock_as_of: 'Stock as of', requests_export: 'Requests',
+  signed_in_as: '{name} ({role})', saved: 'Saved.', posted: 'Count posted.', lines: 'Lines',
+  plan_status: 'Plan status', date: 'Date', cancelled: 'Cancelled.', dispatched: 'Dispatched.',
+  delivered: 'Delivered.', reserved_ok: 'Reserved: {status}.', closure_created: 'Roads closed.',
+  incident_created: 'Incident opened.', select_incident: 'Choose an incident', none: 'none',
+  api_missing: 'This part of the API is not available yet on this server.',
+};
+
+const zh = {
+  brand: '应急物资储备', skip: '跳到内容', language: '语言', sign_out: '退出',
+  sign_in: '登录', username: '用户名', password: '密码', loading: '加载中…', error: '错误',
+  not_allowed: '您的角色无权打开此页面。', not_found: '没有此页面。',
+  role_clerk: '仓管员', role_dispatcher: '调度员', role_auditor: '审计员', role_admin: '管理员',
+  nav_stock: '库存', nav_expiry: '效期分布', nav_alerts: '预警', nav_receive: '入库',
+  nav_issue: '出库', nav_transfers: '调拨', nav_quarantine: '隔离', nav_counts: '盘点',
+  nav_map: '地图', nav_requests: '调配申请', nav_audit: '审计事件', nav_exports: '导出',
+  nav_asof: '历史库存',
+  warehouse: '仓库', item: '物资', sku: '编码', lot: '批次', lot_code: '批号',
+  expires_on: '有效期至', on_hand: '在库', reserved: '已预留', available: '可用',
+  status: '状态', category: '类别', all: '全部', qty: '数量', unit: '单位',
+  search: '查询', load_more: '加载更多', by_lot: '按批次', by_item: '按物资', view: '视图',
+  expiring_within_days: '临期天数内', lots: '批次', none_found: '没有记录。',
+  expired: '已过期', expires_in: '{n} 天后过期', expires_today: '今天过期', no_expiry: '无效期',
+  fresh: '正常', quarantined: '已隔离', available_status: '可用',
+  stock_title: '库存', expiry_title: '效期分布：按月、按类别的到期数量',
+  months_ahead: '未来月数', chart_table: '数据表', month: '月份', total: '合计',
+  alerts_title: '预警', kind: '类型', detail: '详情',
+  receive_title: '入库', scan: '扫描 GS1 条码（扫码枪输入后回车）',
+  decode: '解码', gtin: 'GTIN', production_date: '生产日期', source: '来源',
+  supplier: '供应商', donor: '捐赠', transfer: '调拨', note: '备注',
+  quarantine_flag: '入库即隔离', confirm_receipt: '确认入库',
+  received: '已入库 {sku} 批次 {lot}，数量 {qty}。', decoded: '条码已解码，请核对并确认数量。',
+  issue_title: '出库（先到期先出）', reason: '原因', suggest: '推荐批次（先到期先出）', issue: '出库',
+  issued: '已出库。', suggestion: '先到期先出推荐', shortfall: '缺口',
+  transfers_title: '调拨', from: '调出', to: '调入', create_transfer: '发出调拨',
+  in_transit: '在途', receive: '接收', cancel: '取消', received_qty: '实收数量',
+  discrepancy: '差异', short: '短少', damaged: '损坏', transfer_sent: '调拨已发出。',
+  quarantine_title: '隔离与解除', quarantine: '隔离', release: '解除隔离', done: '完成。',
+  counts_title: '盲盘', open_count: '开始盘点', skus_optional: '编码（逗号分隔，留空为整仓）',
+  counted: '实盘', save_lines: '保存盘点数', post_count: '过账', count_open: '盘点 {id} 已开始：请录入实盘数量。账面数量不显示（盲盘）。',
+  map_title: '调度地图', stock_of: '按可用量显示仓库', incidents: '事件',
+  closures: '生效中的封闭', draw_closure: '绘制封闭区域', pick_edges: '点击道路封闭',
+  new_incident: '点击地图新建事件', finish_polygon: '完成多边形', clear: '清除',
+  closure_name: '封闭名称', create_closure: '封闭道路', end_closure: '结束封闭',
+  selected_edges: '已选道路', polygon_points: '多边形顶点', name: '名称',
+  incident_kind: '类型', lat: '纬度', lon: '经度', population: '受影响人口',
+  create_incident: '新建事件', affected_area: '受影响区域', draw_area: '绘制受影响区域',
+  incident: '事件', days: '天数', needs_estimate: '估算需求', priority: '优先级',
+  needed_by: '需要送达时间', include_affected: '包括受影响区域内的仓库',
+  add_line: '添加行', remove: '删除', preview: '预览方案', reserve: '预留',
+  dispatch: '发运', deliver: '确认送达', replan: '重新规划', picks: '拣货',
+  eta: '预计到达（分钟）', distance: '距离（公里）', late: '迟到', explanation: '未使用的仓库',
+  requested: '申请量', request: '申请', requests_title: '调配申请', shipments: '运单',
+  state_open: '通行', state_closed: '封闭', state_trucks_banned: '禁止货车', legend: '图例',
+  road_open: '道路通行', road_closed: '道路封闭（虚线）', road_no_trucks: '禁止货车（点线）',
+  route: '规划路线', warehouse_marker: '仓库（面积∝可用量）', incident_marker: '事件',
+  audit_title: '审计事件', actor: '操作人', entity: '对象', action: '操作', seq: '序号', time: '时间',
+  filter: '筛选', verify: '校验链', chain_ok: '链完整', chain_broken: '链已损坏',
+  events_checked: '已校验事件', first_broken_seq: '首个损坏序号',
+  exports_title: '导出', export_kind: '导出内容', format: '格式', bom: '添加 BOM（Excel 中文）',
+  hxl: '添加 HXL 标签行', at: '时间点', download: '下载', downloaded: '已下载 {name}（{bytes} 字节）。',
+  asof_title: '指定时间的库存', show: '显示', rows: '{n} 行', summary: '汇总',
+  group_by: '分组', city: '城市', in_transit_qty: '在途',
+  movements: '库存流水', audit_events: '审计事件', stock_as_of: '历史库存', requests_export: '调配申请',
+  signed_in_as: '{name}（{role}）', saved: '已保存。', posted: '盘点已过账。', lines: '明细',
+  plan_status: '方案状态', date: '日期', cancelled: '已取消。', dispatched: '已发运。',
+  delivered: '已送达。', reserved_ok: '已预留：{status}。', closure_created: '道路已封闭。',
+  incident_created: '事件已创建。', select_incident: '选择事件', none: '无',
+  api_missing: '此服务器尚未提供该接口。',
+};
+
+const dicts = { en, zh };
+let current = localStorage.getItem(LANG_KEY) === 'zh' ? 'zh' : 'en';
+
+export function lang() { return current; }
+
+export function setLang(l) {
+  current = l === 'zh' ? 'zh' : 'en';
+  localStorage.setItem(LANG_KEY, current);
+  document.documentElement.lang = current === 'zh' ? 'zh-CN' : 'en';
+}
+
+/** The string for `key` in the current language, with `{name}` placeholders filled. */
+export function t(key, vars) {
+  let s = dicts[current][key] ?? en[key] ?? key;
+  if (vars) for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, v);
+  return s;
+}
+
+/** The name of an item, warehouse or category in the current language. */
+export function nameOf(obj, base = 'name') {
+  if (!obj) return '';
+  const zhName = obj[`${base}_zh`] ?? obj.item_name_zh;
+  const enName = obj[`${base}_en`] ?? obj.item_name_en;
+  return (current === 'zh' ? zhName || enName : enName || zhName) || obj.code || obj.sku || '';
+}
+
+/** Fills every `[data-i18n]` element's text. */
+export function translateStatic(root = document) {
+  root.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
+}
+
+setLang(current);

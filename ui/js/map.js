@@ -1,0 +1,1 @@
+// Map helpers (filled in next).
