@@ -416,3 +416,160 @@ async fn bad_transfers_are_refused_and_change_nothing() {
     let (status, body) = send(&app, &sender, json!([{ "lot_id": a, "qty": 25 }])).await;
     assert_eq!(status, 201, "{body}");
 }
+
+type Row = (String, i64, i64, i64, i64, i64, i64, i64);
+
+#[tokio::test]
+async fn summary_numbers_equal_sql_sums_over_the_lots_and_open_transfers() {
+    // Arrange: demo stock plus a reserved lot, a quarantined lot, an expired lot and a
+    // transfer in transit.
+    let app = TestApp::demo().await;
+    let (sku, alert_days) = expiring_sku(&app).await;
+    let a = make_lot(&app, SRC, &sku, 200, 100, "available").await;
+    reserve(&app, a, 10).await;
+    make_lot(&app, SRC, &sku, 200, 7, "quarantined").await;
+    make_lot(&app, DST, &sku, -2, 9, "available").await;
+    make_lot(&app, DST, &sku, alert_days, 4, "available").await;
+    let sender = app.token("clerk", &[SRC]).await;
+    let (status, _) = send(&app, &sender, json!([{ "lot_id": a, "qty": 30 }])).await;
+    assert_eq!(status, 201);
+    let auditor = app.token("auditor", &[]).await;
+
+    for (group_by, key) in [
+        ("warehouse", "w.code"),
+        ("city", "w.city"),
+        ("item", "i.sku"),
+        ("category", "i.category_code"),
+    ] {
+        // Act
+        let (status, body) = app
+            .get(
+                &format!("/api/v1/stock/summary?group_by={group_by}"),
+                &auditor,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+
+        // Assert: every group equals a plain SQL sum
+        let sql = format!(
+            "with today as (select (now() at time zone 'Asia/Shanghai')::date as d),
+             lots as (
+               select {key} as k, sum(l.on_hand) as on_hand, sum(l.reserved) as reserved,
+                      sum(l.on_hand - l.reserved) filter (where l.status = 'available' and (l.expires_on is null or l.expires_on >= (select d from today))) as available,
+                      sum(l.on_hand) filter (where l.status = 'quarantined') as quarantined,
+                      sum(l.on_hand) filter (where l.expires_on < (select d from today)) as expired,
+                      sum(l.on_hand) filter (where l.expires_on between (select d from today) and (select d from today) + i.alert_days) as expiring
+                 from stock_lots l join items i on i.id = l.item_id join warehouses w on w.id = l.warehouse_id
+                group by 1),
+             transit as (
+               select {key} as k, sum(tl.qty) as in_transit
+                 from transfers t join transfer_lines tl on tl.transfer_id = t.id
+                 join stock_lots l on l.id = tl.lot_id join items i on i.id = l.item_id
+                 join warehouses w on w.id = t.to_warehouse_id
+                where t.status = 'in_transit' group by 1)
+             select k, coalesce(on_hand, 0)::bigint, coalesce(reserved, 0)::bigint, coalesce(available, 0)::bigint,
+                    coalesce(in_transit, 0)::bigint, coalesce(quarantined, 0)::bigint,
+                    coalesce(expired, 0)::bigint, coalesce(expiring, 0)::bigint
+               from lots full join transit using (k)
+              where coalesce(on_hand, 0) <> 0 or coalesce(reserved, 0) <> 0 or coalesce(in_transit, 0) <> 0
+              order by k"
+        );
+        let expected: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&app.pool)
+            .await
+            .expect("sums");
+        let got: Vec<Row> = body["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .map(|g| {
+                let n = |f: &str| g[f].as_i64().expect(f);
+                (
+                    g["key"].as_str().expect("key").to_owned(),
+                    n("on_hand"),
+                    n("reserved"),
+                    n("available"),
+                    n("in_transit"),
+                    n("quarantined"),
+                    n("expired"),
+                    n("expiring"),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected, "group_by={group_by}");
+        let in_transit: i64 = got.iter().map(|r| r.4).sum();
+        assert_eq!(in_transit, 30, "group_by={group_by}");
+        assert_eq!(body["totals"]["in_transit"], 30);
+    }
+}
+
+#[tokio::test]
+async fn alerts_list_an_expired_lot_and_an_item_below_its_reserve_level() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let (sku, _) = expiring_sku(&app).await;
+    let expired = make_lot(&app, DST, &sku, -1, 6, "available").await;
+    let expiring = make_lot(&app, DST, &sku, 0, 3, "available").await;
+    let usable: i64 = sqlx::query_scalar(
+        "select coalesce(sum(l.on_hand - l.reserved), 0)::bigint from stock_lots l
+           join items i on i.id = l.item_id join warehouses w on w.id = l.warehouse_id
+          where w.code = $1 and i.sku = $2 and l.status = 'available'
+            and (l.expires_on is null or l.expires_on >= (now() at time zone 'Asia/Shanghai')::date)",
+    )
+    .bind(DST)
+    .bind(&sku)
+    .fetch_one(&app.pool)
+    .await
+    .expect("usable");
+    sqlx::query(
+        "insert into reserve_levels (warehouse_id, item_id, min_qty)
+         select w.id, i.id, $3 from warehouses w, items i where w.code = $1 and i.sku = $2
+         on conflict (warehouse_id, item_id) do update set min_qty = excluded.min_qty",
+    )
+    .bind(DST)
+    .bind(&sku)
+    .bind(usable + 100)
+    .execute(&app.pool)
+    .await
+    .expect("reserve level");
+    let dispatcher = app.token("dispatcher", &[]).await;
+
+    // Act
+    let (status, body) = app
+        .get(&format!("/api/v1/alerts?warehouse={DST}"), &dispatcher)
+        .await;
+
+    // Assert
+    assert_eq!(status, 200, "{body}");
+    let alerts = body["alerts"].as_array().expect("alerts");
+    assert!(alerts.iter().all(|a| a["warehouse"] == DST));
+    let find = |kind: &str, lot: Uuid| {
+        alerts
+            .iter()
+            .find(|a| a["kind"] == kind && a["lot_id"] == lot.to_string())
+            .cloned()
+    };
+    let e = find("expired", expired).expect("expired alert");
+    assert_eq!(
+        (e["sku"].as_str(), e["qty"].as_i64()),
+        (Some(sku.as_str()), Some(6))
+    );
+    assert!(
+        find("expiring", expiring).is_some(),
+        "a lot expiring today is in its window"
+    );
+    let r = alerts
+        .iter()
+        .find(|a| a["kind"] == "below_reserve" && a["sku"] == sku.as_str())
+        .expect("below-reserve alert");
+    assert_eq!(r["qty"], usable);
+    assert_eq!(r["min_qty"], usable + 100);
+    assert_eq!(r["shortfall"], 100);
+
+    let (status, body) = app.get("/api/v1/alerts?warehouse=NOPE", &dispatcher).await;
+    assert_problem(status, &body, 400, "warehouse");
+    let (status, body) = app
+        .get("/api/v1/stock/summary?group_by=planet", &dispatcher)
+        .await;
+    assert_problem(status, &body, 400, "group_by");
+}
