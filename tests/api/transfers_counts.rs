@@ -573,3 +573,217 @@ async fn alerts_list_an_expired_lot_and_an_item_below_its_reserve_level() {
         .await;
     assert_problem(status, &body, 400, "group_by");
 }
+
+async fn ledger_sum(app: &TestApp, lot: Uuid) -> i64 {
+    sqlx::query_scalar(
+        "select coalesce(sum(qty), 0)::bigint from stock_movements where lot_id = $1",
+    )
+    .bind(lot)
+    .fetch_one(&app.pool)
+    .await
+    .expect("sum")
+}
+
+#[tokio::test]
+async fn posting_a_count_keeps_movements_made_while_counting() {
+    // Arrange: three lots; open a count over their SKU at the source warehouse
+    let app = TestApp::demo().await;
+    let (sku, _) = expiring_sku(&app).await;
+    let a = make_lot(&app, SRC, &sku, 200, 100, "available").await;
+    let b = make_lot(&app, SRC, &sku, 210, 50, "available").await;
+    let c = make_lot(&app, SRC, &sku, 220, 30, "available").await;
+    let clerk = app.token("clerk", &[SRC]).await;
+    let (status, count) = app
+        .post(
+            &format!("/api/v1/warehouses/{SRC}/counts"),
+            &clerk,
+            &json!({ "skus": [sku] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{count}");
+    let id = count["id"].as_str().expect("id").to_owned();
+    assert!(count["lines"].as_array().expect("lines").len() >= 3);
+
+    // The shelf is counted: a is 5 short, b is right, c is not counted.
+    let (status, body) = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/counts/{id}/lines"),
+            &clerk,
+            &json!([{ "lot_id": a, "counted_qty": 95 }, { "lot_id": b, "counted_qty": 50 }]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["lines_counted"], 2);
+    // Meanwhile, 20 are received into a and 10 issued from b.
+    ledger(&app, a, "receipt", 20).await;
+    ledger(&app, b, "issue", -10).await;
+
+    // Act
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/counts/{id}/post"),
+            &clerk,
+            &json!({ "note": "Q4 count" }),
+        )
+        .await;
+
+    // Assert: only the variance is booked; the receipt and the issue stand
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "posted");
+    assert_eq!(on_hand(&app, a).await, 115);
+    assert_eq!(on_hand(&app, b).await, 40);
+    assert_eq!(
+        on_hand(&app, c).await,
+        30,
+        "an uncounted lot is not adjusted"
+    );
+    let adjustments: Vec<(Uuid, i64)> = sqlx::query_as(
+        "select lot_id, qty from stock_movements where kind = 'count_adjustment' and ref_id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_all(&app.pool)
+    .await
+    .expect("adjustments");
+    assert_eq!(adjustments, vec![(a, -5)]);
+    for lot in [a, b, c] {
+        assert_eq!(ledger_sum(&app, lot).await, on_hand(&app, lot).await);
+    }
+    assert_eq!(audit_count(&app, "count.post").await, 1);
+
+    // Posting twice is a conflict and books nothing more.
+    let (status, body) = app
+        .post(&format!("/api/v1/counts/{id}/post"), &clerk, &json!({}))
+        .await;
+    assert_problem(status, &body, 409, "");
+    assert_eq!(on_hand(&app, a).await, 115);
+    // So is recording into a posted count.
+    let (status, body) = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/counts/{id}/lines"),
+            &clerk,
+            &json!([{ "lot_id": c, "counted_qty": 1 }]),
+            None,
+        )
+        .await;
+    assert_problem(status, &body, 409, "");
+}
+
+#[tokio::test]
+async fn clerks_count_blind_and_auditors_see_the_expected_quantities() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let (sku, _) = expiring_sku(&app).await;
+    let a = make_lot(&app, SRC, &sku, 200, 100, "available").await;
+    let clerk = app.token("clerk", &[SRC]).await;
+    let auditor = app.token("auditor", &[]).await;
+    let (_, count) = app
+        .post(
+            &format!("/api/v1/warehouses/{SRC}/counts"),
+            &clerk,
+            &json!({ "skus": [sku] }),
+        )
+        .await;
+    let id = count["id"].as_str().expect("id");
+    assert!(!count.to_string().contains("expected"), "{count}");
+
+    // Act
+    let (status, seen_by_clerk) = app.get(&format!("/api/v1/counts/{id}"), &clerk).await;
+    let (_, seen_by_auditor) = app.get(&format!("/api/v1/counts/{id}"), &auditor).await;
+
+    // Assert
+    assert_eq!(status, 200);
+    let lines = seen_by_clerk["lines"].as_array().expect("lines");
+    assert!(lines.iter().any(|l| l["lot_id"] == a.to_string()));
+    assert!(
+        lines.iter().all(|l| l.get("expected_qty").is_none()),
+        "{seen_by_clerk}"
+    );
+    assert!(!seen_by_clerk.to_string().contains("expected"));
+    let line = seen_by_auditor["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .find(|l| l["lot_id"] == a.to_string())
+        .expect("line")
+        .clone();
+    assert_eq!(line["expected_qty"], 100);
+}
+
+#[tokio::test]
+async fn a_count_cannot_push_a_lot_below_its_reservations_or_overlap_another() {
+    // Arrange: 20 on hand, 15 reserved
+    let app = TestApp::demo().await;
+    let (sku, _) = expiring_sku(&app).await;
+    let a = make_lot(&app, SRC, &sku, 200, 20, "available").await;
+    reserve(&app, a, 15).await;
+    let clerk = app.token("clerk", &[SRC]).await;
+    let (_, count) = app
+        .post(
+            &format!("/api/v1/warehouses/{SRC}/counts"),
+            &clerk,
+            &json!({ "skus": [sku] }),
+        )
+        .await;
+    let id = count["id"].as_str().expect("id");
+
+    // Act / Assert: a second count over the same lots while this one is open
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/warehouses/{SRC}/counts"),
+            &clerk,
+            &json!({ "skus": [sku] }),
+        )
+        .await;
+    assert_problem(status, &body, 409, "");
+
+    // bad lines
+    let (status, body) = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/counts/{id}/lines"),
+            &clerk,
+            &json!([{ "lot_id": a, "counted_qty": -1 }, { "lot_id": Uuid::now_v7(), "counted_qty": 1 }]),
+            None,
+        )
+        .await;
+    assert_problem(status, &body, 422, "/0/counted_qty");
+    assert_problem(status, &body, 422, "/1/lot_id");
+
+    // 10 counted: below the 15 reserved
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/counts/{id}/lines"),
+            &clerk,
+            &json!([{ "lot_id": a, "counted_qty": 10 }]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = app
+        .post(&format!("/api/v1/counts/{id}/post"), &clerk, &json!({}))
+        .await;
+    assert_problem(status, &body, 409, "");
+    assert_eq!(body["reserved"], 15);
+    assert_eq!(on_hand(&app, a).await, 20);
+    let (_, shown) = app.get(&format!("/api/v1/counts/{id}"), &clerk).await;
+    assert_eq!(shown["status"], "open");
+
+    // Unknown SKU, and a clerk of another warehouse
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/warehouses/{SRC}/counts"),
+            &clerk,
+            &json!({ "skus": ["NO-SUCH-SKU"] }),
+        )
+        .await;
+    assert_problem(status, &body, 422, "/skus/0");
+    let other = app.token("clerk", &[DST]).await;
+    let (status, body) = app
+        .post(&format!("/api/v1/counts/{id}/post"), &other, &json!({}))
+        .await;
+    assert_problem(status, &body, 403, "");
+}
