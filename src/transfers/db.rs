@@ -1,5 +1,7 @@
 //! SQL for transfers. Lock order everywhere: the transfer row, then lots in id order.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -351,21 +353,26 @@ async fn with_lines(
     )
     .fetch_all(conn)
     .await?;
+    let mut by_transfer: HashMap<TransferId, Vec<LineRow>> = HashMap::new();
+    for l in lines {
+        by_transfer.entry(l.transfer_id).or_default().push(l);
+    }
     let mut out = Vec::with_capacity(headers.len());
     for h in headers {
         let in_transit = h.status == "in_transit";
-        let lines: Vec<TransferLine> = lines
-            .iter()
-            .filter(|l| l.transfer_id == h.id)
+        let lines: Vec<TransferLine> = by_transfer
+            .remove(&h.id)
+            .unwrap_or_default()
+            .into_iter()
             .map(|l| TransferLine {
                 line_no: l.line_no,
                 lot_id: l.lot_id,
-                sku: l.sku.clone(),
-                lot_code: l.lot_code.clone(),
+                sku: l.sku,
+                lot_code: l.lot_code,
                 expires_on: l.expires_on,
                 qty: l.qty,
                 received_qty: l.received_qty,
-                discrepancy_reason: l.discrepancy_reason.clone(),
+                discrepancy_reason: l.discrepancy_reason,
                 dest_lot_id: l.dest_lot_id,
                 in_transit_qty: if in_transit { l.qty } else { 0 },
             })

@@ -297,12 +297,18 @@ pub async fn receive_transfer(
     let pairs: Vec<(LotId, i64)> = sent.iter().map(|s| (s.lot_id, s.qty)).collect();
     let received = match_receipt(&pairs, &report)?;
 
-    // Find or create the destination lots, then lock them in id order.
+    // Find or create the destination lots, in (item, lot code) order so that two
+    // receipts creating the same lots wait on each other instead of deadlocking; then
+    // lock them in id order.
     let today = Utc::now().with_timezone(&state.settings.tz).date_naive();
-    let mut dest = Vec::with_capacity(sent.len());
-    for (s, r) in sent.iter().zip(&received) {
+    let mut order: Vec<usize> = (0..sent.len()).collect();
+    order.sort_by(|&x, &y| {
+        (sent[x].item_id, &sent[x].lot_code).cmp(&(sent[y].item_id, &sent[y].lot_code))
+    });
+    let mut dest: Vec<Option<LotId>> = vec![None; sent.len()];
+    for k in order {
+        let (s, r) = (&sent[k], &received[k]);
         if r.received_qty == 0 {
-            dest.push(None);
             continue;
         }
         let (lot, expires_on) = db::find_or_create_lot(
@@ -331,7 +337,7 @@ pub async fn receive_transfer(
                 Some(json!({ "dest_expires_on": expires_on, "sent_expires_on": s.expires_on })),
             ));
         }
-        dest.push(Some(lot));
+        dest[k] = Some(lot);
     }
     let dest_ids: Vec<LotId> = dest.iter().flatten().copied().collect();
     db::lock_lots(&mut tx, &dest_ids).await?;

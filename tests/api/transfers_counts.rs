@@ -787,3 +787,151 @@ async fn a_count_cannot_push_a_lot_below_its_reservations_or_overlap_another() {
         .await;
     assert_problem(status, &body, 403, "");
 }
+
+#[tokio::test]
+async fn a_retried_send_with_the_same_key_sends_once() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let (sku, _) = expiring_sku(&app).await;
+    let a = make_lot(&app, SRC, &sku, 200, 40, "available").await;
+    let sender = app.token("clerk", &[SRC]).await;
+    let body = json!({ "from": SRC, "to": DST, "lines": [{ "lot_id": a, "qty": 10 }] });
+
+    // Act
+    let first = app
+        .send(
+            Method::POST,
+            "/api/v1/transfers",
+            &sender,
+            &body,
+            Some("send-1"),
+        )
+        .await;
+    let retry = app
+        .send(
+            Method::POST,
+            "/api/v1/transfers",
+            &sender,
+            &body,
+            Some("send-1"),
+        )
+        .await;
+    let other = json!({ "from": SRC, "to": DST, "lines": [{ "lot_id": a, "qty": 11 }] });
+    let (status, problem) = app
+        .send(
+            Method::POST,
+            "/api/v1/transfers",
+            &sender,
+            &other,
+            Some("send-1"),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(first.0, 201, "{}", first.1);
+    assert_eq!(retry, first);
+    assert_problem(status, &problem, 422, "Idempotency-Key");
+    assert_eq!(on_hand(&app, a).await, 30);
+    let n: i64 = sqlx::query_scalar("select count(*) from transfers")
+        .fetch_one(&app.pool)
+        .await
+        .expect("transfers");
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn two_concurrent_receipts_land_the_stock_once() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let (sku, _) = expiring_sku(&app).await;
+    let a = make_lot(&app, SRC, &sku, 200, 40, "available").await;
+    let sender = app.token("clerk", &[SRC]).await;
+    let receiver = app.token("clerk", &[DST]).await;
+    let (_, sent) = send(&app, &sender, json!([{ "lot_id": a, "qty": 12 }])).await;
+    let path = format!(
+        "/api/v1/transfers/{}/receive",
+        sent["id"].as_str().expect("id")
+    );
+    let body = json!({ "lines": [{ "lot_id": a, "received_qty": 12 }] });
+
+    // Act
+    let (r1, r2) = tokio::join!(
+        app.post(&path, &receiver, &body),
+        app.post(&path, &receiver, &body)
+    );
+
+    // Assert
+    let mut statuses = [r1.0, r2.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{} / {}", r1.1, r2.1);
+    let (dest, qty, _) = twin_lot(&app, a, DST).await.expect("landed");
+    assert_eq!(qty, 12);
+    assert_eq!(ledger_sum(&app, dest).await, 12);
+}
+
+#[tokio::test]
+async fn stock_lands_in_an_existing_lot_of_the_same_code_unless_the_expiry_differs() {
+    // Arrange: the destination already holds 5 of the same lot code and expiry
+    let app = TestApp::demo().await;
+    let (sku, _) = expiring_sku(&app).await;
+    let a = make_lot(&app, SRC, &sku, 200, 40, "available").await;
+    let code: String = sqlx::query_scalar("select lot_code from stock_lots where id = $1")
+        .bind(a)
+        .fetch_one(&app.pool)
+        .await
+        .expect("code");
+    let existing = make_lot(&app, DST, &sku, 200, 5, "available").await;
+    sqlx::query("update stock_lots set lot_code = $2 where id = $1")
+        .bind(existing)
+        .bind(&code)
+        .execute(&app.pool)
+        .await
+        .expect("same code");
+    let sender = app.token("clerk", &[SRC]).await;
+    let receiver = app.token("clerk", &[DST]).await;
+    let (_, sent) = send(&app, &sender, json!([{ "lot_id": a, "qty": 10 }])).await;
+    let id = sent["id"].as_str().expect("id").to_owned();
+
+    // Act
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/transfers/{id}/receive"),
+            &receiver,
+            &json!({ "lines": [{ "lot_id": a, "received_qty": 10 }] }),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["lines"][0]["dest_lot_id"], existing.to_string());
+    assert_eq!(on_hand(&app, existing).await, 15);
+
+    // A second transfer of a lot with that code but another expiry is refused on arrival.
+    let b = make_lot(&app, SRC, &sku, 300, 10, "available").await;
+    sqlx::query("update stock_lots set lot_code = $2 where id = $1")
+        .bind(b)
+        .bind(format!("{code}-B"))
+        .execute(&app.pool)
+        .await
+        .expect("code");
+    let clash = make_lot(&app, DST, &sku, 100, 1, "available").await;
+    sqlx::query("update stock_lots set lot_code = $2 where id = $1")
+        .bind(clash)
+        .bind(format!("{code}-B"))
+        .execute(&app.pool)
+        .await
+        .expect("code");
+    let (_, sent) = send(&app, &sender, json!([{ "lot_id": b, "qty": 4 }])).await;
+    let (status, body) = app
+        .post(
+            &format!(
+                "/api/v1/transfers/{}/receive",
+                sent["id"].as_str().expect("id")
+            ),
+            &receiver,
+            &json!({ "lines": [{ "lot_id": b, "received_qty": 4 }] }),
+        )
+        .await;
+    assert_problem(status, &body, 409, "/lines/0/lot_id");
+    assert_eq!(on_hand(&app, clash).await, 1);
+}
