@@ -6,7 +6,8 @@
 //! quantity above zero; a transfer is closed (received or cancelled) exactly once; per
 //! line, received ≤ sent, and a short line carries a discrepancy reason. What was sent
 //! but not received left the ledger at sending and never re-enters it: the line records
-//! the loss and its reason.
+//! the loss and its reason. Quarantined lots cannot be sent; expired lots can (moving
+//! expired stock to a disposal site is a transfer too).
 
 pub mod db;
 pub mod http;

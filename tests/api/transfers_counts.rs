@@ -319,6 +319,18 @@ async fn cancelling_a_transfer_in_transit_returns_the_stock() {
     .expect("returns");
     assert_eq!(returns, 1);
     assert_eq!(audit_count(&app, "transfer.cancel").await, 1);
+    // The ledger row names who did it, in which request, under which key.
+    let (actor, request_id, key): (String, Option<String>, Option<String>) = sqlx::query_as(
+        "select u.username, m.request_id, m.idempotency_key from stock_movements m
+           join users u on u.id = m.actor_id where m.kind = 'transfer_return' and m.lot_id = $1",
+    )
+    .bind(a)
+    .fetch_one(&app.pool)
+    .await
+    .expect("return row");
+    assert!(actor.starts_with("clerk-"), "{actor}");
+    assert!(request_id.is_some_and(|r| !r.is_empty()));
+    assert_eq!(key.as_deref(), Some("cancel-1"));
 }
 
 #[tokio::test]
