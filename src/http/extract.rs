@@ -91,7 +91,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         let mut pointer = path_to_pointer(&path);
         let message = inner.to_string();
         if let Some(field) = unknown_field(&message) {
-            pointer = format!("{}/{}", pointer.trim_end_matches('/'), field);
+            // serde_path_to_error names the unknown field itself in nested objects, but
+            // not at the top level.
+            if !pointer.ends_with(&format!("/{field}")) {
+                pointer = format!("{}/{}", pointer.trim_end_matches('/'), field);
+            }
         }
         let status_422 = matches!(inner.classify(), serde_json::error::Category::Data);
         let detail = if pointer.is_empty() || pointer == "/" {
@@ -229,6 +233,44 @@ mod tests {
     #[allow(dead_code)]
     struct Q {
         limit: Option<u32>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        qty: i64,
+        lines: Option<Vec<Line>>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Line {
+        qty: i64,
+    }
+
+    fn pointer_of(json: &str) -> String {
+        match parse_json::<Body>(json.as_bytes()) {
+            Err(AppError::Validation { errors, .. }) | Err(AppError::BadRequest { errors, .. }) => {
+                errors[0].pointer.clone()
+            }
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn body_errors_name_the_field_by_json_pointer() {
+        assert_eq!(pointer_of(r#"{"qty": 1, "bogus": 2}"#), "/bogus");
+        assert_eq!(
+            pointer_of(r#"{"qty": 1, "lines": [{"qty": 1, "bogus": 2}]}"#),
+            "/lines/0/bogus"
+        );
+        assert_eq!(pointer_of(r#"{"qty": "x"}"#), "/qty");
+        assert_eq!(
+            pointer_of(r#"{"qty": 1, "lines": [{"qty": 1}, {"qty": true}]}"#),
+            "/lines/1/qty"
+        );
     }
 
     #[test]

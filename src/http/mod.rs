@@ -128,13 +128,21 @@ pub fn router(state: AppState) -> Router {
                         .get(&REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("");
-                    tracing::info_span!("request", method = %req.method(), route, request.id = request_id)
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        route,
+                        request.id = request_id,
+                        user.name = tracing::field::Empty
+                    )
                 })
-                .on_response(
-                    |res: &Response, latency: Duration, _span: &tracing::Span| {
-                        tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "response");
-                    },
-                ),
+                .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "response"
+                    );
+                }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
 }
