@@ -172,3 +172,46 @@ async fn switching_the_language_shows_chinese_labels_and_item_names() {
     );
     b.close().await;
 }
+
+/// Visits every screen a role may open, waits for its heading, saves a screenshot, and
+/// checks that no script error escaped (screens whose API is missing show its problem).
+async fn visit_every_screen(role: &str, codes: &[&str]) {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("screens").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    open_as(&b, &app, role, codes, "#/").await;
+    let routes = b
+        .js("[...document.querySelectorAll('#nav a')].map(a => a.dataset.route)")
+        .await;
+    let routes: Vec<String> = serde_json::from_value(routes).expect("route names");
+    assert!(routes.len() >= 3, "{role} sees {routes:?}");
+    for r in &routes {
+        b.client
+            .goto(&app.url(&format!("/#/{r}")))
+            .await
+            .expect("open screen");
+        b.until(&format!("screen {r}"), &format!("document.querySelector('#nav a[data-route=\"{r}\"][aria-current=\"page\"]') && document.querySelector('#view h1') && !document.querySelector('#view [role=status] .spinner')"), 30)
+            .await;
+        b.screenshot(&format!("{role}-{r}")).await;
+    }
+    let errors = b.js("window.stockpileErrors").await;
+    assert_eq!(errors, serde_json::json!([]), "script errors");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn every_clerk_screen_renders_without_script_errors() {
+    visit_every_screen("clerk", &["JM-JH-RC"]).await;
+}
+
+#[tokio::test]
+async fn every_dispatcher_screen_renders_without_script_errors() {
+    visit_every_screen("dispatcher", &[]).await;
+}
+
+#[tokio::test]
+async fn every_auditor_screen_renders_without_script_errors() {
+    visit_every_screen("auditor", &[]).await;
+}

@@ -1,1 +1,117 @@
-//! Dispatcher flows.
+//! Dispatcher flow on the map: close a crossing, open an incident, estimate needs, preview,
+//! reserve, and see the route lines.
+
+use crate::browser::Browser;
+use crate::helpers::TestApp;
+use crate::{ONE_AT_A_TIME, open_as};
+
+#[tokio::test]
+async fn a_dispatcher_closes_a_crossing_opens_an_incident_previews_and_reserves_a_plan_with_route_lines()
+ {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("dispatcher map").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    open_as(&b, &app, "dispatcher", &[], "#/map").await;
+    b.until("the map with the network", "document.querySelector('#map[data-ready]') && document.querySelector('path.edge-shenzhen-zhongshan-link')", 30)
+        .await;
+
+    // Act 1: close the Shenzhen–Zhongshan Link by clicking it on the map.
+    b.click("#tool-edges").await;
+    b.js("(() => { const p = document.querySelector('path.edge-shenzhen-zhongshan-link'); const r = p.getBoundingClientRect(); \
+          p.dispatchEvent(new MouseEvent('click', {bubbles: true, clientX: r.x + r.width / 2, clientY: r.y + r.height / 2})); return true; })()")
+        .await;
+    b.until("the edge in the closure form", "[...document.querySelectorAll('#cl-edges option')].some(o => o.selected && o.value === 'shenzhen-zhongshan-link')", 10)
+        .await;
+    b.type_into("#cl-name", "Typhoon signal 8: Shenzhen-Zhongshan Link")
+        .await;
+    b.click("#cl-submit").await;
+    b.until("the closed edge drawn dashed", "document.querySelector('path.edge-shenzhen-zhongshan-link.state-closed')?.getAttribute('stroke-dasharray')", 15)
+        .await;
+    b.until(
+        "the closure listed",
+        "document.querySelector('#closures li')",
+        10,
+    )
+    .await;
+
+    // Act 2: open an incident by clicking the map (centred on Jiangmen's Xinhui district).
+    b.click("#tool-incident").await;
+    b.js("stockpileMap.map.setView([22.43, 112.93], 11, {animate: false}) && true")
+        .await;
+    b.click("#map").await;
+    b.until(
+        "the clicked point in the form",
+        "document.getElementById('inc-lat')?.value !== ''",
+        10,
+    )
+    .await;
+    b.type_into("#inc-name", "Xinhui flood").await;
+    b.el("#inc-kind")
+        .await
+        .select_by_value("flood")
+        .await
+        .expect("kind");
+    b.type_into("#inc-pop", "2000").await;
+    b.click("#inc-submit").await;
+    b.until("the incident in the planner", "[...document.querySelectorAll('#plan-incident option')].some(o => o.textContent.includes('Xinhui flood'))", 15)
+        .await;
+
+    // Act 3: needs estimate → preview → reserve.
+    b.type_into("#ne-days", "1").await;
+    b.click("#ne-submit").await;
+    b.until("suggested lines", "document.querySelector('#pl-qty-0')", 15)
+        .await;
+    b.click("#plan-preview").await;
+    b.until(
+        "the preview",
+        "document.getElementById('plan-status')?.textContent",
+        30,
+    )
+    .await;
+    let routes = b
+        .until(
+            "route lines",
+            "document.querySelectorAll('path.route').length",
+            20,
+        )
+        .await;
+    let etas = b
+        .js("[...document.querySelectorAll('.eta-label')].map(e => e.textContent).join(' | ')")
+        .await;
+    b.screenshot("dispatcher-map-plan").await;
+    b.click("#plan-reserve").await;
+    let status = b
+        .until(
+            "the reserved request",
+            "document.querySelector('.request .rq-status')?.textContent",
+            30,
+        )
+        .await;
+
+    // Assert: the closure, the incident and the reservation are in the database.
+    let closed: i64 = sqlx::query_scalar(
+        "select count(*) from road_closures where 'shenzhen-zhongshan-link' = any(edge_ids)",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("closures");
+    assert_eq!(closed, 1);
+    let reserved: i64 =
+        sqlx::query_scalar("select coalesce(sum(reserved), 0)::bigint from stock_lots")
+            .fetch_one(&app.pool)
+            .await
+            .expect("reserved");
+    assert!(reserved > 0, "the plan reserved stock");
+    assert!(routes.as_u64().unwrap_or(0) >= 1, "route lines drawn");
+    assert!(
+        etas.as_str().unwrap_or_default().contains("min"),
+        "ETA labels: {etas}"
+    );
+    assert!(
+        ["reserved", "partially_reserved"].contains(&status.as_str().unwrap_or_default()),
+        "status {status}"
+    );
+    b.close().await;
+}

@@ -111,6 +111,11 @@ setUnauthorizedHandler(() => {
   if (currentPath() !== 'signin') location.hash = '#/signin';
 });
 
+// Uncaught errors are kept for the browser tests (and shown, so a user can report them).
+window.stockpileErrors = [];
+window.addEventListener('error', (e) => { window.stockpileErrors.push(String(e.message)); });
+window.addEventListener('unhandledrejection', (e) => { window.stockpileErrors.push(String(e.reason?.message || e.reason)); });
+
 function init() {
   const sel = document.getElementById('lang');
   sel.value = lang();

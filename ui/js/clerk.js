@@ -172,15 +172,16 @@ export async function alerts(v) {
   async function load() {
     out.replaceChildren(loading());
     try {
-      const res = await get('/alerts', { warehouse: wh.value });
-      const list = Array.isArray(res) ? res : res.items || res.alerts || [];
+      const [res, itemsList] = await Promise.all([get('/alerts', { warehouse: wh.value || undefined }), store.items()]);
+      const bySku = Object.fromEntries(itemsList.map((i) => [i.sku, i]));
+      const list = (Array.isArray(res) ? res : res.alerts || res.items || []).map((a) => ({ ...a, ...(bySku[a.sku] ? { name_zh: bySku[a.sku].name_zh, name_en: bySku[a.sku].name_en } : {}) }));
       if (!list.length) { out.replaceChildren(h('p', { class: 'muted' }, t('none_found'))); return; }
       out.replaceChildren(table(['kind', 'warehouse', 'item', 'lot_code', 'expires_on', { label: 'qty', cls: 'num' }, 'detail'],
         list.map((a) => {
           const cls = /expired/.test(a.kind) ? 'expired' : /expir/.test(a.kind) ? 'soon' : 'none';
           return h('tr', { class: cls }, h('td', {}, h('span', { class: `badge ${cls}` }, a.kind)), h('td', {}, a.warehouse_code || a.warehouse || ''),
-            h('td', {}, nameOf(a, 'item_name') || a.sku || ''), h('td', {}, a.lot_code || ''), h('td', {}, a.expires_on || ''),
-            h('td', { class: 'num' }, qty(a.qty ?? a.on_hand ?? a.available)), h('td', {}, a.detail || a.message || (a.reserve_level !== undefined ? `< ${a.reserve_level}` : '')));
+            h('td', {}, nameOf(a) || a.sku || ''), h('td', {}, a.lot_code || ''), h('td', {}, a.expires_on || ''),
+            h('td', { class: 'num' }, qty(a.qty ?? a.on_hand ?? a.available)), h('td', {}, a.min_qty !== undefined && a.min_qty !== null ? `< ${qty(a.min_qty)} (${t('shortfall')} ${qty(a.shortfall)})` : (a.detail || '')));
         })));
     } catch (e) { out.replaceChildren(); showProblem(out, e); }
   }
