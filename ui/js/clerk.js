@@ -43,12 +43,13 @@ export async function stock(v) {
   const alertDaysBySku = Object.fromEntries(itemsList.map((i) => [i.sku, i.alert_days || 90]));
   const wh = await warehousePicker(() => load(), { allOption: store.role() !== 'clerk' });
   const cat = select([{ value: '', label: t('all') }, ...cats.map((c) => ({ value: c.code, label: nameOf(c) }))], { name: 'category' });
+  const sku = select([{ value: '', label: t('all') }, ...store.itemOptions(itemsList)], { name: 'sku', id: 'stock-sku' });
   const status = select([{ value: '', label: t('all') }, { value: 'available', label: t('available_status') }, { value: 'quarantined', label: t('quarantined') }], { name: 'status' });
   const within = input({ type: 'number', min: 0, name: 'expiring_within_days', inputmode: 'numeric' });
   const mode = select([{ value: 'lot', label: t('by_lot') }, { value: 'item', label: t('by_item') }], { name: 'mode' });
-  const btn = h('button', { type: 'submit' }, t('search'));
+  const btn = h('button', { type: 'submit', id: 'stock-search' }, t('search'));
   const form = h('form', { class: 'card', id: 'stock-filter' }, h('div', { class: 'row' },
-    field('warehouse', wh, { pointer: 'warehouse' }), field('category', cat, { pointer: 'category' }),
+    field('warehouse', wh, { pointer: 'warehouse' }), field('category', cat, { pointer: 'category' }), field('item', sku, { pointer: 'sku' }),
     field('status', status, { pointer: 'status' }), field('expiring_within_days', within, { pointer: 'expiring_within_days' }),
     field('view', mode), btn));
   const out = h('div', { id: 'stock-result' });
@@ -61,7 +62,7 @@ export async function stock(v) {
     clearProblems(form);
     try {
       const page = await get('/lots', {
-        warehouse: wh.value, category: cat.value, status: status.value,
+        warehouse: wh.value, category: cat.value, sku: sku.value, status: status.value,
         expiring_within_days: within.value, limit: mode.value === 'item' ? 1000 : 200, cursor: more ? cursor : undefined,
       });
       rows.push(...page.items);
