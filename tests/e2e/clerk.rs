@@ -54,6 +54,12 @@ async fn a_clerk_signs_in_scans_a_gs1_barcode_receives_and_sees_the_lot_in_stock
         .goto(&app.url("/#/stock"))
         .await
         .expect("stock screen");
+    b.el("#stock-sku")
+        .await
+        .select_by_value("WATER-5L")
+        .await
+        .expect("filter by item");
+    b.click("#stock-search").await;
     b.until(
         "the new lot in the stock list",
         "document.querySelector('tr[data-lot=\"E2E-LOT-1\"]')",
