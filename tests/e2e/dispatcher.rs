@@ -80,6 +80,8 @@ async fn a_dispatcher_closes_a_crossing_opens_an_incident_previews_and_reserves_
     let etas = b
         .js("[...document.querySelectorAll('.eta-label')].map(e => e.textContent).join(' | ')")
         .await;
+    b.js("document.getElementById('plan-status').scrollIntoView() || true")
+        .await;
     b.screenshot("dispatcher-map-plan").await;
     b.click("#plan-reserve").await;
     let status = b

@@ -245,15 +245,18 @@ function planner(root, incidents, selectId) {
   async function renderLines() {
     const itemsList = await store.items();
     const opts = store.itemOptions(itemsList);
-    linesBox.replaceChildren(h('h3', {}, t('lines')), ...lines.map((l, i) => {
-      const s = select(opts, { id: `pl-sku-${i}`, value: l.sku });
+    // One compact row per line; each input is labelled for screen readers by its row.
+    linesBox.replaceChildren(h('h3', {}, t('lines')), table(['item', { label: 'qty', cls: 'num' }, ''], lines.map((l, i) => {
+      const s = select(opts, { id: `pl-sku-${i}`, value: l.sku, 'aria-label': `${t('item')} ${i + 1}` });
+      s.dataset.pointer = `/lines/${i}/sku`;
       s.addEventListener('change', () => { l.sku = s.value; });
-      const q = input({ type: 'number', min: 1, id: `pl-qty-${i}`, value: l.qty });
+      const q = input({ type: 'number', min: 1, id: `pl-qty-${i}`, value: l.qty, 'aria-label': `${t('qty')} ${i + 1}`, style: 'width:7em' });
+      q.dataset.pointer = `/lines/${i}/qty`;
       q.addEventListener('input', () => { l.qty = Number(q.value); });
       const rm = h('button', { type: 'button', class: 'secondary', 'aria-label': `${t('remove')} ${i + 1}` }, '×');
       rm.addEventListener('click', () => { lines.splice(i, 1); renderLines(); });
-      return h('div', { class: 'row' }, field('item', s, { pointer: `/lines/${i}/sku` }), field('qty', q, { pointer: `/lines/${i}/qty` }), rm);
-    }));
+      return h('tr', {}, h('td', { class: 'field' }, s), h('td', { class: 'num field' }, q), h('td', {}, rm));
+    }), { cls: 'plan-lines' }));
     const add = h('button', { type: 'button', class: 'secondary', id: 'pl-add' }, t('add_line'));
     add.addEventListener('click', () => { lines.push({ sku: itemsList[0]?.sku, qty: 1 }); renderLines(); });
     linesBox.append(h('p', {}, add));
@@ -323,7 +326,7 @@ async function showPlan(out, plan, incident) {
       drawn.push(line);
     }
   }));
-  if (drawn.length && S.map) S.map.fitBounds(L.featureGroup(drawn).getBounds().pad(0.2));
+  if (drawn.length && S.map) S.map.fitBounds(L.featureGroup(drawn).getBounds().pad(0.2), { animate: false });
   const itemName = Object.fromEntries((await store.items()).map((i) => [i.sku, nameOf(i)]));
   out.replaceChildren(
     h('p', {}, `${t('plan_status')}: `, h('strong', { id: 'plan-status' }, plan.status)),
