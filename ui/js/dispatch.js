@@ -18,7 +18,7 @@ export async function mapScreen(v) {
   S.warehouses = whs;
   S.picked = new Set(); S.polygon = []; S.tool = null;
   const mapEl = h('div', { id: 'map', role: 'application', 'aria-label': t('map_title') });
-  const sizeSku = select([{ value: '', label: '—' }, ...store.itemOptions(itemsList)], { id: 'size-sku', name: 'size_sku' });
+  const sizeSku = select([{ value: '', label: t('all') }, ...store.itemOptions(itemsList)], { id: 'size-sku', name: 'size_sku' });
   const tools = [['polygon', 'draw_closure'], ['edges', 'pick_edges'], ['incident', 'new_incident']].map(([id, label]) => {
     const b = h('button', { type: 'button', class: 'secondary', id: `tool-${id}`, 'aria-pressed': 'false' }, t(label));
     b.addEventListener('click', () => setTool(S.tool === id ? null : id));
@@ -162,7 +162,6 @@ export async function mapScreen(v) {
         restyleEdges();
         renderToolPanel();
       }).addTo(S.map);
-      S.layers.network.bringToBack();
     } catch (err) { showProblem(toolPanel, err); }
   }
 
@@ -170,7 +169,14 @@ export async function mapScreen(v) {
     S.layers.warehouses?.remove();
     let amount = () => 0;
     let unit = '';
-    if (sku) {
+    if (!sku) {
+      // No item chosen: size by the total available of all items.
+      try {
+        const sum = await get('/stock/summary', { group_by: 'warehouse' });
+        const by = Object.fromEntries((sum.groups || []).map((g) => [g.key, g.figures?.available || 0]));
+        amount = (w) => by[w.code] || 0;
+      } catch { /* plain markers when the summary is unavailable */ }
+    } else {
       const lots = await getAll('/lots', { sku, status: 'available' }, 20000);
       const by = {};
       for (const l of lots) by[l.warehouse_code] = (by[l.warehouse_code] || 0) + l.available;

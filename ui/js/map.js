@@ -21,14 +21,21 @@ export async function createMap(el) {
   map.attributionControl.addAttribution('Basemap © OpenStreetMap contributors (ODbL), via @geo-maps · Leaflet');
   basemapCache ||= fetch('/ui/data/gba-basemap.geojson').then((r) => r.json());
   const base = await basemapCache;
+  // The basemap sits in its own pane under the overlays, so roads, warehouses and
+  // incidents always draw above the land.
+  map.createPane('basemap');
+  map.getPane('basemap').style.zIndex = 250;
+  const baseRenderer = L.svg({ pane: 'basemap', padding: 0.5 });
   const land = L.geoJSON(base, {
+    pane: 'basemap',
+    renderer: baseRenderer,
     filter: (f) => f.properties.kind === 'land',
     style: (f) => ({ color: '#a89f8c', weight: f.properties.a3 === 'CHN' ? 0.8 : 1.4, dashArray: f.properties.a3 === 'CHN' ? null : '4 3', fillColor: '#f3efe6', fillOpacity: 1, interactive: false }),
     interactive: false,
   }).addTo(map);
   const cities = L.layerGroup(base.features.filter((f) => f.properties.kind === 'city').map((f) => {
     const [lon, lat] = f.geometry.coordinates;
-    return L.circleMarker([lat, lon], { radius: 2, color: '#55504a', weight: 1, fillOpacity: 1, interactive: false })
+    return L.circleMarker([lat, lon], { pane: 'basemap', renderer: baseRenderer, radius: 2, color: '#55504a', weight: 1, fillOpacity: 1, interactive: false })
       .bindTooltip(nameOf(f.properties), { permanent: true, direction: 'right', className: 'city-label', interactive: false });
   })).addTo(map);
   legend().addTo(map);

@@ -10,7 +10,7 @@ would need a GCJ-02 -> WGS84 conversion; we use none of it. The AMap-derived cit
 
 What it does: keeps mainland China (CHN), Hong Kong (HKG) and Macau (MAC); clips them to the
 GBA box (lat 21.4-24.5, lon 111.3-115.5) with Sutherland-Hodgman; simplifies each ring with
-Douglas-Peucker (tolerance 0.002 deg, about 200 m); drops slivers; rounds to 4 decimals
+Douglas-Peucker (tolerance 0.002 deg, about 200 m); drops islets and small lakes; rounds to 4 decimals
 (about 11 m). It adds the 11 city seats (WGS84, shared/reference/gba-geography.md section 2)
 as labelled points, because no permissively licensed city-boundary data set exists in the
 npm registry.
@@ -133,11 +133,13 @@ def main(path):
             if not bbox_hits(poly[0]):
                 continue
             rings = []
-            for ring in poly:
+            for k, ring in enumerate(poly):
                 if not bbox_hits(ring):
                     continue
                 c = simplify(clip(ring), TOLERANCE)
-                if len(c) < 3 or area(c) < 2e-5:
+                # Drop islets, and lakes and ponds (holes) under about 5 km2: at GBA
+                # scale they are only noise.
+                if len(c) < 3 or area(c) < (2e-5 if k == 0 else 5e-4):
                     continue
                 c = [[round(x, 4), round(y, 4)] for x, y in c]
                 rings.append(c + [c[0]])
