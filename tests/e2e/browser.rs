@@ -143,6 +143,15 @@ impl Browser {
         let _ = self.client.issue_cmd(CdpCommand(cmd)).await;
     }
 
+    /// Empties the browser's HTTP cache, for a cold-load measurement.
+    pub async fn clear_cache(&self) {
+        let cmd = json!({"cmd": "Network.clearBrowserCache", "params": {}});
+        self.client
+            .issue_cmd(CdpCommand(cmd))
+            .await
+            .expect("clear the browser cache");
+    }
+
     /// Finds one element, waiting up to 15 s for it.
     pub async fn el(&self, css: &str) -> Element {
         self.client

@@ -11,6 +11,7 @@ mod auditor;
 mod browser;
 mod clerk;
 mod dispatcher;
+mod measure;
 
 use browser::Browser;
 use helpers::TestApp;

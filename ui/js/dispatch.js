@@ -173,7 +173,7 @@ export async function mapScreen(v) {
       // No item chosen: size by the total available of all items.
       try {
         const sum = await get('/stock/summary', { group_by: 'warehouse' });
-        const by = Object.fromEntries((sum.groups || []).map((g) => [g.key, g.figures?.available || 0]));
+        const by = Object.fromEntries((sum.groups || []).map((g) => [g.key, g.figures?.available ?? g.available ?? 0]));
         amount = (w) => by[w.code] || 0;
       } catch { /* plain markers when the summary is unavailable */ }
     } else {
@@ -216,6 +216,7 @@ export async function mapScreen(v) {
 
   await Promise.all([loadNetwork(), drawWarehouses(''), loadClosures(), loadIncidents()]);
   mapEl.dataset.ready = 'true';
+  performance.mark('stockpile-map-drawn');
 }
 
 // ---------------------------------------------------------------- planning
