@@ -609,11 +609,13 @@ fn database_url(app: &TestApp) -> String {
 async fn spawn_service(
     app: &TestApp,
     log_path: &std::path::Path,
-) -> (tokio::process::Child, String) {
+    extra_args: &[&str],
+) -> (tokio::process::Child, String, Vec<String>) {
     use tokio::io::AsyncBufReadExt;
     let log = std::fs::File::create(log_path).expect("log file");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stockpile"))
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra_args)
         .env("DATABASE_URL", database_url(app))
         .env("RUST_LOG", "trace")
         .env_remove("STOCKPILE_LOG_JSON")
@@ -624,11 +626,13 @@ async fn spawn_service(
         .expect("spawn stockpile serve");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut before = Vec::new();
     let addr = tokio::time::timeout(std::time::Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.expect("stdout line") {
             if let Some(url) = line.strip_prefix("stockpile listening on http://") {
                 return url.trim().to_owned();
             }
+            before.push(line);
         }
         panic!(
             "stockpile serve exited before listening; see {}",
@@ -637,7 +641,7 @@ async fn spawn_service(
     })
     .await
     .expect("stockpile serve started in time");
-    (child, addr)
+    (child, addr, before)
 }
 
 #[tokio::test]
@@ -647,7 +651,7 @@ async fn tokens_and_passwords_never_appear_in_the_logs() {
     add_user(&app, "lola", "auditor", &[]).await;
     let log_path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("auth-log-{}.txt", app.db_name));
-    let (mut child, addr) = spawn_service(&app, &log_path).await;
+    let (mut child, addr, _) = spawn_service(&app, &log_path, &[]).await;
     let base = format!("http://{addr}");
 
     // Act
@@ -700,6 +704,69 @@ async fn tokens_and_passwords_never_appear_in_the_logs() {
         !text.contains(PASSWORD) && !text.contains("a wrong password here"),
         "a password leaked into the logs"
     );
+}
+
+#[tokio::test]
+async fn serve_demo_prints_each_demo_user_once_and_a_plain_start_makes_none() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let log_path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("auth-demo-log-{}.txt", app.db_name));
+
+    // Act: a plain start, then a demo start.
+    let (mut plain, _, _) = spawn_service(&app, &log_path, &[]).await;
+    plain.kill().await.expect("stop");
+    let users_after_plain: i64 =
+        sqlx::query_scalar("select count(*) from users where role <> 'system'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+    let (mut demo, addr, printed) = spawn_service(&app, &log_path, &["--demo"]).await;
+
+    // Assert
+    assert_eq!(users_after_plain, 0, "demo users exist only in demo mode");
+    let table: Vec<Vec<&str>> = printed
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|cols| {
+            cols.len() == 4 && ["admin", "clerk", "dispatcher", "auditor"].contains(&cols[1])
+        })
+        .collect();
+    let names: Vec<&str> = table.iter().map(|c| c[0]).collect();
+    assert_eq!(
+        names,
+        [
+            "admin",
+            "dispatcher",
+            "auditor",
+            "clerk-jianghai",
+            "clerk-shenzhen"
+        ],
+        "{printed:#?}"
+    );
+    for cols in &table {
+        let (status, body, _) = login_at(&addr, &app.client, cols[0], cols[3]).await;
+        assert_eq!(
+            status, 200,
+            "{} signs in with the printed password: {body}",
+            cols[0]
+        );
+        let expected: Vec<&str> = if cols[2] == "-" {
+            vec![]
+        } else {
+            vec![cols[2]]
+        };
+        assert_eq!(body["user"]["warehouses"], json!(expected));
+    }
+    demo.kill().await.expect("stop");
+    let logs = std::fs::read_to_string(&log_path).expect("log");
+    std::fs::remove_file(&log_path).ok();
+    for cols in &table {
+        assert!(
+            !logs.contains(cols[3]),
+            "a demo password leaked into the logs"
+        );
+    }
 }
 
 #[tokio::test]
