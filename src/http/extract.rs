@@ -90,7 +90,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         let inner = err.into_inner();
         let mut pointer = path_to_pointer(&path);
         let message = inner.to_string();
-        if let Some(field) = unknown_field(&message) {
+        // serde_path_to_error already ends the path with an unknown field's name in
+        // nested structs; add it only where it is missing.
+        if let Some(field) = unknown_field(&message)
+            && !pointer.ends_with(&format!("/{field}"))
+        {
             pointer = format!("{}/{}", pointer.trim_end_matches('/'), field);
         }
         let status_422 = matches!(inner.classify(), serde_json::error::Category::Data);
@@ -222,6 +226,33 @@ mod tests {
         assert_eq!(path_to_pointer("a.b"), "/a/b");
         assert_eq!(path_to_pointer("[3]"), "/3");
         assert_eq!(path_to_pointer("."), "");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Line {
+        qty: i64,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        lines: Vec<Line>,
+    }
+
+    #[test]
+    fn unknown_body_fields_are_named_once_at_any_depth() {
+        let pointer = |json: &str| match parse_json::<Body>(json.as_bytes()) {
+            Err(AppError::Validation { errors, .. }) => errors[0].pointer.clone(),
+            other => panic!("expected a 422, got {other:?}"),
+        };
+        assert_eq!(
+            pointer(r#"{"lines": [{"qty": 1, "colour": 2}]}"#),
+            "/lines/0/colour"
+        );
+        assert_eq!(pointer(r#"{"lines": [], "colour": 2}"#), "/colour");
     }
 
     #[derive(Debug, serde::Deserialize)]

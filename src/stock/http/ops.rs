@@ -845,7 +845,7 @@ async fn apply_lot_lines<'a>(
                         "lot {} is quarantined; release it before issuing from it",
                         lot.lot_code
                     ),
-                    Some(json!({"lot_id": lot.id, "status": lot.status})),
+                    Some(json!({"lot_id": lot.id, "lot_status": lot.status})),
                 ));
             }
             if let Some(expiry) = lot.expires_on
@@ -1168,7 +1168,7 @@ async fn change_status(
         return Err(AppError::conflict(
             "",
             format!("lot {} is already {}", lot.lot_code, to.as_str()),
-            Some(json!({"status": lot.status})),
+            Some(json!({"lot_status": lot.status})),
         ));
     }
     if to == LotStatus::Quarantined && lot.reserved > 0 {
