@@ -500,15 +500,32 @@ pub async fn create_receipt(
         attempts += 1;
         let inserted = db::insert_received_lots(&mut tx, wh.id, today, &missing).await?;
         created.extend(inserted.iter().copied());
-        if inserted.len() == missing.len() || attempts > 1 {
-            // Lock what we created (no one else can see it yet) along with the rest.
-            locked = db::lock_lots_by_code(&mut tx, wh.id, &item_ids, &codes).await?;
-            if inserted.len() == missing.len() {
-                break;
-            }
+        if inserted.len() == missing.len() {
+            // Ours alone until commit (the unique index makes any rival wait), so the
+            // new rows need no second read to be locked.
+            locked.extend(missing.into_iter().map(|m| {
+                LockedLot {
+                    id: m.id,
+                    item_id: m.item,
+                    sku: resolved
+                        .iter()
+                        .find(|(item, _)| item.id == m.item)
+                        .map(|(item, _)| item.sku.clone())
+                        .unwrap_or_default(),
+                    warehouse_id: wh.id,
+                    lot_code: m.lot_code,
+                    expires_on: m.expires_on,
+                    on_hand: 0,
+                    reserved: 0,
+                    status: m.status.to_owned(),
+                }
+            }));
+            break;
+        }
+        if attempts > 1 {
             return Err(AppError::conflict(
                 "/lines",
-                "a concurrent receipt created one of these lots; retry",
+                "concurrent receipts keep creating these lots; retry",
                 None,
             ));
         }
