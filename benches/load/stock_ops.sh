@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load scenario for issue 4: receipts/s and issues/s through HTTP at 1, 8 and 32 clients,
+# Load scenario for issue 4: receipts/s and issues/s through HTTP at 1, 4, 8, 16 and 32 clients,
 # each followed by pgbench running the same SQL (benches/load/receipt.sql, issue.sql) at
 # the same concurrency against the same database, so that the ratio service/pgbench
 # shows what the service costs on top of PostgreSQL.
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-10}
 shift || true
-CLIENTS=${*:-1 8 32}
+CLIENTS=${*:-1 4 8 16 32}
 ADMIN_URL=${BENCH_ADMIN_URL:-postgres://stockpile@%2Fwork%2Fdevpg%2Fsock/postgres}
 DB=${BENCH_DB:-stockpile_bench_stock}
 URL="${ADMIN_URL%/*}/$DB"

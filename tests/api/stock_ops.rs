@@ -351,6 +351,120 @@ async fn every_bad_receipt_line_is_a_problem_naming_the_field_and_writes_nothing
 }
 
 #[tokio::test]
+async fn a_scan_count_stands_in_for_qty_and_a_disagreeing_qty_is_refused() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let clerk = app.token("clerk", &[WH]).await;
+    let path = format!("/api/v1/warehouses/{WH}/receipts");
+    let lot_code = unique("C");
+    let scan = format!(
+        "(01){WATER_GTIN}(17){}(10){lot_code}(30)24",
+        yymmdd(in_days(200))
+    );
+    let ledger = ledger_rows(&app).await;
+    // Act
+    let (bad, problem) = app
+        .post(&path, &clerk, &json!({"lines": [{"gs1": scan, "qty": 25}]}))
+        .await;
+    let (ok, body) = app
+        .post(&path, &clerk, &json!({"lines": [{"gs1": scan}]}))
+        .await;
+    // Assert
+    assert_problem(bad, &problem, 422, "/lines/0/qty");
+    assert_eq!(ok, 201, "{body}");
+    assert_eq!(body["lines"][0]["qty"], 24);
+    assert_eq!(ledger_rows(&app).await, ledger + 1);
+}
+
+#[tokio::test]
+async fn a_receipt_that_would_overflow_the_lot_balance_is_refused() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let clerk = app.token("clerk", &[WH]).await;
+    let path = format!("/api/v1/warehouses/{WH}/receipts");
+    let lot_code = unique("O");
+    let (s, _) = app
+        .post(
+            &path,
+            &clerk,
+            &json!({"lines": [receipt_line(TENT, &lot_code, None, i64::MAX)]}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let ledger = ledger_rows(&app).await;
+    // Act
+    let (status, problem) = app
+        .post(
+            &path,
+            &clerk,
+            &json!({"lines": [receipt_line(TENT, &lot_code, None, 1)]}),
+        )
+        .await;
+    // Assert
+    assert_problem(status, &problem, 422, "/lines/0/qty");
+    assert_eq!(ledger_rows(&app).await, ledger);
+}
+
+#[tokio::test]
+async fn receiving_into_a_quarantined_lot_keeps_it_quarantined_and_quarantine_true_holds_an_existing_lot()
+ {
+    // Arrange
+    let app = TestApp::demo().await;
+    let clerk = app.token("clerk", &[WH]).await;
+    let path = format!("/api/v1/warehouses/{WH}/receipts");
+    let held = unique("Q");
+    let open = unique("A");
+    let mut line = receipt_line(TENT, &held, None, 5);
+    line["quarantine"] = json!(true);
+    let (s1, _) = app.post(&path, &clerk, &json!({"lines": [line]})).await;
+    let (s2, _) = app
+        .post(
+            &path,
+            &clerk,
+            &json!({"lines": [receipt_line(TENT, &open, None, 5)]}),
+        )
+        .await;
+    assert_eq!((s1, s2), (201, 201));
+    // Act
+    let (a, more) = app
+        .post(
+            &path,
+            &clerk,
+            &json!({"lines": [receipt_line(TENT, &held, None, 2)]}),
+        )
+        .await;
+    let mut hold = receipt_line(TENT, &open, None, 2);
+    hold["quarantine"] = json!(true);
+    let (b, held_now) = app.post(&path, &clerk, &json!({"lines": [hold]})).await;
+    // Assert
+    assert_eq!(a, 201, "{more}");
+    assert_eq!(more["lines"][0]["status"], "quarantined");
+    assert_eq!(b, 201, "{held_now}");
+    assert_eq!(held_now["lines"][0]["status"], "quarantined");
+    let open_id = held_now["lines"][0]["lot_id"].as_str().expect("lot");
+    assert_eq!(lot_state(&app, open_id).await, (7, 0, "quarantined".into()));
+}
+
+#[tokio::test]
+async fn a_production_date_in_the_future_is_refused() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let clerk = app.token("clerk", &[WH]).await;
+    let mut line = receipt_line(WATER, &unique("P"), Some(in_days(300)), 5);
+    line["production_date"] = json!(in_days(2));
+    // Act
+    let (status, problem) = app
+        .post(
+            &format!("/api/v1/warehouses/{WH}/receipts"),
+            &clerk,
+            &json!({ "lines": [line] }),
+        )
+        .await;
+    // Assert
+    assert_problem(status, &problem, 422, "/lines/0/production_date");
+}
+
+#[tokio::test]
 async fn malformed_json_is_a_400_and_writes_nothing() {
     // Arrange
     let app = TestApp::demo().await;
