@@ -49,7 +49,7 @@ for op in receipt issue; do
     for c in $CLIENTS; do
         $LOAD "http://127.0.0.1:$PORT" "$TOKEN" $op "$c" "$SECS"
         j=$(( c < 2 ? c : 2 ))
-        pgbench -n -f "benches/load/$op.sql" -c "$c" -j "$j" -T "$SECS" \
+        pgbench -n -M prepared -f "benches/load/$op.sql" -c "$c" -j "$j" -T "$SECS" \
             -D token_hash="$HASH" -D item="$ITEM" "$URL" 2>/dev/null \
             | awk -v op=$op -v c=$c '/latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "pgbench %-8s clients=%-3s %26.1f/s  avg=%sms\n", op, c, tps, lat}'
     done
