@@ -90,12 +90,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         let inner = err.into_inner();
         let mut pointer = path_to_pointer(&path);
         let message = inner.to_string();
-        // serde_path_to_error already ends the path with an unknown field's name in
-        // nested structs; add it only where it is missing.
-        if let Some(field) = unknown_field(&message)
-            && !pointer.ends_with(&format!("/{field}"))
-        {
-            pointer = format!("{}/{}", pointer.trim_end_matches('/'), field);
+        if let Some(field) = unknown_field(&message) {
+            // serde_path_to_error names the unknown field itself in nested objects, but
+            // not at the top level.
+            if !pointer.ends_with(&format!("/{field}")) {
+                pointer = format!("{}/{}", pointer.trim_end_matches('/'), field);
+            }
         }
         let status_422 = matches!(inner.classify(), serde_json::error::Category::Data);
         let detail = if pointer.is_empty() || pointer == "/" {
@@ -231,35 +231,46 @@ mod tests {
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
-    struct Line {
-        qty: i64,
+    struct Q {
+        limit: Option<u32>,
     }
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct Body {
-        lines: Vec<Line>,
-    }
-
-    #[test]
-    fn unknown_body_fields_are_named_once_at_any_depth() {
-        let pointer = |json: &str| match parse_json::<Body>(json.as_bytes()) {
-            Err(AppError::Validation { errors, .. }) => errors[0].pointer.clone(),
-            other => panic!("expected a 422, got {other:?}"),
-        };
-        assert_eq!(
-            pointer(r#"{"lines": [{"qty": 1, "colour": 2}]}"#),
-            "/lines/0/colour"
-        );
-        assert_eq!(pointer(r#"{"lines": [], "colour": 2}"#), "/colour");
+        qty: i64,
+        lines: Option<Vec<Line>>,
     }
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
-    struct Q {
-        limit: Option<u32>,
+    struct Line {
+        qty: i64,
+    }
+
+    fn pointer_of(json: &str) -> String {
+        match parse_json::<Body>(json.as_bytes()) {
+            Err(AppError::Validation { errors, .. }) | Err(AppError::BadRequest { errors, .. }) => {
+                errors[0].pointer.clone()
+            }
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn body_errors_name_the_field_by_json_pointer() {
+        assert_eq!(pointer_of(r#"{"qty": 1, "bogus": 2}"#), "/bogus");
+        assert_eq!(
+            pointer_of(r#"{"qty": 1, "lines": [{"qty": 1, "bogus": 2}]}"#),
+            "/lines/0/bogus"
+        );
+        assert_eq!(pointer_of(r#"{"qty": "x"}"#), "/qty");
+        assert_eq!(
+            pointer_of(r#"{"qty": 1, "lines": [{"qty": 1}, {"qty": true}]}"#),
+            "/lines/1/qty"
+        );
     }
 
     #[test]
