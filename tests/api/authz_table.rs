@@ -38,6 +38,11 @@ pub const TABLE: &[(&str, Access)] = &[
     ("GET /api/v1/items/{sku}", Any),
     ("GET /api/v1/lots", Any),
     ("GET /api/v1/lots/{id}", Any),
+    ("GET /api/v1/lots/{id}/card", Any),
+    ("POST /api/v1/lots/{id}/quarantine", Roles(&["clerk"])),
+    ("POST /api/v1/lots/{id}/release", Roles(&["clerk"])),
+    ("GET /api/v1/movements", Any),
+    ("POST /api/v1/scans/decode", Any),
     ("GET /api/v1/stock/summary", Any),
     ("GET /api/v1/transfers", Any),
     ("POST /api/v1/transfers", Roles(&["clerk"])),
@@ -50,7 +55,16 @@ pub const TABLE: &[(&str, Access)] = &[
     ("PATCH /api/v1/users/{username}", ADMIN),
     ("GET /api/v1/warehouses", Any),
     ("GET /api/v1/warehouses/{code}", Any),
+    (
+        "POST /api/v1/warehouses/{code}/adjustments",
+        Roles(&["clerk"]),
+    ),
     ("POST /api/v1/warehouses/{code}/counts", Roles(&["clerk"])),
+    ("POST /api/v1/warehouses/{code}/issues", Roles(&["clerk"])),
+    ("GET /api/v1/warehouses/{code}/pick-suggestion", Any),
+    ("POST /api/v1/warehouses/{code}/receipts", Roles(&["clerk"])),
+    ("GET /api/v1/warehouses/{code}/reserve-levels", Any),
+    ("PUT /api/v1/warehouses/{code}/reserve-levels", ADMIN),
 ];
 
 /// The signed-in roles the matrix tries. The clerk is assigned to `CLERK_WAREHOUSE`.
