@@ -35,6 +35,40 @@ enum Cmd {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Manage users (straight in the database; audited as the system user).
+    User {
+        #[command(subcommand)]
+        command: UserCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user; the password is read from standard input (one line).
+    Add {
+        /// Login name: 2–64 of `a-z 0-9 . _ -`.
+        #[arg(long)]
+        username: String,
+        /// admin, clerk, dispatcher or auditor.
+        #[arg(long)]
+        role: String,
+        /// A warehouse code the clerk works in (repeat for several).
+        #[arg(long = "warehouse")]
+        warehouses: Vec<String>,
+        /// Display name (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input (required: never pass it as a flag).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user and revoke the user's tokens at once.
+    Disable {
+        /// Login name.
+        username: String,
+    },
+    /// List users.
+    List,
 }
 
 fn main() -> ExitCode {
@@ -90,6 +124,93 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Serve(serve) => serve_cmd(config, serve).await,
+        Cmd::User { command } => {
+            let db = Database::open(&config).await?;
+            let result = async {
+                stockpile::db::migrate(&db.pool).await?;
+                user_cmd(&db.pool, command).await
+            }
+            .await;
+            db.pool.close().await;
+            db.shutdown();
+            result
+        }
+    }
+}
+
+async fn user_cmd(pool: &sqlx::PgPool, command: UserCmd) -> anyhow::Result<()> {
+    use stockpile::auth::{Actor, NewUser, UserPatch, db};
+    let system = Actor::system();
+    let ctx = stockpile::http::Ctx::default();
+    match command {
+        UserCmd::Add {
+            username,
+            role,
+            warehouses,
+            display_name,
+            password_stdin,
+        } => {
+            if !password_stdin {
+                anyhow::bail!("pass --password-stdin and the password on standard input");
+            }
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let new = NewUser::parse(username, display_name, &role, warehouses, true, password)
+                .map_err(problem)?;
+            let mut tx = pool.begin().await?;
+            let user = db::create_user(&mut tx, &system, &ctx, new)
+                .await
+                .map_err(problem)?;
+            tx.commit().await?;
+            println!("created {} ({})", user.username, user.role.as_str());
+        }
+        UserCmd::Disable { username } => {
+            let patch = UserPatch {
+                active: Some(false),
+                ..UserPatch::default()
+            };
+            let mut tx = pool.begin().await?;
+            let user = db::update_user(&mut tx, &system, &ctx, &username, patch)
+                .await
+                .map_err(problem)?;
+            tx.commit().await?;
+            println!("disabled {}; their tokens are revoked", user.username);
+        }
+        UserCmd::List => {
+            let mut conn = pool.acquire().await?;
+            println!(
+                "{:<24} {:<11} {:<8} {:<28} display name",
+                "username", "role", "active", "warehouses"
+            );
+            for u in db::users(&mut conn, None).await? {
+                println!(
+                    "{:<24} {:<11} {:<8} {:<28} {}",
+                    u.username,
+                    u.role.as_str(),
+                    if u.active { "yes" } else { "no" },
+                    u.warehouses.join(","),
+                    u.display_name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An API error as a command-line error: its detail and the fields it names.
+fn problem(err: stockpile::error::AppError) -> anyhow::Error {
+    if let stockpile::error::AppError::Internal(inner) = err {
+        return inner;
+    }
+    let p = err.problem();
+    let fields: Vec<String> = p.errors.iter().map(|e| e.pointer.clone()).collect();
+    if fields.is_empty() {
+        anyhow::anyhow!("{}", p.detail)
+    } else {
+        anyhow::anyhow!("{} ({})", p.detail, fields.join(", "))
     }
 }
 
@@ -103,6 +224,18 @@ async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
             match stockpile::seed::load_if_empty(&db.pool, &stockpile::seed::default_dir(), today).await? {
                 Some(report) => tracing::info!(?report, "demo data loaded"),
                 None => tracing::info!("database already holds data; demo data not reloaded"),
+            }
+            // Printed once, to standard output only: never into the logs.
+            let users = stockpile::auth::db::ensure_demo_users(&db.pool).await?;
+            println!("demo users (passwords are new on every start and shown only here):");
+            println!("  {:<16} {:<11} {:<10} password", "username", "role", "warehouse");
+            for (user, password) in users {
+                println!(
+                    "  {:<16} {:<11} {:<10} {password}",
+                    user.username,
+                    user.role.as_str(),
+                    user.warehouse.unwrap_or("-")
+                );
             }
         }
         let settings = Settings {

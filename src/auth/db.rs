@@ -1,8 +1,14 @@
-//! SQL for users and sessions.
+//! SQL for users, sessions and sign-in attempts, and the user use-cases that own a
+//! transaction's writes (the caller owns the transaction and commits it).
 
-use sqlx::PgConnection;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
 
-use super::{Actor, Role};
+use super::{Actor, DEMO_USERS, DemoUser, NewUser, Role, User, UserPatch};
+use crate::audit::{self, Change};
+use crate::error::{AppError, AppResult};
+use crate::http::Ctx;
 use crate::ids::{UserId, WarehouseId};
 
 /// The active user behind an unexpired, unrevoked session token hash.
@@ -31,4 +37,403 @@ pub async fn actor_for_token(
             warehouses: r.warehouses.into_iter().map(WarehouseId).collect(),
         })
     }))
+}
+
+/// What sign-in needs to know about a username.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The user as an actor (for the audit trail).
+    pub actor: Actor,
+    /// The argon2 hash; `None` for the system user.
+    pub password_hash: Option<String>,
+    /// Whether the user may sign in.
+    pub active: bool,
+}
+
+/// The credentials of `username`, if such a user exists.
+pub async fn credentials(
+    conn: &mut PgConnection,
+    username: &str,
+) -> Result<Option<Credentials>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select id as "id: UserId", username, role, password_hash, active
+             from users where username = $1"#,
+        username
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.and_then(|r| {
+        Some(Credentials {
+            actor: Actor {
+                id: r.id,
+                username: r.username,
+                role: r.role.parse::<Role>().ok()?,
+                warehouses: vec![],
+            },
+            password_hash: r.password_hash,
+            active: r.active,
+        })
+    }))
+}
+
+/// Serialises sign-ins for one username until the transaction ends, so that concurrent
+/// attempts (from any process) cannot all slip under the lock-out count.
+pub async fn lock_login(conn: &mut PgConnection, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 3))")
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The database's clock, and the failed sign-ins of `key` within the lock-out window
+/// since its last successful one, newest first.
+pub async fn recent_failures(
+    conn: &mut PgConnection,
+    key: &str,
+) -> Result<(DateTime<Utc>, Vec<DateTime<Utc>>), sqlx::Error> {
+    let now = sqlx::query_scalar!(r#"select now() as "now!""#)
+        .fetch_one(&mut *conn)
+        .await?;
+    let failures = sqlx::query_scalar!(
+        r#"select at from login_attempts
+            where username = $1 and not succeeded
+              and at > now() - make_interval(mins => $2)
+              and at > coalesce((select max(at) from login_attempts where username = $1 and succeeded),
+                                '-infinity')
+            order by at desc
+            limit $3"#,
+        key,
+        super::LOCKOUT_WINDOW_MINUTES as i32,
+        super::LOCKOUT_FAILURES as i64
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok((now, failures))
+}
+
+/// Records one sign-in attempt for `key`.
+pub async fn record_attempt(
+    conn: &mut PgConnection,
+    key: &str,
+    succeeded: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into login_attempts (username, succeeded) values ($1, $2)",
+        key,
+        succeeded
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Stores a session under the token's hash.
+pub async fn insert_session(
+    conn: &mut PgConnection,
+    token_hash: &str,
+    user: UserId,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into sessions (token_hash, user_id, expires_at) values ($1, $2, $3)",
+        token_hash,
+        user as UserId,
+        expires_at
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Revokes one session; true when it was live.
+pub async fn revoke_session(
+    conn: &mut PgConnection,
+    token_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query!(
+        "update sessions set revoked_at = now() where token_hash = $1 and revoked_at is null",
+        token_hash
+    )
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+/// Revokes every live session of `user`; returns how many.
+pub async fn revoke_sessions_of(conn: &mut PgConnection, user: UserId) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query!(
+        "update sessions set revoked_at = now() where user_id = $1 and revoked_at is null",
+        user as UserId
+    )
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// Users (never `system`), by username; only `username` when given.
+pub async fn users(
+    conn: &mut PgConnection,
+    username: Option<&str>,
+) -> Result<Vec<User>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select u.id as "id: UserId", u.username, u.display_name, u.role, u.active,
+                  u.created_at, u.updated_at,
+                  coalesce(array_agg(w.code order by w.code) filter (where w.code is not null), '{}')
+                      as "warehouses!: Vec<String>"
+             from users u
+             left join user_warehouses uw on uw.user_id = u.id
+             left join warehouses w on w.id = uw.warehouse_id
+            where u.role <> 'system' and ($1::text is null or u.username = $1)
+            group by u.id
+            order by u.username"#,
+        username
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(User {
+                id: r.id,
+                username: r.username,
+                display_name: r.display_name,
+                role: r.role.parse::<Role>().ok()?,
+                warehouses: r.warehouses,
+                active: r.active,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            })
+        })
+        .collect())
+}
+
+/// One user (never `system`).
+pub async fn user(conn: &mut PgConnection, username: &str) -> Result<Option<User>, sqlx::Error> {
+    Ok(users(conn, Some(username)).await?.into_iter().next())
+}
+
+/// The ids of warehouses named by `codes`; an unknown code is a 422 naming
+/// `/warehouses/<index>`.
+pub async fn warehouse_ids(
+    conn: &mut PgConnection,
+    codes: &[String],
+) -> AppResult<Vec<WarehouseId>> {
+    let mut ids = Vec::with_capacity(codes.len());
+    for (i, code) in codes.iter().enumerate() {
+        let id = sqlx::query_scalar!(
+            r#"select id as "id: WarehouseId" from warehouses where code = $1"#,
+            code
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| {
+            AppError::invalid(
+                format!("/warehouses/{i}"),
+                format!("unknown warehouse `{code}`"),
+            )
+        })?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+async fn set_warehouses(
+    conn: &mut PgConnection,
+    user: UserId,
+    warehouses: &[WarehouseId],
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "delete from user_warehouses where user_id = $1",
+        user as UserId
+    )
+    .execute(&mut *conn)
+    .await?;
+    let ids: Vec<uuid::Uuid> = warehouses.iter().map(|w| w.0).collect();
+    sqlx::query!(
+        "insert into user_warehouses (user_id, warehouse_id) select $1, unnest($2::uuid[])",
+        user as UserId,
+        &ids
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Hashes a password off the async threads (argon2 is deliberately slow).
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || super::hash_password(&password)).await?
+}
+
+/// Creates a user and records `user.create` (without the hash) as `actor`. The caller
+/// owns the transaction.
+pub async fn create_user(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    ctx: &Ctx,
+    new: NewUser,
+) -> AppResult<User> {
+    let warehouses = warehouse_ids(conn, &new.warehouses).await?;
+    let hash = hash_password(new.password).await?;
+    let id = UserId::new();
+    sqlx::query!(
+        "insert into users (id, username, display_name, role, password_hash, active)
+         values ($1, $2, $3, $4, $5, $6)",
+        id as UserId,
+        new.username,
+        new.display_name,
+        new.role.as_str(),
+        hash,
+        new.active
+    )
+    .execute(&mut *conn)
+    .await?;
+    set_warehouses(conn, id, &warehouses).await?;
+    let user = user(conn, &new.username)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the new user vanished"))?;
+    audit::db::record(
+        conn,
+        actor,
+        ctx,
+        Change {
+            action: "user.create",
+            entity_kind: "user",
+            entity_id: user.username.clone(),
+            before: None,
+            after: Some(serde_json::to_value(&user).map_err(anyhow::Error::from)?),
+        },
+    )
+    .await?;
+    Ok(user)
+}
+
+/// Changes a user and records `user.update` (without hashes) as `actor`. Disabling a
+/// user or changing the password revokes the user's sessions at once. The caller owns
+/// the transaction.
+pub async fn update_user(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    ctx: &Ctx,
+    username: &str,
+    patch: UserPatch,
+) -> AppResult<User> {
+    let locked = sqlx::query_scalar!(
+        r#"select id as "id: UserId" from users where username = $1 and role <> 'system' for update"#,
+        username
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (Some(id), Some(before)) = (locked, user(conn, username).await?) else {
+        return Err(AppError::not_found(format!("no user `{username}`")));
+    };
+    let role = patch.role.unwrap_or(before.role);
+    let codes = patch
+        .warehouses
+        .clone()
+        .unwrap_or_else(|| before.warehouses.clone());
+    super::check_scope(role, &codes)?;
+    if id == actor.id && (patch.active == Some(false) || role != Role::Admin) {
+        return Err(AppError::conflict(
+            if patch.active == Some(false) {
+                "/active"
+            } else {
+                "/role"
+            },
+            "you cannot disable yourself or give up your own admin role; ask another admin",
+            None,
+        ));
+    }
+    let warehouses = match &patch.warehouses {
+        Some(codes) => Some(warehouse_ids(conn, codes).await?),
+        None => None,
+    };
+    let password_changed = patch.password.is_some();
+    let hash = match patch.password {
+        Some(p) => Some(hash_password(p).await?),
+        None => None,
+    };
+    let active = patch.active.unwrap_or(before.active);
+    sqlx::query!(
+        "update users set display_name = $2, role = $3, active = $4,
+                          password_hash = coalesce($5, password_hash), updated_at = now()
+          where id = $1",
+        id as UserId,
+        patch
+            .display_name
+            .as_deref()
+            .unwrap_or(&before.display_name),
+        role.as_str(),
+        active,
+        hash
+    )
+    .execute(&mut *conn)
+    .await?;
+    if let Some(ws) = &warehouses {
+        set_warehouses(conn, id, ws).await?;
+    }
+    let revoked = if !active || password_changed {
+        revoke_sessions_of(conn, id).await?
+    } else {
+        0
+    };
+    let after = user(conn, username)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the user vanished"))?;
+    let mut after_json = serde_json::to_value(&after).map_err(anyhow::Error::from)?;
+    if let Some(obj) = after_json.as_object_mut() {
+        obj.insert("password_changed".into(), json!(password_changed));
+        obj.insert("sessions_revoked".into(), json!(revoked));
+    }
+    audit::db::record(
+        conn,
+        actor,
+        ctx,
+        Change {
+            action: "user.update",
+            entity_kind: "user",
+            entity_id: after.username.clone(),
+            before: Some(serde_json::to_value(&before).map_err(anyhow::Error::from)?),
+            after: Some(after_json),
+        },
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Makes sure every demo user exists and gives each a freshly generated password (a
+/// demo user that already exists gets a new one), audited as the system actor. Returns
+/// each demo user with its password, to print once. Call it only in demo mode, after
+/// the demo data (the clerks' warehouses) is loaded.
+pub async fn ensure_demo_users(pool: &PgPool) -> anyhow::Result<Vec<(DemoUser, String)>> {
+    let system = Actor::system();
+    let ctx = Ctx::default();
+    let mut out = Vec::with_capacity(DEMO_USERS.len());
+    for demo in DEMO_USERS {
+        let password = super::random_password();
+        let warehouses: Vec<String> = demo.warehouse.iter().map(|w| (*w).to_owned()).collect();
+        let mut tx = pool.begin().await?;
+        let result = if user(&mut tx, demo.username).await?.is_some() {
+            let patch = UserPatch {
+                password: Some(password.clone()),
+                ..UserPatch::default()
+            };
+            update_user(&mut tx, &system, &ctx, demo.username, patch).await
+        } else {
+            let new = NewUser {
+                username: demo.username.to_owned(),
+                display_name: demo.display_name.to_owned(),
+                role: demo.role,
+                warehouses,
+                active: true,
+                password: password.clone(),
+            };
+            create_user(&mut tx, &system, &ctx, new).await
+        };
+        result.map_err(|e| anyhow::anyhow!("demo user {}: {e}", demo.username))?;
+        tx.commit().await?;
+        out.push((*demo, password));
+    }
+    Ok(out)
 }

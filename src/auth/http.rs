@@ -1,13 +1,47 @@
 //! Authentication at the HTTP boundary: the `Actor` extractor turns a bearer token into
-//! the user behind the request, or a 401 with `WWW-Authenticate: Bearer`.
+//! the user behind the request, or a 401 with `WWW-Authenticate: Bearer`; sign-in,
+//! sign-out and user management (admins only).
+//!
+//! Never log or audit a password or a token: request types redact them in `Debug`.
 
-use axum::extract::FromRequestParts;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{Actor, db, hash_token};
-use crate::error::AppError;
-use crate::http::AppState;
+use super::{Actor, NewUser, Role, User, UserPatch, db, hash_token};
+use crate::audit::{self, Change};
+use crate::error::{AppError, AppResult, Problem};
+use crate::http::{AppState, Command, Ctx, Json, Path, idempotency};
+
+/// The bearer token of a request, or a 401 saying what is wrong with the header.
+fn bearer_token(headers: &HeaderMap) -> Result<&str, AppError> {
+    let header = headers.get(AUTHORIZATION).ok_or_else(|| {
+        AppError::Unauthorized("sign in first: send `Authorization: Bearer <token>`".into())
+    })?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+        })
+}
 
 impl FromRequestParts<AppState> for Actor {
     type Rejection = AppError;
@@ -19,21 +53,7 @@ impl FromRequestParts<AppState> for Actor {
         if let Some(actor) = parts.extensions.get::<Actor>() {
             return Ok(actor.clone());
         }
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            AppError::Unauthorized("sign in first: send `Authorization: Bearer <token>`".into())
-        })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
-            })?;
+        let token = bearer_token(&parts.headers)?;
         let mut conn = state.pool.acquire().await?;
         let actor = db::actor_for_token(&mut conn, &hash_token(token))
             .await?
@@ -48,7 +68,397 @@ impl FromRequestParts<AppState> for Actor {
     }
 }
 
+/// The bearer scopes (roles) each operation declares in the OpenAPI document, keyed by
+/// `"METHOD /path/{param}"`. Operations without `security` are open and absent.
+#[derive(Debug, Clone, Default)]
+pub struct DeclaredRoles(Arc<HashMap<String, Vec<String>>>);
+
+impl DeclaredRoles {
+    /// Reads the declared roles of every operation of `spec` (the OpenAPI JSON).
+    pub fn from_spec(spec: &serde_json::Value) -> Self {
+        let mut map = HashMap::new();
+        let paths = spec["paths"].as_object().into_iter().flatten();
+        for (path, item) in paths {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let Some(reqs) = op["security"].as_array() else {
+                    continue;
+                };
+                let scopes: Vec<String> = reqs
+                    .iter()
+                    .filter_map(|r| r["bearer"].as_array())
+                    .flatten()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect();
+                map.insert(format!("{} {path}", method.to_uppercase()), scopes);
+            }
+        }
+        DeclaredRoles(Arc::new(map))
+    }
+}
+
+/// Route middleware that enforces each operation's declared `security` before its
+/// handler runs, so that the OpenAPI document is the authority on who may call what, and
+/// a caller without the role gets 403 before the body is even parsed (never a 422 that
+/// tells them about a body they may not send). Handlers still check with
+/// `actor.require(..)` as defence in depth; warehouse scope stays in the handlers.
+pub async fn enforce_declared_roles(
+    State((state, declared)): State<(AppState, DeclaredRoles)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let key = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| format!("{} {}", req.method(), p.as_str()));
+    let Some(scopes) = key.and_then(|k| declared.0.get(&k)) else {
+        return next.run(req).await;
+    };
+    let (mut parts, body) = req.into_parts();
+    let actor = match Actor::from_request_parts(&mut parts, &state).await {
+        Ok(actor) => actor,
+        Err(err) => return err.into_response(),
+    };
+    if !scopes.is_empty() {
+        let roles: Vec<Role> = scopes.iter().filter_map(|s| s.parse().ok()).collect();
+        if let Err(err) = actor.require(&roles) {
+            return err.into_response();
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
 /// Authentication and user-management routes.
-pub fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    utoipa_axum::router::OpenApiRouter::new()
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(get_me))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user))
+}
+
+/// `POST /api/v1/auth/login`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The login name.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A new session.
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// The bearer token: send it as `Authorization: Bearer <token>`. Shown only here.
+    pub token: String,
+    /// When the token stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Who signed in.
+    pub user: User,
+}
+
+/// The one answer to every failed sign-in, so that it does not reveal which part was wrong.
+fn bad_credentials() -> AppError {
+    AppError::Unauthorized("the username or password is wrong".into())
+}
+
+/// Sign in: trade a username and password for a bearer token.
+///
+/// An unknown user, a disabled one and a wrong password get the same answer in about the
+/// same time. After 5 failed attempts for a username within 15 minutes, further attempts
+/// get 429 with `Retry-After`, even with the right password. `Idempotency-Key` is
+/// ignored here: replaying a sign-in would mean storing its token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse),
+              (status = 401, body = Problem, description = "Wrong username or password"),
+              (status = 429, body = Problem, description = "Locked out; see Retry-After")))]
+pub async fn login(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Json(req): Json<LoginRequest>,
+) -> AppResult<Json<LoginResponse>> {
+    let key = super::login_key(&req.username);
+    let mut tx = state.pool.begin().await?;
+    db::lock_login(&mut tx, &key).await?;
+    let found = db::credentials(&mut tx, &key).await?;
+    let audit_actor = found
+        .as_ref()
+        .map(|c| c.actor.clone())
+        .unwrap_or_else(Actor::system);
+    let failed = |reason: &'static str| Change {
+        action: "auth.login_failed",
+        entity_kind: "user",
+        entity_id: key.clone(),
+        before: None,
+        after: Some(json!({ "reason": reason })),
+    };
+
+    let (now, failures) = db::recent_failures(&mut tx, &key).await?;
+    if let Some(retry_after_secs) = super::lockout_retry_after(&failures, now) {
+        audit::db::record(&mut tx, &audit_actor, &ctx, failed("locked_out")).await?;
+        tx.commit().await?;
+        tracing::warn!(user.name = %key, retry_after_secs, "sign-in refused: locked out");
+        return Err(AppError::TooManyRequests {
+            detail: format!(
+                "too many failed sign-ins for this username; try again in {retry_after_secs} seconds"
+            ),
+            retry_after_secs,
+        });
+    }
+
+    // Verify against the user's hash, or a dummy one, so that every path costs one
+    // argon2 verification.
+    let usable = found
+        .as_ref()
+        .filter(|c| c.active && c.actor.role != Role::System);
+    let hash = usable
+        .and_then(|c| c.password_hash.clone())
+        .unwrap_or_else(|| super::DUMMY_HASH.clone());
+    let password = req.password;
+    let matches = tokio::task::spawn_blocking(move || super::verify_password(&password, &hash))
+        .await
+        .map_err(anyhow::Error::from)?;
+    let Some(creds) = usable.filter(|_| matches) else {
+        db::record_attempt(&mut tx, &key, false).await?;
+        audit::db::record(&mut tx, &audit_actor, &ctx, failed("bad_credentials")).await?;
+        tx.commit().await?;
+        tracing::info!(user.name = %key, "sign-in failed");
+        return Err(bad_credentials());
+    };
+
+    db::record_attempt(&mut tx, &key, true).await?;
+    let (token, token_hash) = super::new_token();
+    let expires_at =
+        Utc::now() + chrono::Duration::hours(i64::from(state.settings.token_ttl_hours));
+    db::insert_session(&mut tx, &token_hash, creds.actor.id, expires_at).await?;
+    let user = db::user(&mut tx, &key)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the signed-in user vanished"))?;
+    audit::db::record(
+        &mut tx,
+        &creds.actor,
+        &ctx,
+        Change {
+            action: "auth.login",
+            entity_kind: "user",
+            entity_id: key.clone(),
+            before: None,
+            after: Some(json!({ "expires_at": expires_at })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user.name = %key, "signed in");
+    Ok(Json(LoginResponse {
+        token,
+        expires_at,
+        user,
+    }))
+}
+
+/// Sign out: revoke the token of this request.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 204, description = "The token is revoked"),
+              (status = 401, body = Problem)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    actor: Actor,
+    ctx: Ctx,
+    headers: HeaderMap,
+) -> AppResult<StatusCode> {
+    let token_hash = hash_token(bearer_token(&headers)?);
+    let mut tx = state.pool.begin().await?;
+    db::revoke_session(&mut tx, &token_hash).await?;
+    audit::db::record(
+        &mut tx,
+        &actor,
+        &ctx,
+        Change {
+            action: "auth.logout",
+            entity_kind: "user",
+            entity_id: actor.username.clone(),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, body = User), (status = 401, body = Problem)))]
+pub async fn get_me(State(state): State<AppState>, actor: Actor) -> AppResult<Json<User>> {
+    let mut conn = state.pool.acquire().await?;
+    db::user(&mut conn, &actor.username)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::not_found("the signed-in user no longer exists"))
+}
+
+/// `POST /api/v1/users`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// Login name: 2–64 of `a-z 0-9 . _ -`.
+    pub username: String,
+    /// Display name (default: the username).
+    pub display_name: Option<String>,
+    /// `admin`, `clerk`, `dispatcher` or `auditor`.
+    pub role: String,
+    /// Warehouse codes a clerk works in (clerks only).
+    #[serde(default)]
+    pub warehouses: Vec<String>,
+    /// Whether the user may sign in (default true).
+    pub active: Option<bool>,
+    /// The initial password (8–256 characters).
+    pub password: String,
+}
+
+impl std::fmt::Debug for CreateUserRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUserRequest")
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("warehouses", &self.warehouses)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// `PATCH /api/v1/users/{username}`: each field present replaces the current value.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New role. A clerk who becomes another role must also send `warehouses: []`.
+    pub role: Option<String>,
+    /// New warehouse codes (clerks only); replaces the assignment.
+    pub warehouses: Option<Vec<String>>,
+    /// `false` disables the user and revokes every token at once.
+    pub active: Option<bool>,
+    /// New password; revokes the user's tokens.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for UpdateUserRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateUserRequest")
+            .field("role", &self.role)
+            .field("warehouses", &self.warehouses)
+            .field("active", &self.active)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every user except the built-in `system`, by username.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    security(("bearer" = ["admin"])),
+    responses((status = 200, body = Vec<User>), (status = 403, body = Problem)))]
+pub async fn list_users(State(state): State<AppState>, actor: Actor) -> AppResult<Json<Vec<User>>> {
+    actor.require(&[Role::Admin])?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(db::users(&mut conn, None).await?))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/api/v1/users/{username}", tag = "users",
+    params(("username" = String, Path, description = "Login name")),
+    security(("bearer" = ["admin"])),
+    responses((status = 200, body = User), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(username): Path<String>,
+) -> AppResult<Json<User>> {
+    actor.require(&[Role::Admin])?;
+    let mut conn = state.pool.acquire().await?;
+    db::user(&mut conn, &username)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::not_found(format!("no user `{username}`")))
+}
+
+/// Create a user.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
+    security(("bearer" = ["admin"])),
+    responses((status = 201, body = User), (status = 403, body = Problem),
+              (status = 409, body = Problem, description = "The username is taken"),
+              (status = 422, body = Problem)))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    actor: Actor,
+    ctx: Ctx,
+    cmd: Command<CreateUserRequest>,
+) -> AppResult<Response> {
+    actor.require(&[Role::Admin])?;
+    let req = cmd.body;
+    let new = NewUser::parse(
+        req.username,
+        req.display_name,
+        &req.role,
+        req.warehouses,
+        req.active.unwrap_or(true),
+        req.password,
+    )?;
+    let mut tx = state.pool.begin().await?;
+    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+        return Ok(replay);
+    }
+    let user = db::create_user(&mut tx, &actor, &ctx, new).await?;
+    let body = serde_json::to_value(&user).map_err(anyhow::Error::from)?;
+    idempotency::finish(&mut tx, &actor, &ctx, StatusCode::CREATED, &body).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Change a user: display name, role, warehouses, active, password. Disabling a user or
+/// changing the password revokes the user's tokens at once.
+#[utoipa::path(patch, path = "/api/v1/users/{username}", tag = "users", request_body = UpdateUserRequest,
+    params(("username" = String, Path, description = "Login name"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
+    security(("bearer" = ["admin"])),
+    responses((status = 200, body = User), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    actor: Actor,
+    ctx: Ctx,
+    Path(username): Path<String>,
+    cmd: Command<UpdateUserRequest>,
+) -> AppResult<Response> {
+    actor.require(&[Role::Admin])?;
+    let req = cmd.body;
+    let patch = UserPatch::parse(
+        req.display_name,
+        req.role.as_deref(),
+        req.warehouses,
+        req.active,
+        req.password,
+    )?;
+    let mut tx = state.pool.begin().await?;
+    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+        return Ok(replay);
+    }
+    let user = db::update_user(&mut tx, &actor, &ctx, &username, patch).await?;
+    let body = serde_json::to_value(&user).map_err(anyhow::Error::from)?;
+    idempotency::finish(&mut tx, &actor, &ctx, StatusCode::OK, &body).await?;
+    tx.commit().await?;
+    Ok((StatusCode::OK, Json(body)).into_response())
 }

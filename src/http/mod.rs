@@ -88,6 +88,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 /// wrapped in request-id, tracing, metrics and panic layers.
 pub fn router(state: AppState) -> Router {
     let (api, spec) = openapi::api_router().split_for_parts();
+    // Each operation's declared `security` roles are enforced before its handler runs.
+    let declared = crate::auth::http::DeclaredRoles::from_spec(
+        &serde_json::to_value(&spec).unwrap_or_default(),
+    );
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        (state.clone(), declared),
+        crate::auth::http::enforce_declared_roles,
+    ));
     let spec_json =
         Arc::new(serde_json::to_string_pretty(&spec).unwrap_or_else(|_| "{}".to_owned()));
     let ops = Router::new()

@@ -195,3 +195,410 @@ pub async fn insert_movement(
         reserved: row.reserved_after,
     })
 }
+
+/// Appends several ledger rows in one statement, in order, and returns their balances in
+/// the same order. Same contract as [`insert_movement`] (lock the lots first, in id order);
+/// one round trip however many lines a request has.
+pub async fn insert_movements(
+    conn: &mut PgConnection,
+    ms: &[Movement<'_>],
+) -> Result<Vec<Balance>, sqlx::Error> {
+    if ms.is_empty() {
+        return Ok(vec![]);
+    }
+    let lots: Vec<uuid::Uuid> = ms.iter().map(|m| m.lot.0).collect();
+    let kinds: Vec<&str> = ms.iter().map(|m| m.kind).collect();
+    let qtys: Vec<i64> = ms.iter().map(|m| m.qty).collect();
+    let rds: Vec<i64> = ms.iter().map(|m| m.reserved_delta).collect();
+    let reasons: Vec<Option<&str>> = ms.iter().map(|m| m.reason).collect();
+    let notes: Vec<Option<&str>> = ms.iter().map(|m| m.note).collect();
+    let ref_kinds: Vec<Option<&str>> = ms.iter().map(|m| m.ref_kind).collect();
+    let ref_ids: Vec<Option<uuid::Uuid>> = ms.iter().map(|m| m.ref_id).collect();
+    let actors: Vec<uuid::Uuid> = ms.iter().map(|m| m.actor.0).collect();
+    let request_ids: Vec<Option<&str>> = ms.iter().map(|m| m.request_id).collect();
+    let keys: Vec<Option<&str>> = ms.iter().map(|m| m.idempotency_key).collect();
+    // Identity values are drawn in the order the rows are inserted, and the select feeds
+    // them in input order, so sorting the returned rows by id restores the input order.
+    let mut rows = sqlx::query!(
+        r#"insert into stock_movements (lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
+                                      actor_id, request_id, idempotency_key)
+         select lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id, actor_id, request_id, idempotency_key
+           from unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
+                       $8::uuid[], $9::uuid[], $10::text[], $11::text[])
+                with ordinality as t(lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
+                                     actor_id, request_id, idempotency_key, ord)
+          order by ord
+         returning id, on_hand_after, reserved_after"#,
+        &lots,
+        &kinds as &[&str],
+        &qtys,
+        &rds,
+        &reasons as &[Option<&str>],
+        &notes as &[Option<&str>],
+        &ref_kinds as &[Option<&str>],
+        &ref_ids as &[Option<uuid::Uuid>],
+        &actors,
+        &request_ids as &[Option<&str>],
+        &keys as &[Option<&str>],
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows
+        .into_iter()
+        .map(|r| Balance {
+            movement_id: r.id,
+            on_hand: r.on_hand_after,
+            reserved: r.reserved_after,
+        })
+        .collect())
+}
+
+/// A lot row locked for an operation, with what the rules need.
+#[derive(Debug, Clone)]
+pub struct LockedLot {
+    /// Lot id.
+    pub id: LotId,
+    /// Item.
+    pub item_id: ItemId,
+    /// Item SKU.
+    pub sku: String,
+    /// Warehouse.
+    pub warehouse_id: WarehouseId,
+    /// Lot code.
+    pub lot_code: String,
+    /// Expiry.
+    pub expires_on: Option<NaiveDate>,
+    /// On hand.
+    pub on_hand: i64,
+    /// Reserved.
+    pub reserved: i64,
+    /// `available` or `quarantined`.
+    pub status: String,
+}
+
+/// Locks the lots with these ids (`for update`, in id order, so that concurrent operations
+/// never deadlock on each other) and returns them; ids that do not exist are left out.
+pub async fn lock_lots(
+    conn: &mut PgConnection,
+    ids: &[LotId],
+) -> Result<Vec<LockedLot>, sqlx::Error> {
+    let ids: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
+    sqlx::query_as!(
+        LockedLot,
+        r#"select l.id as "id: LotId", l.item_id as "item_id: ItemId", i.sku,
+                  l.warehouse_id as "warehouse_id: WarehouseId", l.lot_code, l.expires_on,
+                  l.on_hand, l.reserved, l.status
+             from stock_lots l join items i on i.id = l.item_id
+            where l.id = any($1)
+            order by l.id
+              for update of l"#,
+        &ids
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Locks the lots of `warehouse` identified by (item, lot code) pairs, in id order.
+pub async fn lock_lots_by_code(
+    conn: &mut PgConnection,
+    warehouse: WarehouseId,
+    items: &[ItemId],
+    lot_codes: &[String],
+) -> Result<Vec<LockedLot>, sqlx::Error> {
+    let items: Vec<uuid::Uuid> = items.iter().map(|i| i.0).collect();
+    sqlx::query_as!(
+        LockedLot,
+        r#"select l.id as "id: LotId", l.item_id as "item_id: ItemId", i.sku,
+                  l.warehouse_id as "warehouse_id: WarehouseId", l.lot_code, l.expires_on,
+                  l.on_hand, l.reserved, l.status
+             from stock_lots l join items i on i.id = l.item_id
+            where l.warehouse_id = $1
+              and (l.item_id, l.lot_code) in (select * from unnest($2::uuid[], $3::text[]))
+            order by l.id
+              for update of l"#,
+        warehouse as WarehouseId,
+        &items,
+        lot_codes
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A lot to create on receipt.
+#[derive(Debug, Clone)]
+pub struct ReceivedLot {
+    /// New id.
+    pub id: LotId,
+    /// Item.
+    pub item: ItemId,
+    /// Lot code.
+    pub lot_code: String,
+    /// Expiry.
+    pub expires_on: Option<NaiveDate>,
+    /// Production date.
+    pub produced_on: Option<NaiveDate>,
+    /// `available` or `quarantined`.
+    pub status: &'static str,
+    /// `supplier`, `donor` or `transfer`.
+    pub source: &'static str,
+    /// Supplier or donor name.
+    pub donor: Option<String>,
+}
+
+/// Creates empty lots in `warehouse`, skipping any whose (item, lot code) a concurrent
+/// request created first; returns the ids actually inserted.
+pub async fn insert_received_lots(
+    conn: &mut PgConnection,
+    warehouse: WarehouseId,
+    received_on: NaiveDate,
+    lots: &[ReceivedLot],
+) -> Result<Vec<LotId>, sqlx::Error> {
+    let ids: Vec<uuid::Uuid> = lots.iter().map(|l| l.id.0).collect();
+    let items: Vec<uuid::Uuid> = lots.iter().map(|l| l.item.0).collect();
+    let codes: Vec<&str> = lots.iter().map(|l| l.lot_code.as_str()).collect();
+    let expiries: Vec<Option<NaiveDate>> = lots.iter().map(|l| l.expires_on).collect();
+    let produced: Vec<Option<NaiveDate>> = lots.iter().map(|l| l.produced_on).collect();
+    let statuses: Vec<&str> = lots.iter().map(|l| l.status).collect();
+    let sources: Vec<&str> = lots.iter().map(|l| l.source).collect();
+    let donors: Vec<Option<&str>> = lots.iter().map(|l| l.donor.as_deref()).collect();
+    sqlx::query_scalar!(
+        r#"insert into stock_lots (id, item_id, warehouse_id, lot_code, expires_on, produced_on, status,
+                                 received_on, source, donor)
+         select id, item_id, $9, lot_code, expires_on, produced_on, status, $10, source, donor
+           from unnest($1::uuid[], $2::uuid[], $3::text[], $4::date[], $5::date[], $6::text[], $7::text[], $8::text[])
+                as t(id, item_id, lot_code, expires_on, produced_on, status, source, donor)
+          order by id
+         on conflict (item_id, warehouse_id, lot_code) do nothing
+         returning id as "id: LotId""#,
+        &ids,
+        &items,
+        &codes as &[&str],
+        &expiries as &[Option<NaiveDate>],
+        &produced as &[Option<NaiveDate>],
+        &statuses as &[&str],
+        &sources as &[&str],
+        &donors as &[Option<&str>],
+        warehouse as WarehouseId,
+        received_on
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Sets a lot's status (balances are untouched, so no ledger row).
+pub async fn set_status(
+    conn: &mut PgConnection,
+    lot: LotId,
+    status: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update stock_lots set status = $2, updated_at = now() where id = $1",
+        lot as LotId,
+        status
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Catalogue facts a receipt needs about an item.
+#[derive(Debug, Clone)]
+pub struct ItemPolicy {
+    /// Item.
+    pub id: ItemId,
+    /// SKU.
+    pub sku: String,
+    /// GTIN-14.
+    pub gtin: Option<String>,
+    /// Shelf life; `None`: never expires.
+    pub shelf_life_days: Option<i32>,
+    /// Minimum remaining shelf life on receipt.
+    pub min_remaining_days: i32,
+}
+
+/// The items named by any of `skus` or `gtins`, in one round trip.
+pub async fn items_by_sku_or_gtin(
+    conn: &mut PgConnection,
+    skus: &[String],
+    gtins: &[String],
+) -> Result<Vec<ItemPolicy>, sqlx::Error> {
+    sqlx::query_as!(
+        ItemPolicy,
+        r#"select id as "id: ItemId", sku, gtin, shelf_life_days, min_remaining_days
+             from items where sku = any($1) or gtin = any($2)"#,
+        skus,
+        gtins
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Lots of one item in one warehouse that may be picked: available status, unexpired on
+/// `today`, something available.
+pub async fn pick_candidates(
+    conn: &mut PgConnection,
+    warehouse: WarehouseId,
+    item: ItemId,
+    today: NaiveDate,
+) -> Result<Vec<super::PickCandidate>, sqlx::Error> {
+    sqlx::query_as!(
+        super::PickCandidate,
+        r#"select id as "lot: LotId", expires_on, received_on, on_hand - reserved as "available!"
+             from stock_lots
+            where warehouse_id = $1 and item_id = $2 and status = 'available'
+              and (expires_on is null or expires_on >= $3) and on_hand - reserved > 0"#,
+        warehouse as WarehouseId,
+        item as ItemId,
+        today
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// One ledger row as shown on a stock card or in the movement log.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct MovementRow {
+    /// Ledger row id (ascending in time).
+    pub id: i64,
+    /// The lot.
+    pub lot_id: LotId,
+    /// Item SKU.
+    pub sku: String,
+    /// Warehouse code.
+    pub warehouse_code: String,
+    /// Lot code.
+    pub lot_code: String,
+    /// Kind (`receipt`, `issue`, `adjustment`, …).
+    pub kind: String,
+    /// Change of on hand.
+    pub qty: i64,
+    /// Change of reserved.
+    pub reserved_delta: i64,
+    /// On hand after.
+    pub on_hand_after: i64,
+    /// Reserved after.
+    pub reserved_after: i64,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Note.
+    pub note: Option<String>,
+    /// What it belongs to (`receipt`, `issue`, `transfer`, …).
+    pub ref_kind: Option<String>,
+    /// Its id.
+    pub ref_id: Option<uuid::Uuid>,
+    /// Who.
+    pub actor: String,
+    /// Request id.
+    pub request_id: Option<String>,
+    /// Idempotency key.
+    pub idempotency_key: Option<String>,
+    /// When.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Filters for the movement log.
+#[derive(Debug, Default)]
+pub struct MovementQuery<'a> {
+    /// Only this warehouse.
+    pub warehouse: Option<WarehouseId>,
+    /// Only this item.
+    pub item: Option<ItemId>,
+    /// Only this lot.
+    pub lot: Option<LotId>,
+    /// Only this kind.
+    pub kind: Option<&'a str>,
+    /// At or after.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Before.
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Keyset: rows after this id.
+    pub after: Option<i64>,
+    /// Page size plus one.
+    pub limit: i64,
+}
+
+/// Ledger rows matching `q`, in id order.
+pub async fn list_movements(
+    conn: &mut PgConnection,
+    q: &MovementQuery<'_>,
+) -> Result<Vec<MovementRow>, sqlx::Error> {
+    sqlx::query_as!(
+        MovementRow,
+        r#"select m.id, m.lot_id as "lot_id: LotId", i.sku, w.code as warehouse_code, l.lot_code, m.kind,
+                  m.qty, m.reserved_delta, m.on_hand_after, m.reserved_after, m.reason, m.note,
+                  m.ref_kind, m.ref_id, u.username as actor, m.request_id, m.idempotency_key, m.created_at
+             from stock_movements m
+             join stock_lots l on l.id = m.lot_id
+             join items i on i.id = l.item_id
+             join warehouses w on w.id = l.warehouse_id
+             join users u on u.id = m.actor_id
+            where ($1::uuid is null or l.warehouse_id = $1)
+              and ($2::uuid is null or l.item_id = $2)
+              and ($3::uuid is null or m.lot_id = $3)
+              and ($4::text is null or m.kind = $4)
+              and ($5::timestamptz is null or m.created_at >= $5)
+              and ($6::timestamptz is null or m.created_at < $6)
+              and ($7::bigint is null or m.id > $7)
+            order by m.id
+            limit $8"#,
+        q.warehouse as Option<WarehouseId>,
+        q.item as Option<ItemId>,
+        q.lot as Option<LotId>,
+        q.kind,
+        q.from,
+        q.to,
+        q.after,
+        q.limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A warehouse's reserve level for one item.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ReserveLevel {
+    /// Item SKU.
+    pub sku: String,
+    /// Minimum quantity ordinary allocation must leave.
+    pub min_qty: i64,
+}
+
+/// A warehouse's reserve levels, by SKU.
+pub async fn reserve_levels(
+    conn: &mut PgConnection,
+    warehouse: WarehouseId,
+) -> Result<Vec<ReserveLevel>, sqlx::Error> {
+    sqlx::query_as!(
+        ReserveLevel,
+        "select i.sku, r.min_qty from reserve_levels r join items i on i.id = r.item_id
+          where r.warehouse_id = $1 order by i.sku",
+        warehouse as WarehouseId
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Upserts levels (`min_qty > 0`) and deletes those set to 0, in one statement.
+pub async fn set_reserve_levels(
+    conn: &mut PgConnection,
+    warehouse: WarehouseId,
+    items: &[ItemId],
+    min_qtys: &[i64],
+) -> Result<(), sqlx::Error> {
+    let items: Vec<uuid::Uuid> = items.iter().map(|i| i.0).collect();
+    sqlx::query!(
+        "with input as (select * from unnest($2::uuid[], $3::bigint[]) as t(item_id, min_qty)),
+              del as (delete from reserve_levels r using input
+                       where r.warehouse_id = $1 and r.item_id = input.item_id and input.min_qty = 0)
+         insert into reserve_levels (warehouse_id, item_id, min_qty)
+         select $1, item_id, min_qty from input where min_qty > 0
+         on conflict (warehouse_id, item_id) do update set min_qty = excluded.min_qty, updated_at = now()",
+        warehouse as WarehouseId,
+        &items,
+        min_qtys
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,4 +1,11 @@
-//! HTTP handlers for stock lots.
+//! HTTP handlers for stock lots and the clerk operations on them: receipts, issues,
+//! adjustments, quarantine, reserve levels, scans, stock cards and the movement log.
+//!
+//! Every mutation is one transaction in this order: claim the idempotency key, check the
+//! input, lock the lots (`for update`, id order), append the ledger rows, record one audit
+//! event, store the idempotent response, commit. Nothing slow happens while lots are locked.
+
+mod ops;
 
 use axum::extract::State;
 use chrono::Utc;
@@ -12,12 +19,23 @@ use crate::error::{AppError, AppResult};
 use crate::http::pagination::{self, Page};
 use crate::http::{AppState, Json, Path, Query};
 use crate::ids::LotId;
+pub use ops::*;
 
 /// Stock routes.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_lots))
         .routes(routes!(get_lot))
+        .routes(routes!(ops::create_receipt))
+        .routes(routes!(ops::decode_scan))
+        .routes(routes!(ops::create_issue))
+        .routes(routes!(ops::get_pick_suggestion))
+        .routes(routes!(ops::create_adjustment))
+        .routes(routes!(ops::quarantine_lot))
+        .routes(routes!(ops::release_lot))
+        .routes(routes!(ops::set_reserve_levels, ops::list_reserve_levels))
+        .routes(routes!(ops::get_lot_card))
+        .routes(routes!(ops::list_movements))
 }
 
 /// Filters for `GET /api/v1/lots`.

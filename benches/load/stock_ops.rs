@@ -1,0 +1,131 @@
+//! Load scenario for issue 4: HTTP receipts or issues per second at a given concurrency,
+//! against a running `stockpile serve`. Each client works on its own lot (created by a
+//! set-up receipt), so the figure measures the operation, not a hot row.
+//!
+//! Usage: `cargo run --release --example load_stock_ops -- URL TOKEN receipt|issue CLIENTS SECONDS [WAREHOUSE]`
+//! (normally through `benches/load/stock_ops.sh`, which also runs pgbench beside it).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const SKU: &str = "TENT-12M2-SGL";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 6 {
+        eprintln!("usage: load_stock_ops URL TOKEN receipt|issue CLIENTS SECONDS [WAREHOUSE]");
+        std::process::exit(2);
+    }
+    let base = args[1].trim_end_matches('/').to_owned();
+    let token = args[2].clone();
+    let op = args[3].clone();
+    let clients: usize = args[4].parse()?;
+    let seconds: u64 = args[5].parse()?;
+    let warehouse = args.get(6).cloned().unwrap_or_else(|| "JM-JH-RC".into());
+    let run = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+
+    // Set-up: one lot per client with plenty of stock.
+    let mut lots = Vec::new();
+    for c in 0..clients {
+        let code = format!("LOAD-{run}-{c}");
+        let body = json!({"lines": [{"sku": SKU, "lot_code": code, "qty": 1_000_000_000i64}]});
+        let res = client
+            .post(format!("{base}/api/v1/warehouses/{warehouse}/receipts"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = res.status();
+        let v: Value = res.json().await?;
+        if status.as_u16() != 201 {
+            return Err(format!("set-up receipt failed: {status} {v}").into());
+        }
+        lots.push((
+            code,
+            v["lines"][0]["lot_id"].as_str().unwrap_or("").to_owned(),
+        ));
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for (code, lot_id) in lots {
+        let (client, token, base, op, warehouse) = (
+            client.clone(),
+            token.clone(),
+            base.clone(),
+            op.clone(),
+            warehouse.clone(),
+        );
+        let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let (path, body) = if op == "issue" {
+                    (
+                        format!("{base}/api/v1/warehouses/{warehouse}/issues"),
+                        json!({"lines": [{"lot_id": lot_id, "qty": 1, "reason": "load test"}]}),
+                    )
+                } else {
+                    (
+                        format!("{base}/api/v1/warehouses/{warehouse}/receipts"),
+                        json!({"lines": [{"sku": SKU, "lot_code": code, "qty": 1, "source": "supplier"}]}),
+                    )
+                };
+                let t = Instant::now();
+                let res = client.post(path).bearer_auth(&token).json(&body).send().await;
+                match res {
+                    Ok(r) if r.status().as_u16() == 201 => {
+                        let _ = r.bytes().await;
+                        ok.fetch_add(1, Ordering::Relaxed);
+                        latencies.push(t.elapsed());
+                    }
+                    Ok(r) => {
+                        let status = r.status();
+                        let text = r.text().await.unwrap_or_default();
+                        if failed.fetch_add(1, Ordering::Relaxed) < 3 {
+                            eprintln!("{status}: {text}");
+                        }
+                    }
+                    Err(e) => {
+                        if failed.fetch_add(1, Ordering::Relaxed) < 3 {
+                            eprintln!("request error: {e}");
+                        }
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    };
+    let n = ok.load(Ordering::Relaxed);
+    println!(
+        "http {op:<8} clients={clients:<3} ok={n:<7} failed={:<5} {:>8.1}/s  p50={:.2}ms p99={:.2}ms",
+        failed.load(Ordering::Relaxed),
+        n as f64 / elapsed,
+        pct(0.5),
+        pct(0.99)
+    );
+    Ok(())
+}

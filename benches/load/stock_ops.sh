@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Load scenario for issue 4: receipts/s and issues/s through HTTP at 1, 4, 8, 16 and 32 clients,
+# each followed by pgbench running the same SQL (benches/load/receipt.sql, issue.sql) at
+# the same concurrency against the same database, so that the ratio service/pgbench
+# shows what the service costs on top of PostgreSQL.
+# Usage: benches/load/stock_ops.sh [seconds_per_run] [client counts...]
+# Database: a fresh database $BENCH_DB (default stockpile_bench_stock) on the server of
+# $BENCH_ADMIN_URL (default: the dev server's socket in /work/devpg/sock).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECS=${1:-10}
+shift || true
+CLIENTS=${*:-1 4 8 16 32}
+ADMIN_URL=${BENCH_ADMIN_URL:-postgres://stockpile@%2Fwork%2Fdevpg%2Fsock/postgres}
+DB=${BENCH_DB:-stockpile_bench_stock}
+URL="${ADMIN_URL%/*}/$DB"
+PORT=${BENCH_PORT:-18084}
+TARGET=${CARGO_TARGET_DIR:-target}
+unset DATABASE_URL
+DATABASE_URL="${ADMIN_URL%/*}/stockpile_stock" cargo build --release -q --bin stockpile --example load_stock_ops
+BIN=$TARGET/release/stockpile
+LOAD=$TARGET/release/examples/load_stock_ops
+
+psql "$ADMIN_URL" -qc "drop database if exists $DB with (force)" -c "create database $DB"
+DATABASE_URL=$URL $BIN migrate >/dev/null
+DATABASE_URL=$URL $BIN seed >/dev/null
+TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+HASH=$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)
+psql "$URL" -q <<SQL
+insert into users (id, username, display_name, role) values (gen_random_uuid(), 'bench-clerk', 'Bench clerk', 'clerk');
+insert into user_warehouses select u.id, w.id from users u, warehouses w where u.username = 'bench-clerk' and w.code = 'JM-JH-RC';
+insert into sessions (token_hash, user_id, expires_at) select '$HASH', id, now() + interval '1 day' from users where username = 'bench-clerk';
+-- pgbench's lots, one per client, like the HTTP clients' set-up receipts.
+insert into stock_lots (id, item_id, warehouse_id, lot_code, received_on, source)
+select gen_random_uuid(), i.id, w.id, 'PGB-' || g, current_date, 'supplier'
+  from items i, warehouses w, generate_series(0, 127) g where i.sku = 'TENT-12M2-SGL' and w.code = 'JM-JH-RC';
+insert into stock_movements (lot_id, kind, qty, actor_id)
+select id, 'seed', 1000000000, '00000000-0000-0000-0000-000000000001' from stock_lots where lot_code like 'PGB-%';
+SQL
+ITEM=$(psql "$URL" -Atc "select id from items where sku = 'TENT-12M2-SGL'")
+
+DATABASE_URL=$URL $BIN serve --listen 127.0.0.1:$PORT >"$TARGET/bench-stock-serve.log" 2>&1 &
+SERVER=$!
+trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
+until curl -sf http://127.0.0.1:$PORT/readyz >/dev/null; do sleep 0.05; done
+
+echo "PostgreSQL $(psql "$URL" -Atc 'show server_version'), synchronous_commit=$(psql "$URL" -Atc 'show synchronous_commit'), $(nproc) cores, ${SECS}s per run"
+for op in receipt issue; do
+    for c in $CLIENTS; do
+        $LOAD "http://127.0.0.1:$PORT" "$TOKEN" $op "$c" "$SECS"
+        j=$(( c < 2 ? c : 2 ))
+        pgbench -n -M prepared -f "benches/load/$op.sql" -c "$c" -j "$j" -T "$SECS" \
+            -D token_hash="$HASH" -D item="$ITEM" "$URL" 2>/dev/null \
+            | awk -v op=$op -v c=$c '/latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "pgbench %-8s clients=%-3s %26.1f/s  avg=%sms\n", op, c, tps, lat}'
+    done
+done
