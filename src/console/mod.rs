@@ -49,6 +49,7 @@ const FILES: &[(&str, &[u8])] = assets![
     "js/chart.js",
     "data/gba-basemap.geojson",
     "data/NOTICE.md",
+    "data/LICENSE-geo-maps-MIT",
     "vendor/leaflet-1.9.4/leaflet.js",
     "vendor/leaflet-1.9.4/leaflet.css",
     "vendor/leaflet-1.9.4/LICENSE",
@@ -110,6 +111,31 @@ mod tests {
         }
         assert_eq!(content_type("js/app.js"), "text/javascript; charset=utf-8");
         assert_eq!(content_type("data/x.geojson"), "application/geo+json");
+    }
+
+    #[test]
+    fn every_file_under_ui_is_listed_except_the_build_tools() {
+        fn walk(dir: &std::path::Path, base: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).expect("read ui/") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    walk(&path, base, out);
+                } else if let Ok(rel) = path.strip_prefix(base) {
+                    out.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let mut files = Vec::new();
+        walk(&base, &base, &mut files);
+        let listed: Vec<&str> = FILES.iter().map(|(p, _)| *p).collect();
+        for f in files {
+            let skipped = f.starts_with("tools/");
+            assert!(
+                skipped || listed.contains(&f.as_str()),
+                "ui/{f} is not listed in FILES"
+            );
+        }
     }
 
     #[test]

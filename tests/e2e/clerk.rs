@@ -26,7 +26,7 @@ async fn a_clerk_signs_in_scans_a_gs1_barcode_receives_and_sees_the_lot_in_stock
 
     // Act: sign in, scan (keyboard wedge: the code, then Enter), confirm the quantity.
     sign_in(&b, &app, &user, &pw).await;
-    b.screenshot("clerk-stock").await;
+    b.screenshot("flow-clerk-signed-in").await;
     b.client
         .goto(&app.url("/#/receive"))
         .await
@@ -42,7 +42,7 @@ async fn a_clerk_signs_in_scans_a_gs1_barcode_receives_and_sees_the_lot_in_stock
         .js("[document.getElementById('rc-sku').value, document.getElementById('rc-exp').value]")
         .await;
     b.type_into("#rc-qty", "40").await;
-    b.screenshot("clerk-receive").await;
+    b.screenshot("flow-clerk-receive-scanned").await;
     b.click("#rc-submit").await;
     b.until(
         "the receipt confirmation",

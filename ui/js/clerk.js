@@ -216,7 +216,7 @@ export async function receive(v) {
       field('expires_on', exp, { pointer: '/lines/0/expires_on' }), field('production_date', prod, { pointer: '/lines/0/production_date' })),
     h('div', { class: 'row' },
       field('qty', q, { pointer: '/lines/0/qty' }), field('source', src, { pointer: '/lines/0/source' }),
-      field('supplier', donor, { pointer: '/lines/0/donor' }), field('note', note, { pointer: '/lines/0/note' }),
+      field('donor_name', donor, { pointer: '/lines/0/donor' }), field('note', note, { pointer: '/lines/0/note' }),
       field('quarantine_flag', quar, { pointer: '/lines/0/quarantine' })),
     h('p', {}, btn));
   v.append(h('h1', {}, t('receive_title')), form);
@@ -440,16 +440,27 @@ export async function counts(v) {
     const box = h('div', { class: 'card' });
     box.append(h('p', {}, t('count_open', { id: c.id })), table(['item', 'lot_code', 'expires_on', { label: 'counted', cls: 'num' }], lines.map((l, i) => {
       const inp = input({ type: 'number', min: 0, id: `ct-line-${i}`, 'aria-label': `${t('counted')} ${l.lot_code || ''}` });
-      inp.dataset.pointer = `/lines/${i}/counted_qty`;
       inputs.push([l, inp]);
       return h('tr', {}, h('td', {}, nameOf(l, 'item_name') || l.sku), h('td', {}, l.lot_code), h('td', {}, l.expires_on || '—'), h('td', { class: 'num' }, inp));
     })), h('p', {}, save, ' ', postBtn));
-    const body = () => ({ lines: inputs.filter(([, i]) => i.value !== '').map(([l, i]) => ({ lot_id: l.lot_id, counted_qty: Number(i.value) })) });
+    // The API takes a bare array of the lines counted so far; point each input at its
+    // place in that array, so that errors land beside it.
+    const body = () => {
+      const filled = inputs.filter(([, i]) => i.value !== '');
+      inputs.forEach(([, i]) => { i.dataset.pointer = ''; });
+      filled.forEach(([, i], k) => { i.dataset.pointer = `/${k}/counted_qty`; });
+      return filled.map(([l, i]) => ({ lot_id: l.lot_id, counted_qty: Number(i.value) }));
+    };
     save.addEventListener('click', () => busy(save, async () => {
       try { await put(`/counts/${c.id}/lines`, body()); showOk(box, t('saved')); } catch (err) { showProblem(box, err); }
     }));
     postBtn.addEventListener('click', () => busy(postBtn, async () => {
-      try { await put(`/counts/${c.id}/lines`, body()); await post(`/counts/${c.id}/post`, {}); showOk(box, t('posted')); } catch (err) { showProblem(box, err); }
+      try {
+        const lines = body();
+        if (lines.length) await put(`/counts/${c.id}/lines`, lines);
+        await post(`/counts/${c.id}/post`, {});
+        showOk(box, t('posted'));
+      } catch (err) { showProblem(box, err); }
     }));
     out.replaceChildren(box);
   }
