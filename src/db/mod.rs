@@ -61,6 +61,9 @@ pub async fn pool(options: PgConnectOptions, max: u32) -> anyhow::Result<PgPool>
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
     PgPoolOptions::new()
         .max_connections(max.max(1))
+        // A ping before every checkout is a round trip on every request; a broken
+        // connection surfaces as an error on first use instead, and the pool drops it.
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await
