@@ -26,7 +26,8 @@ pub const FLAGS: &[&str] = &[
 
 fn find(env: &str, names: &[&str]) -> Option<PathBuf> {
     if let Ok(p) = std::env::var(env) {
-        return Some(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     for name in names {
@@ -82,7 +83,7 @@ impl Browser {
         let (chromium, driver_bin) = match binaries() {
             Ok(b) => b,
             Err(why) => {
-                eprintln!("SKIPPED e2e test `{test}`: {why}");
+                crate::say(&format!("SKIPPED e2e test `{test}`: {why}"));
                 return None;
             }
         };

@@ -221,3 +221,141 @@ async fn every_dispatcher_screen_renders_without_script_errors() {
 async fn every_auditor_screen_renders_without_script_errors() {
     visit_every_screen("auditor", &[]).await;
 }
+
+#[tokio::test]
+async fn a_clerk_issues_from_the_fefo_suggestion_and_the_earliest_usable_lot_is_drawn() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("issue").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    // The earliest-expiring usable soap lot at the centre (expired lots are skipped).
+    let (lot_code, before): (String, i64) = sqlx::query_as(
+        "select l.lot_code, l.on_hand from stock_lots l join items i on i.id = l.item_id
+           join warehouses w on w.id = l.warehouse_id
+          where w.code = 'JM-JH-RC' and i.sku = 'SOAP-BATH' and l.status = 'available'
+            and l.on_hand - l.reserved >= 100 and l.expires_on >= (now() at time zone 'Asia/Shanghai')::date
+          order by l.expires_on, l.received_on, l.id limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("a soap lot");
+
+    open_as(&b, &app, "clerk", &["JM-JH-RC"], "#/issue").await;
+    b.el("#is-sku")
+        .await
+        .select_by_value("SOAP-BATH")
+        .await
+        .expect("item");
+    b.type_into("#is-qty", "100").await;
+    b.click("#is-suggest").await;
+    let first = b
+        .until(
+            "the suggestion",
+            "document.querySelector('#is-picks tbody tr td')?.textContent",
+            15,
+        )
+        .await;
+    b.screenshot("flow-clerk-issue-fefo").await;
+    b.click("#is-submit").await;
+    b.until(
+        "the issue confirmation",
+        "document.querySelector('#issue-form .form-ok')",
+        15,
+    )
+    .await;
+
+    assert_eq!(
+        first,
+        lot_code.as_str(),
+        "FEFO picks the earliest usable lot"
+    );
+    let after: i64 = sqlx::query_scalar(
+        "select l.on_hand from stock_lots l join warehouses w on w.id = l.warehouse_id
+          where w.code = 'JM-JH-RC' and l.lot_code = $1 and l.item_id = (select id from items where sku = 'SOAP-BATH')",
+    )
+    .bind(&lot_code)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the lot");
+    assert_eq!(after, before - 100);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_blind_count_hides_expected_quantities_and_posting_books_the_variance() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("count").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    let lots: Vec<(String, i64)> = sqlx::query_as(
+        "select l.lot_code, l.on_hand from stock_lots l join items i on i.id = l.item_id
+           join warehouses w on w.id = l.warehouse_id
+          where w.code = 'JM-JH-RC' and i.sku = 'TOOTHPASTE-100G' order by l.lot_code",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("toothpaste lots");
+    let short = &lots[0];
+    // What the clerk counts: every lot as booked, except 7 missing from the first.
+    let counted: serde_json::Map<String, serde_json::Value> = lots
+        .iter()
+        .map(|(code, qty)| {
+            let n = if code == &short.0 { qty - 7 } else { *qty };
+            (code.clone(), n.into())
+        })
+        .collect();
+
+    open_as(&b, &app, "clerk", &["JM-JH-RC"], "#/counts").await;
+    b.type_into("#ct-skus", "TOOTHPASTE-100G").await;
+    b.click("#ct-open").await;
+    b.until(
+        "the count sheet",
+        "document.querySelector('#ct-line-0')",
+        15,
+    )
+    .await;
+    let sheet = b.js("document.getElementById('ct-sheet').innerText").await;
+    b.client
+        .execute(
+            "const counted = arguments[0];
+             document.querySelectorAll('#ct-sheet tbody tr').forEach(tr => {
+               const code = tr.children[1].textContent; const inp = tr.querySelector('input');
+               inp.value = counted[code]; });
+             return true;",
+            vec![serde_json::Value::Object(counted)],
+        )
+        .await
+        .expect("enter counts");
+    b.screenshot("flow-clerk-blind-count").await;
+    b.click("#ct-post").await;
+    b.until(
+        "the posted count",
+        "document.querySelector('#ct-sheet .form-ok')",
+        20,
+    )
+    .await;
+
+    // Assert: no booked quantity was shown, and the shortfall was booked on that lot only.
+    let text = sheet.as_str().unwrap_or_default();
+    for (_, qty) in &lots {
+        assert!(
+            !text.contains(&qty.to_string()),
+            "expected qty {qty} shown: {text}"
+        );
+    }
+    let after: Vec<(String, i64)> = sqlx::query_as(
+        "select l.lot_code, l.on_hand from stock_lots l join items i on i.id = l.item_id
+           join warehouses w on w.id = l.warehouse_id
+          where w.code = 'JM-JH-RC' and i.sku = 'TOOTHPASTE-100G' order by l.lot_code",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("toothpaste lots after");
+    for ((code, was), (_, now)) in lots.iter().zip(&after) {
+        let expected = if code == &short.0 { was - 7 } else { *was };
+        assert_eq!(*now, expected, "lot {code}");
+    }
+    b.close().await;
+}

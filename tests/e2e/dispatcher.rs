@@ -3,7 +3,7 @@
 
 use crate::browser::Browser;
 use crate::helpers::TestApp;
-use crate::{ONE_AT_A_TIME, open_as};
+use crate::{ONE_AT_A_TIME, api_has, open_as};
 
 #[tokio::test]
 async fn a_dispatcher_closes_a_crossing_opens_an_incident_previews_and_reserves_a_plan_with_route_lines()
@@ -13,6 +13,15 @@ async fn a_dispatcher_closes_a_crossing_opens_an_incident_previews_and_reserves_
         return;
     };
     let app = TestApp::demo().await;
+    let needs = [
+        "/api/v1/network",
+        "/api/v1/closures",
+        "/api/v1/incidents",
+        "/api/v1/allocation/preview",
+    ];
+    if !api_has(&app, &needs, 5).await {
+        return;
+    }
     open_as(&b, &app, "dispatcher", &[], "#/map").await;
     b.until("the map with the network", "document.querySelector('#map[data-ready]') && document.querySelector('path.edge-shenzhen-zhongshan-link')", 30)
         .await;
