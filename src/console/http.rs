@@ -22,9 +22,11 @@ const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; style-src 'se
 
 /// The console's routes.
 pub fn routes() -> Router<AppState> {
+    // gzip roughly thirds the text assets (Leaflet, the basemap) for tablets on slow links.
     Router::new()
         .route("/", get(index))
         .route("/ui/{*path}", get(file))
+        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 async fn index(headers: HeaderMap) -> Response {
@@ -59,7 +61,13 @@ fn serve(a: &'static Asset, headers: &HeaderMap) -> Response {
     let matches = headers
         .get(IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == a.etag || t.trim() == "*"));
+        .is_some_and(|v| {
+            // Weak comparison (RFC 9110 §13.1.2): `W/` prefixes do not matter.
+            let ours = a.etag.trim_start_matches("W/");
+            v.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == ours || t == "*")
+        });
     if matches {
         return (StatusCode::NOT_MODIFIED, out).into_response();
     }

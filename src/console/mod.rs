@@ -1,7 +1,7 @@
 //! The web console's static assets (`ui/`), embedded in the binary at build time.
 //!
 //! Invariants: every asset is compiled in, so the console needs nothing at run time from
-//! the network or the file system; each asset has a content type and a strong ETag (the
+//! the network or the file system; each asset has a content type and an ETag (from the
 //! SHA-256 of its bytes), so browsers revalidate cheaply and never run stale code.
 
 pub mod http;
@@ -22,7 +22,8 @@ pub struct Asset {
     pub content_type: &'static str,
     /// Whether the path carries a version (vendored libraries), so it may be cached for long.
     pub immutable: bool,
-    /// Strong ETag: quoted hex SHA-256 prefix of the bytes.
+    /// Weak ETag (`W/"<hex SHA-256 prefix>"`): weak, because the gzip and identity
+    /// encodings of one file share it.
     pub etag: String,
 }
 
@@ -89,7 +90,7 @@ pub fn asset(path: &str) -> Option<&'static Asset> {
                         bytes,
                         content_type: content_type(path),
                         immutable: path.starts_with("vendor/"),
-                        etag: format!("\"{}\"", hex::encode(&digest[..12])),
+                        etag: format!("W/\"{}\"", hex::encode(&digest[..12])),
                     };
                     (path, asset)
                 })
@@ -107,7 +108,11 @@ mod tests {
         for (path, _) in FILES {
             let a = asset(path).expect("listed asset");
             assert!(!a.bytes.is_empty(), "{path} is empty");
-            assert!(a.etag.starts_with('"') && a.etag.len() == 26, "{}", a.etag);
+            assert!(
+                a.etag.starts_with("W/\"") && a.etag.len() == 28,
+                "{}",
+                a.etag
+            );
         }
         assert_eq!(content_type("js/app.js"), "text/javascript; charset=utf-8");
         assert_eq!(content_type("data/x.geojson"), "application/geo+json");

@@ -12,6 +12,7 @@ mod browser;
 mod clerk;
 mod dispatcher;
 mod measure;
+mod serving;
 
 use browser::Browser;
 use helpers::TestApp;
