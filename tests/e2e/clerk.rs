@@ -359,3 +359,73 @@ async fn a_blind_count_hides_expected_quantities_and_posting_books_the_variance(
     }
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_clerk_sends_a_transfer_and_receives_it_at_the_other_warehouse() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("transfer").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    // A clerk of both the centre and the Pengjiang depot.
+    open_as(&b, &app, "clerk", &["JM-JH-RC", "JM-PJ-01"], "#/transfers").await;
+    b.until(
+        "the lot list",
+        "document.querySelectorAll('#tr-lot option').length > 0",
+        20,
+    )
+    .await;
+    b.el("#tr-from")
+        .await
+        .select_by_value("JM-JH-RC")
+        .await
+        .expect("from");
+    b.until(
+        "the centre's lots",
+        "document.querySelectorAll('#tr-lot option').length > 0",
+        20,
+    )
+    .await;
+    let lot_id = b.js("document.getElementById('tr-lot').value").await;
+    let lot_id = lot_id.as_str().expect("a lot id").to_owned();
+    b.el("#tr-to")
+        .await
+        .select_by_value("JM-PJ-01")
+        .await
+        .expect("to");
+    b.type_into("#tr-qty", "5").await;
+    b.click("#tr-submit").await;
+    b.until(
+        "the transfer in transit",
+        "document.querySelector('#tr-list tbody tr button')",
+        20,
+    )
+    .await;
+    b.screenshot("flow-clerk-transfer").await;
+    b.click("#tr-list tbody tr button.secondary").await;
+    b.until(
+        "the list emptied",
+        "document.querySelector('#tr-list p.muted')",
+        20,
+    )
+    .await;
+
+    let status: String = sqlx::query_scalar(
+        "select t.status from transfers t join transfer_lines l on l.transfer_id = t.id where l.lot_id = $1::uuid",
+    )
+    .bind(&lot_id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the transfer");
+    assert_eq!(status, "received");
+    let landed: i64 = sqlx::query_scalar(
+        "select d.on_hand from stock_lots s join stock_lots d on d.item_id = s.item_id and d.lot_code = s.lot_code
+           join warehouses w on w.id = d.warehouse_id where s.id = $1::uuid and w.code = 'JM-PJ-01'",
+    )
+    .bind(&lot_id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the landed lot");
+    assert!(landed >= 5, "landed {landed}");
+    b.close().await;
+}
