@@ -2,6 +2,7 @@
 //! download folder and screenshot helper. Absent binaries make `Browser::start` return
 //! `None`, and the caller skips.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -63,8 +64,11 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Kills chromedriver's whole process group: the Chromium it started too, even when
+    /// the test panicked before `close`.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let pgid = nix::unistd::Pid::from_raw(self.driver.id() as i32);
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
         let _ = self.driver.wait();
     }
 }
@@ -88,7 +92,9 @@ impl Browser {
             }
         };
         let port = free_port();
+        // Its own process group, so that Drop can end it with every browser process.
         let driver = Command::new(&driver_bin)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -429,3 +429,63 @@ async fn a_clerk_sends_a_transfer_and_receives_it_at_the_other_warehouse() {
     assert!(landed >= 5, "landed {landed}");
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_on_the_form_and_signing_out_revokes_the_token() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("sign-in and out").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    let (user, pw) = user_with_password(&app, "auditor", &[]).await;
+
+    b.client
+        .goto(&app.url("/"))
+        .await
+        .expect("open the console");
+    b.type_into("#signin-form input[name=username]", &user)
+        .await;
+    b.type_into("#signin-form input[name=password]", "not-the-password")
+        .await;
+    b.click("#signin-submit").await;
+    let refused = b
+        .until(
+            "the refusal",
+            "document.querySelector('#signin-form .form-error')?.textContent",
+            15,
+        )
+        .await;
+    sign_in(&b, &app, &user, &pw).await;
+    let nav = b
+        .js("[...document.querySelectorAll('#nav a')].map(a => a.dataset.route)")
+        .await;
+    b.click("#signout").await;
+    b.until(
+        "the sign-in form again",
+        "document.querySelector('#signin-form')",
+        15,
+    )
+    .await;
+    let stored = b.js("sessionStorage.getItem('stockpile.session')").await;
+
+    assert!(
+        refused.as_str().unwrap_or_default().starts_with("401"),
+        "{refused}"
+    );
+    assert_eq!(
+        nav,
+        serde_json::json!([
+            "stock", "expiry", "alerts", "requests", "audit", "exports", "asof"
+        ]),
+        "an auditor sees read-only screens only"
+    );
+    assert_eq!(stored, serde_json::Value::Null);
+    let live: i64 = sqlx::query_scalar(
+        "select count(*) from sessions s join users u on u.id = s.user_id where u.username = $1 and s.revoked_at is null",
+    )
+    .bind(&user)
+    .fetch_one(&app.pool)
+    .await
+    .expect("sessions");
+    assert_eq!(live, 0, "logout revoked the token");
+}
