@@ -35,10 +35,29 @@ enum Cmd {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Operate the private PostgreSQL cluster of `--data` (for psql, pgbench, backups).
+    Db {
+        #[command(subcommand)]
+        command: DbCmd,
+    },
     /// Manage users (straight in the database; audited as the system user).
     User {
         #[command(subcommand)]
         command: UserCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCmd {
+    /// Start the cluster (initialising it on first use) and leave it running.
+    Start,
+    /// Stop the cluster.
+    Stop,
+    /// Print the libpq URL of a database of the cluster (for psql or pgbench).
+    Url {
+        /// The database name.
+        #[arg(default_value = "stockpile")]
+        database: String,
     },
 }
 
@@ -124,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Serve(serve) => serve_cmd(config, serve).await,
+        Cmd::Db { command } => db_cmd(&config, command).await,
         Cmd::User { command } => {
             let db = Database::open(&config).await?;
             let result = async {
@@ -271,4 +291,27 @@ async fn shutdown_signal() {
         _ = term.recv() => {},
     }
     tracing::info!("shutting down");
+}
+
+async fn db_cmd(config: &Config, command: DbCmd) -> anyhow::Result<()> {
+    use stockpile::db::LocalCluster;
+    use stockpile::db::cluster::Profile;
+    if config.database_url.is_some() {
+        anyhow::bail!("`stockpile db` operates the private cluster; unset DATABASE_URL");
+    }
+    let cluster = LocalCluster::new(&config.data_dir, Profile::Durable)?;
+    match command {
+        DbCmd::Start => {
+            cluster.ensure_running()?;
+            cluster.ensure_database("stockpile").await?;
+            println!("{}", cluster.url("stockpile"));
+        }
+        DbCmd::Stop => {
+            if cluster.is_running() {
+                cluster.stop()?;
+            }
+        }
+        DbCmd::Url { database } => println!("{}", cluster.url(&database)),
+    }
+    Ok(())
 }

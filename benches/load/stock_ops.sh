@@ -5,21 +5,30 @@
 # shows what the service costs on top of PostgreSQL.
 # Usage: benches/load/stock_ops.sh [seconds_per_run] [client counts...]
 # Database: a fresh database $BENCH_DB (default stockpile_bench_stock) on the server of
-# $BENCH_ADMIN_URL (default: the dev server's socket in /work/devpg/sock).
+# $BENCH_ADMIN_URL; by default a private cluster in target/bench-pg, started with
+# `stockpile db start` and stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-10}
 shift || true
 CLIENTS=${*:-1 4 8 16 32}
-ADMIN_URL=${BENCH_ADMIN_URL:-postgres://stockpile@%2Fwork%2Fdevpg%2Fsock/postgres}
 DB=${BENCH_DB:-stockpile_bench_stock}
-URL="${ADMIN_URL%/*}/$DB"
 PORT=${BENCH_PORT:-18084}
 TARGET=${CARGO_TARGET_DIR:-target}
 unset DATABASE_URL
-DATABASE_URL="${ADMIN_URL%/*}/stockpile_stock" cargo build --release -q --bin stockpile --example load_stock_ops
+cargo build --release -q --bin stockpile --example load_stock_ops
 BIN=$TARGET/release/stockpile
 LOAD=$TARGET/release/examples/load_stock_ops
+if [ -z "${BENCH_ADMIN_URL:-}" ]; then
+    PGDIR="$PWD/target/bench-pg"
+    $BIN --data "$PGDIR" db start >/dev/null
+    STOP_DB=1
+    SOCK=$(printf %s "$PGDIR/run" | sed 's|/|%2F|g')
+    ADMIN_URL="postgres://stockpile@$SOCK/postgres"
+else
+    ADMIN_URL=$BENCH_ADMIN_URL
+fi
+URL="${ADMIN_URL%/*}/$DB"
 
 psql "$ADMIN_URL" -qc "drop database if exists $DB with (force)" -c "create database $DB"
 DATABASE_URL=$URL $BIN migrate >/dev/null
@@ -41,7 +50,7 @@ ITEM=$(psql "$URL" -Atc "select id from items where sku = 'TENT-12M2-SGL'")
 
 DATABASE_URL=$URL $BIN serve --listen 127.0.0.1:$PORT >"$TARGET/bench-stock-serve.log" 2>&1 &
 SERVER=$!
-trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
+trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; [ -n "${STOP_DB:-}" ] && $BIN --data "$PGDIR" db stop' EXIT
 until curl -sf http://127.0.0.1:$PORT/readyz >/dev/null; do sleep 0.05; done
 
 echo "PostgreSQL $(psql "$URL" -Atc 'show server_version'), synchronous_commit=$(psql "$URL" -Atc 'show synchronous_commit'), $(nproc) cores, ${SECS}s per run"
