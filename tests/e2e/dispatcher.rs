@@ -101,7 +101,20 @@ async fn a_dispatcher_closes_a_crossing_opens_an_incident_previews_and_reserves_
         )
         .await;
 
-    // Assert: the closure, the incident and the reservation are in the database.
+    // Act 4: dispatch the request, then confirm the first shipment's delivery.
+    b.click(".request button[id^='rq-dispatch-']").await;
+    b.until("the dispatched request", "document.querySelector('.request .rq-status')?.textContent === 'dispatched' && document.querySelector(\"[id^='sh-deliver-']\")", 30)
+        .await;
+    b.screenshot("dispatcher-request-dispatched").await;
+    b.click("[id^='sh-deliver-']").await;
+    b.until(
+        "the delivery confirmed",
+        "document.querySelector('.request .form-ok')",
+        30,
+    )
+    .await;
+
+    // Assert: the closure, the dispatch and the delivery are in the database.
     let closed: i64 = sqlx::query_scalar(
         "select count(*) from road_closures where 'shenzhen-zhongshan-link' = any(edge_ids)",
     )
@@ -109,12 +122,14 @@ async fn a_dispatcher_closes_a_crossing_opens_an_incident_previews_and_reserves_
     .await
     .expect("closures");
     assert_eq!(closed, 1);
-    let reserved: i64 =
-        sqlx::query_scalar("select coalesce(sum(reserved), 0)::bigint from stock_lots")
-            .fetch_one(&app.pool)
-            .await
-            .expect("reserved");
-    assert!(reserved > 0, "the plan reserved stock");
+    let (shipments, delivered): (i64, i64) = sqlx::query_as(
+        "select count(*), count(*) filter (where status = 'delivered') from shipments",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("shipments");
+    assert!(shipments >= 1, "the dispatch made shipments");
+    assert_eq!(delivered, 1, "one shipment confirmed delivered");
     assert!(routes.as_u64().unwrap_or(0) >= 1, "route lines drawn");
     assert!(
         etas.as_str().unwrap_or_default().contains("min"),
