@@ -107,12 +107,14 @@ async fn a_dispatcher_closes_a_crossing_opens_an_incident_previews_and_reserves_
         .await;
     b.screenshot("dispatcher-request-dispatched").await;
     b.click("[id^='sh-deliver-']").await;
-    b.until(
-        "the delivery confirmed",
-        "document.querySelector('.request .form-ok')",
-        30,
-    )
-    .await;
+    let delivery = b
+        .until(
+            "the delivery confirmed",
+            "document.querySelector('.request .form-ok')?.textContent.includes('Delivered') || document.querySelector('.request .form-error')?.textContent",
+            30,
+        )
+        .await;
+    assert_eq!(delivery, true, "delivery: {delivery}");
 
     // Assert: the closure, the dispatch and the delivery are in the database.
     let closed: i64 = sqlx::query_scalar(
