@@ -201,6 +201,17 @@ async fn visit_every_screen(role: &str, codes: &[&str]) {
         b.until(&format!("screen {r}"), &format!("document.querySelector('#nav a[data-route=\"{r}\"][aria-current=\"page\"]') && document.querySelector('#view h1') && !document.querySelector('#view [role=status] .spinner')"), 30)
             .await;
         b.screenshot(&format!("{role}-{r}")).await;
+        // Every form control has a label (a <label for>, aria-label or aria-labelledby).
+        let unlabelled = b
+            .js("[...document.querySelectorAll('header input, header select, #view input, #view select, #view textarea')]
+                  .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
+                  .map(e => e.id || e.name || e.outerHTML.slice(0, 80))")
+            .await;
+        assert_eq!(
+            unlabelled,
+            serde_json::json!([]),
+            "unlabelled controls on {r}"
+        );
     }
     let errors = b.js("window.stockpileErrors").await;
     assert_eq!(errors, serde_json::json!([]), "script errors");
