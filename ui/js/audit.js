@@ -43,8 +43,10 @@ export async function events(v) {
       const page = await get('/audit/events', { from: rfc3339(from.value), to: rfc3339(to.value), actor: actor.value, entity: entity.value, action: action.value, limit: 100, cursor: more ? cursor : undefined });
       cursor = page.next_cursor;
       const rows = page.items.map((e) => h('tr', {}, h('td', { class: 'num' }, e.seq), h('td', {}, new Date(e.at).toLocaleString()), h('td', {}, e.actor_username),
-        h('td', {}, e.action), h('td', {}, `${e.entity_kind}:${e.entity_id}`), h('td', {}, h('small', {}, e.request_id || ''))));
-      if (!more) out.replaceChildren(table([{ label: 'seq', cls: 'num' }, 'time', 'actor', 'action', 'entity', 'request'], rows, { cls: 'events' }));
+        h('td', {}, e.action), h('td', {}, `${e.entity_kind}:${e.entity_id}`), h('td', {}, h('small', {}, e.request_id || '')),
+        h('td', {}, e.before || e.after ? h('details', {}, h('summary', {}, t('detail')),
+          h('pre', { class: 'json' }, JSON.stringify({ before: e.before ?? null, after: e.after ?? null }, null, 1))) : '')));
+      if (!more) out.replaceChildren(table([{ label: 'seq', cls: 'num' }, 'time', 'actor', 'action', 'entity', 'request', 'detail'], rows, { cls: 'events' }));
       else out.querySelector('tbody').append(...rows);
       out.querySelector('.more')?.remove();
       if (cursor) {
