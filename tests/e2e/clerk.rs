@@ -500,3 +500,53 @@ async fn a_wrong_password_is_refused_on_the_form_and_signing_out_revokes_the_tok
     .expect("sessions");
     assert_eq!(live, 0, "logout revoked the token");
 }
+
+#[tokio::test]
+async fn a_clerk_quarantines_a_lot_with_a_reason_and_releases_it() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("quarantine").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    let lot: uuid::Uuid = sqlx::query_scalar(
+        "select l.id from stock_lots l join warehouses w on w.id = l.warehouse_id
+          where w.code = 'JM-JH-RC' and l.status = 'available' and l.reserved = 0 order by l.id limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("a lot");
+    let status = || async {
+        sqlx::query_scalar::<_, String>("select status from stock_lots where id = $1")
+            .bind(lot)
+            .fetch_one(&app.pool)
+            .await
+            .expect("status")
+    };
+    let row = format!("tr[data-lot-id=\"{lot}\"]");
+
+    open_as(&b, &app, "clerk", &["JM-JH-RC"], "#/quarantine").await;
+    b.el(&row).await;
+    b.type_into("#qr-reason", "water damage found on inspection")
+        .await;
+    b.click(&format!("{row} button")).await;
+    b.until(
+        "the quarantined badge",
+        &format!("document.querySelector('{row} .badge.quarantined')"),
+        20,
+    )
+    .await;
+    let quarantined = status().await;
+    b.click(&format!("{row} button")).await;
+    b.until(
+        "the lot released",
+        &format!(
+            "document.querySelector('{row}') && !document.querySelector('{row} .badge.quarantined')"
+        ),
+        20,
+    )
+    .await;
+
+    assert_eq!(quarantined, "quarantined");
+    assert_eq!(status().await, "available");
+    b.close().await;
+}

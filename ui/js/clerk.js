@@ -403,7 +403,7 @@ export async function quarantine(v) {
         b.addEventListener('click', () => busy(b, async () => {
           try { await post(`/lots/${l.id}/${q ? 'release' : 'quarantine'}`, { reason: reason.value }); showOk(form, t('done')); load(); } catch (err) { showProblem(form, err); }
         }));
-        return h('tr', { class: badge.cls }, h('td', {}, nameOf(l, 'item_name')), h('td', {}, l.lot_code),
+        return h('tr', { class: badge.cls, 'data-lot-id': l.id }, h('td', {}, nameOf(l, 'item_name')), h('td', {}, l.lot_code),
           h('td', {}, l.expires_on || '—', ' ', h('span', { class: `badge ${badge.cls}` }, badge.text)), h('td', { class: 'num' }, qty(l.on_hand)),
           h('td', {}, q ? h('span', { class: 'badge quarantined' }, t('quarantined')) : t('available_status')), h('td', {}, b));
       })));
