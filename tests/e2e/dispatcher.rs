@@ -143,3 +143,58 @@ async fn a_dispatcher_closes_a_crossing_opens_an_incident_previews_and_reserves_
     );
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_dispatcher_draws_a_closure_polygon_over_the_hzmb_and_its_edges_turn_closed() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("closure polygon").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    if !api_has(&app, &["/api/v1/network", "/api/v1/closures"], 5).await {
+        return;
+    }
+    open_as(&b, &app, "dispatcher", &[], "#/map").await;
+    b.until("the network", "document.querySelector('#map[data-ready]') && document.querySelector('path.edge-hzmb-main')", 30)
+        .await;
+
+    // Act: draw a square around the middle of the HZMB main line, vertex by vertex.
+    b.click("#tool-polygon").await;
+    b.js("[[22.22, 113.70], [22.22, 113.80], [22.32, 113.80], [22.32, 113.70]]
+            .forEach(([lat, lon]) => stockpileMap.map.fire('click', {latlng: L.latLng(lat, lon)})) || true")
+        .await;
+    b.until(
+        "four vertices",
+        "document.getElementById('cl-area')?.textContent.endsWith('4')",
+        10,
+    )
+    .await;
+    b.type_into("#cl-name", "HZMB closed: typhoon signal 10")
+        .await;
+    b.type_into("#cl-reason", "typhoon signal 10").await;
+    b.click("#cl-submit").await;
+    b.until(
+        "the bridge closed",
+        "document.querySelector('path.edge-hzmb-main.state-closed')",
+        20,
+    )
+    .await;
+    b.screenshot("dispatcher-closure-polygon").await;
+
+    // Assert: the closure holds the polygon, and the open edges stay open.
+    let area: serde_json::Value = sqlx::query_scalar("select area from road_closures")
+        .fetch_one(&app.pool)
+        .await
+        .expect("the closure");
+    assert_eq!(area["type"], "Polygon");
+    assert_eq!(
+        area["coordinates"][0].as_array().map(Vec::len),
+        Some(5),
+        "closed ring"
+    );
+    let still_open = b
+        .js("!!document.querySelector('path.edge-humen-dongguan.state-open')")
+        .await;
+    assert_eq!(still_open, true);
+    b.close().await;
+}
