@@ -196,7 +196,7 @@ export async function mapScreen(v) {
       if (!list.length) { closureList.replaceChildren(h('p', { class: 'muted' }, t('none'))); return; }
       closureList.replaceChildren(h('ul', { id: 'closures' }, list.map((c) => {
         const end = h('button', { type: 'button', class: 'secondary' }, t('end_closure'));
-        const li = h('li', { 'data-closure': c.id }, h('strong', {}, c.name), ` — ${c.reason} · ${(c.closed_edge_ids || c.edge_ids || []).length} `, end);
+        const li = h('li', { 'data-closure': c.id }, h('strong', {}, c.name), ` — ${c.reason} · ${(c.closed_edge_ids || c.edge_ids || []).length} ${t('roads_closed')} `, end);
         end.addEventListener('click', () => busy(end, async () => {
           try { await del(`/closures/${c.id}`); await Promise.all([loadNetwork(), loadClosures()]); } catch (err) { showProblem(li, err); }
         }));
