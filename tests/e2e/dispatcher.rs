@@ -198,3 +198,84 @@ async fn a_dispatcher_draws_a_closure_polygon_over_the_hzmb_and_its_edges_turn_c
     assert_eq!(still_open, true);
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_dispatcher_writes_a_request_by_hand_reserves_replans_and_cancels_it() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("replan and cancel").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    if !api_has(
+        &app,
+        &[
+            "/api/v1/incidents",
+            "/api/v1/requests/{id}/replan",
+            "/api/v1/requests/{id}/cancel",
+        ],
+        5,
+    )
+    .await
+    {
+        return;
+    }
+    let token = app.token("dispatcher", &[]).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/incidents",
+            &token,
+            &serde_json::json!({"name": "Doumen rainstorm", "kind": "rainstorm", "point": {"lat": 22.21, "lon": 113.29}, "population": 5000}),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    open_as(&b, &app, "dispatcher", &[], "#/map").await;
+    b.until(
+        "the incident in the planner",
+        "document.querySelector('#plan-incident option')",
+        30,
+    )
+    .await;
+    b.click("#pl-add").await;
+    b.el("#pl-sku-0")
+        .await
+        .select_by_value("WATER-5L")
+        .await
+        .expect("item");
+    b.type_into("#pl-qty-0", "10000000").await;
+    b.el("#plan-priority")
+        .await
+        .select_by_value("critical")
+        .await
+        .expect("priority");
+    b.click("#plan-reserve").await;
+    let first = b
+        .until(
+            "the request",
+            "document.querySelector('.request .rq-status')?.textContent",
+            30,
+        )
+        .await;
+    b.click(".request button[id^='rq-replan-']").await;
+    b.until("the replan done", "document.querySelector('.request .form-ok')?.textContent.includes('Done') || document.querySelector('.request .form-error')?.textContent", 30)
+        .await;
+    b.click(".request button[id^='rq-cancel-']").await;
+    let last = b
+        .until("the cancelled request", "document.querySelector('.request .rq-status')?.textContent === 'cancelled' || document.querySelector('.request .form-error')?.textContent", 30)
+        .await;
+
+    assert_eq!(
+        first, "partially_reserved",
+        "ten million 5 L bottles is more than the GBA holds"
+    );
+    assert_eq!(last, true, "cancelled: {last}");
+    let (status, reserved): (String, i64) = sqlx::query_as(
+        "select r.status, (select coalesce(sum(reserved), 0)::bigint from stock_lots) from allocation_requests r",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("the request");
+    assert_eq!(status, "cancelled");
+    assert_eq!(reserved, 0, "cancelling released every reservation");
+    b.close().await;
+}
