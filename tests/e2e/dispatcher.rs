@@ -279,3 +279,73 @@ async fn a_dispatcher_writes_a_request_by_hand_reserves_replans_and_cancels_it()
     assert_eq!(reserved, 0, "cancelling released every reservation");
     b.close().await;
 }
+
+#[tokio::test]
+async fn an_incident_drawn_with_its_affected_area_keeps_the_warehouses_inside_out_of_the_plan() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("affected area").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    if !api_has(
+        &app,
+        &["/api/v1/incidents", "/api/v1/allocation/preview"],
+        5,
+    )
+    .await
+    {
+        return;
+    }
+    open_as(&b, &app, "dispatcher", &[], "#/map").await;
+    b.until("the map", "document.querySelector('#map[data-ready]')", 30)
+        .await;
+
+    // Act: the point, then the affected area around the Jianghai reserve centre.
+    b.click("#tool-incident").await;
+    b.js("stockpileMap.map.fire('click', {latlng: L.latLng(22.57, 113.10)}) && true")
+        .await;
+    b.click("#inc-area").await;
+    b.js("[[22.50, 113.00], [22.50, 113.20], [22.65, 113.20], [22.65, 113.00]]
+            .forEach(([lat, lon]) => stockpileMap.map.fire('click', {latlng: L.latLng(lat, lon)})) || true")
+        .await;
+    b.type_into("#inc-name", "Jianghai flood").await;
+    b.el("#inc-kind")
+        .await
+        .select_by_value("flood")
+        .await
+        .expect("kind");
+    b.click("#inc-submit").await;
+    b.until(
+        "the affected area drawn",
+        "document.querySelector('path[stroke=\"#dd6b20\"]')",
+        20,
+    )
+    .await;
+    b.click("#pl-add").await;
+    b.el("#pl-sku-0")
+        .await
+        .select_by_value("WATER-5L")
+        .await
+        .expect("item");
+    b.type_into("#pl-qty-0", "100").await;
+    b.click("#plan-preview").await;
+    let skipped = b
+        .until("the explanation", "[...document.querySelectorAll('table.explanation tbody tr')].map(r => r.innerText).join('\\n')", 30)
+        .await;
+    b.screenshot("dispatcher-affected-area").await;
+
+    // Assert: the area is stored, and the centre inside it is skipped for that reason.
+    let area: serde_json::Value =
+        sqlx::query_scalar("select affected_area from incidents where name = 'Jianghai flood'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("the incident");
+    assert_eq!(area["type"], "Polygon");
+    let text = skipped.as_str().unwrap_or_default();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("JM-JH-RC") && l.contains("inside affected area")),
+        "explanation: {text}"
+    );
+    b.close().await;
+}
