@@ -550,3 +550,37 @@ async fn a_clerk_quarantines_a_lot_with_a_reason_and_releases_it() {
     assert_eq!(status().await, "available");
     b.close().await;
 }
+
+#[tokio::test]
+async fn the_clerk_screens_fit_a_portrait_tablet_without_sideways_scrolling() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("tablet").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    b.client
+        .set_window_size(800, 1280)
+        .await
+        .expect("tablet size");
+    open_as(&b, &app, "clerk", &["JM-JH-RC"], "#/receive").await;
+    let mut wide = Vec::new();
+    for r in ["receive", "issue", "counts", "quarantine", "alerts"] {
+        b.client
+            .goto(&app.url(&format!("/#/{r}")))
+            .await
+            .expect("screen");
+        b.until(&format!("screen {r}"), &format!("document.querySelector('#nav a[data-route=\"{r}\"][aria-current=\"page\"]') && document.querySelector('#view h1') && !document.querySelector('#view [role=status] .spinner')"), 30)
+            .await;
+        let overflow = b
+            .js("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            .await;
+        if overflow.as_i64().unwrap_or(0) > 0 {
+            wide.push(format!("{r}: {overflow}px"));
+        }
+        if r == "receive" {
+            b.screenshot("tablet-clerk-receive").await;
+        }
+    }
+    assert!(wide.is_empty(), "screens wider than the tablet: {wide:?}");
+    b.close().await;
+}
