@@ -70,13 +70,29 @@ async fn a_clerk_signs_in_scans_a_gs1_barcode_receives_and_sees_the_lot_in_stock
         .js("document.querySelector('tr[data-lot=\"E2E-LOT-1\"]').innerText")
         .await;
 
-    // Assert: the form was filled from the scan, the lot is listed, and the ledger holds it.
+    b.click("tr[data-lot=\"E2E-LOT-1\"] button.link").await;
+    let card = b
+        .until(
+            "the lot's stock card",
+            "document.querySelector('dialog.lot-card table')?.innerText",
+            15,
+        )
+        .await;
+    b.screenshot("flow-clerk-stock-card").await;
+
+    // Assert: the form was filled from the scan, the lot is listed with its receipt on its
+    // stock card, and the ledger holds it.
     assert_eq!(filled[0], "WATER-5L", "item from the GTIN");
     assert_eq!(filled[1], exp.to_string(), "expiry from AI (17)");
     let text = row.as_str().unwrap_or_default();
     assert!(
         text.contains("40") && text.contains(&exp.to_string()),
         "row: {text}"
+    );
+    let card = card.as_str().unwrap_or_default();
+    assert!(
+        card.contains("receipt") && card.contains("40"),
+        "card: {card}"
     );
     let on_hand: i64 = sqlx::query_scalar(
         "select l.on_hand from stock_lots l join warehouses w on w.id = l.warehouse_id \

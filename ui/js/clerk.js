@@ -96,7 +96,7 @@ export async function stock(v) {
           const b = expiryBadge(l, alertDaysBySku[l.sku]);
           return h('tr', { class: b.cls, 'data-lot': l.lot_code },
             h('td', {}, l.warehouse_code), h('td', {}, nameOf(l, 'item_name'), h('br'), h('small', { class: 'muted' }, l.sku)),
-            h('td', {}, l.lot_code), h('td', {}, l.expires_on || '—', ' ', h('span', { class: `badge ${b.cls}` }, b.text)),
+            h('td', {}, lotCardButton(l)), h('td', {}, l.expires_on || '—', ' ', h('span', { class: `badge ${b.cls}` }, b.text)),
             h('td', { class: 'num' }, qty(l.on_hand)), h('td', { class: 'num' }, qty(l.reserved)), h('td', { class: 'num' }, qty(l.available)),
             h('td', {}, l.status === 'quarantined' ? h('span', { class: 'badge quarantined' }, t('quarantined')) : t('available_status')));
         }));
@@ -112,6 +112,30 @@ export async function stock(v) {
   form.addEventListener('submit', (e) => { e.preventDefault(); busy(btn, () => load()); });
   mode.addEventListener('change', render);
   await load();
+}
+
+/** The lot code as a button that opens the lot's stock card (every movement) in a dialog. */
+function lotCardButton(l) {
+  const b = h('button', { type: 'button', class: 'link', 'aria-haspopup': 'dialog' }, l.lot_code);
+  b.addEventListener('click', () => busy(b, async () => {
+    const dlg = h('dialog', { class: 'card lot-card', 'aria-labelledby': 'lot-card-h' });
+    const close = h('button', { type: 'button', class: 'secondary' }, t('close'));
+    close.addEventListener('click', () => dlg.close());
+    dlg.addEventListener('close', () => { dlg.remove(); b.focus(); });
+    dlg.append(h('h2', { id: 'lot-card-h' }, `${nameOf(l, 'item_name')} · ${l.lot_code} · ${l.warehouse_code}`));
+    try {
+      const card = await get(`/lots/${l.id}/card`);
+      dlg.append(table(['time', 'kind', { label: 'qty', cls: 'num' }, { label: 'reserved', cls: 'num' }, { label: 'on_hand', cls: 'num' }, 'reason', 'actor'],
+        (card.movements || []).map((m) => h('tr', {}, h('td', {}, new Date(m.created_at).toLocaleString()), h('td', {}, m.kind),
+          h('td', { class: 'num' }, qty(m.qty)), h('td', { class: 'num' }, qty(m.reserved_delta)), h('td', { class: 'num' }, qty(m.on_hand_after)),
+          h('td', {}, [m.reason, m.note].filter(Boolean).join(' · ')), h('td', {}, m.actor)))));
+    } catch (err) { showProblem(dlg, err, dlg.querySelector('h2').nextSibling); }
+    dlg.append(h('p', {}, close));
+    document.body.append(dlg);
+    dlg.showModal();
+    close.focus();
+  }));
+  return b;
 }
 
 // ---------------------------------------------------------------- expiry profile
