@@ -134,3 +134,50 @@ async fn an_auditor_sees_stock_as_of_now_equal_to_the_live_balances() {
     );
     b.close().await;
 }
+
+#[tokio::test]
+async fn the_stock_summary_by_city_totals_the_lot_balances() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("summary").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    let on_hand: i64 = sqlx::query_scalar("select sum(on_hand)::bigint from stock_lots")
+        .fetch_one(&app.pool)
+        .await
+        .expect("sum");
+    open_as(&b, &app, "auditor", &[], "#/stock").await;
+    b.until(
+        "the stock table",
+        "document.querySelector('#stock-result table')",
+        20,
+    )
+    .await;
+
+    b.el("#stock-mode")
+        .await
+        .select_by_value("summary:city")
+        .await
+        .expect("summary");
+    let total = b
+        .until(
+            "the totals row",
+            "document.querySelector('table.summary tr.total td')?.textContent",
+            20,
+        )
+        .await;
+    let cities = b
+        .js("document.querySelectorAll('table.summary tbody tr:not(.total)').length")
+        .await;
+    b.screenshot("auditor-stock-summary-city").await;
+
+    let shown: i64 = total
+        .as_str()
+        .unwrap_or_default()
+        .replace(',', "")
+        .parse()
+        .expect("a number");
+    assert_eq!(shown, on_hand, "on hand total");
+    assert_eq!(cities, 11, "the 11 GBA cities");
+    b.close().await;
+}

@@ -46,7 +46,8 @@ export async function stock(v) {
   const sku = select([{ value: '', label: t('all') }, ...store.itemOptions(itemsList)], { name: 'sku', id: 'stock-sku' });
   const status = select([{ value: '', label: t('all') }, { value: 'available', label: t('available_status') }, { value: 'quarantined', label: t('quarantined') }], { name: 'status' });
   const within = input({ type: 'number', min: 0, name: 'expiring_within_days', inputmode: 'numeric' });
-  const mode = select([{ value: 'lot', label: t('by_lot') }, { value: 'item', label: t('by_item') }], { name: 'mode' });
+  const mode = select([{ value: 'lot', label: t('by_lot') }, { value: 'item', label: t('by_item') },
+    ...['warehouse', 'item', 'city', 'category'].map((g) => ({ value: `summary:${g}`, label: `${t('summary')}: ${t(g)}` }))], { name: 'mode', id: 'stock-mode' });
   const btn = h('button', { type: 'submit', id: 'stock-search' }, t('search'));
   const form = h('form', { class: 'card', id: 'stock-filter' }, h('div', { class: 'row' },
     field('warehouse', wh, { pointer: 'warehouse' }), field('category', cat, { pointer: 'category' }), field('item', sku, { pointer: 'sku' }),
@@ -57,7 +58,23 @@ export async function stock(v) {
   let rows = [];
   let cursor = null;
 
+  async function loadSummary(groupBy) {
+    out.replaceChildren(loading());
+    try {
+      const sum = await get('/stock/summary', { group_by: groupBy });
+      const names = groupBy === 'item' ? Object.fromEntries(itemsList.map((i) => [i.sku, nameOf(i)]))
+        : groupBy === 'category' ? Object.fromEntries(cats.map((c) => [c.code, nameOf(c)])) : {};
+      const cols = ['on_hand', 'reserved', 'available', 'in_transit_qty', 'quarantined', 'expired', 'expiring'];
+      const fig = (g, k) => (g.figures || g)[k === 'in_transit_qty' ? 'in_transit' : k];
+      const rowsOut = (sum.groups || []).map((g) => h('tr', {}, h('th', { scope: 'row' }, names[g.key] ? `${names[g.key]} (${g.key})` : g.key),
+        cols.map((k) => h('td', { class: 'num' }, qty(fig(g, k))))));
+      if (sum.totals) rowsOut.push(h('tr', { class: 'total' }, h('th', { scope: 'row' }, t('total')), cols.map((k) => h('td', { class: 'num' }, h('strong', {}, qty(fig(sum.totals, k)))))));
+      out.replaceChildren(table([groupBy, ...cols.map((k) => ({ label: k === 'expiring' ? 'expiring_soon' : k, cls: 'num' }))], rowsOut, { cls: 'summary' }));
+    } catch (e) { out.replaceChildren(); showProblem(form, e); }
+  }
+
   async function load(more = false) {
+    if (mode.value.startsWith('summary:')) { await loadSummary(mode.value.split(':')[1]); return; }
     if (!more) { rows = []; cursor = null; out.replaceChildren(loading()); }
     clearProblems(form);
     try {
@@ -110,7 +127,13 @@ export async function stock(v) {
   }
 
   form.addEventListener('submit', (e) => { e.preventDefault(); busy(btn, () => load()); });
-  mode.addEventListener('change', render);
+  // Switching between lot and item views re-groups what is loaded; summaries are fetched.
+  let lastMode = mode.value;
+  mode.addEventListener('change', () => {
+    const wasSummary = lastMode.startsWith('summary:');
+    lastMode = mode.value;
+    if (mode.value.startsWith('summary:') || wasSummary) load(); else render();
+  });
   await load();
 }
 

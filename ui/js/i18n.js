@@ -63,7 +63,7 @@ const en = {
   plan_status: 'Plan status', date: 'Date', cancelled: 'Cancelled.', dispatched: 'Dispatched.',
   delivered: 'Delivered.', reserved_ok: 'Reserved: {status}.', closure_created: 'Roads closed.',
   incident_created: 'Incident opened.', select_incident: 'Choose an incident', none: 'none',
-  api_missing: 'This part of the API is not available yet on this server.', roads_closed: 'road(s) closed', close: 'Close', stock_card: 'Stock card',
+  api_missing: 'This part of the API is not available yet on this server.', roads_closed: 'road(s) closed', close: 'Close', stock_card: 'Stock card', quarantined_qty: 'Quarantined', expiring_soon: 'Expiring soon', city_key: 'City',
 };
 
 const zh = {
@@ -126,7 +126,7 @@ const zh = {
   plan_status: '方案状态', date: '日期', cancelled: '已取消。', dispatched: '已发运。',
   delivered: '已送达。', reserved_ok: '已预留：{status}。', closure_created: '道路已封闭。',
   incident_created: '事件已创建。', select_incident: '选择事件', none: '无',
-  api_missing: '此服务器尚未提供该接口。', roads_closed: '条道路封闭', close: '关闭', stock_card: '库存卡',
+  api_missing: '此服务器尚未提供该接口。', roads_closed: '条道路封闭', close: '关闭', stock_card: '库存卡', quarantined_qty: '隔离', expiring_soon: '临期', city_key: '城市',
 };
 
 const dicts = { en, zh };
