@@ -71,6 +71,15 @@ async fn an_auditor_verifies_the_chain_and_downloads_a_csv_export_that_matches_t
     let file = b.download(".csv", 30).await;
     b.screenshot("auditor-exports").await;
     let text = std::fs::read_to_string(&file).expect("read the CSV");
+    // And the same as a workbook: an xlsx file is a ZIP archive.
+    b.el("#ex-format")
+        .await
+        .select_by_value("xlsx")
+        .await
+        .expect("xlsx");
+    b.click("#ex-submit").await;
+    let xlsx = b.download(".xlsx", 60).await;
+    let magic = std::fs::read(&xlsx).expect("read the xlsx");
 
     // Assert: the chain is intact, and the file has a header, the HXL row, one row per
     // movement, and a trailing manifest line.
@@ -96,6 +105,7 @@ async fn an_auditor_verifies_the_chain_and_downloads_a_csv_export_that_matches_t
     );
     let data_rows = lines.len() as i64 - 3;
     assert_eq!(data_rows, movements, "one row per ledger movement");
+    assert_eq!(&magic[..2], b"PK", "the xlsx is a ZIP archive");
     b.close().await;
 }
 

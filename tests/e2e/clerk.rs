@@ -502,7 +502,14 @@ async fn a_wrong_password_is_refused_on_the_form_and_signing_out_revokes_the_tok
     assert_eq!(
         nav,
         serde_json::json!([
-            "stock", "expiry", "alerts", "requests", "audit", "exports", "asof"
+            "stock",
+            "expiry",
+            "alerts",
+            "requests",
+            "audit",
+            "movements",
+            "exports",
+            "asof"
         ]),
         "an auditor sees read-only screens only"
     );

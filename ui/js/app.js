@@ -22,6 +22,7 @@ const ROUTES = [
   { path: 'map', label: 'nav_map', roles: [D, ADM], render: dispatch.mapScreen },
   { path: 'requests', label: 'nav_requests', roles: [D, A, ADM], render: dispatch.requests },
   { path: 'audit', label: 'nav_audit', roles: [A, ADM], render: audit.events },
+  { path: 'movements', label: 'nav_movements', roles: [C, A, ADM], render: audit.movements },
   { path: 'exports', label: 'nav_exports', roles: [A, ADM], render: audit.exportsScreen },
   { path: 'asof', label: 'nav_asof', roles: [A, ADM], render: audit.asOf },
 ];

@@ -170,4 +170,46 @@ export async function asOf(v) {
   });
 }
 
+/** Ledger movements with filters and a cursor. */
+export async function movements(v) {
+  const whs = await store.warehouses();
+  const itemsList = await store.items();
+  const wh = select([{ value: '', label: t('all') }, ...store.warehouseOptions(whs)], { id: 'mv-warehouse', name: 'warehouse' });
+  const sku = select([{ value: '', label: t('all') }, ...store.itemOptions(itemsList)], { id: 'mv-sku', name: 'sku' });
+  const kind = select(['', 'receipt', 'issue', 'transfer_out', 'transfer_in', 'transfer_return', 'adjustment', 'count_adjustment', 'reserve', 'release', 'dispatch', 'seed']
+    .map((k) => ({ value: k, label: k || t('all') })), { id: 'mv-kind', name: 'kind' });
+  const from = input({ type: 'datetime-local', id: 'mv-from', name: 'from' });
+  const to = input({ type: 'datetime-local', id: 'mv-to', name: 'to' });
+  const btn = h('button', { type: 'submit', id: 'mv-submit' }, t('filter'));
+  const form = h('form', { class: 'card', id: 'movements-form' }, h('div', { class: 'row' },
+    field('warehouse', wh, { pointer: 'warehouse' }), field('item', sku, { pointer: 'sku' }), field('kind', kind, { pointer: 'kind' }),
+    field('from', from, { pointer: 'from' }), field('to', to, { pointer: 'to' }), btn));
+  const out = h('div', { id: 'movements-result' });
+  v.append(h('h1', {}, t('movements')), form, out);
+  let cursor = null;
+  async function load(more) {
+    if (!more) { out.replaceChildren(loading()); cursor = null; }
+    clearProblems(form);
+    try {
+      const page = await get('/movements', { warehouse: wh.value, sku: sku.value, kind: kind.value, from: rfc3339(from.value), to: rfc3339(to.value), limit: 100, cursor: more ? cursor : undefined });
+      cursor = page.next_cursor;
+      const rows = page.items.map((m) => h('tr', {}, h('td', { class: 'num' }, m.id), h('td', {}, new Date(m.created_at).toLocaleString()),
+        h('td', {}, m.warehouse_code), h('td', {}, m.sku), h('td', {}, m.lot_code), h('td', {}, m.kind), h('td', { class: 'num' }, qty(m.qty)),
+        h('td', { class: 'num' }, qty(m.reserved_delta)), h('td', { class: 'num' }, qty(m.on_hand_after)), h('td', {}, m.actor),
+        h('td', {}, [m.reason, m.note].filter(Boolean).join(' · '))));
+      if (!more) out.replaceChildren(table([{ label: 'seq', cls: 'num' }, 'time', 'warehouse', 'sku', 'lot_code', 'kind', { label: 'qty', cls: 'num' },
+        { label: 'reserved', cls: 'num' }, { label: 'on_hand', cls: 'num' }, 'actor', 'reason'], rows, { cls: 'movements' }));
+      else out.querySelector('tbody').append(...rows);
+      out.querySelector('.more')?.remove();
+      if (cursor) {
+        const m = h('button', { type: 'button', class: 'secondary more' }, t('load_more'));
+        m.addEventListener('click', () => busy(m, () => load(true)));
+        out.append(m);
+      }
+    } catch (err) { out.replaceChildren(); showProblem(form, err); }
+  }
+  form.addEventListener('submit', (e) => { e.preventDefault(); busy(btn, () => load(false)); });
+  await load(false);
+}
+
 export { getAll };
