@@ -75,7 +75,7 @@ async fn a_dispatcher_closes_a_crossing_opens_an_incident_previews_and_reserves_
     b.click("#plan-preview").await;
     b.until(
         "the preview",
-        "document.getElementById('plan-status')?.textContent",
+        "document.getElementById('plan-status')?.dataset.status",
         30,
     )
     .await;
@@ -96,14 +96,14 @@ async fn a_dispatcher_closes_a_crossing_opens_an_incident_previews_and_reserves_
     let status = b
         .until(
             "the reserved request",
-            "document.querySelector('.request .rq-status')?.textContent",
+            "document.querySelector('.request .rq-status')?.dataset.status",
             30,
         )
         .await;
 
     // Act 4: dispatch the request, then confirm the first shipment's delivery.
     b.click(".request button[id^='rq-dispatch-']").await;
-    b.until("the dispatched request", "document.querySelector('.request .rq-status')?.textContent === 'dispatched' && document.querySelector(\"[id^='sh-deliver-']\")", 30)
+    b.until("the dispatched request", "document.querySelector('.request .rq-status')?.dataset.status === 'dispatched' && document.querySelector(\"[id^='sh-deliver-']\")", 30)
         .await;
     b.screenshot("dispatcher-request-dispatched").await;
     b.click("[id^='sh-deliver-']").await;
@@ -252,7 +252,7 @@ async fn a_dispatcher_writes_a_request_by_hand_reserves_replans_and_cancels_it()
     let first = b
         .until(
             "the request",
-            "document.querySelector('.request .rq-status')?.textContent",
+            "document.querySelector('.request .rq-status')?.dataset.status",
             30,
         )
         .await;
@@ -261,7 +261,7 @@ async fn a_dispatcher_writes_a_request_by_hand_reserves_replans_and_cancels_it()
         .await;
     b.click(".request button[id^='rq-cancel-']").await;
     let last = b
-        .until("the cancelled request", "document.querySelector('.request .rq-status')?.textContent === 'cancelled' || document.querySelector('.request .form-error')?.textContent", 30)
+        .until("the cancelled request", "document.querySelector('.request .rq-status')?.dataset.status === 'cancelled' || document.querySelector('.request .form-error')?.textContent", 30)
         .await;
 
     assert_eq!(

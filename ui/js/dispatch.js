@@ -1,7 +1,7 @@
 // Dispatcher screens: the map (closures, incidents, planning) and the list of requests.
 import { get, getAll, post, del } from './api.js';
 import { h, field, input, select, showProblem, showOk, busy, table, loading, qty, clearProblems, toast } from './dom.js';
-import { t, nameOf } from './i18n.js';
+import { t, tv, nameOf } from './i18n.js';
 import * as store from './store.js';
 import { createMap, networkLayer, warehouseLayer, incidentLayer, closureLayer, stateLabel } from './map.js';
 
@@ -109,7 +109,7 @@ export async function mapScreen(v) {
       toolPanel.append(form);
     } else if (S.tool === 'incident') {
       const name = input({ id: 'inc-name', name: 'name' });
-      const kind = select(KINDS.map((k) => ({ value: k, label: k })), { id: 'inc-kind', name: 'kind' });
+      const kind = select(KINDS.map((k) => ({ value: k, label: tv('kind', k) })), { id: 'inc-kind', name: 'kind' });
       const lat = input({ id: 'inc-lat', name: 'lat', type: 'number', step: 'any', value: S.draft?.lat ?? '' });
       const lon = input({ id: 'inc-lon', name: 'lon', type: 'number', step: 'any', value: S.draft?.lon ?? '' });
       const pop = input({ id: 'inc-pop', name: 'population', type: 'number', min: 0, value: '' });
@@ -224,13 +224,13 @@ export async function mapScreen(v) {
 function planner(root, incidents, selectId) {
   root.replaceChildren();
   if (!incidents.length) { root.append(h('p', { class: 'muted' }, t('none'))); return; }
-  const incSel = select(incidents.map((i) => ({ value: i.id, label: `${i.name} (${i.kind})` })), { id: 'plan-incident', name: 'incident_id' });
+  const incSel = select(incidents.map((i) => ({ value: i.id, label: `${i.name} (${tv('kind', i.kind)})` })), { id: 'plan-incident', name: 'incident_id' });
   if (selectId) incSel.value = selectId;
   const pop = input({ id: 'ne-pop', type: 'number', min: 0, name: 'population' });
   const days = input({ id: 'ne-days', type: 'number', min: 1, name: 'days', value: '3' });
   const neBtn = h('button', { type: 'button', class: 'secondary', id: 'ne-submit' }, t('needs_estimate'));
   const linesBox = h('div', { id: 'plan-lines' });
-  const prio = select(['critical', 'high', 'normal'].map((p) => ({ value: p, label: p })), { id: 'plan-priority', name: 'priority', value: 'high' });
+  const prio = select(['critical', 'high', 'normal'].map((p) => ({ value: p, label: tv('prio', p) })), { id: 'plan-priority', name: 'priority', value: 'high' });
   const neededBy = input({ id: 'plan-needed-by', type: 'datetime-local', name: 'needed_by' });
   const incl = h('input', { type: 'checkbox', id: 'plan-include-affected', name: 'include_affected_warehouses' });
   const prevBtn = h('button', { type: 'button', id: 'plan-preview' }, t('preview'));
@@ -336,7 +336,7 @@ async function showPlan(out, plan, incident) {
   if (drawn.length && S.map) S.map.fitBounds(L.featureGroup(drawn).getBounds().pad(0.2), { animate: false });
   const itemName = Object.fromEntries((await store.items()).map((i) => [i.sku, nameOf(i)]));
   out.replaceChildren(
-    h('p', {}, `${t('plan_status')}: `, h('strong', { id: 'plan-status' }, plan.status)),
+    h('p', {}, `${t('plan_status')}: `, h('strong', { id: 'plan-status', 'data-status': plan.status }, tv('rs', plan.status))),
     h('h3', {}, t('picks')),
     table(['item', 'warehouse', 'lot_code', 'expires_on', { label: 'qty', cls: 'num' }, { label: 'eta', cls: 'num' }, { label: 'distance', cls: 'num' }, 'late'],
       (plan.lines || []).flatMap((l) => [
@@ -378,10 +378,10 @@ export function requestCard(req, onChange) {
           showOk(box, t('delivered'));
         } catch (err) { showProblem(box, err); }
       }));
-      return h('li', {}, `${s.warehouse_code} · ${s.status} · ${s.lines.map((l) => `${l.sku}×${qty(l.qty)}`).join(', ')} `, s.status === 'delivered' ? null : dl);
+      return h('li', {}, `${s.warehouse_code} · ${tv('rs', s.status)} · ${s.lines.map((l) => `${l.sku}×${qty(l.qty)}`).join(', ')} `, s.status === 'delivered' ? null : dl);
     });
     box.replaceChildren(
-      h('h3', {}, `${t('request')} ${String(r.id).slice(0, 8)} · `, h('span', { class: 'rq-status' }, r.status), ` · ${r.priority}`),
+      h('h3', {}, `${t('request')} ${String(r.id).slice(0, 8)} · `, h('span', { class: 'rq-status', 'data-status': r.status }, tv('rs', r.status)), ` · ${tv('prio', r.priority)}`),
       table(['sku', { label: 'requested', cls: 'num' }, { label: 'reserved', cls: 'num' }, { label: 'shortfall', cls: 'num' }],
         (r.lines || []).map((l) => h('tr', {}, h('td', {}, l.sku), h('td', { class: 'num' }, qty(l.requested)), h('td', { class: 'num' }, qty(l.reserved)), h('td', { class: 'num' }, qty(l.shortfall))))),
       ships.length ? h('div', {}, h('h4', {}, t('shipments')), h('ul', {}, ships)) : null,
@@ -395,7 +395,7 @@ export function requestCard(req, onChange) {
 // ---------------------------------------------------------------- requests list
 
 export async function requests(v) {
-  const status = select(['', 'reserved', 'partially_reserved', 'unfilled', 'dispatched', 'delivered', 'cancelled'].map((s) => ({ value: s, label: s || t('all') })), { id: 'rq-status', name: 'status' });
+  const status = select(['', 'reserved', 'partially_reserved', 'unfilled', 'dispatched', 'delivered', 'cancelled'].map((s) => ({ value: s, label: s ? tv('rs', s) : t('all') })), { id: 'rq-status', name: 'status' });
   const out = h('div', { id: 'rq-list' });
   const detail = h('div', { id: 'rq-detail' });
   const form = h('form', { class: 'card' }, h('div', { class: 'row' }, field('status', status, { pointer: 'status' })));
@@ -412,7 +412,7 @@ export async function requests(v) {
         open.addEventListener('click', () => busy(open, async () => {
           try { detail.replaceChildren(requestCard(await get(`/requests/${r.id}`), load)); } catch (err) { showProblem(detail, err); }
         }));
-        return h('tr', {}, h('td', {}, incidents[r.incident_id] || r.incident_id), h('td', {}, r.priority), h('td', {}, r.status),
+        return h('tr', {}, h('td', {}, incidents[r.incident_id] || r.incident_id), h('td', {}, tv('prio', r.priority)), h('td', {}, tv('rs', r.status)),
           h('td', {}, new Date(r.created_at).toLocaleString()), h('td', {}, open));
       })));
     } catch (err) { out.replaceChildren(); showProblem(out, err); }

@@ -59,6 +59,11 @@ const en = {
   asof_title: 'Stock as of a date', show: 'Show', rows: '{n} rows', summary: 'Summary',
   group_by: 'Group by', city: 'City', in_transit_qty: 'In transit',
   movements: 'Movements', audit_events: 'Audit events', stock_as_of: 'Stock as of', requests_export: 'Requests',
+  kind_typhoon: 'typhoon', kind_flood: 'flood', kind_rainstorm: 'rainstorm', kind_landslide: 'landslide', kind_fire: 'fire',
+  kind_earthquake: 'earthquake', kind_epidemic: 'epidemic', kind_other: 'other',
+  prio_critical: 'critical', prio_high: 'high', prio_normal: 'normal',
+  rs_reserved: 'reserved', rs_partially_reserved: 'partially reserved', rs_unfilled: 'unfilled', rs_dispatched: 'dispatched',
+  rs_delivered: 'delivered', rs_cancelled: 'cancelled', rs_in_transit: 'in transit',
   signed_in_as: '{name} ({role})', saved: 'Saved.', posted: 'Count posted.', lines: 'Lines',
   plan_status: 'Plan status', date: 'Date', cancelled: 'Cancelled.', dispatched: 'Dispatched.',
   delivered: 'Delivered.', reserved_ok: 'Reserved: {status}.', closure_created: 'Roads closed.',
@@ -122,6 +127,11 @@ const zh = {
   asof_title: '指定时间的库存', show: '显示', rows: '{n} 行', summary: '汇总',
   group_by: '分组', city: '城市', in_transit_qty: '在途',
   movements: '库存流水', audit_events: '审计事件', stock_as_of: '历史库存', requests_export: '调配申请',
+  kind_typhoon: '台风', kind_flood: '洪水', kind_rainstorm: '暴雨', kind_landslide: '滑坡', kind_fire: '火灾',
+  kind_earthquake: '地震', kind_epidemic: '疫情', kind_other: '其他',
+  prio_critical: '紧急', prio_high: '高', prio_normal: '一般',
+  rs_reserved: '已预留', rs_partially_reserved: '部分预留', rs_unfilled: '未满足', rs_dispatched: '已发运',
+  rs_delivered: '已送达', rs_cancelled: '已取消', rs_in_transit: '在途',
   signed_in_as: '{name}（{role}）', saved: '已保存。', posted: '盘点已过账。', lines: '明细',
   plan_status: '方案状态', date: '日期', cancelled: '已取消。', dispatched: '已发运。',
   delivered: '已送达。', reserved_ok: '已预留：{status}。', closure_created: '道路已封闭。',
@@ -145,6 +155,12 @@ export function t(key, vars) {
   let s = dicts[current][key] ?? en[key] ?? key;
   if (vars) for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, v);
   return s;
+}
+
+/** A coded value (`prefix_value` in the dictionary) in the current language, or the value. */
+export function tv(prefix, value) {
+  const key = `${prefix}_${value}`;
+  return dicts[current][key] ?? en[key] ?? String(value ?? '');
 }
 
 /** The name of an item, warehouse or category in the current language. */
