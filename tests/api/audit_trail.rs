@@ -620,6 +620,62 @@ async fn bad_export_input_is_a_problem_and_neither_exports_nor_audits() {
     assert_eq!(event_count(&app).await, before, "no export was recorded");
 }
 
+#[tokio::test]
+async fn a_client_that_disconnects_mid_export_leaves_no_transaction_or_query_behind() {
+    // Arrange: enough rows that the export cannot finish into socket buffers (inserted
+    // with the balance trigger off: 200,000 updates of one lot row would be quadratic).
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    tamper(
+        &app,
+        "insert into stock_movements (lot_id, kind, qty, actor_id)
+         select (select id from stock_lots order by id limit 1), 'receipt', 1,
+                '00000000-0000-0000-0000-000000000001'
+           from generate_series(1, 200000)",
+    )
+    .await;
+
+    // Act: read one chunk, then hang up.
+    let mut res = app
+        .client
+        .get(app.url("/api/v1/exports/movements?format=jsonl"))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+    let first = res.chunk().await.expect("read").expect("a first chunk");
+    assert!(!first.is_empty());
+    drop(res);
+
+    // Assert: the export's snapshot transaction ends soon after.
+    let mut lingering: i64 = -1;
+    for _ in 0..100 {
+        lingering = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+              where datname = current_database() and pid <> pg_backend_pid()
+                and (state like 'idle in transaction%'
+                     or (state = 'active' and query like '%from stock_movements m%'))",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("activity");
+        if lingering == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(lingering, 0, "the export's transaction and query are gone");
+    let (status, _, body) = fetch(
+        &app,
+        "/api/v1/exports/stock-as-of?at=2026-01-01T00:00:00Z",
+        &auditor,
+    )
+    .await;
+    assert_eq!(status, 200, "the service still exports");
+    assert!(String::from_utf8_lossy(&body).contains("#manifest"));
+}
+
 // ---------------------------------------------------------------- stock as of
 
 /// A tiny deterministic generator, so the "random" operations replay identically.
