@@ -60,8 +60,12 @@ async fn append(pool: &sqlx::PgPool, first: i64, count: i64) -> anyhow::Result<(
     let mut prev = audit::genesis_hash();
     let mut seq = 0i64;
     while seq < count {
-        let mut cols: (Vec<i64>, Vec<DateTime<Utc>>, Vec<String>, Vec<serde_json::Value>) =
-            Default::default();
+        let mut cols: (
+            Vec<i64>,
+            Vec<DateTime<Utc>>,
+            Vec<String>,
+            Vec<serde_json::Value>,
+        ) = Default::default();
         let mut hashes: (Vec<String>, Vec<String>) = Default::default();
         for _ in 0..BATCH.min(count - seq) {
             seq += 1;

@@ -297,6 +297,115 @@ async fn only_auditors_and_admins_may_verify_query_or_export() {
     );
 }
 
+/// A database URL for the test database, for the `stockpile` CLI.
+fn cli_url(app: &TestApp) -> String {
+    let o = &app.options;
+    let db = o.get_database().unwrap_or(&app.db_name);
+    match o.get_socket() {
+        Some(sock) => format!(
+            "postgres://{}@{}:{}/{db}",
+            o.get_username(),
+            sock.display().to_string().replace('/', "%2F"),
+            o.get_port()
+        ),
+        None => format!(
+            "postgres://{}@{}:{}/{db}",
+            o.get_username(),
+            o.get_host(),
+            o.get_port()
+        ),
+    }
+}
+
+async fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_stockpile"))
+        .arg("--database-url")
+        .arg(cli_url(app))
+        .args(args)
+        .output()
+        .await
+        .expect("run the stockpile CLI")
+}
+
+#[tokio::test]
+async fn the_cli_verifies_the_chain_and_exports_with_an_audited_manifest() {
+    // Arrange
+    let app = TestApp::demo().await;
+    add_events(&app, 2).await;
+    let expected: i64 = sqlx::query_scalar(
+        "select count(*) from stock_movements m join stock_lots l on l.id = m.lot_id
+           join warehouses w on w.id = l.warehouse_id where w.code = 'JM-JH-RC'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+
+    // Act
+    let verified = cli(&app, &["audit", "verify"]).await;
+    let exported = cli(
+        &app,
+        &[
+            "export",
+            "movements",
+            "--warehouse",
+            "JM-JH-RC",
+            "--format",
+            "csv",
+        ],
+    )
+    .await;
+    let refused = cli(
+        &app,
+        &[
+            "export",
+            "movements",
+            "--from",
+            "2026-02-01T00:00:00Z",
+            "--to",
+            "2026-01-01T00:00:00Z",
+        ],
+    )
+    .await;
+    tamper(&app, "delete from audit_events where seq = 2").await;
+    let broken = cli(&app, &["audit", "verify"]).await;
+
+    // Assert
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let v: Value = serde_json::from_slice(&verified.stdout).expect("verify prints JSON");
+    assert_eq!(v["ok"], true);
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let text = String::from_utf8(exported.stdout).expect("utf8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len() as i64, expected + 2, "header, rows, manifest");
+    let m = csv_manifest(lines[lines.len() - 1]);
+    assert_eq!(m["rows"], expected.to_string());
+    let (action, actor, request_id): (String, String, Option<String>) = sqlx::query_as(
+        "select action, actor_username, request_id from audit_events where seq = $1",
+    )
+    .bind(m["export_event_seq"].parse::<i64>().expect("seq"))
+    .fetch_one(&app.pool)
+    .await
+    .expect("export event");
+    assert_eq!(
+        (action.as_str(), actor.as_str()),
+        ("export.movements", "system")
+    );
+    assert!(request_id.unwrap_or_default().starts_with("cli-"));
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("`from` must not be after `to`"));
+    assert!(!broken.status.success());
+    let b: Value = serde_json::from_slice(&broken.stdout).expect("verify prints JSON");
+    assert_eq!(b["first_broken_seq"], 2);
+}
+
 // ---------------------------------------------------------------- event query
 
 #[tokio::test]
