@@ -49,7 +49,84 @@ async fn run(url: &str) -> anyhow::Result<()> {
         v.events_checked as f64 / secs
     );
     anyhow::ensure!(v.ok, "the generated chain must verify: {v:?}");
+
+    // What the single chain head costs writers: receipt-shaped transactions (one ledger
+    // row, on a lot of the writer's own) with and without their audit event.
+    let secs: u64 = std::env::var("STOCKPILE_BENCH_CONTENTION_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    if secs > 0 {
+        let lots: Vec<uuid::Uuid> =
+            sqlx::query_scalar("select id from stock_lots order by id limit 8")
+                .fetch_all(&pool)
+                .await?;
+        for writers in [1usize, 4, 8] {
+            if writers > lots.len() {
+                break;
+            }
+            for with_audit in [false, true] {
+                let tps = contention(url, &lots[..writers], with_audit, secs).await?;
+                println!(
+                    "receipt-shaped transactions, {writers} writer(s), audit {}: {tps:.0} tx/s",
+                    if with_audit { "on " } else { "off" }
+                );
+            }
+        }
+    }
     Ok(())
+}
+
+/// Transactions per second of `lots.len()` concurrent writers for `secs` seconds.
+async fn contention(
+    url: &str,
+    lots: &[uuid::Uuid],
+    with_audit: bool,
+    secs: u64,
+) -> anyhow::Result<f64> {
+    let pool = stockpile::db::pool(url.parse()?, lots.len() as u32 + 1).await?;
+    let deadline = Instant::now() + std::time::Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for lot in lots.iter().copied() {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            while Instant::now() < deadline {
+                let mut tx = pool.begin().await?;
+                let id: i64 = sqlx::query_scalar(
+                    "insert into stock_movements (lot_id, kind, qty, actor_id)
+                     values ($1, 'receipt', 1, '00000000-0000-0000-0000-000000000001') returning id",
+                )
+                .bind(lot)
+                .fetch_one(&mut *tx)
+                .await?;
+                if with_audit {
+                    audit::db::record(
+                        &mut tx,
+                        &stockpile::auth::Actor::system(),
+                        &stockpile::http::Ctx::default(),
+                        audit::Change {
+                            action: "stock.receipt",
+                            entity_kind: "lot",
+                            entity_id: lot.to_string(),
+                            before: None,
+                            after: Some(json!({ "movement_ids": [id], "qty": 1 })),
+                        },
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                done += 1;
+            }
+            anyhow::Ok(done)
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await??;
+    }
+    pool.close().await;
+    Ok(total as f64 / secs as f64)
 }
 
 /// Appends one event per movement, in batches, computing the hashes as `record` does.

@@ -33,8 +33,9 @@ values ('00000000-0000-0000-0000-0000000000a1', 'TENT-BENCH', '救灾帐篷', 'r
 insert into warehouses (id, code, name_zh, name_en, lat, lon, city, tier)
 values ('00000000-0000-0000-0000-0000000000b1', 'BENCH-01', '基准仓库', 'bench warehouse', 22.5, 113.9, 'Shenzhen', 'city');
 insert into stock_lots (id, item_id, warehouse_id, lot_code, received_on)
-values ('00000000-0000-0000-0000-0000000000c1', '00000000-0000-0000-0000-0000000000a1',
-        '00000000-0000-0000-0000-0000000000b1', 'L-BENCH', current_date);
+select ('00000000-0000-0000-0000-0000000000c' || g)::uuid, '00000000-0000-0000-0000-0000000000a1',
+       '00000000-0000-0000-0000-0000000000b1', 'L-BENCH-' || g, current_date
+  from generate_series(1, 8) g;
 begin;
 set local session_replication_role = replica;
 insert into stock_movements (lot_id, kind, qty, on_hand_after, reason, actor_id, request_id, created_at)
@@ -47,7 +48,7 @@ analyze;
 SQL
 
 echo "== verify ($N events, $N movement links)"
-STOCKPILE_BENCH_DATABASE_URL="$URL" cargo bench -q --bench audit_chain 2>&1 | grep -v '^$'
+STOCKPILE_BENCH_CONTENTION_SECS=0 STOCKPILE_BENCH_DATABASE_URL="$URL" cargo bench -q --bench audit_chain 2>&1 | grep -v '^$'
 echo "== verify via the CLI"
 /usr/bin/time -f "cli verify: %e s, peak RSS %M KiB" env DATABASE_URL="$URL" "$BIN" audit verify >/dev/null
 
@@ -63,5 +64,7 @@ echo "export audit-events csv: $N rows in ${secs} s, peak RSS $((rss / 1024)) Mi
 /usr/bin/time -o "$OUT/time" -f "%e %M" env DATABASE_URL="$URL" "$BIN" export stock-as-of --at 2026-01-01T00:10:00Z --format csv >"$OUT/asof.csv" 2>/dev/null
 read -r secs rss <"$OUT/time"
 echo "export stock-as-of (aggregating $N movements): ${secs} s, peak RSS $((rss / 1024)) MiB, $(tail -n1 "$OUT/asof.csv" | cut -c1-60)"
+echo "== what the chain head costs writers (verifies again first)"
+STOCKPILE_BENCH_CONTENTION_SECS=${SECS:-5} STOCKPILE_BENCH_DATABASE_URL="$URL" cargo bench -q --bench audit_chain 2>&1 | grep -v '^$'
 rm -rf "$OUT"
 psql -q "$ADMIN" -c "drop database if exists $DB with (force)"
