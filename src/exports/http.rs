@@ -224,7 +224,9 @@ const EXPORT_HEADERS: &str = "Headers X-Audit-Seq-From, X-Audit-Seq-To and X-Aud
 #[utoipa::path(get, path = "/api/v1/exports/movements", tag = "exports", params(MovementsParams),
     description = EXPORT_HEADERS,
     security(("bearer" = ["auditor", "admin"])),
-    responses((status = 200, description = "The file", content_type = "text/csv"),
+    responses((status = 200, description = "The file, in the requested format",
+               content((String = "text/csv"), (String = "application/x-ndjson"),
+                       (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
               (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)))]
 pub async fn export_movements(
@@ -242,7 +244,9 @@ pub async fn export_movements(
 #[utoipa::path(get, path = "/api/v1/exports/audit-events", tag = "exports", params(AuditEventsParams),
     description = EXPORT_HEADERS,
     security(("bearer" = ["auditor", "admin"])),
-    responses((status = 200, description = "The file", content_type = "text/csv"),
+    responses((status = 200, description = "The file, in the requested format",
+               content((String = "text/csv"), (String = "application/x-ndjson"),
+                       (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
               (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)))]
 pub async fn export_audit_events(
@@ -260,7 +264,9 @@ pub async fn export_audit_events(
 #[utoipa::path(get, path = "/api/v1/exports/stock-as-of", tag = "exports", params(StockAsOfParams),
     description = EXPORT_HEADERS,
     security(("bearer" = ["auditor", "admin"])),
-    responses((status = 200, description = "The file", content_type = "text/csv"),
+    responses((status = 200, description = "The file, in the requested format",
+               content((String = "text/csv"), (String = "application/x-ndjson"),
+                       (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
               (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)))]
 pub async fn export_stock_as_of(

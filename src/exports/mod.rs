@@ -212,7 +212,8 @@ pub struct Manifest {
     /// Data rows in the file.
     pub rows: u64,
     /// First audit seq covered (audit-events: the first exported event; the other
-    /// exports: 1, as they reflect the whole chain up to `audit_seq_to`).
+    /// exports: 1, as they reflect the whole chain up to `audit_seq_to`). An
+    /// audit-events export that matches no event has 0 and 0 and the genesis hash.
     pub audit_seq_from: i64,
     /// Last audit seq covered: the chain head in the snapshot the export read.
     pub audit_seq_to: i64,
