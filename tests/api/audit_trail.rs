@@ -582,6 +582,55 @@ async fn an_audit_events_export_in_jsonl_recomputes_to_the_chain_and_includes_it
 }
 
 #[tokio::test]
+async fn a_filtered_audit_events_export_names_the_seq_range_of_the_events_it_holds() {
+    // Arrange: seed (1), three test events (2..=4), then the export's own event (5).
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    add_events(&app, 3).await;
+
+    // Act
+    let (status, headers, body) = fetch(
+        &app,
+        "/api/v1/exports/audit-events?action=test.event&format=csv&hxl=true",
+        &auditor,
+    )
+    .await;
+    let (_, _, none) = fetch(
+        &app,
+        "/api/v1/exports/audit-events?action=nothing.here",
+        &auditor,
+    )
+    .await;
+
+    // Assert
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "x-audit-seq-from"), "2");
+    assert_eq!(header(&headers, "x-audit-seq-to"), "4");
+    assert_eq!(
+        header(&headers, "x-audit-last-hash"),
+        hash_of(&app, 4).await
+    );
+    assert_eq!(header(&headers, "x-audit-export-seq"), "5");
+    let text = String::from_utf8(body).expect("utf8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].starts_with("#meta+seq,#date,"));
+    assert_eq!(
+        lines.len(),
+        2 + 3 + 1,
+        "header, hashtags, three events, manifest"
+    );
+    let m = csv_manifest(lines[5]);
+    assert_eq!(
+        (m["rows"].as_str(), m["audit_seq_from"].as_str()),
+        ("3", "2")
+    );
+    let empty = String::from_utf8(none).expect("utf8");
+    let m = csv_manifest(empty.lines().last().expect("manifest"));
+    assert_eq!(m["rows"], "0");
+    assert_eq!(m["audit_last_hash"], audit::genesis_hash());
+}
+
+#[tokio::test]
 async fn csv_with_bom_and_hxl_starts_with_the_mark_and_a_hashtag_row_and_keeps_chinese_text() {
     // Arrange
     let app = TestApp::demo().await;
