@@ -27,6 +27,8 @@ const ADMIN: Access = Roles(&["admin"]);
 /// Every operation of the API and who may call it.
 pub const TABLE: &[(&str, Access)] = &[
     ("GET /api/v1/alerts", Any),
+    ("GET /api/v1/audit/events", Roles(&["auditor", "admin"])),
+    ("GET /api/v1/audit/verify", Roles(&["auditor", "admin"])),
     ("POST /api/v1/auth/login", Open),
     ("POST /api/v1/auth/logout", Any),
     ("GET /api/v1/auth/me", Any),
@@ -34,6 +36,18 @@ pub const TABLE: &[(&str, Access)] = &[
     ("GET /api/v1/counts/{id}", Any),
     ("PUT /api/v1/counts/{id}/lines", Roles(&["clerk"])),
     ("POST /api/v1/counts/{id}/post", Roles(&["clerk"])),
+    (
+        "GET /api/v1/exports/audit-events",
+        Roles(&["auditor", "admin"]),
+    ),
+    (
+        "GET /api/v1/exports/movements",
+        Roles(&["auditor", "admin"]),
+    ),
+    (
+        "GET /api/v1/exports/stock-as-of",
+        Roles(&["auditor", "admin"]),
+    ),
     ("GET /api/v1/items", Any),
     ("GET /api/v1/items/{sku}", Any),
     ("GET /api/v1/lots", Any),
