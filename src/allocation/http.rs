@@ -6,5 +6,5 @@ use crate::http::AppState;
 
 /// Routes of this module.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    OpenApiRouter::new().merge(super::network::routes())
 }

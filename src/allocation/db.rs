@@ -1,0 +1,1 @@
+//! SQL for allocation requests, picks and shipments.
