@@ -22,7 +22,10 @@ pub struct ItemRef {
 }
 
 /// Items with these SKUs (unknown SKUs are simply absent).
-pub async fn items_by_sku(conn: &mut PgConnection, skus: &[String]) -> Result<Vec<ItemRef>, sqlx::Error> {
+pub async fn items_by_sku(
+    conn: &mut PgConnection,
+    skus: &[String],
+) -> Result<Vec<ItemRef>, sqlx::Error> {
     sqlx::query_as!(
         ItemRef,
         r#"select id as "id: ItemId", sku, min_remaining_days from items where sku = any($1)"#,
@@ -216,7 +219,11 @@ pub struct RequestRow {
 }
 
 /// One request; `lock` takes the row lock (always before any lot lock).
-pub async fn request(conn: &mut PgConnection, id: RequestId, lock: bool) -> Result<Option<RequestRow>, sqlx::Error> {
+pub async fn request(
+    conn: &mut PgConnection,
+    id: RequestId,
+    lock: bool,
+) -> Result<Option<RequestRow>, sqlx::Error> {
     if lock {
         sqlx::query_as!(
             RequestRow,
@@ -351,7 +358,10 @@ pub async fn held_per_lot(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.lot_id, r.warehouse_id, r.qty)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.lot_id, r.warehouse_id, r.qty))
+        .collect())
 }
 
 /// A shipment line with its lot facts.

@@ -30,7 +30,9 @@ use crate::http::{AppState, Command, Ctx, Json, Path, Query, idempotency};
 use crate::ids::{IncidentId, ItemId, LotId, RequestId, ShipmentId, WarehouseId};
 use crate::incidents::db::IncidentRow;
 use crate::incidents::parse_area;
-use crate::planner::{self, DemandLine, ItemPolicy, LotState, Plan, PlanInput, Snapshot, WarehouseState};
+use crate::planner::{
+    self, DemandLine, ItemPolicy, LotState, Plan, PlanInput, Snapshot, WarehouseState,
+};
 use crate::routing::SnapConfig;
 use crate::stock::db::{Movement, insert_movement};
 
@@ -304,17 +306,23 @@ pub async fn load_view(conn: &mut PgConnection, id: RequestId) -> AppResult<Requ
     })
 }
 
-fn shipment_views(ships: Vec<db::ShipmentRow>, lines: Vec<db::ShipmentLineRow>) -> Vec<ShipmentView> {
+fn shipment_views(
+    ships: Vec<db::ShipmentRow>,
+    lines: Vec<db::ShipmentLineRow>,
+) -> Vec<ShipmentView> {
     let mut by_ship: HashMap<ShipmentId, Vec<ShipmentLineView>> = HashMap::new();
     for l in lines {
-        by_ship.entry(l.shipment_id).or_default().push(ShipmentLineView {
-            lot_id: l.lot_id,
-            lot_code: l.lot_code,
-            sku: l.sku,
-            qty: l.qty,
-            received_qty: l.received_qty,
-            discrepancy: l.received_qty.map(|r| r - l.qty),
-        });
+        by_ship
+            .entry(l.shipment_id)
+            .or_default()
+            .push(ShipmentLineView {
+                lot_id: l.lot_id,
+                lot_code: l.lot_code,
+                sku: l.sku,
+                qty: l.qty,
+                received_qty: l.received_qty,
+                discrepancy: l.received_qty.map(|r| r - l.qty),
+            });
     }
     ships
         .into_iter()
@@ -351,7 +359,9 @@ impl Demand {
             .iter()
             .find(|i| i.sku == sku)
             .map(|i| i.id)
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("planned SKU {sku} was not requested")))
+            .ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("planned SKU {sku} was not requested"))
+            })
     }
 }
 
@@ -363,21 +373,33 @@ async fn validate_demand(
     include_affected: bool,
 ) -> AppResult<Demand> {
     if lines.is_empty() {
-        return Err(AppError::invalid("/lines", "a request needs at least one line"));
+        return Err(AppError::invalid(
+            "/lines",
+            "a request needs at least one line",
+        ));
     }
     if lines.len() > MAX_LINES {
-        return Err(AppError::invalid("/lines", format!("a request may have at most {MAX_LINES} lines")));
+        return Err(AppError::invalid(
+            "/lines",
+            format!("a request may have at most {MAX_LINES} lines"),
+        ));
     }
     for (i, l) in lines.iter().enumerate() {
         if l.qty <= 0 {
-            return Err(AppError::invalid(format!("/lines/{i}/qty"), "qty must be greater than 0"));
+            return Err(AppError::invalid(
+                format!("/lines/{i}/qty"),
+                "qty must be greater than 0",
+            ));
         }
     }
     let skus: Vec<String> = lines.iter().map(|l| l.sku.clone()).collect();
     let items = db::items_by_sku(conn, &skus).await?;
     for (i, l) in lines.iter().enumerate() {
         if !items.iter().any(|it| it.sku == l.sku) {
-            return Err(AppError::invalid(format!("/lines/{i}/sku"), format!("unknown SKU `{}`", l.sku)));
+            return Err(AppError::invalid(
+                format!("/lines/{i}/sku"),
+                format!("unknown SKU `{}`", l.sku),
+            ));
         }
     }
     // Merged quantities must fit in i64.
@@ -403,7 +425,11 @@ async fn validate_demand(
     })
 }
 
-async fn open_incident(conn: &mut PgConnection, id: IncidentId, pointer: &str) -> AppResult<IncidentRow> {
+async fn open_incident(
+    conn: &mut PgConnection,
+    id: IncidentId,
+    pointer: &str,
+) -> AppResult<IncidentRow> {
     let incident = crate::incidents::db::get(conn, id, false)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no incident with id {id}")))?;
@@ -428,7 +454,10 @@ async fn plan_now(
 ) -> AppResult<Plan> {
     let (net, closed) = super::network::network_now(state, conn).await?;
     let warehouses = db::warehouses(conn).await?;
-    let points: Vec<Point<f64>> = warehouses.iter().map(|w| Point::new(w.lon, w.lat)).collect();
+    let points: Vec<Point<f64>> = warehouses
+        .iter()
+        .map(|w| Point::new(w.lon, w.lat))
+        .collect();
     let to = Point::new(incident.lon, incident.lat);
     let travel = net.travel_times(to, &points, &closed, &SnapConfig::default());
     let area = incident
@@ -499,7 +528,9 @@ async fn still_holds(conn: &mut PgConnection, plan: &Plan, demand: &Demand) -> A
         let item = demand.item_of(&line.sku)?;
         for p in &line.picks {
             *per_lot.entry(LotId(p.lot_id)).or_default() += p.qty;
-            *per_cell.entry((WarehouseId(p.warehouse_id), item)).or_default() += p.qty;
+            *per_cell
+                .entry((WarehouseId(p.warehouse_id), item))
+                .or_default() += p.qty;
         }
     }
     if per_lot.is_empty() {
@@ -511,7 +542,9 @@ async fn still_holds(conn: &mut PgConnection, plan: &Plan, demand: &Demand) -> A
     for lot in &locked {
         let available = (lot.on_hand - lot.reserved).max(0);
         if lot.status == "available" {
-            *cell_available.entry((lot.warehouse_id, lot.item_id)).or_default() += available;
+            *cell_available
+                .entry((lot.warehouse_id, lot.item_id))
+                .or_default() += available;
         }
         if let Some(&want) = per_lot.get(&lot.id)
             && (lot.status != "available" || available < want)
@@ -519,7 +552,12 @@ async fn still_holds(conn: &mut PgConnection, plan: &Plan, demand: &Demand) -> A
             return Ok(false);
         }
     }
-    if locked.iter().filter(|l| per_lot.contains_key(&l.id)).count() != per_lot.len() {
+    if locked
+        .iter()
+        .filter(|l| per_lot.contains_key(&l.id))
+        .count()
+        != per_lot.len()
+    {
         return Ok(false);
     }
     if demand.priority != Priority::Critical {
@@ -638,9 +676,12 @@ pub async fn create_request(
         if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
             return Ok(replay);
         }
-        let status = sqlx::query_scalar!("select status from incidents where id = $1 for share", incident_id.0)
-            .fetch_one(&mut *tx)
-            .await?;
+        let status = sqlx::query_scalar!(
+            "select status from incidents where id = $1 for share",
+            incident_id.0
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         if status != "open" {
             return Err(AppError::conflict(
                 "incident_id",
@@ -712,7 +753,9 @@ pub async fn create_request(
         tx.commit().await?;
         return Ok((StatusCode::CREATED, Json(body)).into_response());
     }
-    Err(AppError::Internal(anyhow::anyhow!("the locked attempt did not hold")))
+    Err(AppError::Internal(anyhow::anyhow!(
+        "the locked attempt did not hold"
+    )))
 }
 
 /// What a request would get now, reserving nothing.
@@ -786,14 +829,35 @@ pub async fn list_requests(
     Query(filter): Query<RequestFilter>,
 ) -> AppResult<Json<Page<RequestSummary>>> {
     let limit = pagination::limit(filter.limit)?;
-    let after: Option<RequestId> = filter.cursor.as_deref().map(pagination::decode).transpose()?;
+    let after: Option<RequestId> = filter
+        .cursor
+        .as_deref()
+        .map(pagination::decode)
+        .transpose()?;
     if let Some(s) = &filter.status
-        && !["reserved", "partially_reserved", "unfilled", "dispatched", "cancelled"].contains(&s.as_str())
+        && ![
+            "reserved",
+            "partially_reserved",
+            "unfilled",
+            "dispatched",
+            "cancelled",
+        ]
+        .contains(&s.as_str())
     {
-        return Err(AppError::bad_request("status", format!("unknown status `{s}`")));
+        return Err(AppError::bad_request(
+            "status",
+            format!("unknown status `{s}`"),
+        ));
     }
     let mut conn = state.pool.acquire().await?;
-    let rows = db::list_requests(&mut conn, filter.incident, filter.status.as_deref(), after, limit + 1).await?;
+    let rows = db::list_requests(
+        &mut conn,
+        filter.incident,
+        filter.status.as_deref(),
+        after,
+        limit + 1,
+    )
+    .await?;
     let rows: Vec<RequestSummary> = rows
         .into_iter()
         .map(|r| RequestSummary {
@@ -823,7 +887,11 @@ pub async fn get_request(
 }
 
 /// Locks a request and checks it may still change; a dispatched or cancelled one is a 409.
-async fn lock_changeable(conn: &mut PgConnection, id: RequestId, what: &str) -> AppResult<db::RequestRow> {
+async fn lock_changeable(
+    conn: &mut PgConnection,
+    id: RequestId,
+    what: &str,
+) -> AppResult<db::RequestRow> {
     let r = db::request(conn, id, true)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no allocation request with id {id}")))?;
@@ -837,7 +905,15 @@ async fn lock_changeable(conn: &mut PgConnection, id: RequestId, what: &str) -> 
     Ok(r)
 }
 
-fn movement<'a>(actor: &Actor, ctx: &'a Ctx, request: RequestId, lot: LotId, kind: &'a str, qty: i64, reserved_delta: i64) -> Movement<'a> {
+fn movement<'a>(
+    actor: &Actor,
+    ctx: &'a Ctx,
+    request: RequestId,
+    lot: LotId,
+    kind: &'a str,
+    qty: i64,
+    reserved_delta: i64,
+) -> Movement<'a> {
     Movement {
         lot,
         kind,
@@ -855,9 +931,12 @@ fn movement<'a>(actor: &Actor, ctx: &'a Ctx, request: RequestId, lot: LotId, kin
 
 async fn lock_lots(conn: &mut PgConnection, held: &[(LotId, WarehouseId, i64)]) -> AppResult<()> {
     let ids: Vec<Uuid> = held.iter().map(|h| h.0.0).collect();
-    sqlx::query_scalar!("select id from stock_lots where id = any($1) order by id for update", &ids)
-        .fetch_all(conn)
-        .await?;
+    sqlx::query_scalar!(
+        "select id from stock_lots where id = any($1) order by id for update",
+        &ids
+    )
+    .fetch_all(conn)
+    .await?;
     Ok(())
 }
 
@@ -910,13 +989,24 @@ pub async fn dispatch_request(
     let before = serde_json::json!({ "status": r.status });
     let held = db::held_per_lot(&mut tx, id).await?;
     if held.is_empty() {
-        return Err(AppError::conflict("id", "nothing is reserved for this request; replan it first", None));
+        return Err(AppError::conflict(
+            "id",
+            "nothing is reserved for this request; replan it first",
+            None,
+        ));
     }
     lock_lots(&mut tx, &held).await?;
     let mut by_warehouse: BTreeMap<WarehouseId, Vec<(LotId, i64)>> = BTreeMap::new();
     for (lot, warehouse, qty) in &held {
-        insert_movement(&mut tx, &movement(&actor, &ctx, id, *lot, "dispatch", -qty, -qty)).await?;
-        by_warehouse.entry(*warehouse).or_default().push((*lot, *qty));
+        insert_movement(
+            &mut tx,
+            &movement(&actor, &ctx, id, *lot, "dispatch", -qty, -qty),
+        )
+        .await?;
+        by_warehouse
+            .entry(*warehouse)
+            .or_default()
+            .push((*lot, *qty));
     }
     for (warehouse, lots) in by_warehouse {
         let shipment = ShipmentId::new();
@@ -970,7 +1060,11 @@ pub async fn cancel_request(
     let held = db::held_per_lot(&mut tx, id).await?;
     lock_lots(&mut tx, &held).await?;
     for (lot, _, qty) in &held {
-        insert_movement(&mut tx, &movement(&actor, &ctx, id, *lot, "release", 0, -qty)).await?;
+        insert_movement(
+            &mut tx,
+            &movement(&actor, &ctx, id, *lot, "release", 0, -qty),
+        )
+        .await?;
     }
     sqlx::query!(
         "update allocation_requests set status = 'cancelled', cancelled_at = now(), updated_at = now() where id = $1",
@@ -1015,7 +1109,11 @@ pub async fn replan_request(
                     qty: l.requested - l.reserved,
                 })
                 .collect(),
-            items: db::items_by_sku(&mut conn, &lines.iter().map(|l| l.sku.clone()).collect::<Vec<_>>()).await?,
+            items: db::items_by_sku(
+                &mut conn,
+                &lines.iter().map(|l| l.sku.clone()).collect::<Vec<_>>(),
+            )
+            .await?,
             priority,
             needed_by: r.needed_by,
             include_affected: r.include_affected_warehouses,
@@ -1034,7 +1132,10 @@ pub async fn replan_request(
         let locked = lock_changeable(&mut tx, id, "replan").await?;
         let now_lines = db::lines(&mut tx, id).await?;
         if locked.updated_at != r.updated_at
-            || now_lines.iter().map(|l| l.reserved).ne(lines.iter().map(|l| l.reserved))
+            || now_lines
+                .iter()
+                .map(|l| l.reserved)
+                .ne(lines.iter().map(|l| l.reserved))
         {
             tx.rollback().await?;
             continue; // changed since we read it
@@ -1053,7 +1154,8 @@ pub async fn replan_request(
                 tx.rollback().await?;
                 continue;
             }
-            let line_no_of: HashMap<String, i32> = lines.iter().map(|l| (l.sku.clone(), l.line_no)).collect();
+            let line_no_of: HashMap<String, i32> =
+                lines.iter().map(|l| (l.sku.clone(), l.line_no)).collect();
             for line in &plan.lines {
                 sqlx::query!(
                     "update allocation_request_lines set reserved = reserved + $3, explanation = $4
@@ -1068,7 +1170,11 @@ pub async fn replan_request(
             }
             write_picks(&mut tx, &actor, &ctx, id, plan, &line_no_of).await?;
         }
-        let totals: Vec<(i64, i64)> = db::lines(&mut tx, id).await?.iter().map(|l| (l.requested, l.reserved)).collect();
+        let totals: Vec<(i64, i64)> = db::lines(&mut tx, id)
+            .await?
+            .iter()
+            .map(|l| (l.requested, l.reserved))
+            .collect();
         sqlx::query!(
             "update allocation_requests set status = $2, updated_at = now() where id = $1",
             id as RequestId,
@@ -1078,7 +1184,9 @@ pub async fn replan_request(
         .await?;
         return finish_change(tx, &actor, &ctx, id, "allocation.replan", before).await;
     }
-    Err(AppError::Internal(anyhow::anyhow!("the locked replan did not hold")))
+    Err(AppError::Internal(anyhow::anyhow!(
+        "the locked replan did not hold"
+    )))
 }
 
 /// What arrived of one lot.
@@ -1120,20 +1228,33 @@ pub async fn deliver_shipment(
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
         return Ok(replay);
     }
-    let status = sqlx::query_scalar!("select status from shipments where id = $1 for update", id as ShipmentId)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no shipment with id {id}")))?;
+    let status = sqlx::query_scalar!(
+        "select status from shipments where id = $1 for update",
+        id as ShipmentId
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::not_found(format!("no shipment with id {id}")))?;
     if status != "in_transit" {
-        return Err(AppError::conflict("id", "this shipment was already delivered", None));
+        return Err(AppError::conflict(
+            "id",
+            "this shipment was already delivered",
+            None,
+        ));
     }
     let (_, lines) = db::shipments(&mut tx, None, Some(id)).await?;
     for (i, l) in cmd.body.lines.iter().enumerate() {
         if l.received_qty < 0 {
-            return Err(AppError::invalid(format!("/lines/{i}/received_qty"), "received_qty must be 0 or more"));
+            return Err(AppError::invalid(
+                format!("/lines/{i}/received_qty"),
+                "received_qty must be 0 or more",
+            ));
         }
         if !lines.iter().any(|s| s.lot_id == l.lot_id) {
-            return Err(AppError::invalid(format!("/lines/{i}/lot_id"), "this lot is not in the shipment"));
+            return Err(AppError::invalid(
+                format!("/lines/{i}/lot_id"),
+                "this lot is not in the shipment",
+            ));
         }
     }
     for s in &lines {
