@@ -37,7 +37,7 @@ use crate::routing::SnapConfig;
 use crate::stock::db::{Movement, insert_movement};
 
 /// Optimistic attempts before the last one, which plans under the locks.
-const OPTIMISTIC_ATTEMPTS: usize = 4;
+const OPTIMISTIC_ATTEMPTS: usize = 2;
 /// Most lines a request may have.
 const MAX_LINES: usize = 200;
 
@@ -699,6 +699,7 @@ pub async fn create_request(
         if !still_holds(&mut tx, &plan, &demand).await? {
             tx.rollback().await?;
             tracing::info!(attempt, "allocation plan lost a race; replanning");
+            metrics::counter!("allocation_replans_total", "operation" => "request").increment(1);
             continue;
         }
         let id = RequestId::new();
@@ -1152,6 +1153,7 @@ pub async fn replan_request(
         if let Some(plan) = &plan {
             if !still_holds(&mut tx, plan, &demand).await? {
                 tx.rollback().await?;
+                metrics::counter!("allocation_replans_total", "operation" => "replan").increment(1);
                 continue;
             }
             let line_no_of: HashMap<String, i32> =
