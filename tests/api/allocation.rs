@@ -1017,3 +1017,51 @@ async fn the_needs_estimate_turns_population_and_days_into_request_lines() {
     assert_eq!(tent["qty"], 1000);
     assert_problem(bad, &problem, 422, "/days");
 }
+
+#[tokio::test]
+async fn an_area_closure_closes_the_roads_it_touches_and_a_future_one_closes_nothing_yet() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let starts = (chrono::Utc::now() + chrono::Duration::hours(6)).to_rfc3339();
+    let before = route_minutes(&app, &dispatcher).await;
+
+    // Act: a box over the middle of the Shenzhen–Zhongshan Link, and a future closure of
+    // the Nansha Bridge.
+    let (s1, area) = app
+        .post(
+            "/api/v1/closures",
+            &dispatcher,
+            &json!({"name": "Link deck wind", "reason": "gusts",
+              "area": square(22.59, 113.70, 0.01)}),
+        )
+        .await;
+    let (s2, future) = app
+        .post(
+            "/api/v1/closures",
+            &dispatcher,
+            &json!({"name": "Nansha maintenance", "reason": "works",
+              "edge_ids": ["nansha-bridge"], "starts_at": starts}),
+        )
+        .await;
+    let after = route_minutes(&app, &dispatcher).await;
+    let (_, active) = app.get("/api/v1/closures?active=true", &dispatcher).await;
+
+    // Assert
+    assert_eq!((s1, s2), (201, 201), "{area} {future}");
+    assert_eq!(area["closed_edge_ids"], json!(["shenzhen-zhongshan-link"]));
+    assert_eq!(future["active"], false);
+    assert_eq!(active.as_array().map(Vec::len), Some(1));
+    let used: Vec<&str> = after["edge_ids"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(!used.contains(&"shenzhen-zhongshan-link"), "{after}");
+    assert!(
+        used.contains(&"nansha-bridge"),
+        "the future closure is not in force yet: {after}"
+    );
+    assert!(after["minutes"].as_f64() > before["minutes"].as_f64());
+}
