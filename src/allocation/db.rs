@@ -1,8 +1,6 @@
 //! SQL for allocation: the stock snapshot the planner reads, the locks and re-checks of the
 //! reservation transaction, and requests, picks and shipments.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -129,7 +127,7 @@ pub async fn reserve_levels_of(
         .collect())
 }
 
-/// A locked lot's balance.
+/// A locked lot's balance, with the reserve level of its (warehouse, item) cell.
 #[derive(Debug, Clone)]
 pub struct LockedLot {
     /// Id.
@@ -144,6 +142,8 @@ pub struct LockedLot {
     pub reserved: i64,
     /// Status.
     pub status: String,
+    /// The cell's reserve level (0 when none is set).
+    pub level: i64,
 }
 
 /// Locks every lot of the given (warehouse, item) cells, in id order, and returns their
@@ -157,11 +157,13 @@ pub async fn lock_cells(
     sqlx::query_as!(
         LockedLot,
         r#"select l.id as "id: LotId", l.warehouse_id as "warehouse_id: WarehouseId",
-                  l.item_id as "item_id: ItemId", l.on_hand, l.reserved, l.status
+                  l.item_id as "item_id: ItemId", l.on_hand, l.reserved, l.status,
+                  coalesce(r.min_qty, 0) as "level!"
              from stock_lots l
+             left join reserve_levels r on r.warehouse_id = l.warehouse_id and r.item_id = l.item_id
             where (l.warehouse_id, l.item_id) in (select * from unnest($1::uuid[], $2::uuid[]))
             order by l.id
-              for update"#,
+              for update of l"#,
         &warehouses,
         &items
     )
@@ -169,26 +171,88 @@ pub async fn lock_cells(
     .await
 }
 
-/// Reserve levels of the given cells.
-pub async fn cell_levels(
+/// New request lines, as parallel columns.
+#[derive(Debug, Default)]
+pub struct NewLines {
+    /// Positions.
+    pub line_no: Vec<i32>,
+    /// Items.
+    pub item_id: Vec<Uuid>,
+    /// SKUs.
+    pub sku: Vec<String>,
+    /// Requested.
+    pub requested: Vec<i64>,
+    /// Reserved.
+    pub reserved: Vec<i64>,
+    /// Explanations.
+    pub explanation: Vec<Value>,
+}
+
+/// Inserts request lines in one statement.
+pub async fn insert_lines(
     conn: &mut PgConnection,
-    cells: &[(WarehouseId, ItemId)],
-) -> Result<HashMap<(WarehouseId, ItemId), i64>, sqlx::Error> {
-    let warehouses: Vec<Uuid> = cells.iter().map(|c| c.0.0).collect();
-    let items: Vec<Uuid> = cells.iter().map(|c| c.1.0).collect();
-    let rows = sqlx::query!(
-        r#"select warehouse_id as "warehouse_id: WarehouseId", item_id as "item_id: ItemId", min_qty
-             from reserve_levels
-            where (warehouse_id, item_id) in (select * from unnest($1::uuid[], $2::uuid[]))"#,
-        &warehouses,
-        &items
+    request: RequestId,
+    l: &NewLines,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into allocation_request_lines (request_id, line_no, item_id, sku, requested, reserved, explanation)
+         select $1, * from unnest($2::int4[], $3::uuid[], $4::text[], $5::int8[], $6::int8[], $7::jsonb[])",
+        request as RequestId,
+        &l.line_no,
+        &l.item_id,
+        &l.sku,
+        &l.requested,
+        &l.reserved,
+        &l.explanation
     )
-    .fetch_all(conn)
+    .execute(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ((r.warehouse_id, r.item_id), r.min_qty))
-        .collect())
+    Ok(())
+}
+
+/// New picks, as parallel columns.
+#[derive(Debug, Default)]
+pub struct NewPicks {
+    /// Line positions.
+    pub line_no: Vec<i32>,
+    /// Lots.
+    pub lot_id: Vec<Uuid>,
+    /// Warehouses.
+    pub warehouse_id: Vec<Uuid>,
+    /// Quantities.
+    pub qty: Vec<i64>,
+    /// ETAs.
+    pub eta_minutes: Vec<f64>,
+    /// Road km.
+    pub distance_km: Vec<Option<f64>>,
+    /// Late flags.
+    pub late: Vec<bool>,
+}
+
+/// Inserts picks in one statement, keeping their order in the pick ids.
+pub async fn insert_picks(
+    conn: &mut PgConnection,
+    request: RequestId,
+    p: &NewPicks,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes, distance_km, late)
+         select $1, line_no, lot_id, warehouse_id, qty, eta, km, late
+           from unnest($2::int4[], $3::uuid[], $4::uuid[], $5::int8[], $6::float8[], $7::float8[], $8::bool[])
+                with ordinality as t(line_no, lot_id, warehouse_id, qty, eta, km, late, n)
+          order by n",
+        request as RequestId,
+        &p.line_no,
+        &p.lot_id,
+        &p.warehouse_id,
+        &p.qty,
+        &p.eta_minutes,
+        &p.distance_km as &[Option<f64>],
+        &p.late
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A stored request.

