@@ -340,6 +340,33 @@ fn shipment_views(
         .collect()
 }
 
+/// What the audit trail keeps of a request: what was asked and what stock it holds. The
+/// planner's explanation stays on the request lines, out of the audit chain, to keep the
+/// chain-head lock (held while the event is hashed) short.
+fn audit_summary(view: &RequestView) -> Value {
+    serde_json::json!({
+        "id": view.id,
+        "incident_id": view.incident_id,
+        "priority": view.priority,
+        "status": view.status,
+        "lines": view.lines.iter().map(|l| serde_json::json!({
+            "sku": l.sku,
+            "requested": l.requested,
+            "reserved": l.reserved,
+            "picks": l.picks.iter().map(|p| serde_json::json!({
+                "warehouse_code": p.warehouse_code,
+                "lot_id": p.lot_id,
+                "qty": p.qty,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "shipments": view.shipments.iter().map(|s| serde_json::json!({
+            "id": s.id,
+            "warehouse_code": s.warehouse_code,
+            "status": s.status,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// A validated request, ready to plan.
 struct Demand {
     lines: Vec<DemandLine>,
@@ -659,15 +686,19 @@ pub async fn create_request(
     )
     .await?;
     let incident = open_incident(&mut conn, incident_id, "incident_id").await?;
-    drop(conn);
+    let mut first = Some(conn);
 
     for attempt in 0..=OPTIMISTIC_ATTEMPTS {
         let last = attempt == OPTIMISTIC_ATTEMPTS;
         let mut early = None;
         if !last {
-            let mut conn = state.pool.acquire().await?;
+            let mut conn = match first.take() {
+                Some(conn) => conn,
+                None => state.pool.acquire().await?,
+            };
             early = Some(plan_now(&state, &mut conn, &incident, &demand, &demand.lines).await?);
         }
+        first = None;
         let mut tx = state.pool.begin().await?;
         if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
             return Ok(replay);
@@ -741,7 +772,7 @@ pub async fn create_request(
                 entity_kind: "allocation_request",
                 entity_id: id.to_string(),
                 before: None,
-                after: Some(body.clone()),
+                after: Some(audit_summary(&view)),
             },
         )
         .await?;
@@ -955,7 +986,7 @@ async fn finish_change(
             entity_kind: "allocation_request",
             entity_id: id.to_string(),
             before: Some(before),
-            after: Some(body.clone()),
+            after: Some(audit_summary(&view)),
         },
     )
     .await?;

@@ -46,6 +46,11 @@ pub async fn current(state: &AppState, conn: &mut PgConnection) -> AppResult<Arc
         Some(id) => id,
         None => store_demo(conn).await?,
     };
+    version(state, conn, id).await
+}
+
+/// The network with this row id, from the cache or parsed from the database.
+async fn version(state: &AppState, conn: &mut PgConnection, id: i64) -> AppResult<Arc<Network>> {
     if let Some((cached, net)) = state.network.current.read().await.as_ref()
         && *cached == id
     {
@@ -94,36 +99,49 @@ async fn store_demo(conn: &mut PgConnection) -> AppResult<i64> {
     Ok(id)
 }
 
-/// Closures active now, as the router wants them.
-pub async fn active_closures(conn: &mut PgConnection) -> AppResult<Vec<Closure>> {
-    let rows = sqlx::query!(
-        "select edge_ids, area from road_closures
-          where starts_at <= now() and (ends_at is null or ends_at > now()) order by id"
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.into_iter()
-        .map(|r| {
-            let area = r
-                .area
-                .map(|a| parse_area(&a, "/area", true))
-                .transpose()
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("stored closure area: {e}")))?;
-            Ok(Closure {
-                edge_ids: r.edge_ids,
-                area,
-            })
-        })
-        .collect()
-}
-
-/// The network in use and which of its edges are closed now.
+/// The network in use and which of its edges are closed now (one round trip when the
+/// network is cached).
 pub async fn network_now(
     state: &AppState,
     conn: &mut PgConnection,
 ) -> AppResult<(Arc<Network>, ClosedEdges)> {
-    let net = current(state, conn).await?;
-    let closures = active_closures(conn).await?;
+    let row = sqlx::query!(
+        r#"select (select max(id) from road_networks) as version,
+                  coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
+                              from road_closures
+                             where starts_at <= now() and (ends_at is null or ends_at > now())),
+                           '[]'::jsonb) as "closures!""#
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let net = match row.version {
+        Some(id) => version(state, conn, id).await?,
+        None => current(state, conn).await?,
+    };
+    let mut closures = Vec::new();
+    for c in row
+        .closures
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let edge_ids = c["edge_ids"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let area = match &c["area"] {
+            Value::Null => None,
+            a => Some(
+                parse_area(a, "/area", true)
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("stored closure area: {e}")))?,
+            ),
+        };
+        closures.push(Closure { edge_ids, area });
+    }
     let closed = net.closed_edges(&closures);
     Ok((net, closed))
 }
