@@ -50,15 +50,46 @@ pub struct WarehouseRow {
     pub handling_minutes: i32,
 }
 
-/// Every warehouse, by code.
-pub async fn warehouses(conn: &mut PgConnection) -> Result<Vec<WarehouseRow>, sqlx::Error> {
-    sqlx::query_as!(
-        WarehouseRow,
-        r#"select id as "id: WarehouseId", code, status, lat, lon, handling_minutes
-             from warehouses order by code"#
+/// Every warehouse, by code, with its reserve levels (SKU, level) for these items.
+pub async fn warehouses_with_levels(
+    conn: &mut PgConnection,
+    items: &[Uuid],
+) -> Result<Vec<(WarehouseRow, Vec<(String, i64)>)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select w.id as "id: WarehouseId", w.code, w.status, w.lat, w.lon, w.handling_minutes,
+                  coalesce((select jsonb_agg(jsonb_build_array(i.sku, r.min_qty))
+                              from reserve_levels r join items i on i.id = r.item_id
+                             where r.warehouse_id = w.id and r.item_id = any($1)), '[]'::jsonb) as "levels!"
+             from warehouses w order by w.code"#,
+        items
     )
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let levels = r
+                .levels
+                .as_array()
+                .map(|ls| {
+                    ls.iter()
+                        .filter_map(|l| Some((l[0].as_str()?.to_owned(), l[1].as_i64()?)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (
+                WarehouseRow {
+                    id: r.id,
+                    code: r.code,
+                    status: r.status,
+                    lat: r.lat,
+                    lon: r.lon,
+                    handling_minutes: r.handling_minutes,
+                },
+                levels,
+            )
+        })
+        .collect())
 }
 
 /// A lot as the planner needs it.
@@ -106,25 +137,6 @@ pub async fn lock_all_lots_of(conn: &mut PgConnection, items: &[Uuid]) -> Result
     .fetch_all(conn)
     .await?;
     Ok(())
-}
-
-/// Reserve levels of these items: (warehouse, SKU, level).
-pub async fn reserve_levels_of(
-    conn: &mut PgConnection,
-    items: &[Uuid],
-) -> Result<Vec<(WarehouseId, String, i64)>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"select r.warehouse_id as "warehouse_id: WarehouseId", i.sku, r.min_qty
-             from reserve_levels r join items i on i.id = r.item_id
-            where r.item_id = any($1)"#,
-        items
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.warehouse_id, r.sku, r.min_qty))
-        .collect())
 }
 
 /// A locked lot's balance, with the reserve level of its (warehouse, item) cell.

@@ -480,7 +480,12 @@ async fn plan_now(
     lines: &[DemandLine],
 ) -> AppResult<Plan> {
     let (net, closed) = super::network::network_now(state, conn).await?;
-    let warehouses = db::warehouses(conn).await?;
+    let item_ids = demand.item_ids();
+    let (warehouses, levels): (Vec<db::WarehouseRow>, Vec<Vec<(String, i64)>>) =
+        db::warehouses_with_levels(conn, &item_ids)
+            .await?
+            .into_iter()
+            .unzip();
     let points: Vec<Point<f64>> = warehouses
         .iter()
         .map(|w| Point::new(w.lon, w.lat))
@@ -493,23 +498,19 @@ async fn plan_now(
         .map(|a| parse_area(a, "/affected_area", false))
         .transpose()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored affected area: {e}")))?;
-    let item_ids = demand.item_ids();
-    let mut levels: HashMap<WarehouseId, Vec<(String, i64)>> = HashMap::new();
-    for (w, sku, level) in db::reserve_levels_of(conn, &item_ids).await? {
-        levels.entry(w).or_default().push((sku, level));
-    }
     let states: Vec<WarehouseState> = warehouses
         .iter()
         .zip(travel)
         .zip(&points)
-        .map(|((w, t), p)| WarehouseState {
+        .zip(levels)
+        .map(|(((w, t), p), levels)| WarehouseState {
             id: w.id.0,
             code: w.code.clone(),
             active: w.status == "active",
             eta_minutes: t.map(|t| f64::from(w.handling_minutes) + t.minutes),
             distance_km: t.map(|t| t.km),
             in_affected_area: area.as_ref().is_some_and(|a| a.intersects(p)),
-            reserve_levels: levels.remove(&w.id).unwrap_or_default(),
+            reserve_levels: levels,
         })
         .collect();
     let lots = db::lots_of(conn, &item_ids)
@@ -690,16 +691,16 @@ pub async fn create_request(
 
     for attempt in 0..=OPTIMISTIC_ATTEMPTS {
         let last = attempt == OPTIMISTIC_ATTEMPTS;
+        // One pooled connection per attempt: it reads and plans, then carries the transaction.
+        let mut conn = match first.take() {
+            Some(conn) => conn,
+            None => state.pool.acquire().await?,
+        };
         let mut early = None;
         if !last {
-            let mut conn = match first.take() {
-                Some(conn) => conn,
-                None => state.pool.acquire().await?,
-            };
             early = Some(plan_now(&state, &mut conn, &incident, &demand, &demand.lines).await?);
         }
-        first = None;
-        let mut tx = state.pool.begin().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
             return Ok(replay);
         }
