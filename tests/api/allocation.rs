@@ -1065,3 +1065,85 @@ async fn an_area_closure_closes_the_roads_it_touches_and_a_future_one_closes_not
     );
     assert!(after["minutes"].as_f64() > before["minutes"].as_f64());
 }
+
+#[tokio::test]
+async fn dispatch_and_cancel_racing_on_one_request_let_exactly_one_win() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-RACE", 0).await;
+    let lot = add_lot(&app, "TEST-RACE", "JM-XH-01", "L", None, 40).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let (_, out) = request(
+        &app,
+        &dispatcher,
+        &incident,
+        json!({"priority": "critical", "lines": [{"sku": "TEST-RACE", "qty": 15}]}),
+    )
+    .await;
+    let id = out["id"].as_str().expect("id").to_owned();
+
+    // Act
+    let (dispatch_path, cancel_path) = (
+        format!("/api/v1/requests/{id}/dispatch"),
+        format!("/api/v1/requests/{id}/cancel"),
+    );
+    let empty = json!({});
+    let dispatch = app.post(&dispatch_path, &dispatcher, &empty);
+    let cancel = app.post(&cancel_path, &dispatcher, &empty);
+    let ((s1, _), (s2, _)) = tokio::join!(dispatch, cancel);
+
+    // Assert
+    let mut statuses = [s1, s2];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409]);
+    let (on_hand, reserved): (i64, i64) =
+        sqlx::query_as("select on_hand, reserved from stock_lots where id = $1")
+            .bind(lot)
+            .fetch_one(&app.pool)
+            .await
+            .expect("lot");
+    assert_eq!(reserved, 0);
+    assert_eq!(on_hand, if s1 == 200 { 25 } else { 40 });
+    assert_ledger_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn requests_are_listed_by_incident_and_status() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-LIST", 0).await;
+    add_lot(&app, "TEST-LIST", "JM-XH-01", "L", None, 10).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let other = xinhui_incident(&app, &dispatcher).await;
+    let line = json!({"priority": "critical", "lines": [{"sku": "TEST-LIST", "qty": 8}]});
+    request(&app, &dispatcher, &incident, line.clone()).await;
+    request(&app, &dispatcher, &incident, line.clone()).await;
+    request(&app, &dispatcher, &other, line).await;
+
+    // Act
+    let (_, all) = app
+        .get(
+            &format!("/api/v1/requests?incident={incident}"),
+            &dispatcher,
+        )
+        .await;
+    let (_, partial) = app
+        .get(
+            &format!("/api/v1/requests?incident={incident}&status=partially_reserved"),
+            &dispatcher,
+        )
+        .await;
+    let (_, unfilled) = app
+        .get("/api/v1/requests?status=unfilled", &dispatcher)
+        .await;
+    let (bad, problem) = app.get("/api/v1/requests?status=lost", &dispatcher).await;
+
+    // Assert
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(partial["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(unfilled["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(unfilled["items"][0]["incident_id"], json!(other));
+    assert_problem(bad, &problem, 400, "status");
+}
