@@ -313,6 +313,20 @@ async fn an_admin_replaces_the_network_and_routes_follow_it() {
         {"type": "Feature", "properties": {"id": "b", "speed_kmh": 60, "trucks_allowed": true},
          "geometry": {"type": "LineString", "coordinates": [[113.1, 22.0], [113.2, 22.0]]}}]});
 
+    let other = second_server(&app).await;
+    let route_on_other = || async {
+        let res = reqwest::Client::new()
+            .get(format!(
+                "{other}/api/v1/routes?from=22.0,113.0&to=22.0,113.2"
+            ))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("send");
+        crate::helpers::read(res).await
+    };
+    let (_, before_on_other) = route_on_other().await;
+
     // Act
     let (status, stored) = app
         .send(reqwest::Method::PUT, "/api/v1/network", &admin, &net, None)
@@ -320,11 +334,22 @@ async fn an_admin_replaces_the_network_and_routes_follow_it() {
     let (_, route) = app
         .get("/api/v1/routes?from=22.0,113.0&to=22.0,113.2", &admin)
         .await;
+    let (_, after_on_other) = route_on_other().await;
 
     // Assert
     assert_eq!(status, 200, "{stored}");
     assert_eq!(stored["edge_count"], 2);
     assert_eq!(route["edge_ids"], json!(["a", "b"]));
+    assert_ne!(
+        before_on_other["edge_ids"],
+        json!(["a", "b"]),
+        "the other process used the demo network"
+    );
+    assert_eq!(
+        after_on_other["edge_ids"],
+        json!(["a", "b"]),
+        "and then sees the replacement"
+    );
     assert_eq!(audit_count(&app, "network.replace").await, 1);
 }
 
