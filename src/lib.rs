@@ -20,6 +20,8 @@ pub mod counts;
 pub mod db;
 /// The error type, rendered as RFC 9457 problem+json.
 pub mod error;
+/// Audit exports: movements, events and stock as of an instant (CSV, JSONL, xlsx).
+pub mod exports;
 /// GS1 barcode parsing (pure).
 pub mod gs1;
 /// HTTP glue: router, layers, extractors, OpenAPI.

@@ -1,10 +1,1334 @@
-//! HTTP handlers for allocation.
+//! HTTP handlers for allocation requests: plan and reserve, preview, replan, dispatch,
+//! deliver, cancel, and reads.
+//!
+//! The reservation path: read the snapshot and ETAs and run the pure planner with no lock
+//! held; then, in ONE transaction, lock the lots of the cells the plan draws from (id order),
+//! re-check what the planner assumed (availability, quarantine, reserve floors), and write
+//! ledger rows, request rows and one audit event. A plan that lost a race is dropped and made
+//! again from fresh stock; the last attempt plans under the locks, so it always succeeds.
 
-use utoipa_axum::router::OpenApiRouter;
+use std::collections::{BTreeMap, HashMap};
 
-use crate::http::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, Utc};
+use geo::{Intersects, Point};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgConnection;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::{Priority, db};
+use crate::audit;
+use crate::auth::{Actor, Role};
+use crate::error::{AppError, AppResult, Problem};
+use crate::http::pagination::{self, Page};
+use crate::http::{AppState, Command, Ctx, Json, Path, Query, idempotency};
+use crate::ids::{IncidentId, ItemId, LotId, RequestId, ShipmentId, WarehouseId};
+use crate::incidents::db::IncidentRow;
+use crate::incidents::parse_area;
+use crate::planner::{
+    self, DemandLine, ItemPolicy, LotState, Plan, PlanInput, Snapshot, WarehouseState,
+};
+use crate::routing::SnapConfig;
+use crate::stock::db::{Movement, insert_movement};
+
+/// Optimistic attempts before the last one, which plans under the locks.
+const OPTIMISTIC_ATTEMPTS: usize = 2;
+/// Most lines a request may have.
+const MAX_LINES: usize = 200;
 
 /// Routes of this module.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .merge(super::network::routes())
+        .routes(routes!(create_request))
+        .routes(routes!(preview_allocation))
+        .routes(routes!(list_requests))
+        .routes(routes!(get_request))
+        .routes(routes!(dispatch_request))
+        .routes(routes!(cancel_request))
+        .routes(routes!(replan_request))
+        .routes(routes!(deliver_shipment))
+}
+
+/// One requested line.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineBody {
+    /// Item SKU.
+    pub sku: String,
+    /// Quantity in the item's base unit (> 0).
+    pub qty: i64,
+}
+
+/// Body of `POST /api/v1/incidents/{id}/requests`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    /// critical, high or normal. Only critical may draw below reserve levels.
+    pub priority: Priority,
+    /// When the supplies must arrive; picks arriving later are marked `late`.
+    pub needed_by: Option<DateTime<Utc>>,
+    /// What is needed; lines of the same SKU are merged.
+    pub lines: Vec<LineBody>,
+    /// Let warehouses inside the affected area supply (default false).
+    #[serde(default)]
+    pub include_affected_warehouses: bool,
+}
+
+/// Body of `POST /api/v1/allocation/preview`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    /// The incident.
+    pub incident_id: IncidentId,
+    /// critical, high or normal.
+    pub priority: Priority,
+    /// When the supplies must arrive.
+    pub needed_by: Option<DateTime<Utc>>,
+    /// What is needed.
+    pub lines: Vec<LineBody>,
+    /// Let warehouses inside the affected area supply.
+    #[serde(default)]
+    pub include_affected_warehouses: bool,
+}
+
+/// Quantity drawn from one lot.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PickView {
+    /// Warehouse id.
+    pub warehouse_id: WarehouseId,
+    /// Warehouse code.
+    pub warehouse_code: String,
+    /// Lot id.
+    pub lot_id: LotId,
+    /// Lot code.
+    pub lot_code: String,
+    /// Lot expiry.
+    pub expires_on: Option<NaiveDate>,
+    /// Quantity (base units).
+    pub qty: i64,
+    /// Handling + travel minutes from the warehouse to the incident.
+    pub eta_minutes: f64,
+    /// Road km.
+    pub distance_km: Option<f64>,
+    /// Arrives after `needed_by`.
+    pub late: bool,
+}
+
+/// One (merged) line of a request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LineView {
+    /// SKU.
+    pub sku: String,
+    /// Requested.
+    pub requested: i64,
+    /// Reserved (or dispatched).
+    pub reserved: i64,
+    /// requested − reserved.
+    pub shortfall: i64,
+    /// Picks, nearest warehouse first, first-expiry-first-out within a warehouse.
+    pub picks: Vec<PickView>,
+    /// Warehouses holding the item that were not (fully) used, each with its reason:
+    /// unreachable, inside_affected_area, inactive, reserve_level, expired_or_short_dated,
+    /// quarantined, fully_reserved or not_needed.
+    #[schema(value_type = Vec<Object>)]
+    pub explanation: Value,
+}
+
+/// One line of a shipment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShipmentLineView {
+    /// Lot.
+    pub lot_id: LotId,
+    /// Lot code.
+    pub lot_code: String,
+    /// SKU.
+    pub sku: String,
+    /// Shipped.
+    pub qty: i64,
+    /// Received (after delivery).
+    pub received_qty: Option<i64>,
+    /// received − shipped, after delivery (negative: missing).
+    pub discrepancy: Option<i64>,
+}
+
+/// The stock one warehouse sent for a request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShipmentView {
+    /// Id.
+    pub id: ShipmentId,
+    /// Request.
+    pub request_id: RequestId,
+    /// Source warehouse.
+    pub warehouse_id: WarehouseId,
+    /// Its code.
+    pub warehouse_code: String,
+    /// `in_transit` or `delivered`.
+    pub status: String,
+    /// Left.
+    pub dispatched_at: DateTime<Utc>,
+    /// Arrived.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Delivery note.
+    pub delivery_note: Option<String>,
+    /// Lines.
+    pub lines: Vec<ShipmentLineView>,
+}
+
+/// An allocation request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RequestView {
+    /// Id.
+    pub id: RequestId,
+    /// Incident.
+    pub incident_id: IncidentId,
+    /// Priority.
+    pub priority: String,
+    /// Needed by.
+    pub needed_by: Option<DateTime<Utc>>,
+    /// Whether affected warehouses may supply.
+    pub include_affected_warehouses: bool,
+    /// reserved, partially_reserved, unfilled, dispatched or cancelled.
+    pub status: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+    /// Dispatched.
+    pub dispatched_at: Option<DateTime<Utc>>,
+    /// Cancelled.
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// Lines.
+    pub lines: Vec<LineView>,
+    /// Shipments (after dispatch).
+    pub shipments: Vec<ShipmentView>,
+}
+
+/// A plan that reserves nothing.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PreviewView {
+    /// Incident.
+    pub incident_id: IncidentId,
+    /// reserved, partially_reserved or unfilled: what a request would get now.
+    pub status: String,
+    /// Lines.
+    pub lines: Vec<LineView>,
+}
+
+fn status_name(s: planner::PlanStatus) -> &'static str {
+    match s {
+        planner::PlanStatus::Reserved => "reserved",
+        planner::PlanStatus::PartiallyReserved => "partially_reserved",
+        planner::PlanStatus::Unfilled => "unfilled",
+    }
+}
+
+fn plan_lines(plan: &Plan) -> AppResult<Vec<LineView>> {
+    plan.lines
+        .iter()
+        .map(|l| {
+            Ok(LineView {
+                sku: l.sku.clone(),
+                requested: l.requested,
+                reserved: l.reserved,
+                shortfall: l.shortfall,
+                picks: l
+                    .picks
+                    .iter()
+                    .map(|p| PickView {
+                        warehouse_id: WarehouseId(p.warehouse_id),
+                        warehouse_code: p.warehouse_code.clone(),
+                        lot_id: LotId(p.lot_id),
+                        lot_code: p.lot_code.clone(),
+                        expires_on: p.expires_on,
+                        qty: p.qty,
+                        eta_minutes: p.eta_minutes,
+                        distance_km: p.distance_km,
+                        late: p.late,
+                    })
+                    .collect(),
+                explanation: serde_json::to_value(&l.explanation).map_err(anyhow::Error::from)?,
+            })
+        })
+        .collect()
+}
+
+/// The request as stored, with lines, picks and shipments.
+pub async fn load_view(conn: &mut PgConnection, id: RequestId) -> AppResult<RequestView> {
+    let r = db::request(conn, id, false)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no allocation request with id {id}")))?;
+    let lines = db::lines(conn, id).await?;
+    let picks = db::picks(conn, id).await?;
+    let (ships, ship_lines) = db::shipments(conn, Some(id), None).await?;
+    let mut by_line: BTreeMap<i32, Vec<PickView>> = BTreeMap::new();
+    for p in picks {
+        by_line.entry(p.line_no).or_default().push(PickView {
+            warehouse_id: p.warehouse_id,
+            warehouse_code: p.warehouse_code,
+            lot_id: p.lot_id,
+            lot_code: p.lot_code,
+            expires_on: p.expires_on,
+            qty: p.qty,
+            eta_minutes: p.eta_minutes,
+            distance_km: p.distance_km,
+            late: p.late,
+        });
+    }
+    Ok(RequestView {
+        id: r.id,
+        incident_id: r.incident_id,
+        priority: r.priority,
+        needed_by: r.needed_by,
+        include_affected_warehouses: r.include_affected_warehouses,
+        status: r.status,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        dispatched_at: r.dispatched_at,
+        cancelled_at: r.cancelled_at,
+        lines: lines
+            .into_iter()
+            .map(|l| LineView {
+                picks: by_line.remove(&l.line_no).unwrap_or_default(),
+                sku: l.sku,
+                requested: l.requested,
+                reserved: l.reserved,
+                shortfall: l.requested - l.reserved,
+                explanation: l.explanation,
+            })
+            .collect(),
+        shipments: shipment_views(ships, ship_lines),
+    })
+}
+
+fn shipment_views(
+    ships: Vec<db::ShipmentRow>,
+    lines: Vec<db::ShipmentLineRow>,
+) -> Vec<ShipmentView> {
+    let mut by_ship: HashMap<ShipmentId, Vec<ShipmentLineView>> = HashMap::new();
+    for l in lines {
+        by_ship
+            .entry(l.shipment_id)
+            .or_default()
+            .push(ShipmentLineView {
+                lot_id: l.lot_id,
+                lot_code: l.lot_code,
+                sku: l.sku,
+                qty: l.qty,
+                received_qty: l.received_qty,
+                discrepancy: l.received_qty.map(|r| r - l.qty),
+            });
+    }
+    ships
+        .into_iter()
+        .map(|s| ShipmentView {
+            lines: by_ship.remove(&s.id).unwrap_or_default(),
+            id: s.id,
+            request_id: s.request_id,
+            warehouse_id: s.warehouse_id,
+            warehouse_code: s.warehouse_code,
+            status: s.status,
+            dispatched_at: s.dispatched_at,
+            delivered_at: s.delivered_at,
+            delivery_note: s.delivery_note,
+        })
+        .collect()
+}
+
+/// What the audit trail keeps of a request: what was asked and what stock it holds. The
+/// planner's explanation stays on the request lines, out of the audit chain, to keep the
+/// chain-head lock (held while the event is hashed) short.
+fn audit_summary(view: &RequestView) -> Value {
+    serde_json::json!({
+        "id": view.id,
+        "incident_id": view.incident_id,
+        "priority": view.priority,
+        "status": view.status,
+        "lines": view.lines.iter().map(|l| serde_json::json!({
+            "sku": l.sku,
+            "requested": l.requested,
+            "reserved": l.reserved,
+            "picks": l.picks.iter().map(|p| serde_json::json!({
+                "warehouse_code": p.warehouse_code,
+                "lot_id": p.lot_id,
+                "qty": p.qty,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "shipments": view.shipments.iter().map(|s| serde_json::json!({
+            "id": s.id,
+            "warehouse_code": s.warehouse_code,
+            "status": s.status,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// A validated request, ready to plan.
+struct Demand {
+    lines: Vec<DemandLine>,
+    items: Vec<db::ItemRef>,
+    priority: Priority,
+    needed_by: Option<DateTime<Utc>>,
+    include_affected: bool,
+}
+
+impl Demand {
+    fn item_ids(&self) -> Vec<Uuid> {
+        self.items.iter().map(|i| i.id.0).collect()
+    }
+
+    fn item_of(&self, sku: &str) -> AppResult<ItemId> {
+        self.items
+            .iter()
+            .find(|i| i.sku == sku)
+            .map(|i| i.id)
+            .ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("planned SKU {sku} was not requested"))
+            })
+    }
+}
+
+async fn validate_demand(
+    conn: &mut PgConnection,
+    lines: &[LineBody],
+    priority: Priority,
+    needed_by: Option<DateTime<Utc>>,
+    include_affected: bool,
+) -> AppResult<Demand> {
+    if lines.is_empty() {
+        return Err(AppError::invalid(
+            "/lines",
+            "a request needs at least one line",
+        ));
+    }
+    if lines.len() > MAX_LINES {
+        return Err(AppError::invalid(
+            "/lines",
+            format!("a request may have at most {MAX_LINES} lines"),
+        ));
+    }
+    for (i, l) in lines.iter().enumerate() {
+        if l.qty <= 0 {
+            return Err(AppError::invalid(
+                format!("/lines/{i}/qty"),
+                "qty must be greater than 0",
+            ));
+        }
+    }
+    let skus: Vec<String> = lines.iter().map(|l| l.sku.clone()).collect();
+    let items = db::items_by_sku(conn, &skus).await?;
+    for (i, l) in lines.iter().enumerate() {
+        if !items.iter().any(|it| it.sku == l.sku) {
+            return Err(AppError::invalid(
+                format!("/lines/{i}/sku"),
+                format!("unknown SKU `{}`", l.sku),
+            ));
+        }
+    }
+    // Merged quantities must fit in i64.
+    let mut totals: HashMap<&str, i64> = HashMap::new();
+    for (i, l) in lines.iter().enumerate() {
+        let t = totals.entry(l.sku.as_str()).or_insert(0);
+        *t = t
+            .checked_add(l.qty)
+            .ok_or_else(|| AppError::invalid(format!("/lines/{i}/qty"), "quantity too large"))?;
+    }
+    Ok(Demand {
+        lines: lines
+            .iter()
+            .map(|l| DemandLine {
+                sku: l.sku.clone(),
+                qty: l.qty,
+            })
+            .collect(),
+        items,
+        priority,
+        needed_by,
+        include_affected,
+    })
+}
+
+async fn open_incident(
+    conn: &mut PgConnection,
+    id: IncidentId,
+    pointer: &str,
+) -> AppResult<IncidentRow> {
+    let incident = crate::incidents::db::get(conn, id, false)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no incident with id {id}")))?;
+    if incident.status != "open" {
+        return Err(AppError::conflict(
+            pointer,
+            format!("incident {id} is closed; it takes no new requests"),
+            Some(serde_json::json!({ "incident_status": incident.status })),
+        ));
+    }
+    Ok(incident)
+}
+
+/// Reads warehouses, ETAs, reserve levels and lots, and plans. Holds no lock of its own; in
+/// the last attempt the caller has already locked the lots.
+async fn plan_now(
+    state: &AppState,
+    conn: &mut PgConnection,
+    incident: &IncidentRow,
+    demand: &Demand,
+    lines: &[DemandLine],
+) -> AppResult<Plan> {
+    let (net, closed) = super::network::network_now(state, conn).await?;
+    let item_ids = demand.item_ids();
+    let (warehouses, levels): (Vec<db::WarehouseRow>, Vec<Vec<(String, i64)>>) =
+        db::warehouses_with_levels(conn, &item_ids)
+            .await?
+            .into_iter()
+            .unzip();
+    let points: Vec<Point<f64>> = warehouses
+        .iter()
+        .map(|w| Point::new(w.lon, w.lat))
+        .collect();
+    let to = Point::new(incident.lon, incident.lat);
+    let travel = net.travel_times(to, &points, &closed, &SnapConfig::default());
+    let area = incident
+        .affected_area
+        .as_ref()
+        .map(|a| parse_area(a, "/affected_area", false))
+        .transpose()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored affected area: {e}")))?;
+    let states: Vec<WarehouseState> = warehouses
+        .iter()
+        .zip(travel)
+        .zip(&points)
+        .zip(levels)
+        .map(|(((w, t), p), levels)| WarehouseState {
+            id: w.id.0,
+            code: w.code.clone(),
+            active: w.status == "active",
+            eta_minutes: t.map(|t| f64::from(w.handling_minutes) + t.minutes),
+            distance_km: t.map(|t| t.km),
+            in_affected_area: area.as_ref().is_some_and(|a| a.intersects(p)),
+            reserve_levels: levels,
+        })
+        .collect();
+    let lots = db::lots_of(conn, &item_ids)
+        .await?
+        .into_iter()
+        .map(|l| LotState {
+            id: l.id.0,
+            warehouse_id: l.warehouse_id.0,
+            sku: l.sku,
+            lot_code: l.lot_code,
+            expires_on: l.expires_on,
+            on_hand: l.on_hand,
+            reserved: l.reserved,
+            quarantined: l.status == "quarantined",
+        })
+        .collect();
+    let items = demand
+        .items
+        .iter()
+        .map(|i| ItemPolicy {
+            sku: i.sku.clone(),
+            min_remaining_days: i.min_remaining_days,
+        })
+        .collect();
+    let snapshot = Snapshot::new(items, states, lots);
+    let input = PlanInput {
+        lines,
+        priority: demand.priority.planner(),
+        needed_by: demand.needed_by,
+        include_affected_warehouses: demand.include_affected,
+        now: Utc::now(),
+        tz: state.settings.tz,
+    };
+    Ok(planner::plan(&input, &snapshot))
+}
+
+/// Locks the cells the plan draws from and re-checks what the planner assumed. `false`: the
+/// plan lost a race and must be made again.
+async fn still_holds(conn: &mut PgConnection, plan: &Plan, demand: &Demand) -> AppResult<bool> {
+    let mut per_lot: BTreeMap<LotId, i64> = BTreeMap::new();
+    let mut per_cell: BTreeMap<(WarehouseId, ItemId), i64> = BTreeMap::new();
+    for line in &plan.lines {
+        let item = demand.item_of(&line.sku)?;
+        for p in &line.picks {
+            *per_lot.entry(LotId(p.lot_id)).or_default() += p.qty;
+            *per_cell
+                .entry((WarehouseId(p.warehouse_id), item))
+                .or_default() += p.qty;
+        }
+    }
+    if per_lot.is_empty() {
+        return Ok(true);
+    }
+    let cells: Vec<(WarehouseId, ItemId)> = per_cell.keys().copied().collect();
+    let locked = db::lock_cells(conn, &cells).await?;
+    let mut cell_available: HashMap<(WarehouseId, ItemId), i64> = HashMap::new();
+    let mut levels: HashMap<(WarehouseId, ItemId), i64> = HashMap::new();
+    for lot in &locked {
+        let available = (lot.on_hand - lot.reserved).max(0);
+        levels.insert((lot.warehouse_id, lot.item_id), lot.level);
+        if lot.status == "available" {
+            *cell_available
+                .entry((lot.warehouse_id, lot.item_id))
+                .or_default() += available;
+        }
+        if let Some(&want) = per_lot.get(&lot.id)
+            && (lot.status != "available" || available < want)
+        {
+            return Ok(false);
+        }
+    }
+    if locked
+        .iter()
+        .filter(|l| per_lot.contains_key(&l.id))
+        .count()
+        != per_lot.len()
+    {
+        return Ok(false);
+    }
+    if demand.priority != Priority::Critical {
+        for (cell, taken) in &per_cell {
+            let level = levels.get(cell).copied().unwrap_or(0).max(0);
+            let available = cell_available.get(cell).copied().unwrap_or(0);
+            if available - taken < level {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Appends the reserve rows (one per lot, lot id order) and the pick rows.
+async fn write_picks(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    ctx: &Ctx,
+    request: RequestId,
+    plan: &Plan,
+    line_no_of: &HashMap<String, i32>,
+) -> AppResult<()> {
+    let mut per_lot: BTreeMap<LotId, i64> = BTreeMap::new();
+    let mut rows = db::NewPicks::default();
+    for line in &plan.lines {
+        let line_no = line_no_of
+            .get(&line.sku)
+            .copied()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no line for {}", line.sku)))?;
+        for p in &line.picks {
+            *per_lot.entry(LotId(p.lot_id)).or_default() += p.qty;
+            rows.line_no.push(line_no);
+            rows.lot_id.push(p.lot_id);
+            rows.warehouse_id.push(p.warehouse_id);
+            rows.qty.push(p.qty);
+            rows.eta_minutes.push(p.eta_minutes);
+            rows.distance_km.push(p.distance_km);
+            rows.late.push(p.late);
+        }
+    }
+    db::insert_picks(conn, request, &rows).await?;
+    for (lot, qty) in per_lot {
+        insert_movement(
+            conn,
+            &Movement {
+                lot,
+                kind: "reserve",
+                qty: 0,
+                reserved_delta: qty,
+                reason: None,
+                note: None,
+                ref_kind: Some("allocation_request"),
+                ref_id: Some(request.0),
+                actor: actor.id,
+                request_id: ctx.request_id.as_deref(),
+                idempotency_key: ctx.idempotency_key.as_deref(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn fill_status(lines: &[(i64, i64)]) -> &'static str {
+    if lines.iter().all(|(req, res)| res >= req) {
+        "reserved"
+    } else if lines.iter().any(|(_, res)| *res > 0) {
+        "partially_reserved"
+    } else {
+        "unfilled"
+    }
+}
+
+/// Ask for supplies for an incident: plans and reserves in one go.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/requests", tag = "allocation", request_body = CreateRequest,
+    params(("id" = String, Path, description = "Incident id")),
+    security(("bearer" = ["dispatcher"])),
+    responses((status = 201, body = RequestView), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn create_request(
+    State(state): State<AppState>,
+    actor: Actor,
+    ctx: Ctx,
+    Path(incident_id): Path<IncidentId>,
+    cmd: Command<CreateRequest>,
+) -> AppResult<Response> {
+    actor.require(&[Role::Dispatcher])?;
+    let body = &cmd.body;
+    let mut conn = state.pool.acquire().await?;
+    let demand = validate_demand(
+        &mut conn,
+        &body.lines,
+        body.priority,
+        body.needed_by,
+        body.include_affected_warehouses,
+    )
+    .await?;
+    let incident = open_incident(&mut conn, incident_id, "incident_id").await?;
+    let mut first = Some(conn);
+
+    for attempt in 0..=OPTIMISTIC_ATTEMPTS {
+        let last = attempt == OPTIMISTIC_ATTEMPTS;
+        // One pooled connection per attempt: it reads and plans, then carries the transaction.
+        let mut conn = match first.take() {
+            Some(conn) => conn,
+            None => state.pool.acquire().await?,
+        };
+        let mut early = None;
+        if !last {
+            early = Some(plan_now(&state, &mut conn, &incident, &demand, &demand.lines).await?);
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+            return Ok(replay);
+        }
+        // The incident was checked open above. A request racing with its closure is
+        // accepted as if it came first; no lock on the incident is needed for stock safety.
+        let plan = match early {
+            Some(plan) => plan,
+            None => {
+                db::lock_all_lots_of(&mut tx, &demand.item_ids()).await?;
+                plan_now(&state, &mut tx, &incident, &demand, &demand.lines).await?
+            }
+        };
+        if !still_holds(&mut tx, &plan, &demand).await? {
+            tx.rollback().await?;
+            tracing::info!(attempt, "allocation plan lost a race; replanning");
+            metrics::counter!("allocation_replans_total", "operation" => "request").increment(1);
+            continue;
+        }
+        let id = RequestId::new();
+        let stamps = sqlx::query!(
+            "insert into allocation_requests (id, incident_id, priority, needed_by, include_affected_warehouses, status, created_by)
+             values ($1, $2, $3, $4, $5, $6, $7) returning created_at, updated_at",
+            id as RequestId,
+            incident_id as IncidentId,
+            demand.priority.as_str(),
+            demand.needed_by,
+            demand.include_affected,
+            status_name(plan.status),
+            actor.id as crate::ids::UserId
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let lines = plan_lines(&plan)?;
+        let mut line_no_of = HashMap::new();
+        let mut rows = db::NewLines::default();
+        for (i, (line, view)) in plan.lines.iter().zip(&lines).enumerate() {
+            let line_no = i as i32;
+            line_no_of.insert(line.sku.clone(), line_no);
+            rows.line_no.push(line_no);
+            rows.item_id.push(demand.item_of(&line.sku)?.0);
+            rows.sku.push(line.sku.clone());
+            rows.requested.push(line.requested);
+            rows.reserved.push(line.reserved);
+            rows.explanation.push(view.explanation.clone());
+        }
+        db::insert_lines(&mut tx, id, &rows).await?;
+        write_picks(&mut tx, &actor, &ctx, id, &plan, &line_no_of).await?;
+        // Exactly what was written: the plan passed every re-check under the locks.
+        let view = RequestView {
+            id,
+            incident_id,
+            priority: demand.priority.as_str().to_owned(),
+            needed_by: demand.needed_by,
+            include_affected_warehouses: demand.include_affected,
+            status: status_name(plan.status).to_owned(),
+            created_at: stamps.created_at,
+            updated_at: stamps.updated_at,
+            dispatched_at: None,
+            cancelled_at: None,
+            lines,
+            shipments: vec![],
+        };
+        let body = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
+        audit::db::record(
+            &mut tx,
+            &actor,
+            &ctx,
+            audit::Change {
+                action: "allocation.request",
+                entity_kind: "allocation_request",
+                entity_id: id.to_string(),
+                before: None,
+                after: Some(audit_summary(&view)),
+            },
+        )
+        .await?;
+        idempotency::finish(&mut tx, &actor, &ctx, StatusCode::CREATED, &body).await?;
+        tx.commit().await?;
+        return Ok((StatusCode::CREATED, Json(body)).into_response());
+    }
+    Err(AppError::Internal(anyhow::anyhow!(
+        "the locked attempt did not hold"
+    )))
+}
+
+/// What a request would get now, reserving nothing.
+#[utoipa::path(post, path = "/api/v1/allocation/preview", tag = "allocation", request_body = PreviewRequest,
+    security(("bearer" = ["dispatcher"])),
+    responses((status = 200, body = PreviewView), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn preview_allocation(
+    State(state): State<AppState>,
+    actor: Actor,
+    Json(body): Json<PreviewRequest>,
+) -> AppResult<Json<PreviewView>> {
+    actor.require(&[Role::Dispatcher])?;
+    let mut conn = state.pool.acquire().await?;
+    let demand = validate_demand(
+        &mut conn,
+        &body.lines,
+        body.priority,
+        body.needed_by,
+        body.include_affected_warehouses,
+    )
+    .await?;
+    let incident = open_incident(&mut conn, body.incident_id, "/incident_id").await?;
+    let plan = plan_now(&state, &mut conn, &incident, &demand, &demand.lines).await?;
+    Ok(Json(PreviewView {
+        incident_id: body.incident_id,
+        status: status_name(plan.status).to_owned(),
+        lines: plan_lines(&plan)?,
+    }))
+}
+
+/// Filters for `GET /api/v1/requests`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RequestFilter {
+    /// Incident id.
+    pub incident: Option<IncidentId>,
+    /// reserved, partially_reserved, unfilled, dispatched or cancelled.
+    pub status: Option<String>,
+    /// Page size, 1–1000 (default 100).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A request in a list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RequestSummary {
+    /// Id.
+    pub id: RequestId,
+    /// Incident.
+    pub incident_id: IncidentId,
+    /// Priority.
+    pub priority: String,
+    /// Status.
+    pub status: String,
+    /// Needed by.
+    pub needed_by: Option<DateTime<Utc>>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// List allocation requests, oldest first.
+#[utoipa::path(get, path = "/api/v1/requests", tag = "allocation", params(RequestFilter),
+    security(("bearer" = [])),
+    responses((status = 200, body = Page<RequestSummary>), (status = 400, body = Problem)))]
+pub async fn list_requests(
+    State(state): State<AppState>,
+    _actor: Actor,
+    Query(filter): Query<RequestFilter>,
+) -> AppResult<Json<Page<RequestSummary>>> {
+    let limit = pagination::limit(filter.limit)?;
+    let after: Option<RequestId> = filter
+        .cursor
+        .as_deref()
+        .map(pagination::decode)
+        .transpose()?;
+    if let Some(s) = &filter.status
+        && ![
+            "reserved",
+            "partially_reserved",
+            "unfilled",
+            "dispatched",
+            "cancelled",
+        ]
+        .contains(&s.as_str())
+    {
+        return Err(AppError::bad_request(
+            "status",
+            format!("unknown status `{s}`"),
+        ));
+    }
+    let mut conn = state.pool.acquire().await?;
+    let rows = db::list_requests(
+        &mut conn,
+        filter.incident,
+        filter.status.as_deref(),
+        after,
+        limit + 1,
+    )
+    .await?;
+    let rows: Vec<RequestSummary> = rows
+        .into_iter()
+        .map(|r| RequestSummary {
+            id: r.id,
+            incident_id: r.incident_id,
+            priority: r.priority,
+            status: r.status,
+            needed_by: r.needed_by,
+            created_at: r.created_at,
+        })
+        .collect();
+    Ok(Json(pagination::page(rows, limit, |r| r.id)))
+}
+
+/// One allocation request with its lines, picks and shipments.
+#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "allocation",
+    params(("id" = String, Path, description = "Request id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = RequestView), (status = 404, body = Problem)))]
+pub async fn get_request(
+    State(state): State<AppState>,
+    _actor: Actor,
+    Path(id): Path<RequestId>,
+) -> AppResult<Json<RequestView>> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(load_view(&mut conn, id).await?))
+}
+
+/// Locks a request and checks it may still change; a dispatched or cancelled one is a 409.
+async fn lock_changeable(
+    conn: &mut PgConnection,
+    id: RequestId,
+    what: &str,
+) -> AppResult<db::RequestRow> {
+    let r = db::request(conn, id, true)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no allocation request with id {id}")))?;
+    if r.status == "dispatched" || r.status == "cancelled" {
+        return Err(AppError::conflict(
+            "id",
+            format!("cannot {what} a request that is {}", r.status),
+            Some(serde_json::json!({ "request_status": r.status })),
+        ));
+    }
+    Ok(r)
+}
+
+fn movement<'a>(
+    actor: &Actor,
+    ctx: &'a Ctx,
+    request: RequestId,
+    lot: LotId,
+    kind: &'a str,
+    qty: i64,
+    reserved_delta: i64,
+) -> Movement<'a> {
+    Movement {
+        lot,
+        kind,
+        qty,
+        reserved_delta,
+        reason: None,
+        note: None,
+        ref_kind: Some("allocation_request"),
+        ref_id: Some(request.0),
+        actor: actor.id,
+        request_id: ctx.request_id.as_deref(),
+        idempotency_key: ctx.idempotency_key.as_deref(),
+    }
+}
+
+async fn lock_lots(conn: &mut PgConnection, held: &[(LotId, WarehouseId, i64)]) -> AppResult<()> {
+    let ids: Vec<Uuid> = held.iter().map(|h| h.0.0).collect();
+    sqlx::query_scalar!(
+        "select id from stock_lots where id = any($1) order by id for update",
+        &ids
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(())
+}
+
+async fn finish_change(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    actor: &Actor,
+    ctx: &Ctx,
+    id: RequestId,
+    action: &str,
+    before: Value,
+) -> AppResult<Response> {
+    let view = load_view(&mut tx, id).await?;
+    let body = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
+    audit::db::record(
+        &mut tx,
+        actor,
+        ctx,
+        audit::Change {
+            action,
+            entity_kind: "allocation_request",
+            entity_id: id.to_string(),
+            before: Some(before),
+            after: Some(audit_summary(&view)),
+        },
+    )
+    .await?;
+    idempotency::finish(&mut tx, actor, ctx, StatusCode::OK, &body).await?;
+    tx.commit().await?;
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// Issue the reserved stock: one shipment per source warehouse, in one transaction.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/dispatch", tag = "allocation",
+    params(("id" = String, Path, description = "Request id")),
+    security(("bearer" = ["dispatcher"])),
+    responses((status = 200, body = RequestView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn dispatch_request(
+    State(state): State<AppState>,
+    actor: Actor,
+    ctx: Ctx,
+    Path(id): Path<RequestId>,
+) -> AppResult<Response> {
+    actor.require(&[Role::Dispatcher])?;
+    let mut tx = state.pool.begin().await?;
+    let fingerprint = format!("POST /api/v1/requests/{id}/dispatch");
+    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
+        return Ok(replay);
+    }
+    let r = lock_changeable(&mut tx, id, "dispatch").await?;
+    let before = serde_json::json!({ "status": r.status });
+    let held = db::held_per_lot(&mut tx, id).await?;
+    if held.is_empty() {
+        return Err(AppError::conflict(
+            "id",
+            "nothing is reserved for this request; replan it first",
+            None,
+        ));
+    }
+    lock_lots(&mut tx, &held).await?;
+    let mut by_warehouse: BTreeMap<WarehouseId, Vec<(LotId, i64)>> = BTreeMap::new();
+    for (lot, warehouse, qty) in &held {
+        insert_movement(
+            &mut tx,
+            &movement(&actor, &ctx, id, *lot, "dispatch", -qty, -qty),
+        )
+        .await?;
+        by_warehouse
+            .entry(*warehouse)
+            .or_default()
+            .push((*lot, *qty));
+    }
+    for (warehouse, lots) in by_warehouse {
+        let shipment = ShipmentId::new();
+        sqlx::query!(
+            "insert into shipments (id, request_id, warehouse_id) values ($1, $2, $3)",
+            shipment as ShipmentId,
+            id as RequestId,
+            warehouse as WarehouseId
+        )
+        .execute(&mut *tx)
+        .await?;
+        for (lot, qty) in lots {
+            sqlx::query!(
+                "insert into shipment_lines (shipment_id, lot_id, qty) values ($1, $2, $3)",
+                shipment as ShipmentId,
+                lot as LotId,
+                qty
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    sqlx::query!(
+        "update allocation_requests set status = 'dispatched', dispatched_at = now(), updated_at = now() where id = $1",
+        id as RequestId
+    )
+    .execute(&mut *tx)
+    .await?;
+    finish_change(tx, &actor, &ctx, id, "allocation.dispatch", before).await
+}
+
+/// Release a request's reservations. Only before dispatch.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/cancel", tag = "allocation",
+    params(("id" = String, Path, description = "Request id")),
+    security(("bearer" = ["dispatcher"])),
+    responses((status = 200, body = RequestView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel_request(
+    State(state): State<AppState>,
+    actor: Actor,
+    ctx: Ctx,
+    Path(id): Path<RequestId>,
+) -> AppResult<Response> {
+    actor.require(&[Role::Dispatcher])?;
+    let mut tx = state.pool.begin().await?;
+    let fingerprint = format!("POST /api/v1/requests/{id}/cancel");
+    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
+        return Ok(replay);
+    }
+    let r = lock_changeable(&mut tx, id, "cancel").await?;
+    let before = serde_json::json!({ "status": r.status });
+    let held = db::held_per_lot(&mut tx, id).await?;
+    lock_lots(&mut tx, &held).await?;
+    for (lot, _, qty) in &held {
+        insert_movement(
+            &mut tx,
+            &movement(&actor, &ctx, id, *lot, "release", 0, -qty),
+        )
+        .await?;
+    }
+    sqlx::query!(
+        "update allocation_requests set status = 'cancelled', cancelled_at = now(), updated_at = now() where id = $1",
+        id as RequestId
+    )
+    .execute(&mut *tx)
+    .await?;
+    finish_change(tx, &actor, &ctx, id, "allocation.cancel", before).await
+}
+
+/// Try to fill a request's shortfall from the stock available now.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/replan", tag = "allocation",
+    params(("id" = String, Path, description = "Request id")),
+    security(("bearer" = ["dispatcher"])),
+    responses((status = 200, body = RequestView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn replan_request(
+    State(state): State<AppState>,
+    actor: Actor,
+    ctx: Ctx,
+    Path(id): Path<RequestId>,
+) -> AppResult<Response> {
+    actor.require(&[Role::Dispatcher])?;
+    let fingerprint = format!("POST /api/v1/requests/{id}/replan");
+    for attempt in 0..=OPTIMISTIC_ATTEMPTS {
+        let last = attempt == OPTIMISTIC_ATTEMPTS;
+        let mut conn = state.pool.acquire().await?;
+        let r = db::request(&mut conn, id, false)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("no allocation request with id {id}")))?;
+        let lines = db::lines(&mut conn, id).await?;
+        let incident = crate::incidents::db::get(&mut conn, r.incident_id, false)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("request without incident")))?;
+        let priority = Priority::parse(&r.priority)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored priority {}", r.priority)))?;
+        let demand = Demand {
+            lines: lines
+                .iter()
+                .filter(|l| l.requested > l.reserved)
+                .map(|l| DemandLine {
+                    sku: l.sku.clone(),
+                    qty: l.requested - l.reserved,
+                })
+                .collect(),
+            items: db::items_by_sku(
+                &mut conn,
+                &lines.iter().map(|l| l.sku.clone()).collect::<Vec<_>>(),
+            )
+            .await?,
+            priority,
+            needed_by: r.needed_by,
+            include_affected: r.include_affected_warehouses,
+        };
+        let early = if last || demand.lines.is_empty() {
+            None
+        } else {
+            Some(plan_now(&state, &mut conn, &incident, &demand, &demand.lines).await?)
+        };
+        drop(conn);
+
+        let mut tx = state.pool.begin().await?;
+        if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
+            return Ok(replay);
+        }
+        let locked = lock_changeable(&mut tx, id, "replan").await?;
+        let now_lines = db::lines(&mut tx, id).await?;
+        if locked.updated_at != r.updated_at
+            || now_lines
+                .iter()
+                .map(|l| l.reserved)
+                .ne(lines.iter().map(|l| l.reserved))
+        {
+            tx.rollback().await?;
+            continue; // changed since we read it
+        }
+        let before = serde_json::json!({ "status": r.status, "reserved": lines.iter().map(|l| (l.sku.clone(), l.reserved)).collect::<Vec<_>>() });
+        let plan = match early {
+            Some(plan) => Some(plan),
+            None if demand.lines.is_empty() => None,
+            None => {
+                db::lock_all_lots_of(&mut tx, &demand.item_ids()).await?;
+                Some(plan_now(&state, &mut tx, &incident, &demand, &demand.lines).await?)
+            }
+        };
+        if let Some(plan) = &plan {
+            if !still_holds(&mut tx, plan, &demand).await? {
+                tx.rollback().await?;
+                metrics::counter!("allocation_replans_total", "operation" => "replan").increment(1);
+                continue;
+            }
+            let line_no_of: HashMap<String, i32> =
+                lines.iter().map(|l| (l.sku.clone(), l.line_no)).collect();
+            for line in &plan.lines {
+                sqlx::query!(
+                    "update allocation_request_lines set reserved = reserved + $3, explanation = $4
+                      where request_id = $1 and line_no = $2",
+                    id as RequestId,
+                    line_no_of.get(&line.sku).copied().unwrap_or(-1),
+                    line.reserved,
+                    serde_json::to_value(&line.explanation).map_err(anyhow::Error::from)?
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+            write_picks(&mut tx, &actor, &ctx, id, plan, &line_no_of).await?;
+        }
+        let totals: Vec<(i64, i64)> = db::lines(&mut tx, id)
+            .await?
+            .iter()
+            .map(|l| (l.requested, l.reserved))
+            .collect();
+        sqlx::query!(
+            "update allocation_requests set status = $2, updated_at = now() where id = $1",
+            id as RequestId,
+            fill_status(&totals)
+        )
+        .execute(&mut *tx)
+        .await?;
+        return finish_change(tx, &actor, &ctx, id, "allocation.replan", before).await;
+    }
+    Err(AppError::Internal(anyhow::anyhow!(
+        "the locked replan did not hold"
+    )))
+}
+
+/// What arrived of one lot.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceivedLine {
+    /// The lot.
+    pub lot_id: LotId,
+    /// Quantity received (≥ 0).
+    pub received_qty: i64,
+}
+
+/// Body of `POST /api/v1/shipments/{id}/deliver`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverShipment {
+    /// Lots that did not arrive in full; lots not listed arrived as shipped.
+    #[serde(default)]
+    pub lines: Vec<ReceivedLine>,
+    /// Note (damage, shortages …).
+    pub note: Option<String>,
+}
+
+/// Confirm what arrived, with discrepancies.
+#[utoipa::path(post, path = "/api/v1/shipments/{id}/deliver", tag = "allocation", request_body = DeliverShipment,
+    params(("id" = String, Path, description = "Shipment id")),
+    security(("bearer" = ["dispatcher"])),
+    responses((status = 200, body = ShipmentView), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn deliver_shipment(
+    State(state): State<AppState>,
+    actor: Actor,
+    ctx: Ctx,
+    Path(id): Path<ShipmentId>,
+    cmd: Command<DeliverShipment>,
+) -> AppResult<Response> {
+    actor.require(&[Role::Dispatcher])?;
+    let mut tx = state.pool.begin().await?;
+    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+        return Ok(replay);
+    }
+    let status = sqlx::query_scalar!(
+        "select status from shipments where id = $1 for update",
+        id as ShipmentId
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::not_found(format!("no shipment with id {id}")))?;
+    if status != "in_transit" {
+        return Err(AppError::conflict(
+            "id",
+            "this shipment was already delivered",
+            None,
+        ));
+    }
+    let (_, lines) = db::shipments(&mut tx, None, Some(id)).await?;
+    for (i, l) in cmd.body.lines.iter().enumerate() {
+        if l.received_qty < 0 {
+            return Err(AppError::invalid(
+                format!("/lines/{i}/received_qty"),
+                "received_qty must be 0 or more",
+            ));
+        }
+        if !lines.iter().any(|s| s.lot_id == l.lot_id) {
+            return Err(AppError::invalid(
+                format!("/lines/{i}/lot_id"),
+                "this lot is not in the shipment",
+            ));
+        }
+    }
+    for s in &lines {
+        let received = cmd
+            .body
+            .lines
+            .iter()
+            .rev()
+            .find(|l| l.lot_id == s.lot_id)
+            .map_or(s.qty, |l| l.received_qty);
+        sqlx::query!(
+            "update shipment_lines set received_qty = $3 where shipment_id = $1 and lot_id = $2",
+            id as ShipmentId,
+            s.lot_id as LotId,
+            received
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query!(
+        "update shipments set status = 'delivered', delivered_at = now(), delivery_note = $2 where id = $1",
+        id as ShipmentId,
+        cmd.body.note
+    )
+    .execute(&mut *tx)
+    .await?;
+    let (ships, lines) = db::shipments(&mut tx, None, Some(id)).await?;
+    let view = shipment_views(ships, lines)
+        .pop()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("shipment vanished")))?;
+    let body = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
+    audit::db::record(
+        &mut tx,
+        &actor,
+        &ctx,
+        audit::Change {
+            action: "shipment.deliver",
+            entity_kind: "shipment",
+            entity_id: id.to_string(),
+            before: Some(serde_json::json!({ "status": status })),
+            after: Some(body.clone()),
+        },
+    )
+    .await?;
+    idempotency::finish(&mut tx, &actor, &ctx, StatusCode::OK, &body).await?;
+    tx.commit().await?;
+    Ok((StatusCode::OK, Json(body)).into_response())
 }

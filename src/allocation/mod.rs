@@ -1,3 +1,71 @@
-//! Allocation requests: plan, reserve atomically, dispatch and deliver.
+//! Allocation requests: plan, reserve atomically, dispatch and deliver; plus the road
+//! network, closures and routes the plans travel on.
+//!
+//! Invariants:
+//! - Stock is reserved only through ledger rows (`reserve`, `release`, `dispatch`), written in
+//!   the same transaction that locks the lots (`for update`, id order) and re-checks what the
+//!   planner assumed: availability and, for non-critical requests, reserve-level floors.
+//!   A request that loses a race replans against fresh stock; it never over-reserves.
+//! - Σ `allocation_picks.qty` of a request per lot equals what the ledger reserved for it,
+//!   until dispatch or cancel moves it out.
+//! - The road network in use is the newest `road_networks` row; each process caches the parsed
+//!   graph keyed by that row's id, so a replacement by any process is seen by all.
 
+pub mod db;
 pub mod http;
+pub mod network;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::RwLock;
+
+use crate::routing::Network;
+
+/// The parsed road network of this process, keyed by its `road_networks` id.
+#[derive(Debug, Default)]
+pub struct NetworkCache {
+    pub(crate) current: RwLock<Option<(i64, Arc<Network>)>>,
+}
+
+/// Request priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Life-safety: reserve levels do not apply.
+    Critical,
+    /// Urgent; reserve levels apply.
+    High,
+    /// Routine; reserve levels apply.
+    Normal,
+}
+
+impl Priority {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Critical => "critical",
+            Priority::High => "high",
+            Priority::Normal => "normal",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Priority> {
+        match s {
+            "critical" => Some(Priority::Critical),
+            "high" => Some(Priority::High),
+            "normal" => Some(Priority::Normal),
+            _ => None,
+        }
+    }
+
+    /// The planner's priority.
+    pub fn planner(self) -> crate::planner::Priority {
+        match self {
+            Priority::Critical => crate::planner::Priority::Critical,
+            Priority::High => crate::planner::Priority::High,
+            Priority::Normal => crate::planner::Priority::Normal,
+        }
+    }
+}

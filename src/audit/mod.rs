@@ -4,6 +4,15 @@
 //! `hash = sha256(prev_hash || canonical_json(event))`, where the canonical JSON has
 //! sorted keys and no insignificant white space, and `at` is RFC 3339 UTC with
 //! microseconds. Anyone holding the rows can recompute the chain.
+//!
+//! # How ledger movements link to audit events
+//!
+//! Every ledger row and every audit event records the id of the transaction that wrote
+//! it (`xact_id`, filled in by the database: see the `transaction_links` migration). An
+//! audit event is written in the same transaction as the change it records, so each
+//! movement's transaction must hold at least one audit event. Verification ([`db::verify`])
+//! reports the first movement whose transaction has none: stock moved behind the audit
+//! trail's back. No module has to remember to name its movements for this to hold.
 
 pub mod db;
 pub mod http;
@@ -83,6 +92,143 @@ pub struct Change<'a> {
     pub after: Option<Value>,
 }
 
+/// The outcome of recomputing the chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Verification {
+    /// Whether the chain and the ledger link are intact.
+    pub ok: bool,
+    /// Events read, in seq order, up to and including the first broken one.
+    pub events_checked: i64,
+    /// The first seq at which the chain is broken (for a deleted event: the missing seq).
+    pub first_broken_seq: Option<i64>,
+    /// What is wrong, in words; absent when `ok`.
+    pub reason: Option<String>,
+    /// Ledger movements checked against the events that name them.
+    pub movements_checked: i64,
+    /// The first ledger movement without exactly one audit event naming it.
+    pub first_broken_movement_id: Option<i64>,
+}
+
+/// Recomputes the chain one event at a time, in seq order, in constant memory.
+#[derive(Debug, Clone)]
+pub struct ChainCheck {
+    expected_seq: i64,
+    prev_hash: String,
+    checked: i64,
+    broken: Option<(i64, String)>,
+}
+
+impl Default for ChainCheck {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The `prev_hash` of the first event.
+pub fn genesis_hash() -> String {
+    "0".repeat(64)
+}
+
+impl ChainCheck {
+    /// A check expecting the chain to start at seq 1 after the genesis hash.
+    pub fn new() -> Self {
+        Self {
+            expected_seq: 1,
+            prev_hash: genesis_hash(),
+            checked: 0,
+            broken: None,
+        }
+    }
+
+    /// Feeds the next stored event (ordered by seq) with its stored hashes. Returns
+    /// `false` once the chain is broken; later events need not be fed.
+    pub fn push(&mut self, event: &Event, stored_prev_hash: &str, stored_hash: &str) -> bool {
+        if self.broken.is_some() {
+            return false;
+        }
+        self.checked += 1;
+        let seq = event.seq;
+        let broken = if seq > self.expected_seq {
+            Some((
+                self.expected_seq,
+                format!(
+                    "events {}..{} are missing: the sequence jumps from {} to {seq} (deleted rows)",
+                    self.expected_seq,
+                    seq - 1,
+                    self.expected_seq - 1
+                ),
+            ))
+        } else if seq < self.expected_seq {
+            Some((
+                seq,
+                format!(
+                    "event {seq} is out of order (expected {})",
+                    self.expected_seq
+                ),
+            ))
+        } else if stored_prev_hash != self.prev_hash {
+            Some((
+                seq,
+                format!(
+                    "event {seq}'s prev_hash does not match the hash of event {} (reordered or \
+                     replaced rows)",
+                    seq - 1
+                ),
+            ))
+        } else if event.hash(stored_prev_hash) != stored_hash {
+            Some((
+                seq,
+                format!("event {seq} was edited: its hash does not match its content"),
+            ))
+        } else {
+            None
+        };
+        match broken {
+            Some(b) => {
+                self.broken = Some(b);
+                false
+            }
+            None => {
+                self.prev_hash = stored_hash.to_owned();
+                self.expected_seq += 1;
+                true
+            }
+        }
+    }
+
+    /// Ends the walk against the chain head row (`audit_chain_head`), which catches
+    /// events deleted from the end of the chain.
+    pub fn finish(self, head_seq: i64, head_hash: &str) -> Verification {
+        let last = self.expected_seq - 1;
+        let broken = self.broken.or_else(|| {
+            if head_seq != last {
+                Some((
+                    last.min(head_seq) + 1,
+                    format!(
+                        "the chain head is at seq {head_seq} but the last event is {last} \
+                         (events deleted at the end, or the head was tampered with)"
+                    ),
+                ))
+            } else if head_hash != self.prev_hash {
+                Some((
+                    head_seq,
+                    format!("the chain head's hash does not match event {head_seq}"),
+                ))
+            } else {
+                None
+            }
+        });
+        Verification {
+            ok: broken.is_none(),
+            events_checked: self.checked,
+            first_broken_seq: broken.as_ref().map(|b| b.0),
+            reason: broken.map(|b| b.1),
+            movements_checked: 0,
+            first_broken_movement_id: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +268,60 @@ mod tests {
         let mut edited = e.clone();
         edited.after = Some(json!({"a": 3, "b": 1}));
         assert_ne!(h, edited.hash(&zero));
+    }
+
+    fn chain(n: i64) -> Vec<(Event, String, String)> {
+        let mut prev = genesis_hash();
+        (1..=n)
+            .map(|seq| {
+                let e = Event { seq, ..event() };
+                let h = e.hash(&prev);
+                let row = (e, prev.clone(), h.clone());
+                prev = h;
+                row
+            })
+            .collect()
+    }
+
+    fn run(rows: &[(Event, String, String)], head: (i64, &str)) -> Verification {
+        let mut check = ChainCheck::new();
+        for (e, p, h) in rows {
+            if !check.push(e, p, h) {
+                break;
+            }
+        }
+        check.finish(head.0, head.1)
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let rows = chain(5);
+        let v = run(&rows, (5, &rows[4].2));
+        assert!(v.ok, "{v:?}");
+        assert_eq!(v.events_checked, 5);
+    }
+
+    #[test]
+    fn edits_gaps_swaps_and_truncation_are_each_found_at_the_right_seq() {
+        let rows = chain(5);
+        let head = (5, rows[4].2.as_str());
+        let mut edited = rows.clone();
+        edited[2].0.after = Some(json!({"a": 999}));
+        assert_eq!(run(&edited, head).first_broken_seq, Some(3));
+
+        let mut gap = rows.clone();
+        gap.remove(1);
+        let v = run(&gap, head);
+        assert_eq!(v.first_broken_seq, Some(2));
+        assert!(v.reason.unwrap_or_default().contains("missing"));
+
+        let mut swapped = rows.clone();
+        let (a, b) = (swapped[1].clone(), swapped[2].clone());
+        swapped[1] = (Event { seq: 2, ..b.0 }, b.1, b.2);
+        swapped[2] = (Event { seq: 3, ..a.0 }, a.1, a.2);
+        assert_eq!(run(&swapped, head).first_broken_seq, Some(2));
+
+        let v = run(&rows[..4], head);
+        assert_eq!(v.first_broken_seq, Some(5));
     }
 }

@@ -31,6 +31,8 @@ pub struct AppState {
     pub pool: PgPool,
     /// Run-time settings.
     pub settings: Arc<Settings>,
+    /// The road network, parsed once per uploaded version (see `crate::allocation::network`).
+    pub network: Arc<crate::allocation::NetworkCache>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
         Self {
             pool,
             settings: Arc::new(settings),
+            network: Arc::default(),
         }
     }
 }

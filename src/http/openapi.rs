@@ -51,6 +51,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::incidents::http::routes())
         .merge(crate::allocation::http::routes())
         .merge(crate::audit::http::routes())
+        .merge(crate::exports::http::routes())
 }
 
 /// The OpenAPI document as pretty JSON, as committed in `api-spec/openapi.json`.

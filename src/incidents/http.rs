@@ -1,10 +1,404 @@
-//! HTTP handlers for incidents.
+//! HTTP handlers for incidents: create, read, list, patch, and the needs estimate.
 
-use utoipa_axum::router::OpenApiRouter;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::http::AppState;
+use super::db::{self, IncidentRow, NewIncident};
+use super::{IncidentKind, IncidentStatus, LatLon, parse_area};
+use crate::audit;
+use crate::auth::{Actor, Role};
+use crate::error::{AppError, AppResult, Problem};
+use crate::http::pagination::{self, Page};
+use crate::http::{AppState, Command, Ctx, Json, Path, Query, idempotency};
+use crate::ids::IncidentId;
 
-/// Routes of this module.
+/// Incident routes.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(create_incident, list_incidents))
+        .routes(routes!(get_incident, update_incident))
+        .routes(routes!(estimate_needs))
+}
+
+/// An incident.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Incident {
+    /// Id.
+    pub id: IncidentId,
+    /// Name, e.g. "Typhoon Wipha, Taishan".
+    pub name: String,
+    /// Kind: typhoon, flood, rainstorm, landslide, fire, earthquake, epidemic or other.
+    pub kind: String,
+    /// Where supplies go (WGS84).
+    pub point: LatLon,
+    /// GeoJSON Polygon of the affected area; warehouses inside it are presumed cut off.
+    #[schema(value_type = Option<Object>)]
+    pub affected_area: Option<Value>,
+    /// People affected.
+    pub population: i64,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// `open` or `closed`.
+    pub status: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<IncidentRow> for Incident {
+    fn from(r: IncidentRow) -> Self {
+        Incident {
+            id: r.id,
+            name: r.name,
+            kind: r.kind,
+            point: LatLon {
+                lat: r.lat,
+                lon: r.lon,
+            },
+            affected_area: r.affected_area,
+            population: r.population,
+            started_at: r.started_at,
+            status: r.status,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Body of `POST /api/v1/incidents`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIncident {
+    /// Name (1–200 characters).
+    pub name: String,
+    /// Kind.
+    pub kind: IncidentKind,
+    /// Where supplies go.
+    pub point: LatLon,
+    /// Optional GeoJSON Polygon: closed rings of at least 4 positions, not self-intersecting.
+    #[schema(value_type = Option<Object>)]
+    pub affected_area: Option<Value>,
+    /// People affected (≥ 0, default 0).
+    pub population: Option<i64>,
+    /// When it started (default now).
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// Body of `PATCH /api/v1/incidents/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIncident {
+    /// New name.
+    pub name: Option<String>,
+    /// `open` or `closed`.
+    pub status: Option<IncidentStatus>,
+    /// New population affected.
+    pub population: Option<i64>,
+    /// New affected area (GeoJSON Polygon).
+    #[schema(value_type = Option<Object>)]
+    pub affected_area: Option<Value>,
+}
+
+fn check_name(name: &str) -> AppResult<()> {
+    let n = name.trim().chars().count();
+    if n == 0 || n > 200 {
+        return Err(AppError::invalid(
+            "/name",
+            "name must be 1 to 200 characters",
+        ));
+    }
+    Ok(())
+}
+
+fn check_population(p: Option<i64>) -> AppResult<()> {
+    if p.is_some_and(|p| p < 0) {
+        return Err(AppError::invalid(
+            "/population",
+            "population must be 0 or more",
+        ));
+    }
+    Ok(())
+}
+
+/// Open an incident.
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = CreateIncident,
+    security(("bearer" = ["dispatcher"])),
+    responses((status = 201, body = Incident), (status = 422, body = Problem), (status = 403, body = Problem)))]
+pub async fn create_incident(
+    State(state): State<AppState>,
+    actor: Actor,
+    ctx: Ctx,
+    cmd: Command<CreateIncident>,
+) -> AppResult<Response> {
+    actor.require(&[Role::Dispatcher])?;
+    let body = &cmd.body;
+    check_name(&body.name)?;
+    body.point.validate("/point")?;
+    if let Some(area) = &body.affected_area {
+        parse_area(area, "/affected_area", false)?;
+    }
+    check_population(body.population)?;
+
+    let mut tx = state.pool.begin().await?;
+    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+        return Ok(replay);
+    }
+    let row = db::insert(
+        &mut tx,
+        &NewIncident {
+            name: body.name.trim(),
+            kind: body.kind.as_str(),
+            lat: body.point.lat,
+            lon: body.point.lon,
+            affected_area: body.affected_area.as_ref(),
+            population: body.population.unwrap_or(0),
+            started_at: body.started_at.unwrap_or_else(Utc::now),
+            created_by: actor.id,
+        },
+    )
+    .await?;
+    let out = Incident::from(row);
+    let body = serde_json::to_value(&out).map_err(anyhow::Error::from)?;
+    audit::db::record(
+        &mut tx,
+        &actor,
+        &ctx,
+        audit::Change {
+            action: "incident.create",
+            entity_kind: "incident",
+            entity_id: out.id.to_string(),
+            before: None,
+            after: Some(body.clone()),
+        },
+    )
+    .await?;
+    idempotency::finish(&mut tx, &actor, &ctx, StatusCode::CREATED, &body).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Filters for `GET /api/v1/incidents`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IncidentFilter {
+    /// `open` or `closed`.
+    pub status: Option<IncidentStatus>,
+    /// Page size, 1–1000 (default 100).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// List incidents, oldest first.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(IncidentFilter),
+    security(("bearer" = [])),
+    responses((status = 200, body = Page<Incident>), (status = 400, body = Problem)))]
+pub async fn list_incidents(
+    State(state): State<AppState>,
+    _actor: Actor,
+    Query(filter): Query<IncidentFilter>,
+) -> AppResult<Json<Page<Incident>>> {
+    let limit = pagination::limit(filter.limit)?;
+    let after: Option<IncidentId> = filter
+        .cursor
+        .as_deref()
+        .map(pagination::decode)
+        .transpose()?;
+    let mut conn = state.pool.acquire().await?;
+    let rows = db::list(
+        &mut conn,
+        filter.status.map(IncidentStatus::as_str),
+        after,
+        limit + 1,
+    )
+    .await?;
+    let rows: Vec<Incident> = rows.into_iter().map(Incident::from).collect();
+    Ok(Json(pagination::page(rows, limit, |i| i.id)))
+}
+
+/// One incident.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Incident), (status = 404, body = Problem)))]
+pub async fn get_incident(
+    State(state): State<AppState>,
+    _actor: Actor,
+    Path(id): Path<IncidentId>,
+) -> AppResult<Json<Incident>> {
+    let mut conn = state.pool.acquire().await?;
+    db::get(&mut conn, id, false)
+        .await?
+        .map(|r| Json(Incident::from(r)))
+        .ok_or_else(|| AppError::not_found(format!("no incident with id {id}")))
+}
+
+/// Change an incident's name, status, population or affected area.
+#[utoipa::path(patch, path = "/api/v1/incidents/{id}", tag = "incidents", request_body = UpdateIncident,
+    params(("id" = String, Path, description = "Incident id")),
+    security(("bearer" = ["dispatcher"])),
+    responses((status = 200, body = Incident), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_incident(
+    State(state): State<AppState>,
+    actor: Actor,
+    ctx: Ctx,
+    Path(id): Path<IncidentId>,
+    cmd: Command<UpdateIncident>,
+) -> AppResult<Response> {
+    actor.require(&[Role::Dispatcher])?;
+    let body = &cmd.body;
+    if let Some(name) = &body.name {
+        check_name(name)?;
+    }
+    check_population(body.population)?;
+    if let Some(area) = &body.affected_area {
+        parse_area(area, "/affected_area", false)?;
+    }
+    let mut tx = state.pool.begin().await?;
+    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+        return Ok(replay);
+    }
+    let before = db::get(&mut tx, id, true)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no incident with id {id}")))?;
+    let row = db::update(
+        &mut tx,
+        id,
+        body.name.as_deref().map(str::trim),
+        body.status.map(IncidentStatus::as_str),
+        body.population,
+        body.affected_area.as_ref(),
+    )
+    .await?;
+    let before = serde_json::to_value(Incident::from(before)).map_err(anyhow::Error::from)?;
+    let body = serde_json::to_value(Incident::from(row)).map_err(anyhow::Error::from)?;
+    audit::db::record(
+        &mut tx,
+        &actor,
+        &ctx,
+        audit::Change {
+            action: "incident.update",
+            entity_kind: "incident",
+            entity_id: id.to_string(),
+            before: Some(before),
+            after: Some(body.clone()),
+        },
+    )
+    .await?;
+    idempotency::finish(&mut tx, &actor, &ctx, StatusCode::OK, &body).await?;
+    tx.commit().await?;
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// Body of `POST /api/v1/incidents/{id}/needs-estimate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NeedsEstimateBody {
+    /// People to supply (default: the incident's population).
+    pub population: Option<i64>,
+    /// Days to cover (1–365).
+    pub days: i64,
+}
+
+/// A suggested request line.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SuggestedLine {
+    /// Item SKU.
+    pub sku: String,
+    /// English name.
+    pub name_en: String,
+    /// Unit.
+    pub unit_en: String,
+    /// Suggested quantity in base units.
+    pub qty: i64,
+    /// The planning figure the norm comes from.
+    pub basis: String,
+}
+
+/// The needs estimate.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NeedsEstimate {
+    /// The incident.
+    pub incident_id: IncidentId,
+    /// People.
+    pub population: i64,
+    /// Days.
+    pub days: i64,
+    /// Lines a dispatcher can start a request from (`{sku, qty}` are the request fields).
+    pub lines: Vec<SuggestedLine>,
+}
+
+/// Suggest request lines from the catalogue's per-person norms (Sphere figures). Changes nothing.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/needs-estimate", tag = "incidents",
+    request_body = NeedsEstimateBody,
+    params(("id" = String, Path, description = "Incident id")),
+    security(("bearer" = ["dispatcher"])),
+    responses((status = 200, body = NeedsEstimate), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn estimate_needs(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<IncidentId>,
+    Json(body): Json<NeedsEstimateBody>,
+) -> AppResult<Json<NeedsEstimate>> {
+    actor.require(&[Role::Dispatcher])?;
+    if !(1..=365).contains(&body.days) {
+        return Err(AppError::invalid("/days", "days must be between 1 and 365"));
+    }
+    if body
+        .population
+        .is_some_and(|p| !(1..=100_000_000).contains(&p))
+    {
+        return Err(AppError::invalid(
+            "/population",
+            "population must be between 1 and 100000000",
+        ));
+    }
+    let mut conn = state.pool.acquire().await?;
+    let incident = db::get(&mut conn, id, false)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no incident with id {id}")))?;
+    let population = body.population.unwrap_or(incident.population);
+    if population <= 0 {
+        return Err(AppError::invalid(
+            "/population",
+            "the incident has no population recorded; give population",
+        ));
+    }
+    let items = sqlx::query!(
+        "select sku, name_en, unit_en, need_norm from items where need_norm is not null order by sku"
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut lines = Vec::new();
+    for item in items {
+        let Some(norm) = item
+            .need_norm
+            .and_then(|v| serde_json::from_value::<crate::catalog::NeedNorm>(v).ok())
+        else {
+            continue;
+        };
+        if let Some(qty) = norm.units_for(population, body.days).filter(|q| *q > 0) {
+            lines.push(SuggestedLine {
+                sku: item.sku,
+                name_en: item.name_en,
+                unit_en: item.unit_en,
+                qty,
+                basis: norm.basis,
+            });
+        }
+    }
+    Ok(Json(NeedsEstimate {
+        incident_id: id,
+        population,
+        days: body.days,
+        lines,
+    }))
 }

@@ -1,1 +1,1174 @@
-//! Tests for allocation (being written).
+//! Incidents, road closures, routes, and allocation requests: planning, atomic reservation
+//! under concurrency, dispatch, delivery and cancellation.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, assert_problem};
+
+/// Xinhui, Jiangmen (district seat, gba-geography.md §3).
+const XINHUI: (f64, f64) = (22.4613, 113.0291);
+/// The SZ-FT-01 depot.
+const SZ_FT_01: (f64, f64) = (22.5523, 114.0408);
+
+fn square(lat: f64, lon: f64, half: f64) -> Value {
+    json!({"type": "Polygon", "coordinates": [[
+        [lon - half, lat - half], [lon + half, lat - half], [lon + half, lat + half],
+        [lon - half, lat + half], [lon - half, lat - half]
+    ]]})
+}
+
+async fn create_incident(app: &TestApp, token: &str, body: Value) -> Value {
+    let (status, out) = app.post("/api/v1/incidents", token, &body).await;
+    assert_eq!(status, 201, "{out}");
+    out
+}
+
+async fn xinhui_incident(app: &TestApp, token: &str) -> String {
+    let out = create_incident(
+        app,
+        token,
+        json!({"name": "Typhoon, Xinhui", "kind": "typhoon",
+               "point": {"lat": XINHUI.0, "lon": XINHUI.1}, "population": 50000}),
+    )
+    .await;
+    out["id"].as_str().expect("id").to_owned()
+}
+
+async fn audit_count(app: &TestApp, action: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>("select count(*) from audit_events where action = $1")
+        .bind(action)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn a_dispatcher_opens_an_incident_that_anyone_can_read_and_closes_it() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let auditor = app.token("auditor", &[]).await;
+
+    // Act
+    let created = create_incident(
+        &app,
+        &dispatcher,
+        json!({"name": "Flood, Taishan", "kind": "flood", "point": {"lat": 22.2548, "lon": 112.7887},
+               "affected_area": square(22.2548, 112.7887, 0.05), "population": 1200}),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id");
+    let (status, read) = app.get(&format!("/api/v1/incidents/{id}"), &auditor).await;
+    let (patch_status, patched) = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/incidents/{id}"),
+            &dispatcher,
+            &json!({"status": "closed"}),
+            None,
+        )
+        .await;
+    let (_, list) = app.get("/api/v1/incidents?status=closed", &auditor).await;
+
+    // Assert
+    assert_eq!(status, 200);
+    assert_eq!(read["kind"], "flood");
+    assert_eq!(read["point"]["lat"], 22.2548);
+    assert_eq!(read["affected_area"]["type"], "Polygon");
+    assert_eq!(read["status"], "open");
+    assert_eq!(patch_status, 200, "{patched}");
+    assert_eq!(patched["status"], "closed");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(audit_count(&app, "incident.create").await, 1);
+    assert_eq!(audit_count(&app, "incident.update").await, 1);
+    let (status, body) = app
+        .post(
+            "/api/v1/incidents",
+            &auditor,
+            &json!({"name": "x", "kind": "fire", "point": {"lat": 22.0, "lon": 113.0}}),
+        )
+        .await;
+    assert_problem(status, &body, 403, "");
+}
+
+#[tokio::test]
+async fn bad_incidents_are_rejected_naming_the_field() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let open_ring = json!({"type": "Polygon", "coordinates": [[[113.0, 22.0], [113.1, 22.0], [113.1, 22.1], [113.0, 22.1]]]});
+    let bow_tie = json!({"type": "Polygon", "coordinates": [[[113.0, 22.0], [113.1, 22.1], [113.1, 22.0], [113.0, 22.1], [113.0, 22.0]]]});
+    let cases = [
+        (
+            json!({"name": "a", "kind": "flood", "point": {"lat": 95.0, "lon": 113.0}}),
+            "/point/lat",
+        ),
+        (
+            json!({"name": "a", "kind": "flood", "point": {"lat": 22.0, "lon": 200.0}}),
+            "/point/lon",
+        ),
+        (
+            json!({"name": "a", "kind": "flood", "point": {"lat": 22.0, "lon": 113.0}, "affected_area": open_ring}),
+            "/affected_area",
+        ),
+        (
+            json!({"name": "a", "kind": "flood", "point": {"lat": 22.0, "lon": 113.0}, "affected_area": bow_tie}),
+            "/affected_area",
+        ),
+        (
+            json!({"name": "a", "kind": "meteor", "point": {"lat": 22.0, "lon": 113.0}}),
+            "/kind",
+        ),
+        (
+            json!({"name": "a", "kind": "flood", "point": {"lat": 22.0, "lon": 113.0}, "population": -1}),
+            "/population",
+        ),
+    ];
+
+    for (body, pointer) in cases {
+        // Act
+        let (status, problem) = app.post("/api/v1/incidents", &dispatcher, &body).await;
+        // Assert
+        assert_problem(status, &problem, 422, pointer);
+    }
+    let stored: i64 = sqlx::query_scalar("select count(*) from incidents")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 0);
+}
+
+async fn route_minutes(app: &TestApp, token: &str) -> Value {
+    let (status, route) = app
+        .get(
+            &format!(
+                "/api/v1/routes?from={},{}&to={},{}",
+                SZ_FT_01.0, SZ_FT_01.1, XINHUI.0, XINHUI.1
+            ),
+            token,
+        )
+        .await;
+    assert_eq!(status, 200, "{route}");
+    route
+}
+
+#[tokio::test]
+async fn with_the_estuary_links_closed_shenzhen_reaches_jiangmen_over_nansha_bridge_and_later() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let before = route_minutes(&app, &dispatcher).await;
+
+    // Act
+    let (status, closure) = app
+        .post(
+            "/api/v1/closures",
+            &dispatcher,
+            &json!({
+            "name": "Typhoon Ragasa: estuary crossings closed", "reason": "typhoon signal 10",
+            "edge_ids": ["shenzhen-zhongshan-link", "hzmb-main", "huangmaohai-link"]}),
+        )
+        .await;
+    let after = route_minutes(&app, &dispatcher).await;
+    let (_, network) = app.get("/api/v1/network", &dispatcher).await;
+
+    // Assert
+    assert_eq!(status, 201, "{closure}");
+    assert_eq!(closure["active"], true);
+    let edges = |r: &Value| -> Vec<String> {
+        r["edge_ids"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e.as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert!(
+        edges(&before).contains(&"shenzhen-zhongshan-link".to_owned()),
+        "{before}"
+    );
+    assert!(
+        edges(&after).contains(&"nansha-bridge".to_owned()),
+        "{after}"
+    );
+    assert!(
+        !edges(&after)
+            .iter()
+            .any(|e| e.starts_with("humen-bridge") && e != "humen-bridge-east"),
+        "{after}"
+    );
+    assert!(!edges(&after).contains(&"shenzhen-zhongshan-link".to_owned()));
+    assert!(
+        after["minutes"].as_f64() > before["minutes"].as_f64(),
+        "{before} vs {after}"
+    );
+    assert_eq!(after["path"]["type"], "LineString");
+    let state_of = |id: &str| {
+        network["features"]
+            .as_array()
+            .expect("features")
+            .iter()
+            .find(|f| f["properties"]["id"] == id)
+            .map(|f| f["properties"]["state"].clone())
+    };
+    assert_eq!(state_of("hzmb-main"), Some(json!("closed")));
+    assert_eq!(state_of("humen-bridge"), Some(json!("no_trucks")));
+    assert_eq!(state_of("nansha-bridge"), Some(json!("open")));
+
+    // Ending the closure restores the shorter route.
+    let id = closure["id"].as_str().expect("id");
+    let (status, ended) = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/closures/{id}"),
+            &dispatcher,
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{ended}");
+    assert_eq!(ended["active"], false);
+    let restored = route_minutes(&app, &dispatcher).await;
+    assert_eq!(restored["minutes"], before["minutes"]);
+    let (status, again) = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/closures/{id}"),
+            &dispatcher,
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_problem(status, &again, 409, "");
+    assert_eq!(audit_count(&app, "closure.end").await, 1);
+}
+
+#[tokio::test]
+async fn closures_and_networks_are_validated() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let admin = app.token("admin", &[]).await;
+
+    // Act
+    let (s1, unknown) = app
+        .post(
+            "/api/v1/closures",
+            &dispatcher,
+            &json!({"name": "x", "reason": "y", "edge_ids": ["no-such-road"]}),
+        )
+        .await;
+    let (s2, open_area) = app
+        .post("/api/v1/closures", &dispatcher, &json!({"name": "x", "reason": "y",
+              "area": {"type": "Polygon", "coordinates": [[[113.0, 22.0], [113.1, 22.0], [113.1, 22.1], [113.0, 22.1]]]}}))
+        .await;
+    let (s3, disconnected) = app
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/network",
+            &admin,
+            &json!({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"id": "a", "speed_kmh": 50, "trucks_allowed": true},
+             "geometry": {"type": "LineString", "coordinates": [[113.0, 22.0], [113.1, 22.0]]}},
+            {"type": "Feature", "properties": {"id": "b", "speed_kmh": 50, "trucks_allowed": true},
+             "geometry": {"type": "LineString", "coordinates": [[114.0, 22.0], [114.1, 22.0]]}}]}),
+            None,
+        )
+        .await;
+    let (s4, forbidden) = app
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/network",
+            &dispatcher,
+            &json!({"type": "FeatureCollection", "features": []}),
+            None,
+        )
+        .await;
+    let (s5, bad_route) = app
+        .get("/api/v1/routes?from=95,113&to=22,113", &dispatcher)
+        .await;
+
+    // Assert
+    assert_problem(s1, &unknown, 422, "/edge_ids/0");
+    assert_problem(s2, &open_area, 422, "/area");
+    assert_problem(s3, &disconnected, 422, "/features/1");
+    assert_problem(s4, &forbidden, 403, "");
+    assert_problem(s5, &bad_route, 422, "from");
+    let closures: i64 = sqlx::query_scalar("select count(*) from road_closures")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(closures, 0);
+}
+
+#[tokio::test]
+async fn an_admin_replaces_the_network_and_routes_follow_it() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let admin = app.token("admin", &[]).await;
+    let net = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "a", "speed_kmh": 60, "trucks_allowed": true},
+         "geometry": {"type": "LineString", "coordinates": [[113.0, 22.0], [113.1, 22.0]]}},
+        {"type": "Feature", "properties": {"id": "b", "speed_kmh": 60, "trucks_allowed": true},
+         "geometry": {"type": "LineString", "coordinates": [[113.1, 22.0], [113.2, 22.0]]}}]});
+
+    let other = second_server(&app).await;
+    let route_on_other = || async {
+        let res = reqwest::Client::new()
+            .get(format!(
+                "{other}/api/v1/routes?from=22.0,113.0&to=22.0,113.2"
+            ))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("send");
+        crate::helpers::read(res).await
+    };
+    let (_, before_on_other) = route_on_other().await;
+
+    // Act
+    let (status, stored) = app
+        .send(reqwest::Method::PUT, "/api/v1/network", &admin, &net, None)
+        .await;
+    let (_, route) = app
+        .get("/api/v1/routes?from=22.0,113.0&to=22.0,113.2", &admin)
+        .await;
+    let (_, after_on_other) = route_on_other().await;
+
+    // Assert
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["edge_count"], 2);
+    assert_eq!(route["edge_ids"], json!(["a", "b"]));
+    assert_ne!(
+        before_on_other["edge_ids"],
+        json!(["a", "b"]),
+        "the other process used the demo network"
+    );
+    assert_eq!(
+        after_on_other["edge_ids"],
+        json!(["a", "b"]),
+        "and then sees the replacement"
+    );
+    assert_eq!(audit_count(&app, "network.replace").await, 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Allocation. Each test makes its own item so that the demo stock does not interfere.
+
+async fn new_item(app: &TestApp, sku: &str, min_remaining_days: i32) {
+    sqlx::query(
+        "insert into items (id, sku, name_zh, name_en, category_code, unit_zh, unit_en, shelf_life_days, min_remaining_days)
+         values ($1, $2, '测试', 'Test item', '1-01', '件', 'piece', 720, $3)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(sku)
+    .bind(min_remaining_days)
+    .execute(&app.pool)
+    .await
+    .expect("insert item");
+}
+
+/// A lot with `qty` on hand, received through the ledger.
+async fn add_lot(
+    app: &TestApp,
+    sku: &str,
+    warehouse: &str,
+    lot_code: &str,
+    expires_in_days: Option<i64>,
+    qty: i64,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into stock_lots (id, item_id, warehouse_id, lot_code, expires_on, received_on)
+         select $1, i.id, w.id, $4, current_date + $5::int, current_date
+           from items i, warehouses w where i.sku = $2 and w.code = $3",
+    )
+    .bind(id)
+    .bind(sku)
+    .bind(warehouse)
+    .bind(lot_code)
+    .bind(expires_in_days.map(|d| d as i32))
+    .execute(&app.pool)
+    .await
+    .expect("insert lot");
+    sqlx::query(
+        "insert into stock_movements (lot_id, kind, qty, actor_id) values ($1, 'receipt', $2, '00000000-0000-0000-0000-000000000001')",
+    )
+    .bind(id)
+    .bind(qty)
+    .execute(&app.pool)
+    .await
+    .expect("receive");
+    id
+}
+
+async fn set_level(app: &TestApp, sku: &str, warehouse: &str, min: i64) {
+    sqlx::query(
+        "insert into reserve_levels (warehouse_id, item_id, min_qty) select w.id, i.id, $3
+           from items i, warehouses w where i.sku = $1 and w.code = $2",
+    )
+    .bind(sku)
+    .bind(warehouse)
+    .bind(min)
+    .execute(&app.pool)
+    .await
+    .expect("reserve level");
+}
+
+async fn reserved_of(app: &TestApp, lot: Uuid) -> i64 {
+    sqlx::query_scalar("select reserved from stock_lots where id = $1")
+        .bind(lot)
+        .fetch_one(&app.pool)
+        .await
+        .expect("lot")
+}
+
+async fn request(app: &TestApp, token: &str, incident: &str, body: Value) -> (u16, Value) {
+    app.post(
+        &format!("/api/v1/incidents/{incident}/requests"),
+        token,
+        &body,
+    )
+    .await
+}
+
+fn picks(line: &Value) -> Vec<(String, String, i64)> {
+    line["picks"]
+        .as_array()
+        .expect("picks")
+        .iter()
+        .map(|p| {
+            (
+                p["warehouse_code"].as_str().unwrap_or("").to_owned(),
+                p["lot_code"].as_str().unwrap_or("").to_owned(),
+                p["qty"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+fn reason_of(line: &Value, warehouse: &str) -> Option<String> {
+    line["explanation"]
+        .as_array()?
+        .iter()
+        .find(|e| e["warehouse_code"] == warehouse)
+        .and_then(|e| e["reason"].as_str().map(str::to_owned))
+}
+
+/// Every lot's reserved equals the sum of its ledger reserved deltas, and never exceeds on hand.
+async fn assert_ledger_consistent(app: &TestApp) {
+    let bad: i64 = sqlx::query_scalar(
+        "select count(*) from stock_lots l
+          where l.reserved <> coalesce((select sum(reserved_delta) from stock_movements m where m.lot_id = l.id), 0)
+             or l.on_hand <> coalesce((select sum(qty) from stock_movements m where m.lot_id = l.id), 0)
+             or l.reserved > l.on_hand",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("check");
+    assert_eq!(bad, 0, "lots whose balance disagrees with the ledger");
+}
+
+#[tokio::test]
+async fn near_expiry_lots_at_the_nearest_warehouse_go_first() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-MASK", 0).await;
+    let near = add_lot(&app, "TEST-MASK", "JM-XH-01", "NEAR", Some(20), 60).await;
+    let fresh = add_lot(&app, "TEST-MASK", "JM-XH-01", "FRESH", Some(600), 100).await;
+    let far = add_lot(&app, "TEST-MASK", "GZ-YX-01", "FAR-NEAR", Some(10), 500).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+
+    // Act
+    let (status, out) = request(
+        &app,
+        &dispatcher,
+        &incident,
+        json!({"priority": "normal", "lines": [{"sku": "TEST-MASK", "qty": 80}]}),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(status, 201, "{out}");
+    assert_eq!(out["status"], "reserved");
+    let line = &out["lines"][0];
+    assert_eq!(
+        picks(line),
+        vec![
+            ("JM-XH-01".into(), "NEAR".into(), 60),
+            ("JM-XH-01".into(), "FRESH".into(), 20),
+        ]
+    );
+    assert_eq!(line["shortfall"], 0);
+    assert_eq!(reason_of(line, "GZ-YX-01").as_deref(), Some("not_needed"));
+    assert!(line["picks"][0]["eta_minutes"].as_f64().unwrap_or(0.0) >= 30.0);
+    assert_eq!(reserved_of(&app, near).await, 60);
+    assert_eq!(reserved_of(&app, fresh).await, 20);
+    assert_eq!(reserved_of(&app, far).await, 0);
+    assert_eq!(audit_count(&app, "allocation.request").await, 1);
+    assert_ledger_consistent(&app).await;
+    let id = out["id"].as_str().expect("id");
+    let (_, read) = app
+        .get(&format!("/api/v1/requests/{id}"), &dispatcher)
+        .await;
+    assert_eq!(read["lines"], out["lines"]);
+}
+
+#[tokio::test]
+async fn a_warehouse_inside_the_affected_area_is_skipped_with_that_reason() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-TENT", 0).await;
+    add_lot(&app, "TEST-TENT", "JM-XH-01", "XH", None, 100).await;
+    add_lot(&app, "TEST-TENT", "JM-JH-RC", "RC", None, 100).await;
+    // JM-XH-01 is at 22.4693, 113.0391; the box covers it but not Jianghai.
+    let incident = create_incident(
+        &app,
+        &dispatcher,
+        json!({
+        "name": "Typhoon, Xinhui", "kind": "typhoon", "point": {"lat": XINHUI.0, "lon": XINHUI.1},
+        "affected_area": square(22.4653, 113.0341, 0.03)}),
+    )
+    .await;
+    let incident = incident["id"].as_str().expect("id");
+
+    // Act
+    let (status, out) = request(
+        &app,
+        &dispatcher,
+        incident,
+        json!({"priority": "high", "lines": [{"sku": "TEST-TENT", "qty": 30}]}),
+    )
+    .await;
+    let (_, with) = request(&app, &dispatcher, incident,
+        json!({"priority": "high", "lines": [{"sku": "TEST-TENT", "qty": 30}], "include_affected_warehouses": true})).await;
+
+    // Assert
+    assert_eq!(status, 201, "{out}");
+    assert_eq!(
+        picks(&out["lines"][0]),
+        vec![("JM-JH-RC".into(), "RC".into(), 30)]
+    );
+    assert_eq!(
+        reason_of(&out["lines"][0], "JM-XH-01").as_deref(),
+        Some("inside_affected_area")
+    );
+    assert_eq!(
+        picks(&with["lines"][0]),
+        vec![("JM-XH-01".into(), "XH".into(), 30)]
+    );
+}
+
+#[tokio::test]
+async fn reserve_floors_hold_for_normal_requests_and_give_way_to_critical_ones() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-WATER", 0).await;
+    let xh = add_lot(&app, "TEST-WATER", "JM-XH-01", "XH", Some(300), 100).await;
+    let rc = add_lot(&app, "TEST-WATER", "JM-JH-RC", "RC", Some(300), 1000).await;
+    set_level(&app, "TEST-WATER", "JM-XH-01", 80).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+
+    // Act
+    let (_, normal) = request(
+        &app,
+        &dispatcher,
+        &incident,
+        json!({"priority": "normal", "lines": [{"sku": "TEST-WATER", "qty": 50}]}),
+    )
+    .await;
+    let (_, critical) = request(
+        &app,
+        &dispatcher,
+        &incident,
+        json!({"priority": "critical", "lines": [{"sku": "TEST-WATER", "qty": 50}]}),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(
+        picks(&normal["lines"][0]),
+        vec![
+            ("JM-XH-01".into(), "XH".into(), 20),
+            ("JM-JH-RC".into(), "RC".into(), 30),
+        ]
+    );
+    assert_eq!(
+        reason_of(&normal["lines"][0], "JM-XH-01").as_deref(),
+        Some("reserve_level")
+    );
+    assert_eq!(
+        picks(&critical["lines"][0]),
+        vec![("JM-XH-01".into(), "XH".into(), 50)]
+    );
+    assert_eq!(reserved_of(&app, xh).await, 70);
+    assert_eq!(reserved_of(&app, rc).await, 30);
+    assert_ledger_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn with_the_estuary_closed_a_shenzhen_pick_arrives_later_by_its_route_time() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-PUMP", 0).await;
+    add_lot(&app, "TEST-PUMP", "SZ-FT-01", "SZ", None, 10).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let body = json!({"incident_id": incident, "priority": "critical", "lines": [{"sku": "TEST-PUMP", "qty": 2}]});
+    let (_, open) = app
+        .post("/api/v1/allocation/preview", &dispatcher, &body)
+        .await;
+
+    // Act
+    app.post(
+        "/api/v1/closures",
+        &dispatcher,
+        &json!({"name": "Estuary split", "reason": "typhoon",
+        "edge_ids": ["shenzhen-zhongshan-link", "hzmb-main", "huangmaohai-link"]}),
+    )
+    .await;
+    let (status, out) = request(
+        &app,
+        &dispatcher,
+        &incident,
+        json!({"priority": "critical", "lines": [{"sku": "TEST-PUMP", "qty": 2}]}),
+    )
+    .await;
+    let route = route_minutes(&app, &dispatcher).await;
+
+    // Assert
+    assert_eq!(status, 201, "{out}");
+    let eta_open = open["lines"][0]["picks"][0]["eta_minutes"]
+        .as_f64()
+        .expect("eta");
+    let eta_closed = out["lines"][0]["picks"][0]["eta_minutes"]
+        .as_f64()
+        .expect("eta");
+    assert!(eta_closed > eta_open, "{eta_open} vs {eta_closed}");
+    let handling: i32 =
+        sqlx::query_scalar("select handling_minutes from warehouses where code = 'SZ-FT-01'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("handling");
+    let expected = f64::from(handling) + route["minutes"].as_f64().expect("minutes");
+    assert!(
+        (eta_closed - expected).abs() < 1e-6,
+        "{eta_closed} vs {expected}"
+    );
+    // The preview reserved nothing; the request reserved 2.
+    let reserved: i64 = sqlx::query_scalar("select sum(reserved)::bigint from stock_lots l join items i on i.id = l.item_id where i.sku = 'TEST-PUMP'")
+        .fetch_one(&app.pool).await.expect("sum");
+    assert_eq!(reserved, 2);
+}
+
+#[tokio::test]
+async fn bad_requests_name_the_field_and_reserve_nothing() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-BAD", 0).await;
+    add_lot(&app, "TEST-BAD", "JM-XH-01", "L1", None, 10).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let closed = xinhui_incident(&app, &dispatcher).await;
+    app.send(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/incidents/{closed}"),
+        &dispatcher,
+        &json!({"status": "closed"}),
+        None,
+    )
+    .await;
+
+    // Act
+    let (s1, unknown) = request(
+        &app,
+        &dispatcher,
+        &incident,
+        json!({"priority": "normal", "lines": [{"sku": "NO-SUCH-SKU", "qty": 1}]}),
+    )
+    .await;
+    let (s2, zero) = request(&app, &dispatcher, &incident,
+        json!({"priority": "normal", "lines": [{"sku": "TEST-BAD", "qty": 1}, {"sku": "TEST-BAD", "qty": 0}]})).await;
+    let (s3, on_closed) = request(
+        &app,
+        &dispatcher,
+        &closed,
+        json!({"priority": "normal", "lines": [{"sku": "TEST-BAD", "qty": 1}]}),
+    )
+    .await;
+    let (s4, bad_priority) = request(
+        &app,
+        &dispatcher,
+        &incident,
+        json!({"priority": "urgent", "lines": [{"sku": "TEST-BAD", "qty": 1}]}),
+    )
+    .await;
+    let auditor = app.token("auditor", &[]).await;
+    let (s5, forbidden) = request(
+        &app,
+        &auditor,
+        &incident,
+        json!({"priority": "normal", "lines": [{"sku": "TEST-BAD", "qty": 1}]}),
+    )
+    .await;
+
+    // Assert
+    assert_problem(s1, &unknown, 422, "/lines/0/sku");
+    assert_problem(s2, &zero, 422, "/lines/1/qty");
+    assert_problem(s3, &on_closed, 409, "incident_id");
+    assert_problem(s4, &bad_priority, 422, "/priority");
+    assert_problem(s5, &forbidden, 403, "");
+    let requests: i64 = sqlx::query_scalar("select count(*) from allocation_requests")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    let reserved: i64 =
+        sqlx::query_scalar("select coalesce(sum(reserved), 0)::bigint from stock_lots")
+            .fetch_one(&app.pool)
+            .await
+            .expect("sum");
+    assert_eq!(requests, 0);
+    assert_eq!(reserved, 0);
+}
+
+#[tokio::test]
+async fn dispatch_issues_the_stock_once_and_cancel_after_dispatch_is_refused() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-BED", 0).await;
+    let xh = add_lot(&app, "TEST-BED", "JM-XH-01", "XH", None, 10).await;
+    let rc = add_lot(&app, "TEST-BED", "JM-JH-RC", "RC", None, 100).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let (_, out) = request(
+        &app,
+        &dispatcher,
+        &incident,
+        json!({"priority": "critical", "lines": [{"sku": "TEST-BED", "qty": 25}]}),
+    )
+    .await;
+    let id = out["id"].as_str().expect("id");
+
+    // Act
+    let (s1, dispatched) = app
+        .post(
+            &format!("/api/v1/requests/{id}/dispatch"),
+            &dispatcher,
+            &json!({}),
+        )
+        .await;
+    let (s2, twice) = app
+        .post(
+            &format!("/api/v1/requests/{id}/dispatch"),
+            &dispatcher,
+            &json!({}),
+        )
+        .await;
+    let (s3, cancel) = app
+        .post(
+            &format!("/api/v1/requests/{id}/cancel"),
+            &dispatcher,
+            &json!({}),
+        )
+        .await;
+    let shipment = dispatched["shipments"]
+        .as_array()
+        .expect("shipments")
+        .iter()
+        .find(|s| s["warehouse_code"] == "JM-JH-RC")
+        .expect("RC shipment")
+        .clone();
+    let sid = shipment["id"].as_str().expect("id");
+    let (s4, delivered) = app
+        .post(
+            &format!("/api/v1/shipments/{sid}/deliver"),
+            &dispatcher,
+            &json!({"lines": [{"lot_id": rc, "received_qty": 14}], "note": "one box wet"}),
+        )
+        .await;
+    let (s5, again) = app
+        .post(
+            &format!("/api/v1/shipments/{sid}/deliver"),
+            &dispatcher,
+            &json!({}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(s1, 200, "{dispatched}");
+    assert_eq!(dispatched["status"], "dispatched");
+    assert_eq!(dispatched["shipments"].as_array().map(Vec::len), Some(2));
+    assert_problem(s2, &twice, 409, "id");
+    assert_problem(s3, &cancel, 409, "id");
+    assert_eq!(s4, 200, "{delivered}");
+    assert_eq!(delivered["status"], "delivered");
+    assert_eq!(delivered["lines"][0]["discrepancy"], -1);
+    assert_problem(s5, &again, 409, "id");
+    let balances: Vec<(i64, i64)> =
+        sqlx::query_as("select on_hand, reserved from stock_lots where id = any($1) order by id")
+            .bind(vec![xh, rc])
+            .fetch_all(&app.pool)
+            .await
+            .expect("lots");
+    assert_eq!(balances, vec![(0, 0), (85, 0)]);
+    let dispatch_rows: i64 =
+        sqlx::query_scalar("select count(*) from stock_movements where kind = 'dispatch'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+    assert_eq!(dispatch_rows, 2);
+    assert_eq!(audit_count(&app, "allocation.dispatch").await, 1);
+    assert_ledger_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn cancel_releases_the_reservations_and_replan_fills_a_shortfall_from_new_stock() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-QUILT", 0).await;
+    let first = add_lot(&app, "TEST-QUILT", "JM-XH-01", "Q1", None, 30).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let (_, short) = request(
+        &app,
+        &dispatcher,
+        &incident,
+        json!({"priority": "critical", "lines": [{"sku": "TEST-QUILT", "qty": 50}]}),
+    )
+    .await;
+    let id = short["id"].as_str().expect("id");
+
+    // Act
+    let second = add_lot(&app, "TEST-QUILT", "JM-JH-RC", "Q2", None, 100).await;
+    let (s1, replanned) = app
+        .post(
+            &format!("/api/v1/requests/{id}/replan"),
+            &dispatcher,
+            &json!({}),
+        )
+        .await;
+    let reserved_after_replan = (
+        reserved_of(&app, first).await,
+        reserved_of(&app, second).await,
+    );
+    let (s2, cancelled) = app
+        .post(
+            &format!("/api/v1/requests/{id}/cancel"),
+            &dispatcher,
+            &json!({}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(short["status"], "partially_reserved");
+    assert_eq!(short["lines"][0]["shortfall"], 20);
+    assert_eq!(s1, 200, "{replanned}");
+    assert_eq!(replanned["status"], "reserved");
+    assert_eq!(replanned["lines"][0]["reserved"], 50);
+    assert_eq!(reserved_after_replan, (30, 20));
+    assert_eq!(s2, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(
+        (
+            reserved_of(&app, first).await,
+            reserved_of(&app, second).await
+        ),
+        (0, 0)
+    );
+    let releases: i64 =
+        sqlx::query_scalar("select count(*) from stock_movements where kind = 'release'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+    assert_eq!(releases, 2);
+    assert_ledger_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn a_retried_request_with_the_same_key_reserves_once() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-IDEM", 0).await;
+    let lot = add_lot(&app, "TEST-IDEM", "JM-XH-01", "L", None, 100).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let path = format!("/api/v1/incidents/{incident}/requests");
+    let body = json!({"priority": "normal", "lines": [{"sku": "TEST-IDEM", "qty": 10}]});
+
+    // Act
+    let (s1, a) = app
+        .send(
+            reqwest::Method::POST,
+            &path,
+            &dispatcher,
+            &body,
+            Some("req-1"),
+        )
+        .await;
+    let (s2, b) = app
+        .send(
+            reqwest::Method::POST,
+            &path,
+            &dispatcher,
+            &body,
+            Some("req-1"),
+        )
+        .await;
+
+    // Assert
+    assert_eq!((s1, s2), (201, 201));
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(reserved_of(&app, lot).await, 10);
+}
+
+/// A second service process on the same database, with its own pool.
+async fn second_server(app: &TestApp) -> String {
+    let pool = stockpile::db::pool(app.options.clone(), 8)
+        .await
+        .expect("pool");
+    let state = stockpile::AppState::new(pool, stockpile::config::Settings::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(listener, stockpile::app(state)).await.ok();
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn concurrent_requests_on_two_servers_never_reserve_more_than_the_stock() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-SCARCE", 0).await;
+    add_lot(&app, "TEST-SCARCE", "JM-XH-01", "A", Some(100), 37).await;
+    add_lot(&app, "TEST-SCARCE", "JM-XH-01", "B", Some(200), 25).await;
+    add_lot(&app, "TEST-SCARCE", "JM-JH-RC", "C", None, 38).await;
+    set_level(&app, "TEST-SCARCE", "JM-JH-RC", 10).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let other = second_server(&app).await;
+    let bases = [format!("http://{}", app.addr), other];
+
+    // Act: 32 clients, half on each server, each asking for 7 of 100 units (90 drawable for
+    // normal requests, all 100 for critical ones).
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let url = format!("{}/api/v1/incidents/{incident}/requests", bases[i % 2]);
+        let token = dispatcher.clone();
+        let priority = if i % 4 == 0 { "critical" } else { "normal" };
+        tasks.push(tokio::spawn(async move {
+            let res = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"priority": priority, "lines": [{"sku": "TEST-SCARCE", "qty": 7}]}))
+                .send()
+                .await
+                .expect("send");
+            crate::helpers::read(res).await
+        }));
+    }
+    let mut answered = 0i64;
+    for t in tasks {
+        let (status, out) = t.await.expect("task");
+        assert_eq!(status, 201, "{out}");
+        answered += out["lines"][0]["reserved"].as_i64().expect("reserved");
+    }
+
+    // Assert
+    let total: i64 = sqlx::query_scalar("select sum(reserved)::bigint from stock_lots l join items i on i.id = l.item_id where i.sku = 'TEST-SCARCE'")
+        .fetch_one(&app.pool).await.expect("sum");
+    let picked: i64 =
+        sqlx::query_scalar("select coalesce(sum(qty), 0)::bigint from allocation_picks")
+            .fetch_one(&app.pool)
+            .await
+            .expect("picks");
+    assert!(total <= 100, "reserved {total} of 100");
+    assert!(
+        total >= 90,
+        "reserved only {total}: requests gave up while stock was drawable"
+    );
+    assert_eq!(
+        answered, total,
+        "responses describe exactly what was reserved"
+    );
+    assert_eq!(picked, total);
+    let rc_reserved: i64 =
+        sqlx::query_scalar("select reserved from stock_lots where lot_code = 'C'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("C");
+    assert!(rc_reserved <= 38);
+    assert_ledger_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn the_needs_estimate_turns_population_and_days_into_request_lines() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+
+    // Act
+    let (status, out) = app
+        .post(
+            &format!("/api/v1/incidents/{incident}/needs-estimate"),
+            &dispatcher,
+            &json!({"population": 3400, "days": 3}),
+        )
+        .await;
+    let (bad, problem) = app
+        .post(
+            &format!("/api/v1/incidents/{incident}/needs-estimate"),
+            &dispatcher,
+            &json!({"population": 3400, "days": 0}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(status, 200, "{out}");
+    let tent = out["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .find(|l| l["sku"] == "TENT-12M2-SGL")
+        .expect("tent line")
+        .clone();
+    assert_eq!(tent["qty"], 1000);
+    assert_problem(bad, &problem, 422, "/days");
+}
+
+#[tokio::test]
+async fn an_area_closure_closes_the_roads_it_touches_and_a_future_one_closes_nothing_yet() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let starts = (chrono::Utc::now() + chrono::Duration::hours(6)).to_rfc3339();
+    let before = route_minutes(&app, &dispatcher).await;
+
+    // Act: a box over the middle of the Shenzhen–Zhongshan Link, and a future closure of
+    // the Nansha Bridge.
+    let (s1, area) = app
+        .post(
+            "/api/v1/closures",
+            &dispatcher,
+            &json!({"name": "Link deck wind", "reason": "gusts",
+              "area": square(22.59, 113.70, 0.01)}),
+        )
+        .await;
+    let (s2, future) = app
+        .post(
+            "/api/v1/closures",
+            &dispatcher,
+            &json!({"name": "Nansha maintenance", "reason": "works",
+              "edge_ids": ["nansha-bridge"], "starts_at": starts}),
+        )
+        .await;
+    let after = route_minutes(&app, &dispatcher).await;
+    let (_, active) = app.get("/api/v1/closures?active=true", &dispatcher).await;
+
+    // Assert
+    assert_eq!((s1, s2), (201, 201), "{area} {future}");
+    assert_eq!(area["closed_edge_ids"], json!(["shenzhen-zhongshan-link"]));
+    assert_eq!(future["active"], false);
+    assert_eq!(active.as_array().map(Vec::len), Some(1));
+    let used: Vec<&str> = after["edge_ids"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(!used.contains(&"shenzhen-zhongshan-link"), "{after}");
+    assert!(
+        used.contains(&"nansha-bridge"),
+        "the future closure is not in force yet: {after}"
+    );
+    assert!(after["minutes"].as_f64() > before["minutes"].as_f64());
+}
+
+#[tokio::test]
+async fn dispatch_and_cancel_racing_on_one_request_let_exactly_one_win() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-RACE", 0).await;
+    let lot = add_lot(&app, "TEST-RACE", "JM-XH-01", "L", None, 40).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let (_, out) = request(
+        &app,
+        &dispatcher,
+        &incident,
+        json!({"priority": "critical", "lines": [{"sku": "TEST-RACE", "qty": 15}]}),
+    )
+    .await;
+    let id = out["id"].as_str().expect("id").to_owned();
+
+    // Act
+    let (dispatch_path, cancel_path) = (
+        format!("/api/v1/requests/{id}/dispatch"),
+        format!("/api/v1/requests/{id}/cancel"),
+    );
+    let empty = json!({});
+    let dispatch = app.post(&dispatch_path, &dispatcher, &empty);
+    let cancel = app.post(&cancel_path, &dispatcher, &empty);
+    let ((s1, _), (s2, _)) = tokio::join!(dispatch, cancel);
+
+    // Assert
+    let mut statuses = [s1, s2];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409]);
+    let (on_hand, reserved): (i64, i64) =
+        sqlx::query_as("select on_hand, reserved from stock_lots where id = $1")
+            .bind(lot)
+            .fetch_one(&app.pool)
+            .await
+            .expect("lot");
+    assert_eq!(reserved, 0);
+    assert_eq!(on_hand, if s1 == 200 { 25 } else { 40 });
+    assert_ledger_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn requests_are_listed_by_incident_and_status() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-LIST", 0).await;
+    add_lot(&app, "TEST-LIST", "JM-XH-01", "L", None, 10).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let other = xinhui_incident(&app, &dispatcher).await;
+    let line = json!({"priority": "critical", "lines": [{"sku": "TEST-LIST", "qty": 8}]});
+    request(&app, &dispatcher, &incident, line.clone()).await;
+    request(&app, &dispatcher, &incident, line.clone()).await;
+    request(&app, &dispatcher, &other, line).await;
+
+    // Act
+    let (_, all) = app
+        .get(
+            &format!("/api/v1/requests?incident={incident}"),
+            &dispatcher,
+        )
+        .await;
+    let (_, partial) = app
+        .get(
+            &format!("/api/v1/requests?incident={incident}&status=partially_reserved"),
+            &dispatcher,
+        )
+        .await;
+    let (_, unfilled) = app
+        .get("/api/v1/requests?status=unfilled", &dispatcher)
+        .await;
+    let (bad, problem) = app.get("/api/v1/requests?status=lost", &dispatcher).await;
+
+    // Assert
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(partial["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(unfilled["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(unfilled["items"][0]["incident_id"], json!(other));
+    assert_problem(bad, &problem, 400, "status");
+}

@@ -1,1 +1,1100 @@
-//! Tests for audit_trail (being written).
+//! The audit trail: chain verification finds tampering, the event query pages by seq,
+//! exports are complete, carry manifests that match the chain, and are themselves
+//! audited, and every mutating operation in the OpenAPI document leaves one event.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+use stockpile::audit::{self, Change};
+use stockpile::auth::Actor;
+use stockpile::http::Ctx;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, assert_problem};
+
+// ---------------------------------------------------------------- helpers
+
+/// Appends `n` plain events (no stock moved) with `audit::db::record`, as a module would.
+async fn add_events(app: &TestApp, n: usize) {
+    let mut tx = app.pool.begin().await.expect("begin");
+    for i in 0..n {
+        audit::db::record(
+            &mut tx,
+            &Actor::system(),
+            &Ctx::default(),
+            Change {
+                action: "test.event",
+                entity_kind: "test",
+                entity_id: format!("t{i}"),
+                before: None,
+                after: Some(json!({ "i": i })),
+            },
+        )
+        .await
+        .expect("record");
+    }
+    tx.commit().await.expect("commit");
+}
+
+/// Runs `sql` as the superuser with the append-only triggers disabled.
+async fn tamper(app: &TestApp, sql: &'static str) {
+    let mut tx = app.pool.begin().await.expect("begin");
+    sqlx::query("set local session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .expect("disable triggers (needs a superuser)");
+    sqlx::query(sql).execute(&mut *tx).await.expect("tamper");
+    tx.commit().await.expect("commit");
+}
+
+async fn event_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("select count(*) from audit_events")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count events")
+}
+
+/// A GET returning status, headers and raw bytes.
+async fn fetch(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let res = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res.bytes().await.expect("body").to_vec();
+    (status, headers, body)
+}
+
+fn header(h: &reqwest::header::HeaderMap, name: &str) -> String {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("missing header {name}"))
+        .to_owned()
+}
+
+/// The `key=value` facts of a CSV `#manifest` line.
+fn csv_manifest(line: &str) -> HashMap<String, String> {
+    let rest = line
+        .trim_end()
+        .strip_prefix("#manifest,")
+        .unwrap_or_else(|| panic!("not a manifest line: {line}"));
+    rest.split(',')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').expect("key=value");
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+/// JSON lines of a JSONL export: the data rows and the manifest.
+fn jsonl(body: &[u8]) -> (Vec<Value>, Value) {
+    let text = std::str::from_utf8(body).expect("utf8");
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let last = lines.pop().expect("a manifest line");
+    assert!(
+        last.get("manifest").is_some(),
+        "last line is the manifest: {last}"
+    );
+    (lines, last["manifest"].clone())
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+async fn hash_of(app: &TestApp, seq: i64) -> String {
+    sqlx::query_scalar("select hash from audit_events where seq = $1")
+        .bind(seq)
+        .fetch_one(&app.pool)
+        .await
+        .expect("hash")
+}
+
+// ---------------------------------------------------------------- verification
+
+#[tokio::test]
+async fn the_demo_chain_verifies_and_every_seed_movement_is_covered_by_its_event() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    add_events(&app, 3).await;
+    let movements: i64 = sqlx::query_scalar("select count(*) from stock_movements")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+
+    // Act
+    let (status, body) = app.get("/api/v1/audit/verify", &auditor).await;
+
+    // Assert
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ok"], true, "{body}");
+    assert_eq!(body["events_checked"], 4);
+    assert_eq!(body["first_broken_seq"], Value::Null);
+    assert_eq!(body["movements_checked"], movements);
+    assert!(movements > 1000, "the demo data has thousands of lots");
+}
+
+#[tokio::test]
+async fn an_edited_event_is_found_at_its_seq() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    add_events(&app, 4).await;
+    tamper(
+        &app,
+        r#"update audit_events set after = '{"i": 99}' where seq = 3"#,
+    )
+    .await;
+
+    // Act
+    let (status, body) = app.get("/api/v1/audit/verify", &auditor).await;
+
+    // Assert
+    assert_eq!(status, 200);
+    assert_eq!(body["ok"], false, "{body}");
+    assert_eq!(body["first_broken_seq"], 3, "{body}");
+    assert!(
+        body["reason"].as_str().unwrap_or("").contains("edited"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_event_is_found_as_a_gap() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let admin = app.token("admin", &[]).await;
+    add_events(&app, 4).await;
+    tamper(&app, "delete from audit_events where seq = 2").await;
+
+    // Act
+    let (status, body) = app.get("/api/v1/audit/verify", &admin).await;
+
+    // Assert
+    assert_eq!(status, 200);
+    assert_eq!(body["ok"], false, "{body}");
+    assert_eq!(body["first_broken_seq"], 2, "{body}");
+    assert!(
+        body["reason"].as_str().unwrap_or("").contains("missing"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_last_event_is_found_against_the_chain_head() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    add_events(&app, 4).await;
+    tamper(&app, "delete from audit_events where seq = 5").await;
+
+    // Act
+    let (_, body) = app.get("/api/v1/audit/verify", &auditor).await;
+
+    // Assert
+    assert_eq!(body["ok"], false, "{body}");
+    assert_eq!(body["first_broken_seq"], 5, "{body}");
+}
+
+#[tokio::test]
+async fn two_swapped_events_are_found_at_the_first_of_them() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    add_events(&app, 4).await;
+    tamper(
+        &app,
+        "update audit_events a
+            set at = b.at, actor_id = b.actor_id, actor_username = b.actor_username,
+                action = b.action, entity_kind = b.entity_kind, entity_id = b.entity_id,
+                request_id = b.request_id, idempotency_key = b.idempotency_key,
+                before = b.before, after = b.after, prev_hash = b.prev_hash, hash = b.hash
+           from audit_events b
+          where (a.seq, b.seq) in ((3, 4), (4, 3))",
+    )
+    .await;
+
+    // Act
+    let (_, body) = app.get("/api/v1/audit/verify", &auditor).await;
+
+    // Assert
+    assert_eq!(body["ok"], false, "{body}");
+    assert_eq!(body["first_broken_seq"], 3, "{body}");
+}
+
+#[tokio::test]
+async fn a_ledger_movement_without_its_audit_event_is_found() {
+    // Arrange: a movement inserted behind the service's back (inserts are allowed).
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    let id: i64 = sqlx::query_scalar(
+        "insert into stock_movements (lot_id, kind, qty, reason, actor_id)
+         select id, 'adjustment', 1, 'sneaky', '00000000-0000-0000-0000-000000000001'
+           from stock_lots order by id limit 1
+         returning id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("insert movement");
+    add_events(&app, 2).await;
+
+    // Act
+    let (_, body) = app.get("/api/v1/audit/verify", &auditor).await;
+
+    // Assert: the chain itself is intact, the ledger link is not.
+    assert_eq!(body["ok"], false, "{body}");
+    assert_eq!(body["first_broken_seq"], Value::Null, "{body}");
+    assert_eq!(body["first_broken_movement_id"], id, "{body}");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no audit event"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn only_auditors_and_admins_may_verify_query_or_export() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let clerk = app.token("clerk", &["JM-JH-RC"]).await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let before = event_count(&app).await;
+
+    // Act / Assert
+    for token in [&clerk, &dispatcher] {
+        for path in [
+            "/api/v1/audit/verify",
+            "/api/v1/audit/events",
+            "/api/v1/exports/movements",
+            "/api/v1/exports/audit-events",
+            "/api/v1/exports/stock-as-of?at=2026-01-01T00:00:00Z",
+        ] {
+            let (status, body) = app.get(path, token).await;
+            assert_problem(status, &body, 403, "");
+        }
+    }
+    assert_eq!(
+        event_count(&app).await,
+        before,
+        "a refused export is not recorded"
+    );
+}
+
+/// A database URL for the test database, for the `stockpile` CLI.
+fn cli_url(app: &TestApp) -> String {
+    let o = &app.options;
+    let db = o.get_database().unwrap_or(&app.db_name);
+    match o.get_socket() {
+        Some(sock) => format!(
+            "postgres://{}@{}:{}/{db}",
+            o.get_username(),
+            sock.display().to_string().replace('/', "%2F"),
+            o.get_port()
+        ),
+        None => format!(
+            "postgres://{}@{}:{}/{db}",
+            o.get_username(),
+            o.get_host(),
+            o.get_port()
+        ),
+    }
+}
+
+async fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_stockpile"))
+        .arg("--database-url")
+        .arg(cli_url(app))
+        .args(args)
+        .output()
+        .await
+        .expect("run the stockpile CLI")
+}
+
+#[tokio::test]
+async fn the_cli_verifies_the_chain_and_exports_with_an_audited_manifest() {
+    // Arrange
+    let app = TestApp::demo().await;
+    add_events(&app, 2).await;
+    let expected: i64 = sqlx::query_scalar(
+        "select count(*) from stock_movements m join stock_lots l on l.id = m.lot_id
+           join warehouses w on w.id = l.warehouse_id where w.code = 'JM-JH-RC'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+
+    // Act
+    let verified = cli(&app, &["audit", "verify"]).await;
+    let exported = cli(
+        &app,
+        &[
+            "export",
+            "movements",
+            "--warehouse",
+            "JM-JH-RC",
+            "--format",
+            "csv",
+        ],
+    )
+    .await;
+    let refused = cli(
+        &app,
+        &[
+            "export",
+            "movements",
+            "--from",
+            "2026-02-01T00:00:00Z",
+            "--to",
+            "2026-01-01T00:00:00Z",
+        ],
+    )
+    .await;
+    tamper(&app, "delete from audit_events where seq = 2").await;
+    let broken = cli(&app, &["audit", "verify"]).await;
+
+    // Assert
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let v: Value = serde_json::from_slice(&verified.stdout).expect("verify prints JSON");
+    assert_eq!(v["ok"], true);
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let text = String::from_utf8(exported.stdout).expect("utf8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len() as i64, expected + 2, "header, rows, manifest");
+    let m = csv_manifest(lines[lines.len() - 1]);
+    assert_eq!(m["rows"], expected.to_string());
+    let (action, actor, request_id): (String, String, Option<String>) = sqlx::query_as(
+        "select action, actor_username, request_id from audit_events where seq = $1",
+    )
+    .bind(m["export_event_seq"].parse::<i64>().expect("seq"))
+    .fetch_one(&app.pool)
+    .await
+    .expect("export event");
+    assert_eq!(
+        (action.as_str(), actor.as_str()),
+        ("export.movements", "system")
+    );
+    assert!(request_id.unwrap_or_default().starts_with("cli-"));
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("`from` must not be after `to`"));
+    assert!(!broken.status.success());
+    let b: Value = serde_json::from_slice(&broken.stdout).expect("verify prints JSON");
+    assert_eq!(b["first_broken_seq"], 2);
+}
+
+// ---------------------------------------------------------------- event query
+
+#[tokio::test]
+async fn events_page_by_seq_with_a_cursor_and_filter_by_action_and_entity() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    add_events(&app, 5).await;
+
+    // Act: walk pages of two.
+    let mut seqs = Vec::new();
+    let mut path = "/api/v1/audit/events?limit=2".to_owned();
+    loop {
+        let (status, body) = app.get(&path, &auditor).await;
+        assert_eq!(status, 200, "{body}");
+        for e in body["items"].as_array().expect("items") {
+            seqs.push(e["seq"].as_i64().expect("seq"));
+        }
+        match body["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/audit/events?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    let (_, by_action) = app.get("/api/v1/audit/events?action=test.", &auditor).await;
+    let (_, by_entity) = app
+        .get("/api/v1/audit/events?entity=test:t3&actor=system", &auditor)
+        .await;
+    let (_, seed) = app
+        .get("/api/v1/audit/events?entity=dataset", &auditor)
+        .await;
+
+    // Assert
+    assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(by_action["items"].as_array().map(Vec::len), Some(5));
+    let one = by_entity["items"].as_array().expect("items");
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0]["after"], json!({"i": 3}));
+    assert_eq!(seed["items"][0]["action"], "seed.load");
+    assert_eq!(seed["items"][0]["hash"], hash_of(&app, 1).await);
+}
+
+#[tokio::test]
+async fn event_query_rejects_a_window_that_ends_before_it_starts_and_bad_times() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+
+    // Act
+    let (s1, b1) = app
+        .get(
+            "/api/v1/audit/events?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            &auditor,
+        )
+        .await;
+    let (s2, b2) = app.get("/api/v1/audit/events?to=yesterday", &auditor).await;
+
+    // Assert
+    assert_problem(s1, &b1, 422, "from");
+    assert_problem(s2, &b2, 400, "to");
+}
+
+// ---------------------------------------------------------------- exports
+
+#[tokio::test]
+async fn a_movements_export_has_every_matching_row_and_a_manifest_that_matches_the_chain() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    add_events(&app, 2).await;
+    let expected: i64 = sqlx::query_scalar(
+        "select count(*) from stock_movements m join stock_lots l on l.id = m.lot_id
+           join warehouses w on w.id = l.warehouse_id where w.code = 'JM-JH-RC'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+
+    // Act
+    let (status, headers, body) = fetch(
+        &app,
+        "/api/v1/exports/movements?warehouse=JM-JH-RC&format=csv",
+        &auditor,
+    )
+    .await;
+
+    // Assert: rows
+    assert_eq!(status, 200);
+    assert!(header(&headers, "content-type").starts_with("text/csv"));
+    let text = String::from_utf8(body).expect("utf8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("id,created_at,kind,warehouse,sku"));
+    let data = &lines[1..lines.len() - 1];
+    assert_eq!(data.len() as i64, expected);
+    assert!(data.iter().all(|l| l.contains(",JM-JH-RC,")));
+    // Assert: manifest = headers = database
+    let m = csv_manifest(lines[lines.len() - 1]);
+    assert_eq!(m["rows"], expected.to_string());
+    assert_eq!(m["audit_seq_to"], header(&headers, "x-audit-seq-to"));
+    assert_eq!(m["audit_seq_from"], header(&headers, "x-audit-seq-from"));
+    assert_eq!(m["audit_last_hash"], header(&headers, "x-audit-last-hash"));
+    let seq_to: i64 = m["audit_seq_to"].parse().expect("seq");
+    assert_eq!(m["audit_last_hash"], hash_of(&app, seq_to).await);
+    // Assert: the export is itself audited, before the rows it covers
+    let export_seq: i64 = m["export_event_seq"].parse().expect("seq");
+    assert_eq!(
+        header(&headers, "x-audit-export-seq"),
+        export_seq.to_string()
+    );
+    assert_eq!(export_seq, 4, "seed + 2 test events + the export");
+    assert!(export_seq <= seq_to);
+    let (action, actor, after): (String, String, Value) =
+        sqlx::query_as("select action, actor_username, after from audit_events where seq = $1")
+            .bind(export_seq)
+            .fetch_one(&app.pool)
+            .await
+            .expect("export event");
+    assert_eq!(action, "export.movements");
+    assert!(actor.starts_with("auditor-"));
+    assert_eq!(after["filters"]["warehouse"], "JM-JH-RC");
+    assert_eq!(after["format"], "csv");
+    let (_, verified) = app.get("/api/v1/audit/verify", &auditor).await;
+    assert_eq!(verified["ok"], true, "{verified}");
+}
+
+#[tokio::test]
+async fn an_audit_events_export_in_jsonl_recomputes_to_the_chain_and_includes_itself() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let admin = app.token("admin", &[]).await;
+    add_events(&app, 3).await;
+
+    // Act
+    let (status, headers, body) =
+        fetch(&app, "/api/v1/exports/audit-events?format=jsonl", &admin).await;
+
+    // Assert
+    assert_eq!(status, 200);
+    let (rows, manifest) = jsonl(&body);
+    assert_eq!(rows.len(), 5, "seed + 3 + the export's own event");
+    assert_eq!(manifest["rows"], 5);
+    assert_eq!(manifest["audit_seq_from"], 1);
+    assert_eq!(manifest["audit_seq_to"], 5);
+    assert_eq!(manifest["export_event_seq"], 5);
+    assert_eq!(
+        header(&headers, "x-audit-last-hash"),
+        hash_of(&app, 5).await
+    );
+    assert_eq!(rows[4]["action"], "export.audit_events");
+    // A recipient can recompute every hash from the file alone.
+    let mut prev = audit::genesis_hash();
+    for r in &rows {
+        let e = audit::Event {
+            seq: r["seq"].as_i64().expect("seq"),
+            at: r["at"].as_str().expect("at").parse().expect("time"),
+            actor_id: r["actor_id"]
+                .as_str()
+                .expect("actor")
+                .parse()
+                .expect("uuid"),
+            actor_username: r["actor_username"].as_str().expect("u").to_owned(),
+            action: r["action"].as_str().expect("a").to_owned(),
+            entity_kind: r["entity_kind"].as_str().expect("k").to_owned(),
+            entity_id: r["entity_id"].as_str().expect("i").to_owned(),
+            request_id: r["request_id"].as_str().map(str::to_owned),
+            idempotency_key: r["idempotency_key"].as_str().map(str::to_owned),
+            before: (!r["before"].is_null()).then(|| r["before"].clone()),
+            after: (!r["after"].is_null()).then(|| r["after"].clone()),
+        };
+        assert_eq!(r["prev_hash"], prev);
+        prev = e.hash(&prev);
+        assert_eq!(r["hash"], prev, "event {} recomputes", e.seq);
+    }
+    assert_eq!(manifest["audit_last_hash"], prev);
+}
+
+#[tokio::test]
+async fn a_filtered_audit_events_export_names_the_seq_range_of_the_events_it_holds() {
+    // Arrange: seed (1), three test events (2..=4), then the export's own event (5).
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    add_events(&app, 3).await;
+
+    // Act
+    let (status, headers, body) = fetch(
+        &app,
+        "/api/v1/exports/audit-events?action=test.event&format=csv&hxl=true",
+        &auditor,
+    )
+    .await;
+    let (_, _, none) = fetch(
+        &app,
+        "/api/v1/exports/audit-events?action=nothing.here",
+        &auditor,
+    )
+    .await;
+
+    // Assert
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "x-audit-seq-from"), "2");
+    assert_eq!(header(&headers, "x-audit-seq-to"), "4");
+    assert_eq!(
+        header(&headers, "x-audit-last-hash"),
+        hash_of(&app, 4).await
+    );
+    assert_eq!(header(&headers, "x-audit-export-seq"), "5");
+    let text = String::from_utf8(body).expect("utf8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].starts_with("#meta+seq,#date,"));
+    assert_eq!(
+        lines.len(),
+        2 + 3 + 1,
+        "header, hashtags, three events, manifest"
+    );
+    let m = csv_manifest(lines[5]);
+    assert_eq!(
+        (m["rows"].as_str(), m["audit_seq_from"].as_str()),
+        ("3", "2")
+    );
+    let empty = String::from_utf8(none).expect("utf8");
+    let m = csv_manifest(empty.lines().last().expect("manifest"));
+    assert_eq!(m["rows"], "0");
+    assert_eq!(m["audit_last_hash"], audit::genesis_hash());
+}
+
+#[tokio::test]
+async fn csv_with_bom_and_hxl_starts_with_the_mark_and_a_hashtag_row_and_keeps_chinese_text() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+
+    // Act
+    let (status, _, body) = fetch(
+        &app,
+        "/api/v1/exports/movements?sku=TENT-12M2-SGL&bom=true&hxl=true",
+        &auditor,
+    )
+    .await;
+
+    // Assert
+    assert_eq!(status, 200);
+    assert_eq!(&body[..3], b"\xef\xbb\xbf", "UTF-8 byte-order mark");
+    let text = String::from_utf8(body[3..].to_vec()).expect("utf8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("id,created_at,"));
+    assert!(
+        lines[1].starts_with("#meta+id,#date+created,"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
+    assert!(lines[2].contains("救灾帐篷"), "{}", lines[2]);
+    let m = csv_manifest(lines[lines.len() - 1]);
+    let rows: i64 = sqlx::query_scalar(
+        "select count(*) from stock_movements m join stock_lots l on l.id = m.lot_id
+           join items i on i.id = l.item_id where i.sku = 'TENT-12M2-SGL'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+    assert_eq!(m["rows"], rows.to_string());
+    assert_eq!(
+        lines.len() as i64,
+        rows + 3,
+        "header, hashtags, rows, manifest"
+    );
+}
+
+#[tokio::test]
+async fn an_xlsx_export_opens_with_a_reader_and_has_a_manifest_sheet() {
+    use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+
+    // Arrange
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    let expected: i64 = sqlx::query_scalar("select count(*) from stock_movements")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+
+    // Act
+    let (status, headers, body) =
+        fetch(&app, "/api/v1/exports/movements?format=xlsx", &auditor).await;
+
+    // Assert
+    assert_eq!(status, 200);
+    assert!(header(&headers, "content-type").contains("spreadsheetml"));
+    let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(body)).expect("open xlsx");
+    assert_eq!(wb.sheet_names(), vec!["movements", "manifest"]);
+    let data = wb.worksheet_range("movements").expect("data sheet");
+    assert_eq!(
+        data.height() as i64,
+        expected + 1,
+        "header plus one row per movement"
+    );
+    assert_eq!(data.get((0, 0)), Some(&Data::String("id".into())));
+    assert!(matches!(data.get((1, 0)), Some(Data::Float(id)) if *id >= 1.0));
+    assert_eq!(
+        data.get((1, 5)).map(|d| d.to_string().is_empty()),
+        Some(false)
+    );
+    let manifest = wb.worksheet_range("manifest").expect("manifest sheet");
+    let facts: HashMap<String, String> = manifest
+        .rows()
+        .map(|r| (r[0].to_string(), r[1].to_string()))
+        .collect();
+    assert_eq!(facts["rows"], expected.to_string());
+    assert_eq!(
+        facts["audit_last_hash"],
+        header(&headers, "x-audit-last-hash")
+    );
+    assert_eq!(
+        facts["export_event_seq"],
+        header(&headers, "x-audit-export-seq")
+    );
+    assert_eq!(facts["format"], "xlsx");
+}
+
+#[tokio::test]
+async fn bad_export_input_is_a_problem_and_neither_exports_nor_audits() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    let before = event_count(&app).await;
+    let future = rfc3339(Utc::now() + chrono::Duration::hours(1));
+
+    // Act / Assert
+    let cases: Vec<(String, u16, &str)> = vec![
+        (
+            "/api/v1/exports/movements?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z".into(),
+            422,
+            "from",
+        ),
+        (
+            "/api/v1/exports/movements?from=last-tuesday".into(),
+            400,
+            "from",
+        ),
+        ("/api/v1/exports/movements?format=pdf".into(), 400, "format"),
+        (
+            "/api/v1/exports/movements?warehouse=NOPE".into(),
+            400,
+            "warehouse",
+        ),
+        (
+            "/api/v1/exports/audit-events?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z".into(),
+            422,
+            "from",
+        ),
+        (
+            "/api/v1/exports/audit-events?format=xls".into(),
+            400,
+            "format",
+        ),
+        (
+            format!("/api/v1/exports/stock-as-of?at={future}"),
+            422,
+            "at",
+        ),
+        (
+            "/api/v1/exports/stock-as-of?at=2026-13-01".into(),
+            400,
+            "at",
+        ),
+        ("/api/v1/exports/stock-as-of".into(), 400, "at"),
+    ];
+    for (path, status, pointer) in cases {
+        let (s, body) = app.get(&path, &auditor).await;
+        assert_problem(s, &body, status, pointer);
+    }
+    assert_eq!(event_count(&app).await, before, "no export was recorded");
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_export_leaves_no_transaction_or_query_behind() {
+    // Arrange: enough rows that the export cannot finish into socket buffers, spread
+    // over every lot (the ledger trigger always applies them, and 200,000 updates of one
+    // lot row would be quadratic).
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    sqlx::query(
+        "insert into stock_movements (lot_id, kind, qty, actor_id)
+         select l.id, 'receipt', 1, '00000000-0000-0000-0000-000000000001'
+           from stock_lots l cross join generate_series(1, 35)",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("bulk movements");
+
+    // Act: read one chunk, then hang up.
+    let mut res = app
+        .client
+        .get(app.url("/api/v1/exports/movements?format=jsonl"))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+    let first = res.chunk().await.expect("read").expect("a first chunk");
+    assert!(!first.is_empty());
+    drop(res);
+
+    // Assert: the export's snapshot transaction ends soon after.
+    let mut lingering: i64 = -1;
+    for _ in 0..100 {
+        lingering = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+              where datname = current_database() and pid <> pg_backend_pid()
+                and (state like 'idle in transaction%'
+                     or (state = 'active' and query like '%from stock_movements m%'))",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("activity");
+        if lingering == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(lingering, 0, "the export's transaction and query are gone");
+    let (status, _, body) = fetch(
+        &app,
+        "/api/v1/exports/stock-as-of?at=2026-01-01T00:00:00Z",
+        &auditor,
+    )
+    .await;
+    assert_eq!(status, 200, "the service still exports");
+    assert!(String::from_utf8_lossy(&body).contains("#manifest"));
+}
+
+// ---------------------------------------------------------------- stock as of
+
+/// A tiny deterministic generator, so the "random" operations replay identically.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Inserts one ledger row and its audit event (naming it, per the link rule) in one
+/// transaction, as a stock module does.
+async fn ledger_op(app: &TestApp, lot: Uuid, kind: &str, qty: i64, reserved: i64) {
+    let mut tx = app.pool.begin().await.expect("begin");
+    let id: i64 = sqlx::query_scalar(
+        "insert into stock_movements (lot_id, kind, qty, reserved_delta, actor_id)
+         values ($1, $2, $3, $4, '00000000-0000-0000-0000-000000000001') returning id",
+    )
+    .bind(lot)
+    .bind(kind)
+    .bind(qty)
+    .bind(reserved)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("movement");
+    audit::db::record(
+        &mut tx,
+        &Actor::system(),
+        &Ctx::default(),
+        Change {
+            action: "test.movement",
+            entity_kind: "lot",
+            entity_id: lot.to_string(),
+            before: None,
+            after: Some(json!({ "movement_ids": [id] })),
+        },
+    )
+    .await
+    .expect("record");
+    tx.commit().await.expect("commit");
+}
+
+/// `lot → (on_hand, reserved)` as replayed by the test.
+type Balances = HashMap<Uuid, (i64, i64)>;
+
+/// `lot → (on_hand, reserved)` from a stock-as-of JSONL export at `at`.
+async fn as_of(app: &TestApp, token: &str, at: &str) -> BTreeMap<String, (i64, i64)> {
+    let (status, _, body) = fetch(
+        app,
+        &format!("/api/v1/exports/stock-as-of?at={at}&format=jsonl"),
+        token,
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let (rows, manifest) = jsonl(&body);
+    assert_eq!(manifest["rows"], rows.len());
+    rows.iter()
+        .map(|r| {
+            let on_hand = r["on_hand"].as_i64().expect("on_hand");
+            let reserved = r["reserved"].as_i64().expect("reserved");
+            assert_eq!(r["available"].as_i64(), Some(on_hand - reserved));
+            (
+                r["lot_id"].as_str().expect("lot").to_owned(),
+                (on_hand, reserved),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn stock_as_of_equals_a_replay_of_the_ledger_at_several_instants_and_live_balances_now() {
+    // Arrange: three lots and a pseudo-random run of receipts, issues, reservations and
+    // releases, with instants captured between them.
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    let lots: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+        "select id, on_hand, reserved from stock_lots where on_hand >= 50 order by id limit 3",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("lots");
+    let mut balance: Balances = lots.iter().map(|(id, h, r)| (*id, (*h, *r))).collect();
+    let mut snapshots: Vec<(String, Balances)> = Vec::new();
+    let mut rng = Lcg(42);
+    for step in 0..24 {
+        let lot = lots[rng.next(3) as usize].0;
+        let (on_hand, reserved) = balance[&lot];
+        let available = on_hand - reserved;
+        let n = 1 + rng.next(30) as i64;
+        let (kind, dq, dr) = match rng.next(4) {
+            0 => ("receipt", n, 0),
+            1 if available > 0 => ("issue", -n.min(available), 0),
+            2 if available > 0 => ("reserve", 0, n.min(available)),
+            3 if reserved > 0 => ("release", 0, -n.min(reserved)),
+            _ => ("receipt", n, 0),
+        };
+        ledger_op(&app, lot, kind, dq, dr).await;
+        balance.insert(lot, (on_hand + dq, reserved + dr));
+        if step % 6 == 5 {
+            let now: DateTime<Utc> = sqlx::query_scalar("select clock_timestamp()")
+                .fetch_one(&app.pool)
+                .await
+                .expect("clock");
+            snapshots.push((rfc3339(now), balance.clone()));
+        }
+    }
+    let all_lots_with_movements: i64 =
+        sqlx::query_scalar("select count(distinct lot_id) from stock_movements")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+
+    // Act / Assert: each instant equals the replay.
+    for (at, expected) in &snapshots {
+        let got = as_of(&app, &auditor, at).await;
+        assert_eq!(got.len() as i64, all_lots_with_movements);
+        for (lot, bal) in expected {
+            assert_eq!(got.get(&lot.to_string()), Some(bal), "lot {lot} at {at}");
+        }
+    }
+    // And now equals the live balances of every lot.
+    let now = rfc3339(Utc::now());
+    let got = as_of(&app, &auditor, &now).await;
+    let live: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+        "select id, on_hand, reserved from stock_lots l
+          where exists (select 1 from stock_movements m where m.lot_id = l.id)",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("live");
+    assert_eq!(got.len(), live.len());
+    for (id, on_hand, reserved) in live {
+        assert_eq!(
+            got.get(&id.to_string()),
+            Some(&(on_hand, reserved)),
+            "lot {id}"
+        );
+    }
+    let (_, verified) = app.get("/api/v1/audit/verify", &auditor).await;
+    assert_eq!(verified["ok"], true, "{verified}");
+}
+
+// ---------------------------------------------------------------- every mutation is audited
+
+/// A request that performs one mutation, built against a fresh demo app.
+struct Built {
+    /// The concrete path (ids filled in).
+    path: String,
+    /// The bearer token; `None` for unauthenticated operations (sign-in).
+    token: Option<String>,
+    /// The JSON body.
+    body: Value,
+    /// Whether a retry with the same `Idempotency-Key` replays instead of acting again.
+    idempotent: bool,
+}
+
+type BuildFuture<'a> = Pin<Box<dyn Future<Output = Built> + 'a>>;
+
+/// One mutating operation of the OpenAPI document and how to build a valid request for it.
+struct MutationCase {
+    /// `POST`, `PUT`, `PATCH` or `DELETE`.
+    method: &'static str,
+    /// The path template exactly as in the OpenAPI document.
+    path: &'static str,
+    /// Builds the request (arranging whatever it needs directly in the database).
+    build: for<'a> fn(&'a TestApp) -> BuildFuture<'a>,
+}
+
+/// EVERY mutating operation in the OpenAPI document must have an entry here: the test
+/// below fails otherwise. Modules adding a mutation add a row, e.g.
+/// `MutationCase { method: "POST", path: "/api/v1/receipts", build: |app| Box::pin(receipt(app)) }`.
+const MUTATIONS: &[MutationCase] = &[];
+
+fn mutating_operations() -> BTreeSet<(String, String)> {
+    let spec: Value =
+        serde_json::from_str(&stockpile::http::openapi::document()).expect("spec is JSON");
+    let mut ops = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for method in ["post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                ops.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    ops
+}
+
+#[tokio::test]
+async fn every_mutating_operation_leaves_exactly_one_audit_event() {
+    // Arrange: the spec's mutations and the table must name the same operations.
+    let ops = mutating_operations();
+    let covered: BTreeSet<(String, String)> = MUTATIONS
+        .iter()
+        .map(|c| (c.method.to_owned(), c.path.to_owned()))
+        .collect();
+    let missing: Vec<_> = ops.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "mutating operations without an audit test case in MUTATIONS (tests/api/audit_trail.rs): {missing:?}"
+    );
+    let stale: Vec<_> = covered.difference(&ops).collect();
+    assert!(
+        stale.is_empty(),
+        "MUTATIONS names operations not in the spec: {stale:?}"
+    );
+
+    for case in MUTATIONS {
+        let app = TestApp::demo().await;
+        let built = (case.build)(&app).await;
+        let method = reqwest::Method::from_bytes(case.method.as_bytes()).expect("method");
+        let key = format!("audit-{}", Uuid::now_v7());
+        let send = || {
+            let mut req = app
+                .client
+                .request(method.clone(), app.url(&built.path))
+                .header("Idempotency-Key", &key)
+                .json(&built.body);
+            if let Some(t) = &built.token {
+                req = req.bearer_auth(t);
+            }
+            req.send()
+        };
+        let before = event_count(&app).await;
+
+        // Act
+        let res = send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+
+        // Assert: it succeeded, wrote exactly one event, and the chain and ledger link hold.
+        assert!(
+            status.is_success(),
+            "{} {}: {status} {text}",
+            case.method,
+            case.path
+        );
+        assert_eq!(
+            event_count(&app).await,
+            before + 1,
+            "{} {} must write exactly one audit event",
+            case.method,
+            case.path
+        );
+        if built.idempotent {
+            let again = send().await.expect("retry");
+            assert!(again.status().is_success());
+            assert_eq!(
+                event_count(&app).await,
+                before + 1,
+                "{} {}: a replayed retry writes no second event",
+                case.method,
+                case.path
+            );
+        }
+        let outcome = audit::db::verify(&app.pool).await.expect("verify");
+        assert!(outcome.ok, "{} {}: {outcome:?}", case.method, case.path);
+    }
+}

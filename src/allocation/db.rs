@@ -1,0 +1,515 @@
+//! SQL for allocation: the stock snapshot the planner reads, the locks and re-checks of the
+//! reservation transaction, and requests, picks and shipments.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::ids::{IncidentId, ItemId, LotId, RequestId, ShipmentId, UserId, WarehouseId};
+
+/// A requested item.
+#[derive(Debug, Clone)]
+pub struct ItemRef {
+    /// Id.
+    pub id: ItemId,
+    /// SKU.
+    pub sku: String,
+    /// Days of shelf life a lot must still have on arrival.
+    pub min_remaining_days: i32,
+}
+
+/// Items with these SKUs (unknown SKUs are simply absent).
+pub async fn items_by_sku(
+    conn: &mut PgConnection,
+    skus: &[String],
+) -> Result<Vec<ItemRef>, sqlx::Error> {
+    sqlx::query_as!(
+        ItemRef,
+        r#"select id as "id: ItemId", sku, min_remaining_days from items where sku = any($1)"#,
+        skus
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A warehouse as the planner needs it.
+#[derive(Debug, Clone)]
+pub struct WarehouseRow {
+    /// Id.
+    pub id: WarehouseId,
+    /// Code.
+    pub code: String,
+    /// `active` or `inactive`.
+    pub status: String,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// Handling minutes before a truck leaves.
+    pub handling_minutes: i32,
+}
+
+/// Every warehouse, by code, with its reserve levels (SKU, level) for these items.
+pub async fn warehouses_with_levels(
+    conn: &mut PgConnection,
+    items: &[Uuid],
+) -> Result<Vec<(WarehouseRow, Vec<(String, i64)>)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select w.id as "id: WarehouseId", w.code, w.status, w.lat, w.lon, w.handling_minutes,
+                  coalesce((select jsonb_agg(jsonb_build_array(i.sku, r.min_qty))
+                              from reserve_levels r join items i on i.id = r.item_id
+                             where r.warehouse_id = w.id and r.item_id = any($1)), '[]'::jsonb) as "levels!"
+             from warehouses w order by w.code"#,
+        items
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let levels = r
+                .levels
+                .as_array()
+                .map(|ls| {
+                    ls.iter()
+                        .filter_map(|l| Some((l[0].as_str()?.to_owned(), l[1].as_i64()?)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (
+                WarehouseRow {
+                    id: r.id,
+                    code: r.code,
+                    status: r.status,
+                    lat: r.lat,
+                    lon: r.lon,
+                    handling_minutes: r.handling_minutes,
+                },
+                levels,
+            )
+        })
+        .collect())
+}
+
+/// A lot as the planner needs it.
+#[derive(Debug, Clone)]
+pub struct LotRow {
+    /// Id.
+    pub id: LotId,
+    /// Warehouse.
+    pub warehouse_id: WarehouseId,
+    /// Item SKU.
+    pub sku: String,
+    /// Lot code.
+    pub lot_code: String,
+    /// Expiry.
+    pub expires_on: Option<NaiveDate>,
+    /// On hand.
+    pub on_hand: i64,
+    /// Reserved.
+    pub reserved: i64,
+    /// `available` or `quarantined`.
+    pub status: String,
+}
+
+/// Lots of these items that hold stock.
+pub async fn lots_of(conn: &mut PgConnection, items: &[Uuid]) -> Result<Vec<LotRow>, sqlx::Error> {
+    sqlx::query_as!(
+        LotRow,
+        r#"select l.id as "id: LotId", l.warehouse_id as "warehouse_id: WarehouseId", i.sku, l.lot_code,
+                  l.expires_on, l.on_hand, l.reserved, l.status
+             from stock_lots l join items i on i.id = l.item_id
+            where l.item_id = any($1) and l.on_hand > 0
+            order by l.id"#,
+        items
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Locks every lot of these items, in id order (the last-resort, fully serialised attempt).
+pub async fn lock_all_lots_of(conn: &mut PgConnection, items: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar!(
+        "select id from stock_lots where item_id = any($1) order by id for update",
+        items
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(())
+}
+
+/// A locked lot's balance, with the reserve level of its (warehouse, item) cell.
+#[derive(Debug, Clone)]
+pub struct LockedLot {
+    /// Id.
+    pub id: LotId,
+    /// Warehouse.
+    pub warehouse_id: WarehouseId,
+    /// Item.
+    pub item_id: ItemId,
+    /// On hand.
+    pub on_hand: i64,
+    /// Reserved.
+    pub reserved: i64,
+    /// Status.
+    pub status: String,
+    /// The cell's reserve level (0 when none is set).
+    pub level: i64,
+}
+
+/// Locks every lot of the given (warehouse, item) cells, in id order, and returns their
+/// balances. Whole cells are locked because a reserve-level floor spans all lots of a cell.
+pub async fn lock_cells(
+    conn: &mut PgConnection,
+    cells: &[(WarehouseId, ItemId)],
+) -> Result<Vec<LockedLot>, sqlx::Error> {
+    let warehouses: Vec<Uuid> = cells.iter().map(|c| c.0.0).collect();
+    let items: Vec<Uuid> = cells.iter().map(|c| c.1.0).collect();
+    sqlx::query_as!(
+        LockedLot,
+        r#"select l.id as "id: LotId", l.warehouse_id as "warehouse_id: WarehouseId",
+                  l.item_id as "item_id: ItemId", l.on_hand, l.reserved, l.status,
+                  coalesce(r.min_qty, 0) as "level!"
+             from stock_lots l
+             left join reserve_levels r on r.warehouse_id = l.warehouse_id and r.item_id = l.item_id
+            where (l.warehouse_id, l.item_id) in (select * from unnest($1::uuid[], $2::uuid[]))
+            order by l.id
+              for update of l"#,
+        &warehouses,
+        &items
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// New request lines, as parallel columns.
+#[derive(Debug, Default)]
+pub struct NewLines {
+    /// Positions.
+    pub line_no: Vec<i32>,
+    /// Items.
+    pub item_id: Vec<Uuid>,
+    /// SKUs.
+    pub sku: Vec<String>,
+    /// Requested.
+    pub requested: Vec<i64>,
+    /// Reserved.
+    pub reserved: Vec<i64>,
+    /// Explanations.
+    pub explanation: Vec<Value>,
+}
+
+/// Inserts request lines in one statement.
+pub async fn insert_lines(
+    conn: &mut PgConnection,
+    request: RequestId,
+    l: &NewLines,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into allocation_request_lines (request_id, line_no, item_id, sku, requested, reserved, explanation)
+         select $1, * from unnest($2::int4[], $3::uuid[], $4::text[], $5::int8[], $6::int8[], $7::jsonb[])",
+        request as RequestId,
+        &l.line_no,
+        &l.item_id,
+        &l.sku,
+        &l.requested,
+        &l.reserved,
+        &l.explanation
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// New picks, as parallel columns.
+#[derive(Debug, Default)]
+pub struct NewPicks {
+    /// Line positions.
+    pub line_no: Vec<i32>,
+    /// Lots.
+    pub lot_id: Vec<Uuid>,
+    /// Warehouses.
+    pub warehouse_id: Vec<Uuid>,
+    /// Quantities.
+    pub qty: Vec<i64>,
+    /// ETAs.
+    pub eta_minutes: Vec<f64>,
+    /// Road km.
+    pub distance_km: Vec<Option<f64>>,
+    /// Late flags.
+    pub late: Vec<bool>,
+}
+
+/// Inserts picks in one statement, keeping their order in the pick ids.
+pub async fn insert_picks(
+    conn: &mut PgConnection,
+    request: RequestId,
+    p: &NewPicks,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes, distance_km, late)
+         select $1, line_no, lot_id, warehouse_id, qty, eta, km, late
+           from unnest($2::int4[], $3::uuid[], $4::uuid[], $5::int8[], $6::float8[], $7::float8[], $8::bool[])
+                with ordinality as t(line_no, lot_id, warehouse_id, qty, eta, km, late, n)
+          order by n",
+        request as RequestId,
+        &p.line_no,
+        &p.lot_id,
+        &p.warehouse_id,
+        &p.qty,
+        &p.eta_minutes,
+        &p.distance_km as &[Option<f64>],
+        &p.late
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A stored request.
+#[derive(Debug, Clone)]
+pub struct RequestRow {
+    /// Id.
+    pub id: RequestId,
+    /// Incident.
+    pub incident_id: IncidentId,
+    /// Priority.
+    pub priority: String,
+    /// Needed by.
+    pub needed_by: Option<DateTime<Utc>>,
+    /// Whether affected warehouses may supply.
+    pub include_affected_warehouses: bool,
+    /// Status.
+    pub status: String,
+    /// Who.
+    pub created_by: UserId,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+    /// Dispatched.
+    pub dispatched_at: Option<DateTime<Utc>>,
+    /// Cancelled.
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// One request; `lock` takes the row lock (always before any lot lock).
+pub async fn request(
+    conn: &mut PgConnection,
+    id: RequestId,
+    lock: bool,
+) -> Result<Option<RequestRow>, sqlx::Error> {
+    if lock {
+        sqlx::query_as!(
+            RequestRow,
+            r#"select id as "id: RequestId", incident_id as "incident_id: IncidentId", priority, needed_by,
+                      include_affected_warehouses, status, created_by as "created_by: UserId", created_at,
+                      updated_at, dispatched_at, cancelled_at
+                 from allocation_requests where id = $1 for update"#,
+            id as RequestId
+        )
+        .fetch_optional(conn)
+        .await
+    } else {
+        sqlx::query_as!(
+            RequestRow,
+            r#"select id as "id: RequestId", incident_id as "incident_id: IncidentId", priority, needed_by,
+                      include_affected_warehouses, status, created_by as "created_by: UserId", created_at,
+                      updated_at, dispatched_at, cancelled_at
+                 from allocation_requests where id = $1"#,
+            id as RequestId
+        )
+        .fetch_optional(conn)
+        .await
+    }
+}
+
+/// Requests, filtered, in id order.
+pub async fn list_requests(
+    conn: &mut PgConnection,
+    incident: Option<IncidentId>,
+    status: Option<&str>,
+    after: Option<RequestId>,
+    limit: i64,
+) -> Result<Vec<RequestRow>, sqlx::Error> {
+    sqlx::query_as!(
+        RequestRow,
+        r#"select id as "id: RequestId", incident_id as "incident_id: IncidentId", priority, needed_by,
+                  include_affected_warehouses, status, created_by as "created_by: UserId", created_at,
+                  updated_at, dispatched_at, cancelled_at
+             from allocation_requests
+            where ($1::uuid is null or incident_id = $1) and ($2::text is null or status = $2)
+              and ($3::uuid is null or id > $3)
+            order by id limit $4"#,
+        incident as Option<IncidentId>,
+        status,
+        after as Option<RequestId>,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A stored request line.
+#[derive(Debug, Clone)]
+pub struct LineRow {
+    /// Position.
+    pub line_no: i32,
+    /// Item.
+    pub item_id: ItemId,
+    /// SKU.
+    pub sku: String,
+    /// Requested.
+    pub requested: i64,
+    /// Reserved (or dispatched).
+    pub reserved: i64,
+    /// Explanation of the latest plan.
+    pub explanation: Value,
+}
+
+/// The lines of a request.
+pub async fn lines(conn: &mut PgConnection, id: RequestId) -> Result<Vec<LineRow>, sqlx::Error> {
+    sqlx::query_as!(
+        LineRow,
+        r#"select line_no, item_id as "item_id: ItemId", sku, requested, reserved, explanation
+             from allocation_request_lines where request_id = $1 order by line_no"#,
+        id as RequestId
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A stored pick with its lot and warehouse facts.
+#[derive(Debug, Clone)]
+pub struct PickRow {
+    /// Line.
+    pub line_no: i32,
+    /// Warehouse.
+    pub warehouse_id: WarehouseId,
+    /// Warehouse code.
+    pub warehouse_code: String,
+    /// Lot.
+    pub lot_id: LotId,
+    /// Lot code.
+    pub lot_code: String,
+    /// Expiry.
+    pub expires_on: Option<NaiveDate>,
+    /// Quantity.
+    pub qty: i64,
+    /// ETA.
+    pub eta_minutes: f64,
+    /// Road km.
+    pub distance_km: Option<f64>,
+    /// Late against needed_by.
+    pub late: bool,
+}
+
+/// The picks of a request, in the order they were made.
+pub async fn picks(conn: &mut PgConnection, id: RequestId) -> Result<Vec<PickRow>, sqlx::Error> {
+    sqlx::query_as!(
+        PickRow,
+        r#"select p.line_no, p.warehouse_id as "warehouse_id: WarehouseId", w.code as warehouse_code,
+                  p.lot_id as "lot_id: LotId", l.lot_code, l.expires_on, p.qty, p.eta_minutes,
+                  p.distance_km, p.late
+             from allocation_picks p
+             join stock_lots l on l.id = p.lot_id
+             join warehouses w on w.id = p.warehouse_id
+            where p.request_id = $1 order by p.id"#,
+        id as RequestId
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Σ picked per lot, in lot id order (what the request holds in the ledger).
+pub async fn held_per_lot(
+    conn: &mut PgConnection,
+    id: RequestId,
+) -> Result<Vec<(LotId, WarehouseId, i64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select lot_id as "lot_id: LotId", warehouse_id as "warehouse_id: WarehouseId", sum(qty)::bigint as "qty!"
+             from allocation_picks where request_id = $1 group by lot_id, warehouse_id order by lot_id"#,
+        id as RequestId
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.lot_id, r.warehouse_id, r.qty))
+        .collect())
+}
+
+/// A shipment line with its lot facts.
+#[derive(Debug, Clone)]
+pub struct ShipmentLineRow {
+    /// Shipment.
+    pub shipment_id: ShipmentId,
+    /// Lot.
+    pub lot_id: LotId,
+    /// Lot code.
+    pub lot_code: String,
+    /// SKU.
+    pub sku: String,
+    /// Shipped.
+    pub qty: i64,
+    /// Received, once delivered.
+    pub received_qty: Option<i64>,
+}
+
+/// A shipment.
+#[derive(Debug, Clone)]
+pub struct ShipmentRow {
+    /// Id.
+    pub id: ShipmentId,
+    /// Request.
+    pub request_id: RequestId,
+    /// Source warehouse.
+    pub warehouse_id: WarehouseId,
+    /// Its code.
+    pub warehouse_code: String,
+    /// `in_transit` or `delivered`.
+    pub status: String,
+    /// Left.
+    pub dispatched_at: DateTime<Utc>,
+    /// Arrived.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Note given on delivery.
+    pub delivery_note: Option<String>,
+}
+
+/// Shipments of a request, or one shipment.
+pub async fn shipments(
+    conn: &mut PgConnection,
+    request: Option<RequestId>,
+    shipment: Option<ShipmentId>,
+) -> Result<(Vec<ShipmentRow>, Vec<ShipmentLineRow>), sqlx::Error> {
+    let ships = sqlx::query_as!(
+        ShipmentRow,
+        r#"select s.id as "id: ShipmentId", s.request_id as "request_id: RequestId",
+                  s.warehouse_id as "warehouse_id: WarehouseId", w.code as warehouse_code, s.status,
+                  s.dispatched_at, s.delivered_at, s.delivery_note
+             from shipments s join warehouses w on w.id = s.warehouse_id
+            where ($1::uuid is null or s.request_id = $1) and ($2::uuid is null or s.id = $2)
+            order by w.code"#,
+        request as Option<RequestId>,
+        shipment as Option<ShipmentId>
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: Vec<Uuid> = ships.iter().map(|s| s.id.0).collect();
+    let lines = sqlx::query_as!(
+        ShipmentLineRow,
+        r#"select sl.shipment_id as "shipment_id: ShipmentId", sl.lot_id as "lot_id: LotId", l.lot_code,
+                  i.sku, sl.qty, sl.received_qty
+             from shipment_lines sl
+             join stock_lots l on l.id = sl.lot_id
+             join items i on i.id = l.item_id
+            where sl.shipment_id = any($1)
+            order by sl.shipment_id, sl.lot_id"#,
+        &ids
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((ships, lines))
+}

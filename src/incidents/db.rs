@@ -1,0 +1,159 @@
+//! SQL for incidents.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgConnection;
+
+use crate::ids::{IncidentId, UserId};
+
+/// An incident as stored.
+#[derive(Debug, Clone)]
+pub struct IncidentRow {
+    /// Id.
+    pub id: IncidentId,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// GeoJSON Polygon.
+    pub affected_area: Option<Value>,
+    /// People affected.
+    pub population: i64,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// `open` or `closed`.
+    pub status: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new incident.
+#[derive(Debug)]
+pub struct NewIncident<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// GeoJSON Polygon.
+    pub affected_area: Option<&'a Value>,
+    /// People affected.
+    pub population: i64,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// Who.
+    pub created_by: UserId,
+}
+
+/// Inserts an incident and returns it.
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: &NewIncident<'_>,
+) -> Result<IncidentRow, sqlx::Error> {
+    sqlx::query_as!(
+        IncidentRow,
+        r#"insert into incidents (id, name, kind, lat, lon, affected_area, population, started_at, created_by)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           returning id as "id: IncidentId", name, kind, lat, lon, affected_area, population, started_at,
+                     status, created_at, updated_at"#,
+        IncidentId::new() as IncidentId,
+        new.name,
+        new.kind,
+        new.lat,
+        new.lon,
+        new.affected_area,
+        new.population,
+        new.started_at,
+        new.created_by as UserId
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// One incident; `lock` takes a row lock for an update.
+pub async fn get(
+    conn: &mut PgConnection,
+    id: IncidentId,
+    lock: bool,
+) -> Result<Option<IncidentRow>, sqlx::Error> {
+    if lock {
+        sqlx::query_as!(
+            IncidentRow,
+            r#"select id as "id: IncidentId", name, kind, lat, lon, affected_area, population, started_at,
+                      status, created_at, updated_at
+                 from incidents where id = $1 for update"#,
+            id as IncidentId
+        )
+        .fetch_optional(conn)
+        .await
+    } else {
+        sqlx::query_as!(
+            IncidentRow,
+            r#"select id as "id: IncidentId", name, kind, lat, lon, affected_area, population, started_at,
+                      status, created_at, updated_at
+                 from incidents where id = $1"#,
+            id as IncidentId
+        )
+        .fetch_optional(conn)
+        .await
+    }
+}
+
+/// Incidents after `after` in id order, optionally by status.
+pub async fn list(
+    conn: &mut PgConnection,
+    status: Option<&str>,
+    after: Option<IncidentId>,
+    limit: i64,
+) -> Result<Vec<IncidentRow>, sqlx::Error> {
+    sqlx::query_as!(
+        IncidentRow,
+        r#"select id as "id: IncidentId", name, kind, lat, lon, affected_area, population, started_at,
+                  status, created_at, updated_at
+             from incidents
+            where ($1::text is null or status = $1) and ($2::uuid is null or id > $2)
+            order by id limit $3"#,
+        status,
+        after as Option<IncidentId>,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Applies a patch (each `None` keeps the stored value).
+pub async fn update(
+    conn: &mut PgConnection,
+    id: IncidentId,
+    name: Option<&str>,
+    status: Option<&str>,
+    population: Option<i64>,
+    affected_area: Option<&Value>,
+) -> Result<IncidentRow, sqlx::Error> {
+    sqlx::query_as!(
+        IncidentRow,
+        r#"update incidents
+              set name = coalesce($2, name), status = coalesce($3, status),
+                  population = coalesce($4, population), affected_area = coalesce($5, affected_area),
+                  updated_at = now()
+            where id = $1
+        returning id as "id: IncidentId", name, kind, lat, lon, affected_area, population, started_at,
+                  status, created_at, updated_at"#,
+        id as IncidentId,
+        name,
+        status,
+        population,
+        affected_area
+    )
+    .fetch_one(conn)
+    .await
+}
