@@ -70,6 +70,7 @@ impl Drop for Browser {
         let pgid = nix::unistd::Pid::from_raw(self.driver.id() as i32);
         let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
         let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.downloads);
     }
 }
 
