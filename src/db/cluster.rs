@@ -309,13 +309,33 @@ impl LocalCluster {
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg(script);
         self.as_owner(&mut cmd);
-        cmd.stdin(Stdio::null())
+        let child = cmd
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()
             .context("cannot spawn the cluster watcher")?;
+        std::fs::write(self.root.join("watcher.pid"), child.id().to_string())
+            .context("cannot record the cluster watcher")?;
         Ok(())
+    }
+
+    /// Waits (up to 30 s) for the watcher of an earlier test run to finish stopping the
+    /// server, so that a new run does not join a server that is about to be stopped.
+    pub fn wait_for_previous_watcher(&self) {
+        let Some(pid) = std::fs::read_to_string(self.root.join("watcher.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        else {
+            return;
+        };
+        for _ in 0..300 {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn as_owner(&self, cmd: &mut Command) {

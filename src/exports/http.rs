@@ -107,26 +107,9 @@ impl MovementsParams {
     pub async fn into_request(self, pool: &PgPool) -> AppResult<ExportRequest> {
         check_window(self.from, self.to)?;
         let mut conn = pool.acquire().await?;
-        let warehouse = match &self.warehouse {
-            None => None,
-            Some(code) => Some(
-                crate::warehouses::db::by_code(&mut conn, code)
-                    .await?
-                    .ok_or_else(|| {
-                        AppError::bad_request("warehouse", format!("unknown warehouse `{code}`"))
-                    })?
-                    .id,
-            ),
-        };
-        let item = match &self.sku {
-            None => None,
-            Some(sku) => Some(
-                crate::catalog::db::item_by_sku(&mut conn, sku)
-                    .await?
-                    .ok_or_else(|| AppError::bad_request("sku", format!("unknown SKU `{sku}`")))?
-                    .id,
-            ),
-        };
+        let warehouse =
+            crate::http::filters::warehouse_param(&mut conn, self.warehouse.as_deref()).await?;
+        let item = crate::http::filters::sku_param(&mut conn, self.sku.as_deref()).await?;
         Ok(ExportRequest {
             source: Source::Movements(MovementFilter {
                 from: self.from,

@@ -2,6 +2,7 @@
 //! idempotency, pagination, metrics and the OpenAPI document. No domain rules live here.
 
 pub mod extract;
+pub mod filters;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;

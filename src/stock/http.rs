@@ -95,26 +95,9 @@ pub async fn list_lots(
     }
     let today = Utc::now().with_timezone(&state.settings.tz).date_naive();
     let mut conn = state.pool.acquire().await?;
-    let warehouse = match &filter.warehouse {
-        None => None,
-        Some(code) => Some(
-            crate::warehouses::db::by_code(&mut conn, code)
-                .await?
-                .ok_or_else(|| {
-                    AppError::bad_request("warehouse", format!("unknown warehouse `{code}`"))
-                })?
-                .id,
-        ),
-    };
-    let item = match &filter.sku {
-        None => None,
-        Some(sku) => Some(
-            crate::catalog::db::item_by_sku(&mut conn, sku)
-                .await?
-                .ok_or_else(|| AppError::bad_request("sku", format!("unknown SKU `{sku}`")))?
-                .id,
-        ),
-    };
+    let warehouse =
+        crate::http::filters::warehouse_param(&mut conn, filter.warehouse.as_deref()).await?;
+    let item = crate::http::filters::sku_param(&mut conn, filter.sku.as_deref()).await?;
     if let Some(cat) = &filter.category
         && !crate::catalog::db::category_exists(&mut conn, cat).await?
     {

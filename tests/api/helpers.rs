@@ -47,6 +47,7 @@ async fn server() -> &'static Server {
                 Err(_) => {
                     let cluster = LocalCluster::new(&cluster_dir(), Profile::Ephemeral)
                         .expect("prepare the test cluster");
+                    cluster.wait_for_previous_watcher();
                     cluster.ensure_running().expect("start the test cluster");
                     cluster
                         .stop_when_process_exits(std::process::id())

@@ -1456,26 +1456,9 @@ pub async fn list_movements(
         ));
     }
     let mut conn = state.pool.acquire().await?;
-    let warehouse = match &f.warehouse {
-        None => None,
-        Some(code) => Some(
-            crate::warehouses::db::by_code(&mut conn, code)
-                .await?
-                .ok_or_else(|| {
-                    AppError::bad_request("warehouse", format!("unknown warehouse `{code}`"))
-                })?
-                .id,
-        ),
-    };
-    let item = match &f.sku {
-        None => None,
-        Some(sku) => Some(
-            crate::catalog::db::item_by_sku(&mut conn, sku)
-                .await?
-                .ok_or_else(|| AppError::bad_request("sku", format!("unknown SKU `{sku}`")))?
-                .id,
-        ),
-    };
+    let warehouse =
+        crate::http::filters::warehouse_param(&mut conn, f.warehouse.as_deref()).await?;
+    let item = crate::http::filters::sku_param(&mut conn, f.sku.as_deref()).await?;
     let q = db::MovementQuery {
         warehouse,
         item,
