@@ -163,3 +163,54 @@ pub async fn stock_as_of(
     }
     Ok(())
 }
+
+/// One row per request line: what was requested, reserved (now), dispatched and
+/// delivered, per incident, in incident and request order.
+pub async fn requests(
+    conn: &mut PgConnection,
+    incident: Option<uuid::Uuid>,
+    out: &Sender<Vec<Val>>,
+) -> Result<(), sqlx::Error> {
+    let mut rows = sqlx::query!(
+        r#"select i.id as incident_id, i.name as incident, r.id as request_id, r.priority, r.status,
+                  r.created_at, l.sku, it.name_zh, it.name_en, l.requested, l.reserved,
+                  coalesce((select sum(sl.qty) from shipment_lines sl
+                              join shipments s on s.id = sl.shipment_id
+                              join stock_lots lot on lot.id = sl.lot_id
+                             where s.request_id = r.id and lot.item_id = l.item_id), 0)::bigint as "dispatched!",
+                  coalesce((select sum(sl.received_qty) from shipment_lines sl
+                              join shipments s on s.id = sl.shipment_id
+                              join stock_lots lot on lot.id = sl.lot_id
+                             where s.request_id = r.id and lot.item_id = l.item_id
+                               and s.status = 'delivered'), 0)::bigint as "delivered!"
+             from allocation_requests r
+             join incidents i on i.id = r.incident_id
+             join allocation_request_lines l on l.request_id = r.id
+             join items it on it.id = l.item_id
+            where ($1::uuid is null or r.incident_id = $1)
+            order by i.started_at, i.id, r.created_at, r.id, l.line_no"#,
+        incident
+    )
+    .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        let row = vec![
+            Val::Text(r.incident_id.to_string()),
+            Val::Text(r.incident),
+            Val::Text(r.request_id.to_string()),
+            Val::Text(r.priority),
+            Val::Text(r.status),
+            time(r.created_at),
+            Val::Text(r.sku),
+            Val::Text(r.name_zh),
+            Val::Text(r.name_en),
+            Val::Int(r.requested),
+            Val::Int(r.reserved),
+            Val::Int(r.dispatched),
+            Val::Int(r.delivered),
+        ];
+        if !send(out, row).await {
+            break;
+        }
+    }
+    Ok(())
+}

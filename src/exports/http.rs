@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(export_movements))
         .routes(routes!(export_audit_events))
         .routes(routes!(export_stock_as_of))
+        .routes(routes!(export_requests))
 }
 
 /// Parameters of `GET /api/v1/exports/movements`.
@@ -260,5 +261,65 @@ pub async fn export_stock_as_of(
 ) -> AppResult<Response> {
     actor.require(READERS)?;
     let req = params.into_request()?;
+    respond(&state, &actor, &ctx, req).await
+}
+
+/// Parameters of `GET /api/v1/exports/requests`.
+#[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RequestsParams {
+    /// Only this incident's requests.
+    pub incident: Option<uuid::Uuid>,
+    /// `csv` (default), `jsonl` or `xlsx`.
+    pub format: Option<Format>,
+    /// CSV: start with a UTF-8 byte-order mark (for Excel).
+    pub bom: Option<bool>,
+    /// CSV and xlsx: add an HXL hashtag row under the header.
+    pub hxl: Option<bool>,
+}
+
+impl RequestsParams {
+    /// The validated request; an unknown incident is a 400 naming `incident`.
+    pub async fn into_request(self, pool: &PgPool) -> AppResult<ExportRequest> {
+        if let Some(id) = self.incident {
+            let exists: bool = sqlx::query_scalar!(
+                r#"select exists (select 1 from incidents where id = $1) as "e!""#,
+                id
+            )
+            .fetch_one(pool)
+            .await?;
+            if !exists {
+                return Err(AppError::bad_request(
+                    "incident",
+                    format!("unknown incident `{id}`"),
+                ));
+            }
+        }
+        Ok(ExportRequest {
+            source: Source::Requests(self.incident),
+            format: self.format.unwrap_or_default(),
+            csv: options(self.bom, self.hxl),
+            filters: filters(&self),
+        })
+    }
+}
+
+/// Export what was requested, reserved, dispatched and delivered, per incident.
+#[utoipa::path(get, path = "/api/v1/exports/requests", tag = "exports", params(RequestsParams),
+    description = EXPORT_HEADERS,
+    security(("bearer" = ["auditor", "admin"])),
+    responses((status = 200, description = "The file, in the requested format",
+               content((String = "text/csv"), (String = "application/x-ndjson"),
+                       (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+              (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+pub async fn export_requests(
+    State(state): State<AppState>,
+    actor: Actor,
+    ctx: Ctx,
+    Query(params): Query<RequestsParams>,
+) -> AppResult<Response> {
+    actor.require(READERS)?;
+    let req = params.into_request(&state.pool).await?;
     respond(&state, &actor, &ctx, req).await
 }

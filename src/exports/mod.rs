@@ -74,6 +74,8 @@ pub enum Dataset {
     AuditEvents,
     /// Lot balances at an instant.
     StockAsOf,
+    /// Allocation requests per incident: requested, reserved, dispatched, delivered.
+    Requests,
 }
 
 impl Dataset {
@@ -83,6 +85,7 @@ impl Dataset {
             Dataset::Movements => "movements",
             Dataset::AuditEvents => "audit_events",
             Dataset::StockAsOf => "stock_as_of",
+            Dataset::Requests => "requests",
         }
     }
 
@@ -92,6 +95,7 @@ impl Dataset {
             Dataset::Movements => "export.movements",
             Dataset::AuditEvents => "export.audit_events",
             Dataset::StockAsOf => "export.stock_as_of",
+            Dataset::Requests => "export.requests",
         }
     }
 
@@ -101,6 +105,7 @@ impl Dataset {
             Dataset::Movements => MOVEMENT_COLUMNS,
             Dataset::AuditEvents => EVENT_COLUMNS,
             Dataset::StockAsOf => STOCK_COLUMNS,
+            Dataset::Requests => REQUEST_COLUMNS,
         }
     }
 }
@@ -169,6 +174,22 @@ const STOCK_COLUMNS: &[Column] = &[
     col("reserved", "#indicator+num+reserved"),
     col("available", "#indicator+num+available"),
     col("as_of", "#date+as_of"),
+];
+
+const REQUEST_COLUMNS: &[Column] = &[
+    col("incident_id", "#event+id"),
+    col("incident", "#event+name"),
+    col("request_id", "#activity+id"),
+    col("priority", "#priority"),
+    col("status", "#status"),
+    col("requested_at", "#date+requested"),
+    col("sku", "#item+code"),
+    col("item_name_zh", "#item+name+i_zh"),
+    col("item_name_en", "#item+name+i_en"),
+    col("requested", "#indicator+num+requested"),
+    col("reserved", "#indicator+num+reserved"),
+    col("dispatched", "#indicator+num+dispatched"),
+    col("delivered", "#indicator+num+delivered"),
 ];
 
 /// One cell.

@@ -38,6 +38,8 @@ pub enum Source {
     AuditEvents(EventQuery),
     /// Lot balances at an instant.
     StockAsOf(DateTime<Utc>),
+    /// Allocation requests, of one incident or all.
+    Requests(Option<uuid::Uuid>),
 }
 
 impl Source {
@@ -47,6 +49,7 @@ impl Source {
             Source::Movements(_) => Dataset::Movements,
             Source::AuditEvents(_) => Dataset::AuditEvents,
             Source::StockAsOf(_) => Dataset::StockAsOf,
+            Source::Requests(_) => Dataset::Requests,
         }
     }
 }
@@ -149,6 +152,7 @@ pub async fn start(
             Source::Movements(f) => db::movements(&mut snap, f, &row_tx).await,
             Source::AuditEvents(q) => db::audit_events(&mut snap, q, &row_tx).await,
             Source::StockAsOf(at) => db::stock_as_of(&mut snap, *at, &row_tx).await,
+            Source::Requests(incident) => db::requests(&mut snap, *incident, &row_tx).await,
         };
         if let Err(err) = &result {
             tracing::error!(error = %err, export = dataset.name(), "export failed midway");

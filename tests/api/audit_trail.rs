@@ -1692,3 +1692,89 @@ async fn every_mutating_operation_leaves_exactly_one_audit_event() {
         failures.join("\n")
     );
 }
+
+// ---------------------------------------------------------------- requests export
+
+#[tokio::test]
+async fn the_requests_export_shows_requested_reserved_dispatched_and_delivered_per_incident() {
+    // Arrange: two incidents; one request dispatched and delivered, one only reserved.
+    let app = TestApp::demo().await;
+    let d = app.token("dispatcher", &[]).await;
+    let auditor = app.token("auditor", &[]).await;
+    let inc = incident(&app, &d).await;
+    let other = incident(&app, &d).await;
+    let delivered = arrange(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/incidents/{inc}/requests"),
+        &d,
+        json!({"priority": "critical", "lines": [{"sku": TENT, "qty": 3}]}),
+    )
+    .await;
+    let rid = id_of(&delivered);
+    let shipped = arrange(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/requests/{rid}/dispatch"),
+        &d,
+        json!({}),
+    )
+    .await;
+    for s in shipped["shipments"].as_array().expect("shipments") {
+        let sid = id_of(s);
+        arrange(
+            &app,
+            reqwest::Method::POST,
+            &format!("/api/v1/shipments/{sid}/deliver"),
+            &d,
+            json!({"note": "arrived as shipped"}),
+        )
+        .await;
+    }
+    arrange(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/incidents/{other}/requests"),
+        &d,
+        json!({"priority": "critical", "lines": [{"sku": TENT, "qty": 2}]}),
+    )
+    .await;
+
+    // Act
+    let (status, headers, body) = fetch(
+        &app,
+        &format!("/api/v1/exports/requests?incident={inc}&format=jsonl"),
+        &auditor,
+    )
+    .await;
+    let (_, _, all) = fetch(&app, "/api/v1/exports/requests?format=jsonl", &auditor).await;
+    let (bad, _, problem) = fetch(
+        &app,
+        &format!("/api/v1/exports/requests?incident={}", Uuid::now_v7()),
+        &auditor,
+    )
+    .await;
+
+    // Assert: one line for the incident asked for, with every stage's quantity.
+    assert_eq!(status, 200);
+    assert!(!header(&headers, "x-audit-last-hash").is_empty());
+    let (rows, manifest) = jsonl(&body);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row["incident_id"], inc.as_str());
+    assert_eq!(row["request_id"], rid.as_str());
+    assert_eq!(row["sku"], TENT);
+    assert_eq!(row["requested"], 3);
+    assert_eq!(row["dispatched"], 3);
+    assert_eq!(row["delivered"], 3);
+    assert_eq!(manifest["rows"], 1, "{manifest}");
+    let (all_rows, _) = jsonl(&all);
+    assert_eq!(all_rows.len(), 2, "both incidents without a filter");
+    let reserved_only = all_rows
+        .iter()
+        .find(|r| r["incident_id"] == other.as_str())
+        .expect("the other incident's line");
+    assert_eq!(reserved_only["reserved"], 2);
+    assert_eq!(reserved_only["dispatched"], 0);
+    assert_eq!(bad, 400, "{}", String::from_utf8_lossy(&problem));
+}

@@ -48,6 +48,7 @@ pub const TABLE: &[(&str, Access)] = &[
         "GET /api/v1/exports/movements",
         Roles(&["auditor", "admin"]),
     ),
+    ("GET /api/v1/exports/requests", Roles(&["auditor", "admin"])),
     (
         "GET /api/v1/exports/stock-as-of",
         Roles(&["auditor", "admin"]),
