@@ -341,8 +341,8 @@ fn shipment_views(
 }
 
 /// What the audit trail keeps of a request: what was asked and what stock it holds. The
-/// planner's explanation stays on the request lines, out of the audit chain, to keep the
-/// chain-head lock (held while the event is hashed) short.
+/// planner's explanation stays on the request lines, out of the audit chain, to keep
+/// events small (every one is hashed at commit, under the chain-head lock).
 fn audit_summary(view: &RequestView) -> Value {
     serde_json::json!({
         "id": view.id,

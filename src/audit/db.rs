@@ -7,20 +7,20 @@ use super::{ChainCheck, Change, Event, Verification};
 use crate::auth::Actor;
 use crate::http::Ctx;
 
-/// Appends `change` to the chain. Call it last in the transaction: it locks the chain
-/// head, which serialises audit writers until commit, so keeping it last keeps that
-/// window short and the lock order (lots, then chain) fixed.
+/// Records `change` in the transaction of `conn`. The event joins the hash chain when
+/// the transaction commits (migration `audit_chain_at_commit`): a deferred trigger then
+/// locks the chain head, assigns the next `seq` and computes
+/// `sha256(prev_hash || canonical JSON)` from the canonical JSON cut before `seq`, which
+/// sorts last. So no writer holds the head across a round trip, and a rollback records
+/// nothing.
 pub async fn record(
     conn: &mut PgConnection,
     actor: &Actor,
     ctx: &Ctx,
     change: Change<'_>,
-) -> Result<i64, sqlx::Error> {
-    let head = sqlx::query!("select seq, hash from audit_chain_head where id for update")
-        .fetch_one(&mut *conn)
-        .await?;
+) -> Result<(), sqlx::Error> {
     let event = Event {
-        seq: head.seq + 1,
+        seq: 0,
         at: Utc::now().trunc_subsecs(6),
         actor_id: actor.id.0,
         actor_username: actor.username.clone(),
@@ -32,15 +32,11 @@ pub async fn record(
         before: change.before,
         after: change.after,
     };
-    let hash = event.hash(&head.hash);
     sqlx::query!(
-        "with ins as (
-             insert into audit_events (seq, at, actor_id, actor_username, action, entity_kind, entity_id,
-                                       request_id, idempotency_key, before, after, prev_hash, hash)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         )
-         update audit_chain_head set seq = $1, hash = $13 where id",
-        event.seq,
+        "insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
+                                    entity_id, request_id, idempotency_key, before, after)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        event.canonical_json_head(),
         event.at,
         event.actor_id,
         event.actor_username,
@@ -51,12 +47,26 @@ pub async fn record(
         event.idempotency_key,
         event.before,
         event.after,
-        head.hash,
-        hash
     )
     .execute(&mut *conn)
     .await?;
-    Ok(event.seq)
+    Ok(())
+}
+
+/// The chain position of the committed event about `entity_kind` `entity_id` (the
+/// latest, if there are several).
+pub async fn committed_seq(
+    conn: &mut PgConnection,
+    entity_kind: &str,
+    entity_id: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select max(seq) as "seq!" from audit_events where entity_kind = $1 and entity_id = $2"#,
+        entity_kind,
+        entity_id
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Recomputes the whole chain and checks the ledger link (module docs), inside one

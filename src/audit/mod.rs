@@ -51,9 +51,23 @@ pub struct Event {
 impl Event {
     /// The canonical JSON that is hashed: sorted keys, compact.
     pub fn canonical_json(&self) -> String {
+        self.canonical_json_with_seq(self.seq)
+    }
+
+    /// The canonical JSON up to the value of `seq`, which sorts last of the keys:
+    /// `canonical_json()` is this text, then `seq` in decimal, then `}`. It lets the
+    /// database compute the hash in the statement that assigns `seq` ([`db::record`]).
+    pub fn canonical_json_head(&self) -> String {
+        let mut text = self.canonical_json_with_seq(0);
+        debug_assert!(text.ends_with(r#","seq":0}"#), "seq must sort last");
+        text.truncate(text.len() - "0}".len());
+        text
+    }
+
+    fn canonical_json_with_seq(&self, seq: i64) -> String {
         // serde_json's map is ordered by key (no `preserve_order`), so this is canonical.
         json!({
-            "seq": self.seq,
+            "seq": seq,
             "at": self.at.to_rfc3339_opts(SecondsFormat::Micros, true),
             "actor_id": self.actor_id,
             "actor_username": self.actor_username,
@@ -247,6 +261,18 @@ mod tests {
             before: None,
             after: Some(json!({"b": 1, "a": 2})),
         }
+    }
+
+    #[test]
+    fn the_canonical_head_is_the_canonical_json_cut_before_seq() {
+        let mut e = event();
+        e.seq = 123_456;
+        let text = e.canonical_json();
+        assert_eq!(format!("{}{}}}", e.canonical_json_head(), e.seq), text);
+        let mut h = Sha256::new();
+        h.update(b"prev");
+        h.update(format!("{}{}}}", e.canonical_json_head(), e.seq).as_bytes());
+        assert_eq!(hex::encode(h.finalize()), e.hash("prev"));
     }
 
     #[test]

@@ -11,13 +11,14 @@ use crate::error::{AppError, AppResult};
 use crate::http::Ctx;
 use crate::ids::{UserId, WarehouseId};
 
-/// The active user behind an unexpired, unrevoked session token hash.
+/// The active user behind an unexpired, unrevoked session token hash, and when the
+/// session expires.
 pub async fn actor_for_token(
     conn: &mut PgConnection,
     token_hash: &str,
-) -> Result<Option<Actor>, sqlx::Error> {
+) -> Result<Option<(Actor, DateTime<Utc>)>, sqlx::Error> {
     let row = sqlx::query!(
-        r#"select u.id as "id: UserId", u.username, u.role,
+        r#"select u.id as "id: UserId", u.username, u.role, min(s.expires_at) as "expires_at!",
                   coalesce(array_agg(uw.warehouse_id) filter (where uw.warehouse_id is not null), '{}')
                       as "warehouses!: Vec<uuid::Uuid>"
              from sessions s
@@ -30,12 +31,13 @@ pub async fn actor_for_token(
     .fetch_optional(conn)
     .await?;
     Ok(row.and_then(|r| {
-        Some(Actor {
+        let actor = Actor {
             id: r.id,
             username: r.username,
             role: r.role.parse::<Role>().ok()?,
             warehouses: r.warehouses.into_iter().map(WarehouseId).collect(),
-        })
+        };
+        Some((actor, r.expires_at))
     }))
 }
 

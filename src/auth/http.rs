@@ -53,15 +53,25 @@ impl FromRequestParts<AppState> for Actor {
         if let Some(actor) = parts.extensions.get::<Actor>() {
             return Ok(actor.clone());
         }
-        let token = bearer_token(&parts.headers)?;
-        let mut conn = state.pool.acquire().await?;
-        let actor = db::actor_for_token(&mut conn, &hash_token(token))
-            .await?
-            .ok_or_else(|| {
-                AppError::Unauthorized(
-                    "the token is invalid, expired or revoked; sign in again".into(),
-                )
-            })?;
+        let token_hash = hash_token(bearer_token(&parts.headers)?);
+        let actor = match state.sessions.lookup(&token_hash, Utc::now()) {
+            Some(actor) => actor,
+            None => {
+                let ticket = state.sessions.ticket();
+                let mut conn = state.pool.acquire().await?;
+                let (actor, expires_at) = db::actor_for_token(&mut conn, &token_hash)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::Unauthorized(
+                            "the token is invalid, expired or revoked; sign in again".into(),
+                        )
+                    })?;
+                state
+                    .sessions
+                    .store(&token_hash, ticket, &actor, expires_at);
+                actor
+            }
+        };
         tracing::Span::current().record("user.name", actor.username.as_str());
         parts.extensions.insert(actor.clone());
         Ok(actor)
@@ -294,6 +304,7 @@ pub async fn logout(
     )
     .await?;
     tx.commit().await?;
+    state.sessions.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -460,5 +471,6 @@ pub async fn update_user(
     let body = serde_json::to_value(&user).map_err(anyhow::Error::from)?;
     idempotency::finish(&mut tx, &actor, &ctx, StatusCode::OK, &body).await?;
     tx.commit().await?;
+    state.sessions.invalidate();
     Ok((StatusCode::OK, Json(body)).into_response())
 }

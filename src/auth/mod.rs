@@ -3,6 +3,7 @@
 //! Invariants: tokens are random (256 bits) and only their SHA-256 is stored; passwords
 //! are hashed with argon2id; a clerk acts only in assigned warehouses.
 
+pub mod cache;
 pub mod db;
 pub mod http;
 

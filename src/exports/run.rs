@@ -92,7 +92,7 @@ pub async fn start(
     // name it and an interrupted export is still on record.
     let export_id = uuid::Uuid::now_v7();
     let mut tx = pool.begin().await?;
-    let export_event_seq = crate::audit::db::record(
+    crate::audit::db::record(
         &mut tx,
         actor,
         ctx,
@@ -120,6 +120,8 @@ pub async fn start(
     let head = sqlx::query!(r#"select seq, hash, now() as "now!" from audit_chain_head where id"#)
         .fetch_one(&mut *snap)
         .await?;
+    let export_event_seq =
+        crate::audit::db::committed_seq(&mut snap, "export", &export_id.to_string()).await?;
     let (seq_from, seq_to, last_hash) = match &req.source {
         Source::AuditEvents(q) => {
             let mut q = q.clone();

@@ -34,15 +34,21 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The road network, parsed once per uploaded version (see `crate::allocation::network`).
     pub network: Arc<crate::allocation::NetworkCache>,
+    /// Validated bearer tokens (see `crate::auth::cache`).
+    pub sessions: Arc<crate::auth::cache::SessionCache>,
 }
 
 impl AppState {
-    /// State over `pool` with `settings`.
+    /// State over `pool` with `settings`. Starts the session cache's listener, so call
+    /// it from inside the runtime.
     pub fn new(pool: PgPool, settings: Settings) -> Self {
+        let sessions = Arc::new(crate::auth::cache::SessionCache::default());
+        sessions.spawn_listener(&pool);
         Self {
             pool,
             settings: Arc::new(settings),
             network: Arc::default(),
+            sessions,
         }
     }
 }

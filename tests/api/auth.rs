@@ -202,6 +202,139 @@ async fn disabling_a_user_revokes_their_token_at_once() {
     assert_eq!(status, 401, "a disabled user cannot sign in");
 }
 
+/// GET /auth/me at the service at `base` (host:port).
+async fn me_at(app: &TestApp, base: &str, token: &str) -> u16 {
+    app.client
+        .get(format!("http://{base}/api/v1/auth/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request")
+        .status()
+        .as_u16()
+}
+
+/// Waits until `n` service processes listen for session changes, so that their caches
+/// are in use (each cache stays off until its listener has subscribed).
+async fn wait_for_listeners(app: &TestApp, n: i64) {
+    for _ in 0..500 {
+        let listening: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = current_database() and query = 'LISTEN \"stockpile_auth\"'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("activity");
+        if listening >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{n} session listeners never subscribed");
+}
+
+/// Polls `me` at `base` until it answers 401, for at most five seconds; the statuses seen.
+async fn until_refused(app: &TestApp, base: &str, token: &str) -> Vec<u16> {
+    let mut seen = Vec::new();
+    for _ in 0..500 {
+        let status = me_at(app, base, token).await;
+        seen.push(status);
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_user_disabled_through_one_process_is_refused_by_another_that_cached_the_token() {
+    // Arrange: two service processes have each served carl, so both cache his session.
+    let app = TestApp::demo().await;
+    let admin = app.token("admin", &[]).await;
+    add_user(&app, "carl", "clerk", &["JM-JH-RC"]).await;
+    let carl = sign_in(&app, "carl").await;
+    let other = second_server(&app).await;
+    wait_for_listeners(&app, 2).await;
+    let here = app.addr.to_string();
+    assert_eq!(me_at(&app, &here, &carl).await, 200);
+    assert_eq!(me_at(&app, &other, &carl).await, 200);
+
+    // Act
+    let (status, body) = app
+        .send(
+            Method::PATCH,
+            "/api/v1/users/carl",
+            &admin,
+            &json!({ "active": false }),
+            None,
+        )
+        .await;
+
+    // Assert: the process that disabled him refuses at once; the other is told by the
+    // database and refuses within the poll.
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(me_at(&app, &here, &carl).await, 401);
+    let seen = until_refused(&app, &other, &carl).await;
+    assert_eq!(
+        seen.last(),
+        Some(&401),
+        "the other process still accepts: {seen:?}"
+    );
+    assert_eq!(
+        me_at(&app, &other, &admin).await,
+        200,
+        "other sessions still work"
+    );
+}
+
+#[tokio::test]
+async fn a_session_revoked_by_plain_sql_is_refused_although_it_was_cached() {
+    // Arrange
+    let app = TestApp::demo().await;
+    add_user(&app, "ruth", "auditor", &[]).await;
+    let ruth = sign_in(&app, "ruth").await;
+    wait_for_listeners(&app, 1).await;
+    let here = app.addr.to_string();
+    assert_eq!(me_at(&app, &here, &ruth).await, 200);
+
+    // Act: what `stockpile user disable` or an operator's psql session would do.
+    sqlx::query("update sessions set revoked_at = now() where user_id = (select id from users where username = 'ruth')")
+        .execute(&app.pool)
+        .await
+        .expect("revoke");
+
+    // Assert
+    let seen = until_refused(&app, &here, &ruth).await;
+    assert_eq!(seen.last(), Some(&401), "still accepted: {seen:?}");
+}
+
+#[tokio::test]
+async fn a_cached_session_is_served_without_reading_the_database_which_is_why_changes_notify() {
+    // Arrange: ruth's session is cached; then the notification trigger is switched off.
+    let app = TestApp::demo().await;
+    add_user(&app, "ruth", "auditor", &[]).await;
+    let ruth = sign_in(&app, "ruth").await;
+    wait_for_listeners(&app, 1).await;
+    let here = app.addr.to_string();
+    assert_eq!(me_at(&app, &here, &ruth).await, 200);
+    sqlx::query("alter table sessions disable trigger sessions_notify")
+        .execute(&app.pool)
+        .await
+        .expect("disable trigger");
+
+    // Act: a revocation the service is not told about.
+    sqlx::query("update sessions set revoked_at = now()")
+        .execute(&app.pool)
+        .await
+        .expect("revoke");
+
+    // Assert: the cache answers (the database would refuse); a fresh process reads the
+    // database and refuses.
+    assert_eq!(me_at(&app, &here, &ruth).await, 200);
+    let other = second_server(&app).await;
+    assert_eq!(me_at(&app, &other, &ruth).await, 401);
+}
+
 #[tokio::test]
 async fn five_failed_sign_ins_lock_the_username_even_for_the_right_password() {
     // Arrange: failures spread over two service processes sharing the database.
@@ -483,7 +616,7 @@ async fn a_clerk_acts_only_in_assigned_warehouses() {
     assert_eq!(status, 201, "{body}");
     let token = sign_in_with_token(&app, "jo", "a long password").await;
     let mut conn = app.pool.acquire().await.expect("conn");
-    let actor =
+    let (actor, _expires_at) =
         stockpile::auth::db::actor_for_token(&mut conn, &stockpile::auth::hash_token(&token))
             .await
             .expect("query")
