@@ -16,9 +16,9 @@ DB=${BENCH_DB:-stockpile_bench_stock}
 PORT=${BENCH_PORT:-18084}
 TARGET=${CARGO_TARGET_DIR:-target}
 unset DATABASE_URL
-cargo build --release -q --bin stockpile --example load_stock_ops
+cargo build --release -q --bin stockpile --example load_client
 BIN=$TARGET/release/stockpile
-LOAD=$TARGET/release/examples/load_stock_ops
+LOAD=$TARGET/release/examples/load_client
 if [ -z "${BENCH_ADMIN_URL:-}" ]; then
     PGDIR="$PWD/target/bench-pg"
     $BIN --data "$PGDIR" db start >/dev/null

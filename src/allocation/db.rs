@@ -1,6 +1,8 @@
 //! SQL for allocation: the stock snapshot the planner reads, the locks and re-checks of the
 //! reservation transaction, and requests, picks and shipments.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -200,28 +202,6 @@ pub struct NewLines {
     pub explanation: Vec<Value>,
 }
 
-/// Inserts request lines in one statement.
-pub async fn insert_lines(
-    conn: &mut PgConnection,
-    request: RequestId,
-    l: &NewLines,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "insert into allocation_request_lines (request_id, line_no, item_id, sku, requested, reserved, explanation)
-         select $1, * from unnest($2::int4[], $3::uuid[], $4::text[], $5::int8[], $6::int8[], $7::jsonb[])",
-        request as RequestId,
-        &l.line_no,
-        &l.item_id,
-        &l.sku,
-        &l.requested,
-        &l.reserved,
-        &l.explanation
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// New picks, as parallel columns.
 #[derive(Debug, Default)]
 pub struct NewPicks {
@@ -261,6 +241,125 @@ pub async fn insert_picks(
         &p.eta_minutes,
         &p.distance_km as &[Option<f64>],
         &p.late
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A new request's own row.
+#[derive(Debug)]
+pub struct NewRequest<'a> {
+    /// Id.
+    pub id: RequestId,
+    /// Incident.
+    pub incident_id: IncidentId,
+    /// Priority.
+    pub priority: &'a str,
+    /// Needed by.
+    pub needed_by: Option<DateTime<Utc>>,
+    /// Whether affected warehouses may supply.
+    pub include_affected_warehouses: bool,
+    /// Status.
+    pub status: &'a str,
+    /// Who asked.
+    pub created_by: UserId,
+}
+
+/// When a request was stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamps {
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Inserts a request with its lines and picks in one statement (foreign keys are checked
+/// at its end, so the rows may refer to each other).
+pub async fn insert_request(
+    conn: &mut PgConnection,
+    r: &NewRequest<'_>,
+    l: &NewLines,
+    p: &NewPicks,
+) -> Result<Stamps, sqlx::Error> {
+    sqlx::query_as!(
+        Stamps,
+        "with r as (
+             insert into allocation_requests (id, incident_id, priority, needed_by,
+                                              include_affected_warehouses, status, created_by)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             returning created_at, updated_at
+         ), l as (
+             insert into allocation_request_lines (request_id, line_no, item_id, sku, requested, reserved, explanation)
+             select $1, * from unnest($8::int4[], $9::uuid[], $10::text[], $11::int8[], $12::int8[], $13::jsonb[])
+         ), p as (
+             insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes, distance_km, late)
+             select $1, line_no, lot_id, warehouse_id, qty, eta, km, late
+               from unnest($14::int4[], $15::uuid[], $16::uuid[], $17::int8[], $18::float8[], $19::float8[], $20::bool[])
+                    with ordinality as t(line_no, lot_id, warehouse_id, qty, eta, km, late, n)
+              order by n
+         )
+         select created_at, updated_at from r",
+        r.id as RequestId,
+        r.incident_id as IncidentId,
+        r.priority,
+        r.needed_by,
+        r.include_affected_warehouses,
+        r.status,
+        r.created_by as UserId,
+        &l.line_no,
+        &l.item_id,
+        &l.sku,
+        &l.requested,
+        &l.reserved,
+        &l.explanation,
+        &p.line_no,
+        &p.lot_id,
+        &p.warehouse_id,
+        &p.qty,
+        &p.eta_minutes,
+        &p.distance_km as &[Option<f64>],
+        &p.late
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// New shipment lines, as parallel columns.
+#[derive(Debug, Default)]
+pub struct NewShipmentLines {
+    /// Shipments.
+    pub shipment_id: Vec<Uuid>,
+    /// Lots.
+    pub lot_id: Vec<Uuid>,
+    /// Quantities.
+    pub qty: Vec<i64>,
+}
+
+/// Inserts the shipments of `request` (one per source warehouse) and their lines in one
+/// statement.
+pub async fn insert_shipments(
+    conn: &mut PgConnection,
+    request: RequestId,
+    shipments: &BTreeMap<WarehouseId, ShipmentId>,
+    lines: &NewShipmentLines,
+) -> Result<(), sqlx::Error> {
+    let warehouses: Vec<Uuid> = shipments.keys().map(|w| w.0).collect();
+    let ids: Vec<Uuid> = shipments.values().map(|s| s.0).collect();
+    sqlx::query!(
+        "with s as (
+             insert into shipments (id, request_id, warehouse_id)
+             select id, $1, warehouse_id from unnest($2::uuid[], $3::uuid[]) as t(id, warehouse_id)
+         )
+         insert into shipment_lines (shipment_id, lot_id, qty)
+         select * from unnest($4::uuid[], $5::uuid[], $6::int8[])",
+        request as RequestId,
+        &ids,
+        &warehouses,
+        &lines.shipment_id,
+        &lines.lot_id,
+        &lines.qty
     )
     .execute(conn)
     .await?;

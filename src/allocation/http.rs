@@ -34,7 +34,7 @@ use crate::planner::{
     self, DemandLine, ItemPolicy, LotState, Plan, PlanInput, Snapshot, WarehouseState,
 };
 use crate::routing::SnapConfig;
-use crate::stock::db::{Movement, insert_movement};
+use crate::stock::db::{Movement, insert_movements};
 
 /// Optimistic attempts before the last one, which plans under the locks.
 const OPTIMISTIC_ATTEMPTS: usize = 2;
@@ -602,15 +602,11 @@ async fn still_holds(conn: &mut PgConnection, plan: &Plan, demand: &Demand) -> A
     Ok(true)
 }
 
-/// Appends the reserve rows (one per lot, lot id order) and the pick rows.
-async fn write_picks(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    ctx: &Ctx,
-    request: RequestId,
+/// The pick rows of `plan`, and what it takes from each lot (lot id order).
+fn pick_rows(
     plan: &Plan,
     line_no_of: &HashMap<String, i32>,
-) -> AppResult<()> {
+) -> AppResult<(db::NewPicks, BTreeMap<LotId, i64>)> {
     let mut per_lot: BTreeMap<LotId, i64> = BTreeMap::new();
     let mut rows = db::NewPicks::default();
     for line in &plan.lines {
@@ -629,26 +625,34 @@ async fn write_picks(
             rows.late.push(p.late);
         }
     }
-    db::insert_picks(conn, request, &rows).await?;
-    for (lot, qty) in per_lot {
-        insert_movement(
-            conn,
-            &Movement {
-                lot,
-                kind: "reserve",
-                qty: 0,
-                reserved_delta: qty,
-                reason: None,
-                note: None,
-                ref_kind: Some("allocation_request"),
-                ref_id: Some(request.0),
-                actor: actor.id,
-                request_id: ctx.request_id.as_deref(),
-                idempotency_key: ctx.idempotency_key.as_deref(),
-            },
-        )
-        .await?;
-    }
+    Ok((rows, per_lot))
+}
+
+/// Appends one reserve row per lot, in lot id order, in one statement.
+async fn reserve_lots(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    ctx: &Ctx,
+    request: RequestId,
+    per_lot: BTreeMap<LotId, i64>,
+) -> AppResult<()> {
+    let movements: Vec<Movement<'_>> = per_lot
+        .into_iter()
+        .map(|(lot, qty)| Movement {
+            lot,
+            kind: "reserve",
+            qty: 0,
+            reserved_delta: qty,
+            reason: None,
+            note: None,
+            ref_kind: Some("allocation_request"),
+            ref_id: Some(request.0),
+            actor: actor.id,
+            request_id: ctx.request_id.as_deref(),
+            idempotency_key: ctx.idempotency_key.as_deref(),
+        })
+        .collect();
+    insert_movements(conn, &movements).await?;
     Ok(())
 }
 
@@ -720,19 +724,6 @@ pub async fn create_request(
             continue;
         }
         let id = RequestId::new();
-        let stamps = sqlx::query!(
-            "insert into allocation_requests (id, incident_id, priority, needed_by, include_affected_warehouses, status, created_by)
-             values ($1, $2, $3, $4, $5, $6, $7) returning created_at, updated_at",
-            id as RequestId,
-            incident_id as IncidentId,
-            demand.priority.as_str(),
-            demand.needed_by,
-            demand.include_affected,
-            status_name(plan.status),
-            actor.id as crate::ids::UserId
-        )
-        .fetch_one(&mut *tx)
-        .await?;
         let lines = plan_lines(&plan)?;
         let mut line_no_of = HashMap::new();
         let mut rows = db::NewLines::default();
@@ -746,8 +737,23 @@ pub async fn create_request(
             rows.reserved.push(line.reserved);
             rows.explanation.push(view.explanation.clone());
         }
-        db::insert_lines(&mut tx, id, &rows).await?;
-        write_picks(&mut tx, &actor, &ctx, id, &plan, &line_no_of).await?;
+        let (picks, per_lot) = pick_rows(&plan, &line_no_of)?;
+        let stamps = db::insert_request(
+            &mut tx,
+            &db::NewRequest {
+                id,
+                incident_id,
+                priority: demand.priority.as_str(),
+                needed_by: demand.needed_by,
+                include_affected_warehouses: demand.include_affected,
+                status: status_name(plan.status),
+                created_by: actor.id,
+            },
+            &rows,
+            &picks,
+        )
+        .await?;
+        reserve_lots(&mut tx, &actor, &ctx, id, per_lot).await?;
         // Exactly what was written: the plan passed every re-check under the locks.
         let view = RequestView {
             id,
@@ -1024,39 +1030,21 @@ pub async fn dispatch_request(
         ));
     }
     lock_lots(&mut tx, &held).await?;
-    let mut by_warehouse: BTreeMap<WarehouseId, Vec<(LotId, i64)>> = BTreeMap::new();
+    let movements: Vec<Movement<'_>> = held
+        .iter()
+        .map(|(lot, _, qty)| movement(&actor, &ctx, id, *lot, "dispatch", -qty, -qty))
+        .collect();
+    insert_movements(&mut tx, &movements).await?;
+    // One shipment per source warehouse, all written in one statement.
+    let mut shipments: BTreeMap<WarehouseId, ShipmentId> = BTreeMap::new();
+    let mut lines = db::NewShipmentLines::default();
     for (lot, warehouse, qty) in &held {
-        insert_movement(
-            &mut tx,
-            &movement(&actor, &ctx, id, *lot, "dispatch", -qty, -qty),
-        )
-        .await?;
-        by_warehouse
-            .entry(*warehouse)
-            .or_default()
-            .push((*lot, *qty));
+        let shipment = *shipments.entry(*warehouse).or_insert_with(ShipmentId::new);
+        lines.shipment_id.push(shipment.0);
+        lines.lot_id.push(lot.0);
+        lines.qty.push(*qty);
     }
-    for (warehouse, lots) in by_warehouse {
-        let shipment = ShipmentId::new();
-        sqlx::query!(
-            "insert into shipments (id, request_id, warehouse_id) values ($1, $2, $3)",
-            shipment as ShipmentId,
-            id as RequestId,
-            warehouse as WarehouseId
-        )
-        .execute(&mut *tx)
-        .await?;
-        for (lot, qty) in lots {
-            sqlx::query!(
-                "insert into shipment_lines (shipment_id, lot_id, qty) values ($1, $2, $3)",
-                shipment as ShipmentId,
-                lot as LotId,
-                qty
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
+    db::insert_shipments(&mut tx, id, &shipments, &lines).await?;
     sqlx::query!(
         "update allocation_requests set status = 'dispatched', dispatched_at = now(), updated_at = now() where id = $1",
         id as RequestId
@@ -1087,13 +1075,11 @@ pub async fn cancel_request(
     let before = serde_json::json!({ "status": r.status });
     let held = db::held_per_lot(&mut tx, id).await?;
     lock_lots(&mut tx, &held).await?;
-    for (lot, _, qty) in &held {
-        insert_movement(
-            &mut tx,
-            &movement(&actor, &ctx, id, *lot, "release", 0, -qty),
-        )
-        .await?;
-    }
+    let movements: Vec<Movement<'_>> = held
+        .iter()
+        .map(|(lot, _, qty)| movement(&actor, &ctx, id, *lot, "release", 0, -qty))
+        .collect();
+    insert_movements(&mut tx, &movements).await?;
     sqlx::query!(
         "update allocation_requests set status = 'cancelled', cancelled_at = now(), updated_at = now() where id = $1",
         id as RequestId
@@ -1197,7 +1183,9 @@ pub async fn replan_request(
                 .execute(&mut *tx)
                 .await?;
             }
-            write_picks(&mut tx, &actor, &ctx, id, plan, &line_no_of).await?;
+            let (picks, per_lot) = pick_rows(plan, &line_no_of)?;
+            db::insert_picks(&mut tx, id, &picks).await?;
+            reserve_lots(&mut tx, &actor, &ctx, id, per_lot).await?;
         }
         let totals: Vec<(i64, i64)> = db::lines(&mut tx, id)
             .await?

@@ -1,9 +1,15 @@
-//! Load scenario for issue 4: HTTP receipts or issues per second at a given concurrency,
-//! against a running `stockpile serve`. Each client works on its own lot (created by a
-//! set-up receipt), so the figure measures the operation, not a hot row.
+//! HTTP load client for the load scenarios: writes per second at a given concurrency
+//! against a running `stockpile serve`, with median and 99th-percentile latency.
 //!
-//! Usage: `cargo run --release --example load_stock_ops -- URL TOKEN receipt|issue CLIENTS SECONDS [WAREHOUSE]`
-//! (normally through `benches/load/stock_ops.sh`, which also runs pgbench beside it).
+//! - `receipt`, `issue` (issue 4, `benches/load/stock_ops.sh`): each client works on its
+//!   own lot (created by a set-up receipt), so the figure measures the operation, not a
+//!   hot row. Extra argument: the warehouse (default JM-JH-RC).
+//! - `allocate` (issue 5, `benches/load/allocation.sh`): one-line `high` requests of one
+//!   unit for an incident, client `c`'s `n`-th request asking for SKU `(c + n) mod k` of
+//!   the `k` given. Extra arguments: the incident id and the comma-separated SKUs.
+//!
+//! Usage: `load_client URL TOKEN receipt|issue|allocate CLIENTS SECONDS [ARGS…]`. The
+//! scripts run pgbench with the same SQL beside it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,7 +23,10 @@ const SKU: &str = "TENT-12M2-SGL";
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 6 {
-        eprintln!("usage: load_stock_ops URL TOKEN receipt|issue CLIENTS SECONDS [WAREHOUSE]");
+        eprintln!(
+            "usage: load_client URL TOKEN receipt|issue CLIENTS SECONDS [WAREHOUSE]\n       \
+             load_client URL TOKEN allocate CLIENTS SECONDS INCIDENT SKU[,SKU…]"
+        );
         std::process::exit(2);
     }
     let base = args[1].trim_end_matches('/').to_owned();
@@ -25,7 +34,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let op = args[3].clone();
     let clients: usize = args[4].parse()?;
     let seconds: u64 = args[5].parse()?;
+    let allocate = op == "allocate";
     let warehouse = args.get(6).cloned().unwrap_or_else(|| "JM-JH-RC".into());
+    let skus: Vec<String> = args
+        .get(7)
+        .map(|s| s.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    if allocate && skus.is_empty() {
+        return Err("allocate needs an incident id and a list of SKUs".into());
+    }
     let run = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
@@ -34,6 +51,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Set-up: one lot per client with plenty of stock.
     let mut lots = Vec::new();
     for c in 0..clients {
+        if allocate {
+            lots.push((String::new(), String::new()));
+            continue;
+        }
         let code = format!("LOAD-{run}-{c}");
         let body = json!({"lines": [{"sku": SKU, "lot_code": code, "qty": 1_000_000_000i64}]});
         let res = client
@@ -58,19 +79,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let failed = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     let started = Instant::now();
-    for (code, lot_id) in lots {
-        let (client, token, base, op, warehouse) = (
+    for (c, (code, lot_id)) in lots.into_iter().enumerate() {
+        let (client, token, base, op, warehouse, skus) = (
             client.clone(),
             token.clone(),
             base.clone(),
             op.clone(),
             warehouse.clone(),
+            skus.clone(),
         );
         let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut n = c;
             while !stop.load(Ordering::Relaxed) {
-                let (path, body) = if op == "issue" {
+                n += 1;
+                let (path, body) = if op == "allocate" {
+                    // `warehouse` holds the incident id for this operation.
+                    (
+                        format!("{base}/api/v1/incidents/{warehouse}/requests"),
+                        json!({"priority": "high", "lines": [{"sku": skus[n % skus.len()], "qty": 1}]}),
+                    )
+                } else if op == "issue" {
                     (
                         format!("{base}/api/v1/warehouses/{warehouse}/issues"),
                         json!({"lines": [{"lot_id": lot_id, "qty": 1, "reason": "load test"}]}),

@@ -1,0 +1,73 @@
+-- pgbench: the SQL work of one POST /api/v1/incidents/{id}/requests (one line of one unit,
+-- priority high), statement for statement as the service does it in steady state (the
+-- bearer token comes from the service's session cache, the road network is parsed once
+-- per process): the five reads the plan needs (items, incident, network version and
+-- closures, warehouses with reserve levels, lots), then one transaction that locks the
+-- (warehouse, item) cell, writes the request with its line and pick, the reserve ledger
+-- row and the audit event (chained at commit). What the service computes in Rust, the
+-- plan, pgbench cannot; it draws from JM-XH-01 (the nearest depot, where
+-- benches/load/allocation.sh puts a bulk lot of every SKU), first expiry first, chosen
+-- inside the insert, and stores an explanation as long as the service's.
+-- Run with -M prepared (sqlx prepares its statements too). Variables: -D actor_id, -D
+-- incident, -D wh (JM-XH-01's id), -D explanation (a stored line explanation), -D canon
+-- (a canonical event JSON head as long as the service's).
+\set n random(0, 24)
+select id as item_id, sku, min_remaining_days from items
+ where sku = any(array[(select sku from bench_skus where n = :n)]) \gset
+select id, name, kind, lat, lon, affected_area, population, started_at, status, created_at, updated_at
+  from incidents where id = :incident;
+select (select max(id) from road_networks) as version,
+       coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
+                   from road_closures
+                  where starts_at <= now() and (ends_at is null or ends_at > now())),
+                '[]'::jsonb) as closures;
+select w.id, w.code, w.status, w.lat, w.lon, w.handling_minutes,
+       coalesce((select jsonb_agg(jsonb_build_array(i.sku, r.min_qty))
+                   from reserve_levels r join items i on i.id = r.item_id
+                  where r.warehouse_id = w.id and r.item_id = any(array[:item_id]::uuid[])), '[]'::jsonb) as levels
+  from warehouses w order by w.code;
+select l.id, l.warehouse_id, i.sku, l.lot_code, l.expires_on, l.on_hand, l.reserved, l.status
+  from stock_lots l join items i on i.id = l.item_id
+ where l.item_id = any(array[:item_id]::uuid[]) and l.on_hand > 0
+ order by l.id;
+begin;
+select l.id, l.warehouse_id, l.item_id, l.on_hand, l.reserved, l.status, coalesce(r.min_qty, 0) as level
+  from stock_lots l
+  left join reserve_levels r on r.warehouse_id = l.warehouse_id and r.item_id = l.item_id
+ where (l.warehouse_id, l.item_id) in (select * from unnest(array[:wh]::uuid[], array[:item_id]::uuid[]))
+ order by l.id
+   for update of l;
+with pick as (
+    select id as lot_id from stock_lots
+     where warehouse_id = :wh and item_id = :item_id and status = 'available' and on_hand - reserved > 0
+     order by expires_on nulls last, lot_code limit 1
+), r as (
+    insert into allocation_requests (id, incident_id, priority, needed_by, include_affected_warehouses, status, created_by)
+    values (gen_random_uuid(), :incident, 'high', null, false, 'reserved', :actor_id)
+    returning id, created_at, updated_at
+), l as (
+    insert into allocation_request_lines (request_id, line_no, item_id, sku, requested, reserved, explanation)
+    select r.id, 0, :item_id, :sku, 1, 1, (:explanation)::jsonb from r
+), p as (
+    insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes, distance_km, late)
+    select r.id, 0, pick.lot_id, :wh, 1, 33.5, 3.4, false from r, pick
+)
+select r.id as rid, pick.lot_id, r.created_at, r.updated_at from r, pick \gset
+insert into stock_movements (lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
+                             actor_id, request_id, idempotency_key)
+select lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id, actor_id, request_id, idempotency_key
+  from unnest(array[:lot_id]::uuid[], array['reserve'], array[0]::bigint[], array[1]::bigint[],
+              array[null]::text[], array[null]::text[], array['allocation_request'], array[:rid]::uuid[],
+              array[:actor_id]::uuid[], array[gen_random_uuid()::text], array[null]::text[])
+       with ordinality as t(lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
+                            actor_id, request_id, idempotency_key, ord)
+ order by ord
+returning id, on_hand_after, reserved_after;
+insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
+                           entity_id, request_id, idempotency_key, before, after)
+values (:canon, now(), (:actor_id)::uuid, 'bench-dispatcher', 'allocation.request', 'allocation_request', (:rid)::text,
+        gen_random_uuid()::text, null, null,
+        jsonb_build_object('id', (:rid)::text, 'incident_id', (:incident)::text, 'priority', 'high', 'status', 'reserved',
+                           'lines', jsonb_build_array(jsonb_build_object('sku', (:sku)::text, 'requested', 1, 'reserved', 1,
+                               'picks', jsonb_build_array(jsonb_build_object('warehouse_code', 'JM-XH-01', 'lot_id', (:lot_id)::text, 'qty', 1))))));
+commit;
