@@ -34,7 +34,11 @@ create table audit_pending (
     canon text not null
 );
 
-create function audit_chain_pending() returns trigger language plpgsql as $$
+-- enable_seqscan off: the pending table is nearly always empty, so a plan made when it
+-- had one page would scan it sequentially, and keep doing so as it fills with dead rows
+-- between vacuums; the primary key is always the right path.
+create function audit_chain_pending() returns trigger language plpgsql
+set enable_seqscan = off as $$
 declare
     head record;
 begin

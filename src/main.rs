@@ -8,6 +8,12 @@ use clap::{Parser, Subcommand};
 use stockpile::config::{Config, ServeConfig, Settings};
 use stockpile::db::Database;
 
+/// mimalloc instead of glibc's allocator: under load the service spent ~17% of its CPU in
+/// glibc malloc/free (many small, short-lived allocations across worker threads:
+/// decoded rows, JSON values), measured with perf on benches/load/allocation.sh.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "stockpile",

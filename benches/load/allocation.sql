@@ -1,10 +1,12 @@
 -- pgbench: the SQL work of one POST /api/v1/incidents/{id}/requests (one line of one unit,
 -- priority high), statement for statement as the service does it in steady state (the
 -- bearer token comes from the service's session cache, the road network is parsed once
--- per process): the five reads the plan needs (items, incident, network version and
--- closures, warehouses with reserve levels, lots), then one transaction that locks the
--- (warehouse, item) cell, writes the request with its line and pick, the reserve ledger
--- row and the audit event (chained at commit). What the service computes in Rust, the
+-- per process): the demand's items and the incident, then one transaction that reads
+-- what the plan needs (network version and closures, warehouses with reserve levels,
+-- lots), locks the (warehouse, item) cell, writes the request with its line and pick,
+-- the reserve ledger row and the audit event (chained at commit). pgbench's arrays are
+-- built in the statement, so their generic plans are chosen without the service's
+-- `SET LOCAL plan_cache_mode` (src/db/mod.rs, begin_write). What the service computes in Rust, the
 -- plan, pgbench cannot; it draws from JM-XH-01 (the nearest depot, where
 -- benches/load/allocation.sh puts a bulk lot of every SKU), first expiry first, chosen
 -- inside the insert, and stores an explanation as long as the service's.
@@ -16,6 +18,7 @@ select id as item_id, sku, min_remaining_days from items
  where sku = any(array[(select sku from bench_skus where n = :n)]) \gset
 select id, name, kind, lat, lon, affected_area, population, started_at, status, created_at, updated_at
   from incidents where id = :incident;
+begin;
 select (select max(id) from road_networks) as version,
        coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
                    from road_closures
@@ -30,7 +33,6 @@ select l.id, l.warehouse_id, i.sku, l.lot_code, l.expires_on, l.on_hand, l.reser
   from stock_lots l join items i on i.id = l.item_id
  where l.item_id = any(array[:item_id]::uuid[]) and l.on_hand > 0
  order by l.id;
-begin;
 select l.id, l.warehouse_id, l.item_id, l.on_hand, l.reserved, l.status, coalesce(r.min_qty, 0) as level
   from stock_lots l
   left join reserve_levels r on r.warehouse_id = l.warehouse_id and r.item_id = l.item_id

@@ -38,6 +38,7 @@ use crate::stock::db::{Movement, insert_movements};
 
 /// Optimistic attempts before the last one, which plans under the locks.
 const OPTIMISTIC_ATTEMPTS: usize = 2;
+
 /// Most lines a request may have.
 const MAX_LINES: usize = 200;
 
@@ -691,20 +692,16 @@ pub async fn create_request(
     )
     .await?;
     let incident = open_incident(&mut conn, incident_id, "incident_id").await?;
-    let mut first = Some(conn);
 
     for attempt in 0..=OPTIMISTIC_ATTEMPTS {
         let last = attempt == OPTIMISTIC_ATTEMPTS;
-        // One pooled connection per attempt: it reads and plans, then carries the transaction.
-        let mut conn = match first.take() {
-            Some(conn) => conn,
-            None => state.pool.acquire().await?,
-        };
+        // Each attempt is one transaction: it reads and plans (taking no lock), then locks,
+        // re-checks and writes.
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, crate::db::BEGIN_WRITE).await?;
         let mut early = None;
         if !last {
-            early = Some(plan_now(&state, &mut conn, &incident, &demand, &demand.lines).await?);
+            early = Some(plan_now(&state, &mut tx, &incident, &demand, &demand.lines).await?);
         }
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
             return Ok(replay);
         }
@@ -1014,7 +1011,7 @@ pub async fn dispatch_request(
     Path(id): Path<RequestId>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
     let fingerprint = format!("POST /api/v1/requests/{id}/dispatch");
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
         return Ok(replay);
@@ -1066,7 +1063,7 @@ pub async fn cancel_request(
     Path(id): Path<RequestId>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
     let fingerprint = format!("POST /api/v1/requests/{id}/cancel");
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
         return Ok(replay);
@@ -1139,7 +1136,7 @@ pub async fn replan_request(
         };
         drop(conn);
 
-        let mut tx = state.pool.begin().await?;
+        let mut tx = crate::db::begin_write(&state.pool).await?;
         if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
             return Ok(replay);
         }
@@ -1241,7 +1238,7 @@ pub async fn deliver_shipment(
     cmd: Command<DeliverShipment>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
         return Ok(replay);
     }

@@ -104,7 +104,7 @@ pub async fn create_count(
     cmd: Command<CreateCount>,
 ) -> AppResult<Response> {
     let req = cmd.body;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
     let wh = crate::warehouses::db::by_code(&mut tx, &code)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no warehouse with code {code}")))?;
@@ -205,7 +205,7 @@ pub async fn record_count_lines(
     Path(id): Path<CountId>,
     cmd: Command<Vec<CountedLine>>,
 ) -> AppResult<Response> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
     let c = db::lock_count(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no count with id {id}")))?;
@@ -266,7 +266,7 @@ pub async fn post_count(
     Path(id): Path<CountId>,
     cmd: Command<PostCount>,
 ) -> AppResult<Response> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
     let c = db::lock_count(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no count with id {id}")))?;

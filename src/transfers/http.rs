@@ -145,7 +145,7 @@ pub async fn create_transfer(
         })
         .collect();
     check_send_lines(&lines)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
     let from = crate::warehouses::db::by_code(&mut tx, &req.from)
         .await?
         .ok_or_else(|| AppError::invalid("/from", format!("unknown warehouse `{}`", req.from)))?;
@@ -272,7 +272,7 @@ pub async fn receive_transfer(
     cmd: Command<ReceiveTransfer>,
 ) -> AppResult<Response> {
     let req = cmd.body;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
     let t = db::lock_transfer(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no transfer with id {id}")))?;
@@ -418,7 +418,7 @@ pub async fn cancel_transfer(
     cmd: Command<CancelTransfer>,
 ) -> AppResult<Response> {
     let req = cmd.body;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
     let t = db::lock_transfer(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no transfer with id {id}")))?;

@@ -373,7 +373,7 @@ pub async fn create_receipt(
     cmd: Command<ReceiptRequest>,
 ) -> AppResult<Response> {
     let today = today(&state);
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
     let wh = clerk_warehouse(&mut tx, &actor, &code).await?;
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
         return Ok(replay);
@@ -823,7 +823,7 @@ async fn apply_lot_lines<'a>(
     lines: impl FnOnce() -> AppResult<Vec<LotLine<'a>>>,
 ) -> AppResult<Response> {
     let today = today(state);
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
     let wh = clerk_warehouse(&mut tx, actor, code).await?;
     if let Some(replay) = idempotency::begin(&mut tx, actor, ctx, fingerprint).await? {
         return Ok(replay);
@@ -1163,7 +1163,7 @@ async fn change_status(
         true,
         500,
     );
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
     let lot = db::lock_lots(&mut tx, &[id])
         .await?
         .pop()
@@ -1284,7 +1284,7 @@ pub async fn set_reserve_levels(
     cmd: Command<Vec<ReserveLevelInput>>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Admin])?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
     let wh = crate::warehouses::db::by_code(&mut tx, &code)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no warehouse with code {code}")))?;
