@@ -452,6 +452,12 @@ async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", serve.listen))?;
         let addr = listener.local_addr()?;
+        // Answers are small and written at once: send them without waiting for an ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(%err, "could not set TCP_NODELAY on a connection");
+            }
+        });
         tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "stockpile is listening");
         println!("stockpile listening on http://{addr}");
         axum::serve(listener, stockpile::app(state))
