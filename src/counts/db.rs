@@ -225,12 +225,39 @@ pub async fn close(conn: &mut PgConnection, id: CountId, by: UserId) -> Result<(
     Ok(())
 }
 
+/// Marks an open count cancelled, with `reason`, and frees its lots for later counts.
+/// Books nothing.
+pub async fn cancel(
+    conn: &mut PgConnection,
+    id: CountId,
+    by: UserId,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update count_lines set open = false where count_id = $1",
+        id as CountId
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "update counts set status = 'cancelled', cancelled_by = $2, cancelled_at = now(), cancel_reason = $3
+          where id = $1 and status = 'open'",
+        id as CountId,
+        by as UserId,
+        reason
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// A count with every line, expected quantities included (call [`Count::blind`] for
 /// clerks).
 pub async fn get(conn: &mut PgConnection, id: CountId) -> Result<Option<Count>, sqlx::Error> {
     let Some(h) = sqlx::query!(
         r#"select c.id as "id: CountId", w.code, c.status, c.skus, c.opened_by as "opened_by: UserId",
-                  c.opened_at, c.posted_by as "posted_by: UserId", c.posted_at
+                  c.opened_at, c.posted_by as "posted_by: UserId", c.posted_at, c.cancelled_at,
+                  c.cancel_reason
              from counts c join warehouses w on w.id = c.warehouse_id where c.id = $1"#,
         id as CountId
     )
@@ -261,6 +288,8 @@ pub async fn get(conn: &mut PgConnection, id: CountId) -> Result<Option<Count>, 
         opened_at: h.opened_at,
         posted_by: h.posted_by,
         posted_at: h.posted_at,
+        cancelled_at: h.cancelled_at,
+        cancel_reason: h.cancel_reason,
         lines_total: lines.len() as i64,
         lines_counted: lines.iter().filter(|l| l.counted_qty.is_some()).count() as i64,
         lines,

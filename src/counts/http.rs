@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_count))
         .routes(routes!(record_count_lines))
         .routes(routes!(post_count))
+        .routes(routes!(cancel_count))
 }
 
 /// `POST /api/v1/warehouses/{code}/counts`.
@@ -78,11 +79,25 @@ async fn finish(
     Ok(body)
 }
 
-fn posted_conflict() -> AppError {
+/// `POST /api/v1/counts/{id}/cancel`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelCount {
+    /// Why the count will not be finished (1–200 characters).
+    pub reason: String,
+}
+
+/// The 409 for changing a count that is no longer open.
+fn closed_conflict(status: &str) -> AppError {
+    let detail = if status == "cancelled" {
+        "the count was cancelled; open a new one"
+    } else {
+        "the count is already posted"
+    };
     AppError::Conflict {
-        detail: "the count is already posted".into(),
+        detail: detail.into(),
         errors: vec![],
-        extra: Some(json!({ "count_status": "posted" })),
+        extra: Some(json!({ "count_status": status })),
     }
 }
 
@@ -214,7 +229,7 @@ pub async fn record_count_lines(
         return Ok(replay);
     }
     if c.status != "open" {
-        return Err(posted_conflict());
+        return Err(closed_conflict(&c.status));
     }
     let scope: HashSet<LotId> = db::scope(&mut tx, id).await?.into_iter().collect();
     let lines: Vec<Counted> = cmd
@@ -275,7 +290,7 @@ pub async fn post_count(
         return Ok(replay);
     }
     if c.status != "open" {
-        return Err(posted_conflict());
+        return Err(closed_conflict(&c.status));
     }
     let lines = db::lock_counted(&mut tx, id, c.snapshot_movement_id).await?;
     let note = cmd.body.note.as_deref();
@@ -341,6 +356,60 @@ pub async fn post_count(
     let body = finish(&mut tx, &actor, &ctx, StatusCode::OK, id).await?;
     tx.commit().await?;
     tracing::info!(count.id = %id, adjustments = booked.len(), "count posted");
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// Cancel an open count that will not be finished: books nothing, and frees its lots for
+/// a new count.
+#[utoipa::path(post, path = "/api/v1/counts/{id}/cancel", tag = "counts",
+    request_body = CancelCount,
+    params(("id" = String, Path, description = "Count id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retry key")),
+    security(("bearer" = ["clerk"])),
+    responses((status = 200, body = Count), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn cancel_count(
+    State(state): State<AppState>,
+    actor: Actor,
+    ctx: Ctx,
+    Path(id): Path<CountId>,
+    cmd: Command<CancelCount>,
+) -> AppResult<Response> {
+    let reason = cmd.body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(AppError::invalid(
+            "/reason",
+            "give the reason the count will not be finished, 1–200 characters",
+        ));
+    }
+    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let c = db::lock_count(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no count with id {id}")))?;
+    actor.require_warehouse(c.warehouse_id, &c.warehouse_code)?;
+    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+        return Ok(replay);
+    }
+    if c.status != "open" {
+        return Err(closed_conflict(&c.status));
+    }
+    db::cancel(&mut tx, id, actor.id, reason).await?;
+    audit::db::record(
+        &mut tx,
+        &actor,
+        &ctx,
+        audit::Change {
+            action: "count.cancel",
+            entity_kind: "count",
+            entity_id: id.to_string(),
+            before: Some(json!({ "status": "open" })),
+            after: Some(json!({ "status": "cancelled", "reason": reason })),
+        },
+    )
+    .await?;
+    let body = finish(&mut tx, &actor, &ctx, StatusCode::OK, id).await?;
+    tx.commit().await?;
     Ok((StatusCode::OK, Json(body)).into_response())
 }
 

@@ -28,7 +28,7 @@ pub struct Count {
     pub id: CountId,
     /// Warehouse code.
     pub warehouse: String,
-    /// `open` or `posted`.
+    /// `open`, `posted` or `cancelled`.
     pub status: String,
     /// The SKUs counted; absent for a whole-warehouse count.
     pub skus: Option<Vec<String>>,
@@ -40,6 +40,10 @@ pub struct Count {
     pub posted_by: Option<UserId>,
     /// When it was posted.
     pub posted_at: Option<DateTime<Utc>>,
+    /// When it was cancelled.
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
     /// Lots in the count.
     pub lines_total: i64,
     /// Lots counted so far.

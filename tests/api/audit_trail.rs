@@ -1197,6 +1197,15 @@ async fn m_post_count(app: &TestApp) -> Built {
     )
 }
 
+async fn m_cancel_count(app: &TestApp) -> Built {
+    let (clerk, id, _, _) = open_count(app).await;
+    built(
+        format!("/api/v1/counts/{id}/cancel"),
+        clerk,
+        json!({"reason": "audit test: shelves being moved"}),
+    )
+}
+
 async fn m_create_incident(app: &TestApp) -> Built {
     built(
         "/api/v1/incidents".into(),
@@ -1466,6 +1475,11 @@ const MUTATIONS: &[MutationCase] = &[
         method: "POST",
         path: "/api/v1/counts/{id}/post",
         build: |app| Box::pin(m_post_count(app)),
+    },
+    MutationCase {
+        method: "POST",
+        path: "/api/v1/counts/{id}/cancel",
+        build: |app| Box::pin(m_cancel_count(app)),
     },
     MutationCase {
         method: "POST",

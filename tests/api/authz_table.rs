@@ -40,6 +40,7 @@ pub const TABLE: &[(&str, Access)] = &[
     ("GET /api/v1/counts/{id}", Any),
     ("PUT /api/v1/counts/{id}/lines", Roles(&["clerk"])),
     ("POST /api/v1/counts/{id}/post", Roles(&["clerk"])),
+    ("POST /api/v1/counts/{id}/cancel", Roles(&["clerk"])),
     (
         "GET /api/v1/exports/audit-events",
         Roles(&["auditor", "admin"]),

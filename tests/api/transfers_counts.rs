@@ -947,3 +947,150 @@ async fn stock_lands_in_an_existing_lot_of_the_same_code_unless_the_expiry_diffe
     assert_problem(status, &body, 409, "/lines/0/lot_id");
     assert_eq!(on_hand(&app, clash).await, 1);
 }
+
+#[tokio::test]
+async fn a_cancelled_count_books_nothing_and_frees_its_lots_for_a_new_count() {
+    // Arrange: an open count with a recorded line that would change the lot
+    let app = TestApp::demo().await;
+    let (sku, _) = expiring_sku(&app).await;
+    let a = make_lot(&app, SRC, &sku, 200, 20, "available").await;
+    let clerk = app.token("clerk", &[SRC]).await;
+    let (_, count) = app
+        .post(
+            &format!("/api/v1/warehouses/{SRC}/counts"),
+            &clerk,
+            &json!({ "skus": [sku] }),
+        )
+        .await;
+    let id = count["id"].as_str().expect("id").to_owned();
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/counts/{id}/lines"),
+            &clerk,
+            &json!([{ "lot_id": a, "counted_qty": 7 }]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let cancel = format!("/api/v1/counts/{id}/cancel");
+
+    // Act / Assert: bad input and the wrong clerk change nothing
+    let (status, body) = app.post(&cancel, &clerk, &json!({ "reason": "  " })).await;
+    assert_problem(status, &body, 422, "/reason");
+    let (status, body) = app.post(&cancel, &clerk, &json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    let other = app.token("clerk", &[DST]).await;
+    let (status, body) = app
+        .post(&cancel, &other, &json!({ "reason": "not mine" }))
+        .await;
+    assert_problem(status, &body, 403, "");
+    let (_, shown) = app.get(&format!("/api/v1/counts/{id}"), &clerk).await;
+    assert_eq!(shown["status"], "open");
+
+    // Act: cancel
+    let (status, body) = app
+        .post(
+            &cancel,
+            &clerk,
+            &json!({ "reason": "racking being replaced" }),
+        )
+        .await;
+
+    // Assert: cancelled with the reason, nothing booked, audited once
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "cancelled");
+    assert_eq!(body["cancel_reason"], "racking being replaced");
+    assert!(body["cancelled_at"].is_string());
+    assert_eq!(
+        on_hand(&app, a).await,
+        20,
+        "a cancelled count books nothing"
+    );
+    assert_eq!(audit_count(&app, "count.cancel").await, 1);
+    let adjustments: i64 = sqlx::query_scalar(
+        "select count(*) from stock_movements where lot_id = $1 and kind = 'count_adjustment'",
+    )
+    .bind(a)
+    .fetch_one(&app.pool)
+    .await
+    .expect("movements");
+    assert_eq!(adjustments, 0);
+
+    // A cancelled count can be neither posted, recorded nor cancelled again
+    let (status, body) = app
+        .post(&format!("/api/v1/counts/{id}/post"), &clerk, &json!({}))
+        .await;
+    assert_problem(status, &body, 409, "");
+    assert_eq!(body["count_status"], "cancelled");
+    let (status, body) = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/counts/{id}/lines"),
+            &clerk,
+            &json!([{ "lot_id": a, "counted_qty": 5 }]),
+            None,
+        )
+        .await;
+    assert_problem(status, &body, 409, "");
+    let (status, _) = app
+        .post(&cancel, &clerk, &json!({ "reason": "again" }))
+        .await;
+    assert_eq!(status, 409);
+
+    // Its lots are free: a new count over them opens, and can be posted
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/warehouses/{SRC}/counts"),
+            &clerk,
+            &json!({ "skus": [sku] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn a_posted_count_cannot_be_cancelled() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let (sku, _) = expiring_sku(&app).await;
+    let a = make_lot(&app, SRC, &sku, 200, 20, "available").await;
+    let clerk = app.token("clerk", &[SRC]).await;
+    let (_, count) = app
+        .post(
+            &format!("/api/v1/warehouses/{SRC}/counts"),
+            &clerk,
+            &json!({ "skus": [sku] }),
+        )
+        .await;
+    let id = count["id"].as_str().expect("id").to_owned();
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/counts/{id}/lines"),
+            &clerk,
+            &json!([{ "lot_id": a, "counted_qty": 18 }]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post(&format!("/api/v1/counts/{id}/post"), &clerk, &json!({}))
+        .await;
+    assert_eq!(status, 200);
+
+    // Act
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/counts/{id}/cancel"),
+            &clerk,
+            &json!({ "reason": "too late" }),
+        )
+        .await;
+
+    // Assert
+    assert_problem(status, &body, 409, "");
+    assert_eq!(body["count_status"], "posted");
+    assert_eq!(on_hand(&app, a).await, 18, "the posting stands");
+    assert_eq!(audit_count(&app, "count.cancel").await, 0);
+}

@@ -388,6 +388,65 @@ async fn a_blind_count_hides_expected_quantities_and_posting_books_the_variance(
 }
 
 #[tokio::test]
+async fn a_clerk_cancels_an_abandoned_count_giving_a_reason_and_nothing_is_booked() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("count-cancel").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    let booked = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select coalesce(sum(l.on_hand), 0)::bigint from stock_lots l join items i on i.id = l.item_id
+               join warehouses w on w.id = l.warehouse_id
+              where w.code = 'JM-JH-RC' and i.sku = 'TOOTHPASTE-100G'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("on hand")
+    };
+    let before = booked().await;
+    open_as(&b, &app, "clerk", &["JM-JH-RC"], "#/counts").await;
+    b.type_into("#ct-skus", "TOOTHPASTE-100G").await;
+    b.click("#ct-open").await;
+    b.until(
+        "the count sheet",
+        "document.querySelector('#ct-line-0')",
+        15,
+    )
+    .await;
+    b.type_into("#ct-line-0", "0").await;
+
+    // No reason: the field is flagged and the count stays open.
+    b.click("#ct-cancel").await;
+    let flagged = b
+        .until(
+            "the reason flagged",
+            "document.getElementById('ct-reason').getAttribute('aria-invalid')",
+            15,
+        )
+        .await;
+    assert_eq!(flagged, "true");
+    b.type_into("#ct-reason", "racking being replaced").await;
+    b.click("#ct-cancel").await;
+    b.until(
+        "the cancelled count",
+        "document.querySelector('#ct-sheet .form-ok')",
+        20,
+    )
+    .await;
+
+    let (status, reason): (String, Option<String>) =
+        sqlx::query_as("select status, cancel_reason from counts order by opened_at desc limit 1")
+            .fetch_one(&app.pool)
+            .await
+            .expect("the count");
+    assert_eq!(status, "cancelled");
+    assert_eq!(reason.as_deref(), Some("racking being replaced"));
+    assert_eq!(booked().await, before, "cancelling books nothing");
+    b.close().await;
+}
+
+#[tokio::test]
 async fn a_clerk_sends_a_transfer_and_receives_it_at_the_other_warehouse() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let Some(b) = Browser::start("transfer").await else {

@@ -484,12 +484,15 @@ export async function counts(v) {
     const lines = c.lines || [];
     const save = h('button', { type: 'button', id: 'ct-save' }, t('save_lines'));
     const postBtn = h('button', { type: 'button', class: 'secondary', id: 'ct-post' }, t('post_count'));
+    const reason = input({ name: 'reason', id: 'ct-reason' });
+    const cancelBtn = h('button', { type: 'button', class: 'secondary', id: 'ct-cancel' }, t('cancel_count'));
     const box = h('div', { class: 'card' });
     box.append(h('p', {}, t('count_open', { id: c.id })), table(['item', 'lot_code', 'expires_on', { label: 'counted', cls: 'num' }], lines.map((l, i) => {
       const inp = input({ type: 'number', min: 0, id: `ct-line-${i}`, 'aria-label': `${t('counted')} ${l.lot_code || ''}` });
       inputs.push([l, inp]);
       return h('tr', {}, h('td', {}, nameOf(l, 'item_name') || l.sku), h('td', {}, l.lot_code), h('td', {}, l.expires_on || '—'), h('td', { class: 'num' }, inp));
-    })), h('p', {}, save, ' ', postBtn));
+    })), h('p', {}, save, ' ', postBtn),
+    h('div', { class: 'row' }, field('cancel_reason', reason, { pointer: '/reason' }), cancelBtn));
     // The API takes a bare array of the lines counted so far; point each input at its
     // place in that array, so that errors land beside it.
     const body = () => {
@@ -507,6 +510,13 @@ export async function counts(v) {
         if (lines.length) await put(`/counts/${c.id}/lines`, lines);
         await post(`/counts/${c.id}/post`, {});
         showOk(box, t('posted'));
+      } catch (err) { showProblem(box, err); }
+    }));
+    // A count that will not be finished would hold its lots; cancelling books nothing.
+    cancelBtn.addEventListener('click', () => busy(cancelBtn, async () => {
+      try {
+        await post(`/counts/${c.id}/cancel`, { reason: reason.value });
+        showOk(box, t('count_cancelled'));
       } catch (err) { showProblem(box, err); }
     }));
     out.replaceChildren(box);
