@@ -60,6 +60,31 @@ pub struct ServeConfig {
     /// Lifetime of a sign-in token, in hours.
     #[arg(long, env = "STOCKPILE_TOKEN_TTL_HOURS", default_value_t = 12)]
     pub token_ttl_hours: u32,
+
+    /// Snapping a point off the road network to its nearest node: road distance ÷
+    /// straight-line distance for that last stretch (≥ 1; 1.3 is a usual urban circuity).
+    #[arg(long, env = "STOCKPILE_SNAP_CIRCUITY", default_value_t = 1.3, value_parser = parse_circuity)]
+    pub snap_circuity: f64,
+
+    /// Snapping: average speed on that last stretch, in km/h (> 0; 30 for urban streets).
+    #[arg(long, env = "STOCKPILE_SNAP_SPEED_KMH", default_value_t = 30.0, value_parser = parse_speed)]
+    pub snap_speed_kmh: f64,
+}
+
+fn parse_circuity(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (1.0..=5.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}`: expected a factor from 1 to 5, such as 1.3")),
+    }
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 200.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}`: expected a speed in km/h above 0 and at most 200, such as 30"
+        )),
+    }
 }
 
 /// Settings that the HTTP layer and the domain need at run time.
@@ -69,6 +94,8 @@ pub struct Settings {
     pub tz: Tz,
     /// Lifetime of a sign-in token, in hours.
     pub token_ttl_hours: u32,
+    /// How points off the road network join it.
+    pub snap: crate::routing::SnapConfig,
 }
 
 impl Default for Settings {
@@ -76,6 +103,26 @@ impl Default for Settings {
         Self {
             tz: chrono_tz::Asia::Shanghai,
             token_ttl_hours: 12,
+            snap: crate::routing::SnapConfig::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapping_constants_are_checked_and_say_what_is_expected() {
+        assert_eq!(parse_circuity("1.3"), Ok(1.3));
+        assert_eq!(parse_speed("15"), Ok(15.0));
+        for bad in ["0.9", "abc", "NaN", "6"] {
+            let err = parse_circuity(bad).expect_err(bad);
+            assert!(err.contains("from 1 to 5"), "{err}");
+        }
+        for bad in ["0", "-3", "inf", "fast"] {
+            let err = parse_speed(bad).expect_err(bad);
+            assert!(err.contains("km/h"), "{err}");
         }
     }
 }

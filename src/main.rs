@@ -446,6 +446,10 @@ async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
         let settings = Settings {
             tz: config.tz,
             token_ttl_hours: serve.token_ttl_hours,
+            snap: stockpile::routing::SnapConfig {
+                circuity: serve.snap_circuity,
+                speed_kmh: serve.snap_speed_kmh,
+            },
         };
         let state = stockpile::AppState::new(db.pool.clone(), settings);
         let listener = tokio::net::TcpListener::bind(serve.listen)

@@ -33,7 +33,6 @@ use crate::incidents::parse_area;
 use crate::planner::{
     self, DemandLine, ItemPolicy, LotState, Plan, PlanInput, Snapshot, WarehouseState,
 };
-use crate::routing::SnapConfig;
 use crate::stock::db::{Movement, insert_movements};
 
 /// Optimistic attempts before the last one, which plans under the locks.
@@ -492,7 +491,7 @@ async fn plan_now(
         .map(|w| Point::new(w.lon, w.lat))
         .collect();
     let to = Point::new(incident.lon, incident.lat);
-    let travel = net.travel_times(to, &points, &closed, &SnapConfig::default());
+    let travel = net.travel_times(to, &points, &closed, &state.settings.snap);
     let area = incident
         .affected_area
         .as_ref()

@@ -23,7 +23,7 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::http::{AppState, Command, Ctx, Json, Path, Query, idempotency};
 use crate::ids::{ClosureId, SYSTEM_USER, UserId};
 use crate::incidents::{LatLon, parse_area};
-use crate::routing::{ClosedEdges, Closure, Network, SnapConfig};
+use crate::routing::{ClosedEdges, Closure, Network};
 
 /// The demo network, stored when the database has none.
 pub const DEMO_NETWORK: &str = include_str!("../../seed/network.geojson");
@@ -288,7 +288,7 @@ pub async fn get_route(
     let mut conn = state.pool.acquire().await?;
     let (net, closed) = network_now(&state, &mut conn).await?;
     let route = net
-        .route(from.point(), to.point(), &closed, &SnapConfig::default())
+        .route(from.point(), to.point(), &closed, &state.settings.snap)
         .ok_or_else(|| {
             AppError::invalid(
                 "to",

@@ -927,10 +927,15 @@ async fn a_retried_request_with_the_same_key_reserves_once() {
 
 /// A second service process on the same database, with its own pool.
 async fn second_server(app: &TestApp) -> String {
+    server_with(app, stockpile::config::Settings::default()).await
+}
+
+/// Another service process on the same database, with `settings`.
+async fn server_with(app: &TestApp, settings: stockpile::config::Settings) -> String {
     let pool = stockpile::db::pool(app.options.clone(), 8)
         .await
         .expect("pool");
-    let state = stockpile::AppState::new(pool, stockpile::config::Settings::default());
+    let state = stockpile::AppState::new(pool, settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -1171,4 +1176,66 @@ async fn requests_are_listed_by_incident_and_status() {
     assert_eq!(unfilled["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(unfilled["items"][0]["incident_id"], json!(other));
     assert_problem(bad, &problem, 400, "status");
+}
+
+#[tokio::test]
+async fn the_snapping_constants_are_the_deployments_to_choose() {
+    // Arrange: the same route (both ends off the network) from the default service and
+    // from one whose last stretches are twice as winding and half as fast.
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let path = format!(
+        "/api/v1/routes?from={},{}&to={},{}",
+        SZ_FT_01.0 + 0.01,
+        SZ_FT_01.1,
+        XINHUI.0,
+        XINHUI.1 + 0.01
+    );
+    let slow = server_with(
+        &app,
+        stockpile::config::Settings {
+            snap: stockpile::routing::SnapConfig {
+                circuity: 2.6,
+                speed_kmh: 15.0,
+            },
+            ..Default::default()
+        },
+    )
+    .await;
+
+    // Act
+    let (status, default) = app.get(&path, &dispatcher).await;
+    let res = app
+        .client
+        .get(format!("{slow}{path}"))
+        .bearer_auth(&dispatcher)
+        .send()
+        .await
+        .expect("request");
+    let status_slow = res.status().as_u16();
+    let changed: Value = res.json().await.expect("json");
+
+    // Assert: the road part is the same; the snap legs are twice as long in km and four
+    // times as long in minutes (double the distance at half the speed).
+    assert_eq!((status, status_slow), (200, 200), "{default} {changed}");
+    let (km0, min0) = (
+        default["km"].as_f64().expect("km"),
+        default["minutes"].as_f64().expect("minutes"),
+    );
+    let (km1, min1) = (
+        changed["km"].as_f64().expect("km"),
+        changed["minutes"].as_f64().expect("minutes"),
+    );
+    let snap_km = km1 - km0; // the default snap legs' km (1.3 × straight line)
+    assert!(
+        snap_km > 0.5,
+        "both ends are off the network: {km0} vs {km1}"
+    );
+    let snap_min_default = snap_km / 30.0 * 60.0;
+    let road_min = min0 - snap_min_default;
+    let expected = road_min + 2.0 * snap_km / 15.0 * 60.0;
+    assert!(
+        (min1 - expected).abs() < 1e-6,
+        "minutes {min1}, expected {expected} (road {road_min}, snap km {snap_km})"
+    );
 }
