@@ -130,6 +130,17 @@ pub async fn list(
     .await
 }
 
+/// What a patch does to the affected area.
+#[derive(Debug, Clone, Copy)]
+pub enum AreaChange<'a> {
+    /// Leave it.
+    Keep,
+    /// Replace it with this (validated) polygon.
+    Set(&'a Value),
+    /// Remove it.
+    Remove,
+}
+
 /// Applies a patch (each `None` keeps the stored value).
 pub async fn update(
     conn: &mut PgConnection,
@@ -137,13 +148,19 @@ pub async fn update(
     name: Option<&str>,
     status: Option<&str>,
     population: Option<i64>,
-    affected_area: Option<&Value>,
+    area: AreaChange<'_>,
 ) -> Result<IncidentRow, sqlx::Error> {
+    let (affected_area, remove_area) = match area {
+        AreaChange::Keep => (None, false),
+        AreaChange::Set(v) => (Some(v), false),
+        AreaChange::Remove => (None, true),
+    };
     sqlx::query_as!(
         IncidentRow,
         r#"update incidents
               set name = coalesce($2, name), status = coalesce($3, status),
-                  population = coalesce($4, population), affected_area = coalesce($5, affected_area),
+                  population = coalesce($4, population),
+                  affected_area = case when $6 then null else coalesce($5, affected_area) end,
                   updated_at = now()
             where id = $1
         returning id as "id: IncidentId", name, kind, lat, lon, affected_area, population, started_at,
@@ -152,7 +169,8 @@ pub async fn update(
         name,
         status,
         population,
-        affected_area
+        affected_area,
+        remove_area
     )
     .fetch_one(conn)
     .await

@@ -101,9 +101,16 @@ pub struct UpdateIncident {
     pub status: Option<IncidentStatus>,
     /// New population affected.
     pub population: Option<i64>,
-    /// New affected area (GeoJSON Polygon).
+    /// New affected area (GeoJSON Polygon); `null` removes it (the whole region is
+    /// usable again); absent keeps it.
+    #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     pub affected_area: Option<Value>,
+}
+
+/// A field that is present, even as `null` (`Some(Value::Null)`); absent is `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 fn check_name(name: &str) -> AppResult<()> {
@@ -259,9 +266,14 @@ pub async fn update_incident(
         check_name(name)?;
     }
     check_population(body.population)?;
-    if let Some(area) = &body.affected_area {
-        parse_area(area, "/affected_area", false)?;
-    }
+    let area = match &body.affected_area {
+        None => db::AreaChange::Keep,
+        Some(Value::Null) => db::AreaChange::Remove,
+        Some(area) => {
+            parse_area(area, "/affected_area", false)?;
+            db::AreaChange::Set(area)
+        }
+    };
     let mut tx = state.pool.begin().await?;
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
         return Ok(replay);
@@ -275,7 +287,7 @@ pub async fn update_incident(
         body.name.as_deref().map(str::trim),
         body.status.map(IncidentStatus::as_str),
         body.population,
-        body.affected_area.as_ref(),
+        area,
     )
     .await?;
     let before = serde_json::to_value(Incident::from(before)).map_err(anyhow::Error::from)?;

@@ -1239,3 +1239,71 @@ async fn the_snapping_constants_are_the_deployments_to_choose() {
         "minutes {min1}, expected {expected} (road {road_min}, snap km {snap_km})"
     );
 }
+
+#[tokio::test]
+async fn removing_the_affected_area_makes_its_warehouses_usable_again() {
+    // Arrange: JM-XH-01 inside the incident's area
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-TENT", 0).await;
+    add_lot(&app, "TEST-TENT", "JM-XH-01", "XH", None, 100).await;
+    add_lot(&app, "TEST-TENT", "JM-JH-RC", "RC", None, 100).await;
+    let incident = create_incident(
+        &app,
+        &dispatcher,
+        json!({
+        "name": "Typhoon, Xinhui", "kind": "typhoon", "point": {"lat": XINHUI.0, "lon": XINHUI.1},
+        "affected_area": square(22.4653, 113.0341, 0.03)}),
+    )
+    .await;
+    let id = incident["id"].as_str().expect("id");
+    let path = format!("/api/v1/incidents/{id}");
+
+    // Act: a patch without the field keeps the area; `null` removes it
+    let (kept_status, kept) = app
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            &dispatcher,
+            &json!({"population": 1200}),
+            None,
+        )
+        .await;
+    let (status, patched) = app
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            &dispatcher,
+            &json!({"affected_area": null}),
+            None,
+        )
+        .await;
+    let (_, out) = request(
+        &app,
+        &dispatcher,
+        id,
+        json!({"priority": "high", "lines": [{"sku": "TEST-TENT", "qty": 30}]}),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(kept_status, 200, "{kept}");
+    assert!(kept["affected_area"].is_object(), "{kept}");
+    assert_eq!(status, 200, "{patched}");
+    assert!(patched["affected_area"].is_null(), "{patched}");
+    assert_eq!(patched["population"], 1200);
+    assert_eq!(
+        picks(&out["lines"][0]),
+        vec![("JM-XH-01".into(), "XH".into(), 30)]
+    );
+    let before: Value = sqlx::query_scalar(
+        "select before from audit_events where action = 'incident.update' order by seq desc limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("audit");
+    assert!(
+        before["affected_area"].is_object(),
+        "the audit keeps what was removed"
+    );
+}
