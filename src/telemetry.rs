@@ -10,8 +10,11 @@ pub fn init(json: bool) {
         .filter(|v| !v.trim().is_empty())
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new("stockpile=info,tower_http=info"));
+    // Colours only on a terminal: redirected to a file or a collector, escape codes are
+    // noise in every line (and cost formatting time on every request).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().flatten_event(true).try_init()
