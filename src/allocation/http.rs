@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use geo::{Intersects, Point};
 use serde::{Deserialize, Serialize};
@@ -766,8 +766,8 @@ pub async fn create_request(
             shipments: vec![],
         };
         let body = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
-        audit::db::record(
-            &mut tx,
+        return idempotency::finish_command(
+            tx,
             &actor,
             &ctx,
             audit::Change {
@@ -777,11 +777,10 @@ pub async fn create_request(
                 before: None,
                 after: Some(audit_summary(&view)),
             },
+            StatusCode::CREATED,
+            body,
         )
-        .await?;
-        idempotency::finish(&mut tx, &actor, &ctx, StatusCode::CREATED, &body).await?;
-        tx.commit().await?;
-        return Ok((StatusCode::CREATED, Json(body)).into_response());
+        .await;
     }
     Err(AppError::Internal(anyhow::anyhow!(
         "the locked attempt did not hold"
@@ -980,8 +979,8 @@ async fn finish_change(
 ) -> AppResult<Response> {
     let view = load_view(&mut tx, id).await?;
     let body = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
-    audit::db::record(
-        &mut tx,
+    idempotency::finish_command(
+        tx,
         actor,
         ctx,
         audit::Change {
@@ -991,11 +990,10 @@ async fn finish_change(
             before: Some(before),
             after: Some(audit_summary(&view)),
         },
+        StatusCode::OK,
+        body,
     )
-    .await?;
-    idempotency::finish(&mut tx, actor, ctx, StatusCode::OK, &body).await?;
-    tx.commit().await?;
-    Ok((StatusCode::OK, Json(body)).into_response())
+    .await
 }
 
 /// Issue the reserved stock: one shipment per source warehouse, in one transaction.
@@ -1299,8 +1297,8 @@ pub async fn deliver_shipment(
         .pop()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("shipment vanished")))?;
     let body = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
-    audit::db::record(
-        &mut tx,
+    idempotency::finish_command(
+        tx,
         &actor,
         &ctx,
         audit::Change {
@@ -1310,9 +1308,8 @@ pub async fn deliver_shipment(
             before: Some(serde_json::json!({ "status": status })),
             after: Some(body.clone()),
         },
+        StatusCode::OK,
+        body,
     )
-    .await?;
-    idempotency::finish(&mut tx, &actor, &ctx, StatusCode::OK, &body).await?;
-    tx.commit().await?;
-    Ok((StatusCode::OK, Json(body)).into_response())
+    .await
 }

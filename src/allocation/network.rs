@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -205,23 +205,16 @@ pub async fn replace_network(
         node_count: net.node_count(),
     };
     let body = serde_json::to_value(&out).map_err(anyhow::Error::from)?;
-    audit::db::record(
-        &mut tx,
-        &actor,
-        &ctx,
-        audit::Change {
-            action: "network.replace",
-            entity_kind: "road_network",
-            entity_id: version.to_string(),
-            before: previous.map(|p| serde_json::json!({ "version": p })),
-            after: Some(body.clone()),
-        },
-    )
-    .await?;
-    idempotency::finish(&mut tx, &actor, &ctx, StatusCode::OK, &body).await?;
-    tx.commit().await?;
+    let change = audit::Change {
+        action: "network.replace",
+        entity_kind: "road_network",
+        entity_id: version.to_string(),
+        before: previous.map(|p| serde_json::json!({ "version": p })),
+        after: Some(body.clone()),
+    };
+    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
     *state.network.current.write().await = Some((version, Arc::new(net)));
-    Ok((StatusCode::OK, Json(body)).into_response())
+    Ok(res)
 }
 
 /// `GET /api/v1/routes` parameters.
@@ -463,8 +456,8 @@ pub async fn create_closure(
         now,
     );
     let body = serde_json::to_value(&out).map_err(anyhow::Error::from)?;
-    audit::db::record(
-        &mut tx,
+    idempotency::finish_command(
+        tx,
         &actor,
         &ctx,
         audit::Change {
@@ -474,11 +467,10 @@ pub async fn create_closure(
             before: None,
             after: Some(body.clone()),
         },
+        StatusCode::CREATED,
+        body,
     )
-    .await?;
-    idempotency::finish(&mut tx, &actor, &ctx, StatusCode::CREATED, &body).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    .await
 }
 
 /// `GET /api/v1/closures` filter.
@@ -568,8 +560,8 @@ pub async fn end_closure(
     let before =
         serde_json::to_value(closure_out(before, &net, now)).map_err(anyhow::Error::from)?;
     let body = serde_json::to_value(closure_out(after, &net, now)).map_err(anyhow::Error::from)?;
-    audit::db::record(
-        &mut tx,
+    idempotency::finish_command(
+        tx,
         &actor,
         &ctx,
         audit::Change {
@@ -579,9 +571,8 @@ pub async fn end_closure(
             before: Some(before),
             after: Some(body.clone()),
         },
+        StatusCode::OK,
+        body,
     )
-    .await?;
-    idempotency::finish(&mut tx, &actor, &ctx, StatusCode::OK, &body).await?;
-    tx.commit().await?;
-    Ok((StatusCode::OK, Json(body)).into_response())
+    .await
 }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -64,19 +64,16 @@ fn view_for(actor: &Actor, count: Count) -> Count {
     }
 }
 
-async fn finish(
+/// The count as `actor` may see it, as the answer to a command.
+async fn view(
     tx: &mut sqlx::PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
-    status: StatusCode,
     id: CountId,
 ) -> AppResult<serde_json::Value> {
     let count = db::get(tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("count {id} vanished"))?;
-    let body = serde_json::to_value(view_for(actor, count)).map_err(anyhow::Error::from)?;
-    idempotency::finish(tx, actor, ctx, status, &body).await?;
-    Ok(body)
+    Ok(serde_json::to_value(view_for(actor, count)).map_err(anyhow::Error::from)?)
 }
 
 /// `POST /api/v1/counts/{id}/cancel`.
@@ -183,25 +180,20 @@ pub async fn create_count(
             _ => e.into(),
         },
     )?;
-    audit::db::record(
-        &mut tx,
-        &actor,
-        &ctx,
-        audit::Change {
-            action: "count.open",
-            entity_kind: "count",
-            entity_id: id.to_string(),
-            before: None,
-            after: Some(json!({
-                "warehouse": wh.code, "skus": req.skus, "lots": lots.len(), "snapshot_movement_id": hwm
-            })),
-        },
-    )
-    .await?;
-    let body = finish(&mut tx, &actor, &ctx, StatusCode::CREATED, id).await?;
-    tx.commit().await?;
+    let change = audit::Change {
+        action: "count.open",
+        entity_kind: "count",
+        entity_id: id.to_string(),
+        before: None,
+        after: Some(json!({
+            "warehouse": wh.code, "skus": req.skus, "lots": lots.len(), "snapshot_movement_id": hwm
+        })),
+    };
+    let body = view(&mut tx, &actor, id).await?;
+    let res =
+        idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::CREATED, body).await?;
     tracing::info!(count.id = %id, "count opened");
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(res)
 }
 
 /// Record counted quantities (a later entry for the same lot replaces the earlier one).
@@ -244,24 +236,18 @@ pub async fn record_count_lines(
     for l in &lines {
         db::set_counted(&mut tx, id, l.lot, l.qty, actor.id).await?;
     }
-    audit::db::record(
-        &mut tx,
-        &actor,
-        &ctx,
-        audit::Change {
-            action: "count.record",
-            entity_kind: "count",
-            entity_id: id.to_string(),
-            before: None,
-            after: Some(json!({
-                "lines": lines.iter().map(|l| json!({ "lot_id": l.lot, "counted_qty": l.qty })).collect::<Vec<_>>()
-            })),
-        },
-    )
-    .await?;
-    let body = finish(&mut tx, &actor, &ctx, StatusCode::OK, id).await?;
-    tx.commit().await?;
-    Ok((StatusCode::OK, Json(body)).into_response())
+    let change = audit::Change {
+        action: "count.record",
+        entity_kind: "count",
+        entity_id: id.to_string(),
+        before: None,
+        after: Some(json!({
+            "lines": lines.iter().map(|l| json!({ "lot_id": l.lot, "counted_qty": l.qty })).collect::<Vec<_>>()
+        })),
+    };
+    let body = view(&mut tx, &actor, id).await?;
+    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
+    Ok(res)
 }
 
 /// Post a count: in one transaction, book each counted lot to its counted quantity plus
@@ -338,25 +324,19 @@ pub async fn post_count(
         db::set_posted_line(&mut tx, id, l.lot_id, l.moved_after, p.delta).await?;
     }
     db::close(&mut tx, id, actor.id).await?;
-    audit::db::record(
-        &mut tx,
-        &actor,
-        &ctx,
-        audit::Change {
-            action: "count.post",
-            entity_kind: "count",
-            entity_id: id.to_string(),
-            before: Some(json!({ "status": "open" })),
-            after: Some(
-                json!({ "status": "posted", "counted_lots": lines.len(), "adjustments": booked }),
-            ),
-        },
-    )
-    .await?;
-    let body = finish(&mut tx, &actor, &ctx, StatusCode::OK, id).await?;
-    tx.commit().await?;
+    let change = audit::Change {
+        action: "count.post",
+        entity_kind: "count",
+        entity_id: id.to_string(),
+        before: Some(json!({ "status": "open" })),
+        after: Some(
+            json!({ "status": "posted", "counted_lots": lines.len(), "adjustments": booked }),
+        ),
+    };
+    let body = view(&mut tx, &actor, id).await?;
+    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
     tracing::info!(count.id = %id, adjustments = booked.len(), "count posted");
-    Ok((StatusCode::OK, Json(body)).into_response())
+    Ok(res)
 }
 
 /// Cancel an open count that will not be finished: books nothing, and frees its lots for
@@ -395,22 +375,16 @@ pub async fn cancel_count(
         return Err(closed_conflict(&c.status));
     }
     db::cancel(&mut tx, id, actor.id, reason).await?;
-    audit::db::record(
-        &mut tx,
-        &actor,
-        &ctx,
-        audit::Change {
-            action: "count.cancel",
-            entity_kind: "count",
-            entity_id: id.to_string(),
-            before: Some(json!({ "status": "open" })),
-            after: Some(json!({ "status": "cancelled", "reason": reason })),
-        },
-    )
-    .await?;
-    let body = finish(&mut tx, &actor, &ctx, StatusCode::OK, id).await?;
-    tx.commit().await?;
-    Ok((StatusCode::OK, Json(body)).into_response())
+    let change = audit::Change {
+        action: "count.cancel",
+        entity_kind: "count",
+        entity_id: id.to_string(),
+        before: Some(json!({ "status": "open" })),
+        after: Some(json!({ "status": "cancelled", "reason": reason })),
+    };
+    let body = view(&mut tx, &actor, id).await?;
+    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
+    Ok(res)
 }
 
 /// A count with its lines. Clerks count blind: expected quantities and variances are

@@ -5,9 +5,10 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::{Ctx, Json};
+use crate::audit::{self, Change};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
@@ -85,4 +86,22 @@ pub async fn finish(
         .await?;
     }
     Ok(())
+}
+
+/// Ends a command, in the order every mutating handler must keep: records `change` in
+/// the audit trail, stores the answer for retries with the same key, commits, and
+/// answers `status` with `body`. All in the command's transaction, so a retry can never
+/// see an effect without its answer, or an answer without its audit event.
+pub async fn finish_command(
+    mut tx: Transaction<'_, Postgres>,
+    actor: &Actor,
+    ctx: &Ctx,
+    change: Change<'_>,
+    status: StatusCode,
+    body: Value,
+) -> AppResult<Response> {
+    audit::db::record(&mut tx, actor, ctx, change).await?;
+    finish(&mut tx, actor, ctx, status, &body).await?;
+    tx.commit().await?;
+    Ok((status, Json(body)).into_response())
 }

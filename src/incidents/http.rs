@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -173,8 +173,8 @@ pub async fn create_incident(
     .await?;
     let out = Incident::from(row);
     let body = serde_json::to_value(&out).map_err(anyhow::Error::from)?;
-    audit::db::record(
-        &mut tx,
+    idempotency::finish_command(
+        tx,
         &actor,
         &ctx,
         audit::Change {
@@ -184,11 +184,10 @@ pub async fn create_incident(
             before: None,
             after: Some(body.clone()),
         },
+        StatusCode::CREATED,
+        body,
     )
-    .await?;
-    idempotency::finish(&mut tx, &actor, &ctx, StatusCode::CREATED, &body).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    .await
 }
 
 /// Filters for `GET /api/v1/incidents`.
@@ -292,8 +291,8 @@ pub async fn update_incident(
     .await?;
     let before = serde_json::to_value(Incident::from(before)).map_err(anyhow::Error::from)?;
     let body = serde_json::to_value(Incident::from(row)).map_err(anyhow::Error::from)?;
-    audit::db::record(
-        &mut tx,
+    idempotency::finish_command(
+        tx,
         &actor,
         &ctx,
         audit::Change {
@@ -303,11 +302,10 @@ pub async fn update_incident(
             before: Some(before),
             after: Some(body.clone()),
         },
+        StatusCode::OK,
+        body,
     )
-    .await?;
-    idempotency::finish(&mut tx, &actor, &ctx, StatusCode::OK, &body).await?;
-    tx.commit().await?;
-    Ok((StatusCode::OK, Json(body)).into_response())
+    .await
 }
 
 /// Body of `POST /api/v1/incidents/{id}/needs-estimate`.

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
@@ -108,18 +108,6 @@ fn closed_conflict(status: &str, verb: &str) -> AppError {
         errors: vec![],
         extra: Some(json!({ "transfer_status": status })),
     }
-}
-
-async fn respond(
-    tx: &mut sqlx::PgConnection,
-    actor: &Actor,
-    ctx: &Ctx,
-    status: StatusCode,
-    transfer: &Transfer,
-) -> AppResult<(StatusCode, serde_json::Value)> {
-    let body = serde_json::to_value(transfer).map_err(anyhow::Error::from)?;
-    idempotency::finish(tx, actor, ctx, status, &body).await?;
-    Ok((status, body))
 }
 
 /// Send stock to another warehouse. It leaves the source lots at once (`transfer_out`)
@@ -235,23 +223,18 @@ pub async fn create_transfer(
     let transfer = db::get(&mut tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("transfer {id} vanished"))?;
-    audit::db::record(
-        &mut tx,
-        &actor,
-        &ctx,
-        audit::Change {
-            action: "transfer.send",
-            entity_kind: "transfer",
-            entity_id: id.to_string(),
-            before: None,
-            after: Some(serde_json::to_value(&transfer).map_err(anyhow::Error::from)?),
-        },
-    )
-    .await?;
-    let (status, body) = respond(&mut tx, &actor, &ctx, StatusCode::CREATED, &transfer).await?;
-    tx.commit().await?;
+    let change = audit::Change {
+        action: "transfer.send",
+        entity_kind: "transfer",
+        entity_id: id.to_string(),
+        before: None,
+        after: Some(serde_json::to_value(&transfer).map_err(anyhow::Error::from)?),
+    };
+    let body = serde_json::to_value(&transfer).map_err(anyhow::Error::from)?;
+    let res =
+        idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::CREATED, body).await?;
     tracing::info!(transfer.id = %id, "transfer sent");
-    Ok((status, Json(body)).into_response())
+    Ok(res)
 }
 
 /// Receive a transfer at its destination: each line lands as the same lot code and
@@ -383,23 +366,17 @@ pub async fn receive_transfer(
     let transfer = db::get(&mut tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("transfer {id} vanished"))?;
-    audit::db::record(
-        &mut tx,
-        &actor,
-        &ctx,
-        audit::Change {
-            action: "transfer.receive",
-            entity_kind: "transfer",
-            entity_id: id.to_string(),
-            before: Some(serde_json::to_value(&before).map_err(anyhow::Error::from)?),
-            after: Some(serde_json::to_value(&transfer).map_err(anyhow::Error::from)?),
-        },
-    )
-    .await?;
-    let (status, body) = respond(&mut tx, &actor, &ctx, StatusCode::OK, &transfer).await?;
-    tx.commit().await?;
+    let change = audit::Change {
+        action: "transfer.receive",
+        entity_kind: "transfer",
+        entity_id: id.to_string(),
+        before: Some(serde_json::to_value(&before).map_err(anyhow::Error::from)?),
+        after: Some(serde_json::to_value(&transfer).map_err(anyhow::Error::from)?),
+    };
+    let body = serde_json::to_value(&transfer).map_err(anyhow::Error::from)?;
+    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
     tracing::info!(transfer.id = %id, "transfer received");
-    Ok((status, Json(body)).into_response())
+    Ok(res)
 }
 
 /// Cancel a transfer in transit: the stock returns to its source lots (`transfer_return`).
@@ -464,23 +441,17 @@ pub async fn cancel_transfer(
     let transfer = db::get(&mut tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("transfer {id} vanished"))?;
-    audit::db::record(
-        &mut tx,
-        &actor,
-        &ctx,
-        audit::Change {
-            action: "transfer.cancel",
-            entity_kind: "transfer",
-            entity_id: id.to_string(),
-            before: Some(serde_json::to_value(&before).map_err(anyhow::Error::from)?),
-            after: Some(serde_json::to_value(&transfer).map_err(anyhow::Error::from)?),
-        },
-    )
-    .await?;
-    let (status, body) = respond(&mut tx, &actor, &ctx, StatusCode::OK, &transfer).await?;
-    tx.commit().await?;
+    let change = audit::Change {
+        action: "transfer.cancel",
+        entity_kind: "transfer",
+        entity_id: id.to_string(),
+        before: Some(serde_json::to_value(&before).map_err(anyhow::Error::from)?),
+        after: Some(serde_json::to_value(&transfer).map_err(anyhow::Error::from)?),
+    };
+    let body = serde_json::to_value(&transfer).map_err(anyhow::Error::from)?;
+    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
     tracing::info!(transfer.id = %id, "transfer cancelled");
-    Ok((status, Json(body)).into_response())
+    Ok(res)
 }
 
 /// List transfers from or to a warehouse, by status, with their lines and what is in

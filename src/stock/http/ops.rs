@@ -4,14 +4,14 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::audit::{self, Change};
+use crate::audit::Change;
 use crate::auth::{Actor, Role};
 use crate::catalog::Item;
 use crate::error::{AppError, AppResult, FieldError};
@@ -98,7 +98,7 @@ async fn clerk_warehouse(
 
 /// Records the audit event, stores the idempotent response and commits.
 async fn commit<T: Serialize>(
-    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    tx: sqlx::Transaction<'_, sqlx::Postgres>,
     actor: &Actor,
     ctx: &Ctx,
     change: Change<'_>,
@@ -106,10 +106,7 @@ async fn commit<T: Serialize>(
     out: &T,
 ) -> AppResult<Response> {
     let body = serde_json::to_value(out).map_err(anyhow::Error::from)?;
-    audit::db::record(&mut tx, actor, ctx, change).await?;
-    idempotency::finish(&mut tx, actor, ctx, status, &body).await?;
-    tx.commit().await?;
-    Ok((status, Json(body)).into_response())
+    idempotency::finish_command(tx, actor, ctx, change, status, body).await
 }
 
 // ---------------------------------------------------------------------------------------
