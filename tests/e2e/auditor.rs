@@ -119,6 +119,17 @@ async fn an_auditor_sees_stock_as_of_now_equal_to_the_live_balances() {
     if !api_has(&app, &["/api/v1/exports/stock-as-of"], 6).await {
         return;
     }
+    // A receipt booked just before the page opens, most likely within the same second:
+    // "as of now" must include it (a time rounded down to the second would not).
+    let clerk = app.token("clerk", &["JM-JH-RC"]).await;
+    let (status, receipt) = app
+        .post(
+            "/api/v1/warehouses/JM-JH-RC/receipts",
+            &clerk,
+            &serde_json::json!({"lines": [{"sku": "TENT-12M2-SGL", "lot_code": "ASOF-JUST-NOW", "qty": 5}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{receipt}");
     let lots: i64 = sqlx::query_scalar("select count(*) from stock_lots")
         .fetch_one(&app.pool)
         .await

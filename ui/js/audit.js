@@ -141,10 +141,12 @@ export async function exportsScreen(v) {
 }
 
 export async function asOf(v) {
-  const at = input({ type: 'datetime-local', id: 'asof-at', name: 'at', step: 1 });
-  // Now, to the second: a value rounded down to the minute would miss this minute's movements.
+  const at = input({ type: 'datetime-local', id: 'asof-at', name: 'at', step: 0.001 });
+  // Now, to the millisecond: a value rounded down to the second (or minute) would miss
+  // the movements made earlier in that second, such as a receipt booked just before
+  // the page opened.
   const now = new Date(Date.now() - new Date().getTimezoneOffset() * 60000);
-  at.value = now.toISOString().slice(0, 19);
+  at.value = now.toISOString().slice(0, 23);
   const wh = select([{ value: '', label: t('all') }, ...store.warehouseOptions(await store.warehouses())], { id: 'asof-wh', name: 'warehouse' });
   const btn = h('button', { type: 'submit', id: 'asof-submit' }, t('show'));
   const form = h('form', { class: 'card', id: 'asof-form' }, h('div', { class: 'row' }, field('at', at, { pointer: 'at' }), field('warehouse', wh), btn));
