@@ -130,11 +130,17 @@ impl SessionCache {
             .idle_timeout(None)
             .connect_lazy_with(options);
         let cache = Arc::clone(self);
+        let service_pool = pool.clone();
         tokio::spawn(async move {
             let mut warned = false;
             loop {
                 let Err(error) = cache.listen(&listener_pool).await;
                 cache.set_listening(false);
+                if service_pool.is_closed() {
+                    // The service is shutting down (and may stop its private cluster).
+                    listener_pool.close().await;
+                    return;
+                }
                 if !warned {
                     tracing::warn!(%error, "session cache off: cannot listen for session changes; retrying every second");
                     warned = true;
