@@ -638,19 +638,7 @@ async fn reserve_lots(
 ) -> AppResult<()> {
     let movements: Vec<Movement<'_>> = per_lot
         .into_iter()
-        .map(|(lot, qty)| Movement {
-            lot,
-            kind: "reserve",
-            qty: 0,
-            reserved_delta: qty,
-            reason: None,
-            note: None,
-            ref_kind: Some("allocation_request"),
-            ref_id: Some(request.0),
-            actor: actor.id,
-            request_id: ctx.request_id.as_deref(),
-            idempotency_key: ctx.idempotency_key.as_deref(),
-        })
+        .map(|(lot, qty)| movement(actor, ctx, request, lot, "reserve", 0, qty))
         .collect();
     insert_movements(conn, &movements).await?;
     Ok(())

@@ -223,14 +223,14 @@ pub async fn create_transfer(
     let transfer = db::get(&mut tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("transfer {id} vanished"))?;
+    let body = serde_json::to_value(&transfer).map_err(anyhow::Error::from)?;
     let change = audit::Change {
         action: "transfer.send",
         entity_kind: "transfer",
         entity_id: id.to_string(),
         before: None,
-        after: Some(serde_json::to_value(&transfer).map_err(anyhow::Error::from)?),
+        after: Some(body.clone()),
     };
-    let body = serde_json::to_value(&transfer).map_err(anyhow::Error::from)?;
     let res =
         idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::CREATED, body).await?;
     tracing::info!(transfer.id = %id, "transfer sent");
@@ -366,14 +366,14 @@ pub async fn receive_transfer(
     let transfer = db::get(&mut tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("transfer {id} vanished"))?;
+    let body = serde_json::to_value(&transfer).map_err(anyhow::Error::from)?;
     let change = audit::Change {
         action: "transfer.receive",
         entity_kind: "transfer",
         entity_id: id.to_string(),
         before: Some(serde_json::to_value(&before).map_err(anyhow::Error::from)?),
-        after: Some(serde_json::to_value(&transfer).map_err(anyhow::Error::from)?),
+        after: Some(body.clone()),
     };
-    let body = serde_json::to_value(&transfer).map_err(anyhow::Error::from)?;
     let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
     tracing::info!(transfer.id = %id, "transfer received");
     Ok(res)
@@ -441,14 +441,14 @@ pub async fn cancel_transfer(
     let transfer = db::get(&mut tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("transfer {id} vanished"))?;
+    let body = serde_json::to_value(&transfer).map_err(anyhow::Error::from)?;
     let change = audit::Change {
         action: "transfer.cancel",
         entity_kind: "transfer",
         entity_id: id.to_string(),
         before: Some(serde_json::to_value(&before).map_err(anyhow::Error::from)?),
-        after: Some(serde_json::to_value(&transfer).map_err(anyhow::Error::from)?),
+        after: Some(body.clone()),
     };
-    let body = serde_json::to_value(&transfer).map_err(anyhow::Error::from)?;
     let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
     tracing::info!(transfer.id = %id, "transfer cancelled");
     Ok(res)
