@@ -19,6 +19,19 @@ pub async fn record(
     ctx: &Ctx,
     change: Change<'_>,
 ) -> Result<(), sqlx::Error> {
+    record_and_answer(conn, actor, ctx, change, None).await
+}
+
+/// [`record`], and in the same statement stores `answer` (status, body) on the request's
+/// `Idempotency-Key` row when there is one: the last write of a command is one round
+/// trip (see `http::idempotency::finish_command`).
+pub async fn record_and_answer(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    ctx: &Ctx,
+    change: Change<'_>,
+    answer: Option<(i16, &serde_json::Value)>,
+) -> Result<(), sqlx::Error> {
     let event = Event {
         seq: 0,
         at: Utc::now().trunc_subsecs(6),
@@ -32,10 +45,14 @@ pub async fn record(
         before: change.before,
         after: change.after,
     };
+    let (status, body) = answer.unzip();
     sqlx::query!(
-        "insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
-                                    entity_id, request_id, idempotency_key, before, after)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "with event as (
+             insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
+                                        entity_id, request_id, idempotency_key, before, after)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11))
+         update idempotency_keys set response_status = $12, response_body = $13
+          where $12::smallint is not null and user_id = $3 and key = $9",
         event.canonical_json_head(),
         event.at,
         event.actor_id,
@@ -47,6 +64,8 @@ pub async fn record(
         event.idempotency_key,
         event.before,
         event.after,
+        status,
+        body,
     )
     .execute(&mut *conn)
     .await?;

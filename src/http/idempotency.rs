@@ -25,16 +25,16 @@ pub async fn begin(
     let Some(key) = ctx.idempotency_key.as_deref() else {
         return Ok(None);
     };
-    sqlx::query!(
-        "delete from idempotency_keys where user_id = $1 and key = $2 and created_at < now() - interval '24 hours'",
-        actor.id as UserId,
-        key
-    )
-    .execute(&mut *conn)
-    .await?;
+    // One statement: a new key is claimed; a key older than 24 hours is claimed again
+    // (its old answer is forgotten); a live key is left alone and only locked, so its
+    // answer is read below.
     let claimed = sqlx::query_scalar!(
         "insert into idempotency_keys (user_id, key, request_hash) values ($1, $2, $3)
-         on conflict (user_id, key) do nothing returning 1 as one",
+         on conflict (user_id, key) do update
+            set request_hash = excluded.request_hash, created_at = now(),
+                response_status = 0, response_body = null
+          where idempotency_keys.created_at < now() - interval '24 hours'
+         returning 1 as one",
         actor.id as UserId,
         key,
         fingerprint
@@ -100,8 +100,11 @@ pub async fn finish_command(
     status: StatusCode,
     body: Value,
 ) -> AppResult<Response> {
-    audit::db::record(&mut tx, actor, ctx, change).await?;
-    finish(&mut tx, actor, ctx, status, &body).await?;
+    let answer = ctx
+        .idempotency_key
+        .is_some()
+        .then_some((status.as_u16() as i16, &body));
+    audit::db::record_and_answer(&mut tx, actor, ctx, change, answer).await?;
     tx.commit().await?;
     Ok((status, Json(body)).into_response())
 }

@@ -561,6 +561,46 @@ async fn a_retried_receipt_replays_the_first_response_and_a_reused_key_is_a_422(
 }
 
 #[tokio::test]
+async fn a_key_older_than_24_hours_is_free_for_a_new_request() {
+    // Arrange: an issue made with a key, whose key row is then aged past 24 hours.
+    let app = TestApp::demo().await;
+    let clerk = app.token("clerk", &[WH]).await;
+    let lot = receive(&app, &clerk, TENT, 10).await;
+    let path = format!("/api/v1/warehouses/{WH}/issues");
+    let key = Uuid::new_v4().to_string();
+    let first = app
+        .send(
+            reqwest::Method::POST,
+            &path,
+            &clerk,
+            &json!({"lines": [{"lot_id": lot, "qty": 1, "reason": "shelter"}]}),
+            Some(&key),
+        )
+        .await;
+    sqlx::query(
+        "update idempotency_keys set created_at = now() - interval '25 hours' where key = $1",
+    )
+    .bind(&key)
+    .execute(&app.pool)
+    .await
+    .expect("age the key");
+    // Act: the same key with a different body, then a retry of that.
+    let body = json!({"lines": [{"lot_id": lot, "qty": 3, "reason": "shelter"}]});
+    let second = app
+        .send(reqwest::Method::POST, &path, &clerk, &body, Some(&key))
+        .await;
+    let retry = app
+        .send(reqwest::Method::POST, &path, &clerk, &body, Some(&key))
+        .await;
+    // Assert: the aged key was claimed again, and the new claim replays as usual.
+    assert_eq!(first.0, 201, "{}", first.1);
+    assert_eq!(second.0, 201, "{}", second.1);
+    assert_ne!(second.1["id"], first.1["id"], "a new operation");
+    assert_eq!(retry, second, "the retry replays the second response");
+    assert_eq!(lot_state(&app, &lot).await.0, 10 - 1 - 3);
+}
+
+#[tokio::test]
 async fn a_retried_issue_takes_the_stock_once() {
     // Arrange
     let app = TestApp::demo().await;
