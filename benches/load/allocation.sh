@@ -12,7 +12,7 @@
 # Usage: benches/load/allocation.sh [seconds_per_run] [client counts...]
 # Database: a fresh database $BENCH_DB (default stockpile_bench_alloc) on the server of
 # $BENCH_ADMIN_URL; by default a private cluster in target/bench-pg, started with
-# `stockpile db start` and stopped at the end.
+# `stockpile db start` and stopped at the end. BENCH_UNCHAINED=1: see benches/load/common.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-10}
@@ -21,26 +21,8 @@ CLIENTS=${*:-1 4 8 16 32}
 DB=${BENCH_DB:-stockpile_bench_alloc}
 PORT=${BENCH_PORT:-18085}
 TARGET=${CARGO_TARGET_DIR:-target}
-unset DATABASE_URL
-cargo build --release -q --bin stockpile --example load_client
-BIN=$TARGET/release/stockpile
-LOAD=$TARGET/release/examples/load_client
-if [ -z "${BENCH_ADMIN_URL:-}" ]; then
-    PGDIR="$PWD/target/bench-pg"
-    $BIN --data "$PGDIR" db start >/dev/null
-    STOP_DB=1
-    SOCK=$(printf %s "$PGDIR/run" | sed 's|/|%2F|g')
-    ADMIN_URL="postgres://stockpile@$SOCK/postgres"
-else
-    ADMIN_URL=$BENCH_ADMIN_URL
-fi
-URL="${ADMIN_URL%/*}/$DB"
-
-psql "$ADMIN_URL" -qc "drop database if exists $DB with (force)" -c "create database $DB"
-DATABASE_URL=$URL $BIN migrate >/dev/null
-DATABASE_URL=$URL $BIN seed >/dev/null
-TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
-HASH=$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)
+# shellcheck source=benches/load/common.sh
+source benches/load/common.sh
 psql "$URL" -q <<SQL
 insert into users (id, username, display_name, role) values (gen_random_uuid(), 'bench-dispatcher', 'Bench dispatcher', 'dispatcher');
 insert into sessions (token_hash, user_id, expires_at) select '$HASH', id, now() + interval '1 day' from users where username = 'bench-dispatcher';
@@ -56,10 +38,7 @@ SQL
 SKUS=$(psql "$URL" -Atc "select string_agg(sku, ',' order by n) from bench_skus")
 ACTOR=$(psql "$URL" -Atc "select id from users where username = 'bench-dispatcher'")
 
-DATABASE_URL=$URL $BIN serve --listen 127.0.0.1:$PORT >"$TARGET/bench-alloc-serve.log" 2>&1 &
-SERVER=$!
-trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; [ -n "${STOP_DB:-}" ] && $BIN --data "$PGDIR" db stop' EXIT
-until curl -sf http://127.0.0.1:$PORT/readyz >/dev/null; do sleep 0.05; done
+start_server "$TARGET/bench-alloc-serve.log"
 INCIDENT=$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/incidents" -H "authorization: Bearer $TOKEN" \
     -H 'content-type: application/json' \
     -d '{"name": "Load test, Xinhui", "kind": "typhoon", "point": {"lat": 22.4613, "lon": 113.0291}, "population": 50000}' \
@@ -74,7 +53,7 @@ curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/incidents/$INCIDENT/requests" -H
     -H 'content-type: application/json' -d '{"priority": "high", "lines": [{"sku": "'${SKUS%%,*}'", "qty": 1}]}' >/dev/null
 EXPLANATION=$(psql "$URL" -Atc "select explanation from allocation_request_lines limit 1")
 
-echo "PostgreSQL $(psql "$URL" -Atc 'show server_version'), synchronous_commit=$(psql "$URL" -Atc 'show synchronous_commit'), $(nproc) cores, ${SECS}s per run"
+header
 for c in $CLIENTS; do
     $LOAD "http://127.0.0.1:$PORT" "$TOKEN" allocate "$c" "$SECS" "$INCIDENT" "$SKUS"
     j=$(( c < 2 ? c : 2 ))

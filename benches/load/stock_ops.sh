@@ -6,7 +6,7 @@
 # Usage: benches/load/stock_ops.sh [seconds_per_run] [client counts...]
 # Database: a fresh database $BENCH_DB (default stockpile_bench_stock) on the server of
 # $BENCH_ADMIN_URL; by default a private cluster in target/bench-pg, started with
-# `stockpile db start` and stopped at the end.
+# `stockpile db start` and stopped at the end. BENCH_UNCHAINED=1: see benches/load/common.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-10}
@@ -15,26 +15,8 @@ CLIENTS=${*:-1 4 8 16 32}
 DB=${BENCH_DB:-stockpile_bench_stock}
 PORT=${BENCH_PORT:-18084}
 TARGET=${CARGO_TARGET_DIR:-target}
-unset DATABASE_URL
-cargo build --release -q --bin stockpile --example load_client
-BIN=$TARGET/release/stockpile
-LOAD=$TARGET/release/examples/load_client
-if [ -z "${BENCH_ADMIN_URL:-}" ]; then
-    PGDIR="$PWD/target/bench-pg"
-    $BIN --data "$PGDIR" db start >/dev/null
-    STOP_DB=1
-    SOCK=$(printf %s "$PGDIR/run" | sed 's|/|%2F|g')
-    ADMIN_URL="postgres://stockpile@$SOCK/postgres"
-else
-    ADMIN_URL=$BENCH_ADMIN_URL
-fi
-URL="${ADMIN_URL%/*}/$DB"
-
-psql "$ADMIN_URL" -qc "drop database if exists $DB with (force)" -c "create database $DB"
-DATABASE_URL=$URL $BIN migrate >/dev/null
-DATABASE_URL=$URL $BIN seed >/dev/null
-TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
-HASH=$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)
+# shellcheck source=benches/load/common.sh
+source benches/load/common.sh
 psql "$URL" -q <<SQL
 insert into users (id, username, display_name, role) values (gen_random_uuid(), 'bench-clerk', 'Bench clerk', 'clerk');
 insert into user_warehouses select u.id, w.id from users u, warehouses w where u.username = 'bench-clerk' and w.code = 'JM-JH-RC';
@@ -52,12 +34,9 @@ ACTOR=$(psql "$URL" -Atc "select id from users where username = 'bench-clerk'")
 # pgbench's hash costs the same.
 CANON='{"action":"stock.issue","actor_id":"'$ACTOR'","actor_username":"bench-clerk","after":{"lines":[{"lot_id":"01a21f60-aae5-7000-bac7-c4149f40a880","on_hand":999998684,"qty":-1,"reason":"load test"}],"warehouse":"JM-JH-RC"},"at":"2026-11-27T23:37:13.575123Z","before":null,"entity_id":"01a21f60-b0eb-7349-9a86-16e1fe8680d8","entity_kind":"issue","idempotency_key":null,"request_id":"42c427c5-c17a-4fb2-af90-2a718f52a1dd","seq":'
 
-DATABASE_URL=$URL $BIN serve --listen 127.0.0.1:$PORT >"$TARGET/bench-stock-serve.log" 2>&1 &
-SERVER=$!
-trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; [ -n "${STOP_DB:-}" ] && $BIN --data "$PGDIR" db stop' EXIT
-until curl -sf http://127.0.0.1:$PORT/readyz >/dev/null; do sleep 0.05; done
+start_server "$TARGET/bench-stock-serve.log"
 
-echo "PostgreSQL $(psql "$URL" -Atc 'show server_version'), synchronous_commit=$(psql "$URL" -Atc 'show synchronous_commit'), $(nproc) cores, ${SECS}s per run"
+header
 for op in receipt issue; do
     for c in $CLIENTS; do
         $LOAD "http://127.0.0.1:$PORT" "$TOKEN" $op "$c" "$SECS"

@@ -1,0 +1,48 @@
+# Shared set-up of the HTTP load scenarios, sourced by stock_ops.sh and allocation.sh
+# (which set DB, PORT and TARGET first): builds the release binaries, starts the private
+# bench cluster in target/bench-pg (unless $BENCH_ADMIN_URL names a server), creates a
+# fresh database $DB with the demo data, makes a bearer token ($TOKEN, $HASH), and
+# defines start_server.
+#
+# BENCH_UNCHAINED=1 switches the audit chain trigger off in that database: events stay
+# in audit_pending and are never chained. Every write otherwise locks the chain's single
+# head row from its COMMIT until the WAL flush is done, so the figures then show what
+# the system would do without that serialisation. For diagnosis only.
+unset DATABASE_URL
+cargo build --release -q --bin stockpile --example load_client
+BIN=$TARGET/release/stockpile
+LOAD=$TARGET/release/examples/load_client
+if [ -z "${BENCH_ADMIN_URL:-}" ]; then
+    PGDIR="$PWD/target/bench-pg"
+    $BIN --data "$PGDIR" db start >/dev/null
+    STOP_DB=1
+    SOCK=$(printf %s "$PGDIR/run" | sed 's|/|%2F|g')
+    ADMIN_URL="postgres://stockpile@$SOCK/postgres"
+else
+    ADMIN_URL=$BENCH_ADMIN_URL
+fi
+URL="${ADMIN_URL%/*}/$DB"
+
+psql "$ADMIN_URL" -qc "drop database if exists $DB with (force)" -c "create database $DB"
+DATABASE_URL=$URL $BIN migrate >/dev/null
+DATABASE_URL=$URL $BIN seed >/dev/null
+if [ -n "${BENCH_UNCHAINED:-}" ]; then
+    psql "$URL" -qc "alter table audit_pending disable trigger audit_pending_chain"
+    echo "BENCH_UNCHAINED: audit events are not chained in $DB"
+fi
+TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+HASH=$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)
+
+# Starts `stockpile serve` on $PORT with its log in $1, stops it (and the cluster, if
+# this script started it) on exit, and waits until it is ready.
+start_server() {
+    DATABASE_URL=$URL $BIN serve --listen 127.0.0.1:$PORT >"$1" 2>&1 &
+    SERVER=$!
+    trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; [ -n "${STOP_DB:-}" ] && $BIN --data "$PGDIR" db stop' EXIT
+    until curl -sf http://127.0.0.1:$PORT/readyz >/dev/null; do sleep 0.05; done
+}
+
+# Prints the run's header line.
+header() {
+    echo "PostgreSQL $(psql "$URL" -Atc 'show server_version'), synchronous_commit=$(psql "$URL" -Atc 'show synchronous_commit'), $(nproc) cores, ${SECS}s per run"
+}
