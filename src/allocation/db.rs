@@ -185,6 +185,18 @@ pub async fn lock_cells(
     .await
 }
 
+/// Locks the lots with these ids (`for update`, in id order).
+pub async fn lock_lots(conn: &mut PgConnection, ids: &[LotId]) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = ids.iter().map(|l| l.0).collect();
+    sqlx::query_scalar!(
+        "select id from stock_lots where id = any($1) order by id for update",
+        &ids
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(())
+}
+
 /// New request lines, as parallel columns.
 #[derive(Debug, Default)]
 pub struct NewLines {
@@ -450,6 +462,44 @@ pub async fn list_requests(
     .await
 }
 
+/// Marks a request dispatched, now.
+pub async fn mark_dispatched(conn: &mut PgConnection, id: RequestId) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update allocation_requests set status = 'dispatched', dispatched_at = now(), updated_at = now() where id = $1",
+        id as RequestId
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks a request cancelled, now.
+pub async fn mark_cancelled(conn: &mut PgConnection, id: RequestId) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update allocation_requests set status = 'cancelled', cancelled_at = now(), updated_at = now() where id = $1",
+        id as RequestId
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets a request's status (`reserved`, `partially_reserved` or `unfilled`) and its updated time.
+pub async fn set_request_status(
+    conn: &mut PgConnection,
+    id: RequestId,
+    status: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update allocation_requests set status = $2, updated_at = now() where id = $1",
+        id as RequestId,
+        status
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// A stored request line.
 #[derive(Debug, Clone)]
 pub struct LineRow {
@@ -477,6 +527,28 @@ pub async fn lines(conn: &mut PgConnection, id: RequestId) -> Result<Vec<LineRow
     )
     .fetch_all(conn)
     .await
+}
+
+/// Adds `reserved` to a request line's reservation and stores the explanation of the plan
+/// that made it.
+pub async fn add_line_reservation(
+    conn: &mut PgConnection,
+    id: RequestId,
+    line_no: i32,
+    reserved: i64,
+    explanation: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update allocation_request_lines set reserved = reserved + $3, explanation = $4
+                      where request_id = $1 and line_no = $2",
+        id as RequestId,
+        line_no,
+        reserved,
+        explanation
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A stored pick with its lot and warehouse facts.
@@ -611,4 +683,51 @@ pub async fn shipments(
     .fetch_all(&mut *conn)
     .await?;
     Ok((ships, lines))
+}
+
+/// Locks a shipment and returns its status; `None` when there is no such shipment.
+pub async fn lock_shipment_status(
+    conn: &mut PgConnection,
+    id: ShipmentId,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select status from shipments where id = $1 for update",
+        id as ShipmentId
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records what arrived of one lot of a shipment.
+pub async fn set_received(
+    conn: &mut PgConnection,
+    id: ShipmentId,
+    lot: LotId,
+    received: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update shipment_lines set received_qty = $3 where shipment_id = $1 and lot_id = $2",
+        id as ShipmentId,
+        lot as LotId,
+        received
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks a shipment delivered, now, with the note given on delivery.
+pub async fn mark_delivered(
+    conn: &mut PgConnection,
+    id: ShipmentId,
+    note: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update shipments set status = 'delivered', delivered_at = now(), delivery_note = $2 where id = $1",
+        id as ShipmentId,
+        note
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }

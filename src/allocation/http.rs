@@ -947,13 +947,8 @@ fn movement<'a>(
 }
 
 async fn lock_lots(conn: &mut PgConnection, held: &[(LotId, WarehouseId, i64)]) -> AppResult<()> {
-    let ids: Vec<Uuid> = held.iter().map(|h| h.0.0).collect();
-    sqlx::query_scalar!(
-        "select id from stock_lots where id = any($1) order by id for update",
-        &ids
-    )
-    .fetch_all(conn)
-    .await?;
+    let ids: Vec<LotId> = held.iter().map(|h| h.0).collect();
+    db::lock_lots(conn, &ids).await?;
     Ok(())
 }
 
@@ -1027,12 +1022,7 @@ pub async fn dispatch_request(
         lines.qty.push(*qty);
     }
     db::insert_shipments(&mut tx, id, &shipments, &lines).await?;
-    sqlx::query!(
-        "update allocation_requests set status = 'dispatched', dispatched_at = now(), updated_at = now() where id = $1",
-        id as RequestId
-    )
-    .execute(&mut *tx)
-    .await?;
+    db::mark_dispatched(&mut tx, id).await?;
     finish_change(tx, &actor, &ctx, id, "allocation.dispatch", before).await
 }
 
@@ -1062,12 +1052,7 @@ pub async fn cancel_request(
         .map(|(lot, _, qty)| movement(&actor, &ctx, id, *lot, "release", 0, -qty))
         .collect();
     insert_movements(&mut tx, &movements).await?;
-    sqlx::query!(
-        "update allocation_requests set status = 'cancelled', cancelled_at = now(), updated_at = now() where id = $1",
-        id as RequestId
-    )
-    .execute(&mut *tx)
-    .await?;
+    db::mark_cancelled(&mut tx, id).await?;
     finish_change(tx, &actor, &ctx, id, "allocation.cancel", before).await
 }
 
@@ -1154,15 +1139,15 @@ pub async fn replan_request(
             let line_no_of: HashMap<String, i32> =
                 lines.iter().map(|l| (l.sku.clone(), l.line_no)).collect();
             for line in &plan.lines {
-                sqlx::query!(
-                    "update allocation_request_lines set reserved = reserved + $3, explanation = $4
-                      where request_id = $1 and line_no = $2",
-                    id as RequestId,
+                let explanation =
+                    serde_json::to_value(&line.explanation).map_err(anyhow::Error::from)?;
+                db::add_line_reservation(
+                    &mut tx,
+                    id,
                     line_no_of.get(&line.sku).copied().unwrap_or(-1),
                     line.reserved,
-                    serde_json::to_value(&line.explanation).map_err(anyhow::Error::from)?
+                    &explanation,
                 )
-                .execute(&mut *tx)
                 .await?;
             }
             let (picks, per_lot) = pick_rows(plan, &line_no_of)?;
@@ -1174,13 +1159,7 @@ pub async fn replan_request(
             .iter()
             .map(|l| (l.requested, l.reserved))
             .collect();
-        sqlx::query!(
-            "update allocation_requests set status = $2, updated_at = now() where id = $1",
-            id as RequestId,
-            fill_status(&totals)
-        )
-        .execute(&mut *tx)
-        .await?;
+        db::set_request_status(&mut tx, id, fill_status(&totals)).await?;
         return finish_change(tx, &actor, &ctx, id, "allocation.replan", before).await;
     }
     Err(AppError::Internal(anyhow::anyhow!(
@@ -1227,13 +1206,9 @@ pub async fn deliver_shipment(
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
         return Ok(replay);
     }
-    let status = sqlx::query_scalar!(
-        "select status from shipments where id = $1 for update",
-        id as ShipmentId
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| AppError::not_found(format!("no shipment with id {id}")))?;
+    let status = db::lock_shipment_status(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no shipment with id {id}")))?;
     if status != "in_transit" {
         return Err(AppError::conflict(
             "id",
@@ -1264,22 +1239,9 @@ pub async fn deliver_shipment(
             .rev()
             .find(|l| l.lot_id == s.lot_id)
             .map_or(s.qty, |l| l.received_qty);
-        sqlx::query!(
-            "update shipment_lines set received_qty = $3 where shipment_id = $1 and lot_id = $2",
-            id as ShipmentId,
-            s.lot_id as LotId,
-            received
-        )
-        .execute(&mut *tx)
-        .await?;
+        db::set_received(&mut tx, id, s.lot_id, received).await?;
     }
-    sqlx::query!(
-        "update shipments set status = 'delivered', delivered_at = now(), delivery_note = $2 where id = $1",
-        id as ShipmentId,
-        cmd.body.note
-    )
-    .execute(&mut *tx)
-    .await?;
+    db::mark_delivered(&mut tx, id, cmd.body.note.as_deref()).await?;
     let (ships, lines) = db::shipments(&mut tx, None, Some(id)).await?;
     let view = shipment_views(ships, lines)
         .pop()

@@ -14,6 +14,7 @@
 pub mod db;
 pub mod http;
 pub mod network;
+pub mod network_db;
 
 use std::sync::Arc;
 

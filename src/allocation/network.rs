@@ -17,11 +17,12 @@ use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::network_db::{self, ClosureRow, NewClosure};
 use crate::audit;
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::{AppState, Command, Ctx, Json, Path, Query, idempotency};
-use crate::ids::{ClosureId, SYSTEM_USER, UserId};
+use crate::ids::{ClosureId, SYSTEM_USER};
 use crate::incidents::{LatLon, parse_area};
 use crate::routing::{ClosedEdges, Closure, Network};
 
@@ -39,9 +40,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The network in use, parsed (cached per process, keyed by its row id).
 pub async fn current(state: &AppState, conn: &mut PgConnection) -> AppResult<Arc<Network>> {
-    let newest = sqlx::query_scalar!("select max(id) from road_networks")
-        .fetch_one(&mut *conn)
-        .await?;
+    let newest = network_db::newest_version(conn).await?;
     let id = match newest {
         Some(id) => id,
         None => store_demo(conn).await?,
@@ -56,9 +55,7 @@ async fn version(state: &AppState, conn: &mut PgConnection, id: i64) -> AppResul
     {
         return Ok(net.clone());
     }
-    let doc = sqlx::query_scalar!("select document from road_networks where id = $1", id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let doc = network_db::document(conn, id).await?;
     let net = Arc::new(
         Network::from_geojson(&doc)
             .map_err(|e| anyhow::anyhow!("stored road network {id} does not parse: {e}"))?,
@@ -76,23 +73,13 @@ async fn store_demo(conn: &mut PgConnection) -> AppResult<i64> {
         .map_err(|e| anyhow::anyhow!("the compiled-in demo network does not parse: {e}"))?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     // One process stores it; the others wait here and then find it.
-    sqlx::query!("select pg_advisory_xact_lock(727201)")
-        .execute(&mut *tx)
-        .await?;
-    let existing = sqlx::query_scalar!("select max(id) from road_networks")
-        .fetch_one(&mut *tx)
-        .await?;
+    network_db::lock_demo_store(&mut tx).await?;
+    let existing = network_db::newest_version(&mut tx).await?;
     let id = match existing {
         Some(id) => id,
         None => {
-            sqlx::query_scalar!(
-                "insert into road_networks (document, edge_count, uploaded_by) values ($1, $2, $3) returning id",
-                DEMO_NETWORK,
-                net.edge_count() as i32,
-                SYSTEM_USER as UserId
-            )
-            .fetch_one(&mut *tx)
-            .await?
+            network_db::insert_network(&mut tx, DEMO_NETWORK, net.edge_count() as i32, SYSTEM_USER)
+                .await?
         }
     };
     tx.commit().await?;
@@ -105,15 +92,7 @@ pub async fn network_now(
     state: &AppState,
     conn: &mut PgConnection,
 ) -> AppResult<(Arc<Network>, ClosedEdges)> {
-    let row = sqlx::query!(
-        r#"select (select max(id) from road_networks) as version,
-                  coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
-                              from road_closures
-                             where starts_at <= now() and (ends_at is null or ends_at > now())),
-                           '[]'::jsonb) as "closures!""#
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let row = network_db::network_now(conn).await?;
     let net = match row.version {
         Some(id) => version(state, conn, id).await?,
         None => current(state, conn).await?,
@@ -188,17 +167,9 @@ pub async fn replace_network(
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
         return Ok(replay);
     }
-    let previous = sqlx::query_scalar!("select max(id) from road_networks")
-        .fetch_one(&mut *tx)
-        .await?;
-    let version = sqlx::query_scalar!(
-        "insert into road_networks (document, edge_count, uploaded_by) values ($1, $2, $3) returning id",
-        text,
-        net.edge_count() as i32,
-        actor.id as UserId
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let previous = network_db::newest_version(&mut tx).await?;
+    let version =
+        network_db::insert_network(&mut tx, &text, net.edge_count() as i32, actor.id).await?;
     let out = NetworkVersion {
         version,
         edge_count: net.edge_count(),
@@ -341,16 +312,6 @@ pub struct CreateClosure {
     pub ends_at: Option<DateTime<Utc>>,
 }
 
-struct ClosureRow {
-    id: ClosureId,
-    name: String,
-    reason: String,
-    edge_ids: Vec<String>,
-    area: Option<Value>,
-    starts_at: DateTime<Utc>,
-    ends_at: Option<DateTime<Utc>>,
-}
-
 fn closure_out(r: ClosureRow, net: &Network, now: DateTime<Utc>) -> ClosureOut {
     let area = r
         .area
@@ -428,19 +389,19 @@ pub async fn create_closure(
         return Ok(replay);
     }
     let id = ClosureId::new();
-    sqlx::query!(
-        "insert into road_closures (id, name, reason, edge_ids, area, starts_at, ends_at, created_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-        id as ClosureId,
-        name,
-        body.reason.trim(),
-        &body.edge_ids,
-        body.area.as_ref(),
-        starts_at,
-        body.ends_at,
-        actor.id as UserId
+    network_db::insert_closure(
+        &mut tx,
+        &NewClosure {
+            id,
+            name,
+            reason: body.reason.trim(),
+            edge_ids: &body.edge_ids,
+            area: body.area.as_ref(),
+            starts_at,
+            ends_at: body.ends_at,
+            created_by: actor.id,
+        },
     )
-    .execute(&mut *tx)
     .await?;
     let out = closure_out(
         ClosureRow {
@@ -494,13 +455,7 @@ pub async fn list_closures(
     let mut conn = state.pool.acquire().await?;
     let net = current(&state, &mut conn).await?;
     let now = Utc::now();
-    let rows = sqlx::query_as!(
-        ClosureRow,
-        r#"select id as "id: ClosureId", name, reason, edge_ids, area, starts_at, ends_at
-             from road_closures order by id desc limit 1000"#
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = network_db::list_closures(&mut conn).await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| closure_out(r, &net, now))
@@ -529,18 +484,10 @@ pub async fn end_closure(
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
         return Ok(replay);
     }
-    let before = sqlx::query_as!(
-        ClosureRow,
-        r#"select id as "id: ClosureId", name, reason, edge_ids, area, starts_at, ends_at
-             from road_closures where id = $1 for update"#,
-        id as ClosureId
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| AppError::not_found(format!("no closure with id {id}")))?;
-    let now: DateTime<Utc> = sqlx::query_scalar!(r#"select now() as "now!""#)
-        .fetch_one(&mut *tx)
-        .await?;
+    let before = network_db::lock_closure(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no closure with id {id}")))?;
+    let now = network_db::now(&mut tx).await?;
     if before.ends_at.is_some_and(|e| e <= now) {
         return Err(AppError::conflict(
             "id",
@@ -548,15 +495,7 @@ pub async fn end_closure(
             Some(serde_json::json!({ "ends_at": before.ends_at })),
         ));
     }
-    let after = sqlx::query_as!(
-        ClosureRow,
-        r#"update road_closures set ends_at = now(), ended_by = $2 where id = $1
-           returning id as "id: ClosureId", name, reason, edge_ids, area, starts_at, ends_at"#,
-        id as ClosureId,
-        actor.id as UserId
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let after = network_db::end_closure(&mut tx, id, actor.id).await?;
     let before =
         serde_json::to_value(closure_out(before, &net, now)).map_err(anyhow::Error::from)?;
     let body = serde_json::to_value(closure_out(after, &net, now)).map_err(anyhow::Error::from)?;

@@ -1,5 +1,6 @@
 //! SQL for the catalogue.
 
+use serde_json::Value;
 use sqlx::PgConnection;
 
 use super::{Category, Item};
@@ -75,5 +76,28 @@ pub async fn category_exists(conn: &mut PgConnection, code: &str) -> Result<bool
         code
     )
     .fetch_one(conn)
+    .await
+}
+
+/// An item with a per-person need norm.
+#[derive(Debug, Clone)]
+pub struct NormedItem {
+    /// SKU.
+    pub sku: String,
+    /// English name.
+    pub name_en: String,
+    /// English unit.
+    pub unit_en: String,
+    /// The norm, as stored (a `NeedNorm`).
+    pub need_norm: Option<Value>,
+}
+
+/// Items that have a need norm, by SKU.
+pub async fn items_with_norms(conn: &mut PgConnection) -> Result<Vec<NormedItem>, sqlx::Error> {
+    sqlx::query_as!(
+        NormedItem,
+        "select sku, name_en, unit_en, need_norm from items where need_norm is not null order by sku"
+    )
+    .fetch_all(conn)
     .await
 }

@@ -1,6 +1,7 @@
 //! SQL producing export rows. Each function streams its rows (`fetch`) into a bounded
 //! channel, so memory stays flat however many rows there are; it stops early, without
-//! error, when the receiver is gone (a client that disconnected).
+//! error, when the receiver is gone (a client that disconnected). `incident_exists` is the
+//! one plain look-up, used to validate export parameters.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::TryStreamExt;
@@ -162,6 +163,17 @@ pub async fn stock_as_of(
         }
     }
     Ok(())
+}
+
+/// Whether an incident with this id exists (the requests export's `incident` filter must
+/// name one).
+pub async fn incident_exists(conn: &mut PgConnection, id: uuid::Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from incidents where id = $1) as "e!""#,
+        id
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// One row per request line: what was requested, reserved (now), dispatched and

@@ -283,12 +283,8 @@ impl RequestsParams {
     /// The validated request; an unknown incident is a 400 naming `incident`.
     pub async fn into_request(self, pool: &PgPool) -> AppResult<ExportRequest> {
         if let Some(id) = self.incident {
-            let exists: bool = sqlx::query_scalar!(
-                r#"select exists (select 1 from incidents where id = $1) as "e!""#,
-                id
-            )
-            .fetch_one(pool)
-            .await?;
+            let mut conn = pool.acquire().await?;
+            let exists = super::db::incident_exists(&mut conn, id).await?;
             if !exists {
                 return Err(AppError::bad_request(
                     "incident",

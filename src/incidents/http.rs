@@ -382,11 +382,7 @@ pub async fn estimate_needs(
             "the incident has no population recorded; give population",
         ));
     }
-    let items = sqlx::query!(
-        "select sku, name_en, unit_en, need_norm from items where need_norm is not null order by sku"
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let items = crate::catalog::db::items_with_norms(&mut conn).await?;
     let mut lines = Vec::new();
     for item in items {
         let Some(norm) = item

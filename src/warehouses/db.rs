@@ -46,6 +46,16 @@ pub async fn by_code(
     .await
 }
 
+/// The code of the warehouse with this id (an error when there is none).
+pub async fn code_of(conn: &mut PgConnection, id: WarehouseId) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select code from warehouses where id = $1",
+        id as WarehouseId
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// Every warehouse, by code.
 pub async fn all(conn: &mut PgConnection) -> Result<Vec<Warehouse>, sqlx::Error> {
     sqlx::query_as!(

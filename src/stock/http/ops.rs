@@ -1165,12 +1165,7 @@ async fn change_status(
         .await?
         .pop()
         .ok_or_else(|| AppError::not_found(format!("no lot with id {id}")))?;
-    let code = sqlx::query_scalar!(
-        "select code from warehouses where id = $1",
-        lot.warehouse_id.0
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let code = crate::warehouses::db::code_of(&mut tx, lot.warehouse_id).await?;
     actor.require_warehouse(lot.warehouse_id, &code)?;
     if let Some(replay) = idempotency::begin(&mut tx, actor, ctx, &cmd.fingerprint).await? {
         return Ok(replay);
