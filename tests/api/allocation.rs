@@ -35,6 +35,20 @@ async fn xinhui_incident(app: &TestApp, token: &str) -> String {
     out["id"].as_str().expect("id").to_owned()
 }
 
+/// Opens a Xinhui typhoon whose affected area covers JM-XH-01 but not Jianghai; its id.
+async fn xinhui_incident_over_xh(app: &TestApp, token: &str) -> String {
+    // JM-XH-01 is at 22.4693, 113.0391; the box covers it but not Jianghai.
+    let out = create_incident(
+        app,
+        token,
+        json!({
+        "name": "Typhoon, Xinhui", "kind": "typhoon", "point": {"lat": XINHUI.0, "lon": XINHUI.1},
+        "affected_area": square(22.4653, 113.0341, 0.03)}),
+    )
+    .await;
+    out["id"].as_str().expect("id").to_owned()
+}
+
 async fn audit_count(app: &TestApp, action: &str) -> i64 {
     sqlx::query_scalar::<_, i64>("select count(*) from audit_events where action = $1")
         .bind(action)
@@ -433,6 +447,21 @@ async fn request(app: &TestApp, token: &str, incident: &str, body: Value) -> (u1
     .await
 }
 
+/// Places a one-line request for `qty` of `sku` at `priority`, expecting 201; its id and body.
+async fn place_request(
+    app: &TestApp,
+    token: &str,
+    incident: &str,
+    priority: &str,
+    sku: &str,
+    qty: i64,
+) -> (String, Value) {
+    let body = json!({"priority": priority, "lines": [{"sku": sku, "qty": qty}]});
+    let (status, out) = request(app, token, incident, body).await;
+    assert_eq!(status, 201, "place request: {out}");
+    (out["id"].as_str().expect("id").to_owned(), out)
+}
+
 fn picks(line: &Value) -> Vec<(String, String, i64)> {
     line["picks"]
         .as_array()
@@ -524,26 +553,17 @@ async fn a_warehouse_inside_the_affected_area_is_skipped_with_that_reason() {
     new_item(&app, "TEST-TENT", 0).await;
     add_lot(&app, "TEST-TENT", "JM-XH-01", "XH", None, 100).await;
     add_lot(&app, "TEST-TENT", "JM-JH-RC", "RC", None, 100).await;
-    // JM-XH-01 is at 22.4693, 113.0391; the box covers it but not Jianghai.
-    let incident = create_incident(
-        &app,
-        &dispatcher,
-        json!({
-        "name": "Typhoon, Xinhui", "kind": "typhoon", "point": {"lat": XINHUI.0, "lon": XINHUI.1},
-        "affected_area": square(22.4653, 113.0341, 0.03)}),
-    )
-    .await;
-    let incident = incident["id"].as_str().expect("id");
+    let incident = xinhui_incident_over_xh(&app, &dispatcher).await;
 
     // Act
     let (status, out) = request(
         &app,
         &dispatcher,
-        incident,
+        &incident,
         json!({"priority": "high", "lines": [{"sku": "TEST-TENT", "qty": 30}]}),
     )
     .await;
-    let (_, with) = request(&app, &dispatcher, incident,
+    let (_, with) = request(&app, &dispatcher, &incident,
         json!({"priority": "high", "lines": [{"sku": "TEST-TENT", "qty": 30}], "include_affected_warehouses": true})).await;
 
     // Assert
@@ -744,14 +764,7 @@ async fn dispatch_issues_the_stock_once_and_cancel_after_dispatch_is_refused() {
     let xh = add_lot(&app, "TEST-BED", "JM-XH-01", "XH", None, 10).await;
     let rc = add_lot(&app, "TEST-BED", "JM-JH-RC", "RC", None, 100).await;
     let incident = xinhui_incident(&app, &dispatcher).await;
-    let (_, out) = request(
-        &app,
-        &dispatcher,
-        &incident,
-        json!({"priority": "critical", "lines": [{"sku": "TEST-BED", "qty": 25}]}),
-    )
-    .await;
-    let id = out["id"].as_str().expect("id");
+    let (id, _) = place_request(&app, &dispatcher, &incident, "critical", "TEST-BED", 25).await;
 
     // Act
     let (s1, dispatched) = app
@@ -833,14 +846,8 @@ async fn cancel_releases_the_reservations_and_replan_fills_a_shortfall_from_new_
     new_item(&app, "TEST-QUILT", 0).await;
     let first = add_lot(&app, "TEST-QUILT", "JM-XH-01", "Q1", None, 30).await;
     let incident = xinhui_incident(&app, &dispatcher).await;
-    let (_, short) = request(
-        &app,
-        &dispatcher,
-        &incident,
-        json!({"priority": "critical", "lines": [{"sku": "TEST-QUILT", "qty": 50}]}),
-    )
-    .await;
-    let id = short["id"].as_str().expect("id");
+    let (id, short) =
+        place_request(&app, &dispatcher, &incident, "critical", "TEST-QUILT", 50).await;
 
     // Act
     let second = add_lot(&app, "TEST-QUILT", "JM-JH-RC", "Q2", None, 100).await;
@@ -1104,14 +1111,7 @@ async fn dispatch_and_cancel_racing_on_one_request_let_exactly_one_win() {
     new_item(&app, "TEST-RACE", 0).await;
     let lot = add_lot(&app, "TEST-RACE", "JM-XH-01", "L", None, 40).await;
     let incident = xinhui_incident(&app, &dispatcher).await;
-    let (_, out) = request(
-        &app,
-        &dispatcher,
-        &incident,
-        json!({"priority": "critical", "lines": [{"sku": "TEST-RACE", "qty": 15}]}),
-    )
-    .await;
-    let id = out["id"].as_str().expect("id").to_owned();
+    let (id, _) = place_request(&app, &dispatcher, &incident, "critical", "TEST-RACE", 15).await;
 
     // Act
     let (dispatch_path, cancel_path) = (
@@ -1147,10 +1147,9 @@ async fn requests_are_listed_by_incident_and_status() {
     add_lot(&app, "TEST-LIST", "JM-XH-01", "L", None, 10).await;
     let incident = xinhui_incident(&app, &dispatcher).await;
     let other = xinhui_incident(&app, &dispatcher).await;
-    let line = json!({"priority": "critical", "lines": [{"sku": "TEST-LIST", "qty": 8}]});
-    request(&app, &dispatcher, &incident, line.clone()).await;
-    request(&app, &dispatcher, &incident, line.clone()).await;
-    request(&app, &dispatcher, &other, line).await;
+    for on in [&incident, &incident, &other] {
+        place_request(&app, &dispatcher, on, "critical", "TEST-LIST", 8).await;
+    }
 
     // Act
     let (_, all) = app
@@ -1248,15 +1247,7 @@ async fn removing_the_affected_area_makes_its_warehouses_usable_again() {
     new_item(&app, "TEST-TENT", 0).await;
     add_lot(&app, "TEST-TENT", "JM-XH-01", "XH", None, 100).await;
     add_lot(&app, "TEST-TENT", "JM-JH-RC", "RC", None, 100).await;
-    let incident = create_incident(
-        &app,
-        &dispatcher,
-        json!({
-        "name": "Typhoon, Xinhui", "kind": "typhoon", "point": {"lat": XINHUI.0, "lon": XINHUI.1},
-        "affected_area": square(22.4653, 113.0341, 0.03)}),
-    )
-    .await;
-    let id = incident["id"].as_str().expect("id");
+    let id = xinhui_incident_over_xh(&app, &dispatcher).await;
     let path = format!("/api/v1/incidents/{id}");
 
     // Act: a patch without the field keeps the area; `null` removes it
@@ -1281,7 +1272,7 @@ async fn removing_the_affected_area_makes_its_warehouses_usable_again() {
     let (_, out) = request(
         &app,
         &dispatcher,
-        id,
+        &id,
         json!({"priority": "high", "lines": [{"sku": "TEST-TENT", "qty": 30}]}),
     )
     .await;

@@ -287,15 +287,25 @@ async fn a_user_disabled_through_one_process_is_refused_by_another_that_cached_t
     );
 }
 
+/// Signs in a new auditor `username` and has this process cache the session; (here, token).
+async fn cached_auditor_session(app: &TestApp, username: &str) -> (String, String) {
+    add_user(app, username, "auditor", &[]).await;
+    let token = sign_in(app, username).await;
+    wait_for_listeners(app, 1).await;
+    let here = app.addr.to_string();
+    assert_eq!(
+        me_at(app, &here, &token).await,
+        200,
+        "{username} not served"
+    );
+    (here, token)
+}
+
 #[tokio::test]
 async fn a_session_revoked_by_plain_sql_is_refused_although_it_was_cached() {
     // Arrange
     let app = TestApp::demo().await;
-    add_user(&app, "ruth", "auditor", &[]).await;
-    let ruth = sign_in(&app, "ruth").await;
-    wait_for_listeners(&app, 1).await;
-    let here = app.addr.to_string();
-    assert_eq!(me_at(&app, &here, &ruth).await, 200);
+    let (here, ruth) = cached_auditor_session(&app, "ruth").await;
 
     // Act: what `stockpile user disable` or an operator's psql session would do.
     sqlx::query("update sessions set revoked_at = now() where user_id = (select id from users where username = 'ruth')")
@@ -312,11 +322,7 @@ async fn a_session_revoked_by_plain_sql_is_refused_although_it_was_cached() {
 async fn a_cached_session_is_served_without_reading_the_database_which_is_why_changes_notify() {
     // Arrange: ruth's session is cached; then the notification trigger is switched off.
     let app = TestApp::demo().await;
-    add_user(&app, "ruth", "auditor", &[]).await;
-    let ruth = sign_in(&app, "ruth").await;
-    wait_for_listeners(&app, 1).await;
-    let here = app.addr.to_string();
-    assert_eq!(me_at(&app, &here, &ruth).await, 200);
+    let (here, ruth) = cached_auditor_session(&app, "ruth").await;
     sqlx::query("alter table sessions disable trigger sessions_notify")
         .execute(&app.pool)
         .await

@@ -88,21 +88,40 @@ fn receipt_line(sku: &str, lot: &str, expires: Option<NaiveDate>, qty: i64) -> V
            "source": "donor", "donor": "Bay Area Charity Fund", "note": "test"})
 }
 
+/// Receives `lines` at `warehouse` as `token`, expecting 201; the response body.
+async fn receive_lines(app: &TestApp, token: &str, warehouse: &str, lines: &[Value]) -> Value {
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/warehouses/{warehouse}/receipts"),
+            token,
+            &json!({ "lines": lines }),
+        )
+        .await;
+    assert_eq!(status, 201, "receive: {body}");
+    body
+}
+
 /// Receives one lot and returns its id.
 async fn receive(app: &TestApp, token: &str, sku: &str, qty: i64) -> String {
     let expires = (sku == WATER).then(|| in_days(300));
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/warehouses/{WH}/receipts"),
-            token,
-            &json!({"lines": [receipt_line(sku, &unique("T"), expires, qty)]}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let line = receipt_line(sku, &unique("T"), expires, qty);
+    let body = receive_lines(app, token, WH, &[line]).await;
     body["lines"][0]["lot_id"]
         .as_str()
         .expect("lot id")
         .to_owned()
+}
+
+/// Reserves `qty` of `lot` through the ledger, as allocation would.
+async fn reserve(app: &TestApp, lot: &str, qty: i64) {
+    sqlx::query(
+        "insert into stock_movements (lot_id, kind, qty, reserved_delta, actor_id) values ($1::uuid, 'reserve', 0, $2, '00000000-0000-0000-0000-000000000001')",
+    )
+    .bind(lot)
+    .bind(qty)
+    .execute(&app.pool)
+    .await
+    .expect("reserve");
 }
 
 async fn issue(app: &TestApp, token: &str, lot: &str, qty: i64) -> (u16, Value) {
@@ -200,14 +219,8 @@ async fn the_same_lot_code_with_another_expiry_is_a_409_naming_both_dates() {
     let clerk = app.token("clerk", &[WH]).await;
     let lot_code = unique("E");
     let path = format!("/api/v1/warehouses/{WH}/receipts");
-    let (s, _) = app
-        .post(
-            &path,
-            &clerk,
-            &json!({"lines": [receipt_line(WATER, &lot_code, Some(in_days(200)), 5)]}),
-        )
-        .await;
-    assert_eq!(s, 201);
+    let line = receipt_line(WATER, &lot_code, Some(in_days(200)), 5);
+    receive_lines(&app, &clerk, WH, &[line]).await;
     let ledger = ledger_rows(&app).await;
     // Act
     let (status, body) = app
@@ -383,14 +396,8 @@ async fn a_receipt_that_would_overflow_the_lot_balance_is_refused() {
     let clerk = app.token("clerk", &[WH]).await;
     let path = format!("/api/v1/warehouses/{WH}/receipts");
     let lot_code = unique("O");
-    let (s, _) = app
-        .post(
-            &path,
-            &clerk,
-            &json!({"lines": [receipt_line(TENT, &lot_code, None, i64::MAX)]}),
-        )
-        .await;
-    assert_eq!(s, 201);
+    let line = receipt_line(TENT, &lot_code, None, i64::MAX);
+    receive_lines(&app, &clerk, WH, &[line]).await;
     let ledger = ledger_rows(&app).await;
     // Act
     let (status, problem) = app
@@ -416,15 +423,8 @@ async fn receiving_into_a_quarantined_lot_keeps_it_quarantined_and_quarantine_tr
     let open = unique("A");
     let mut line = receipt_line(TENT, &held, None, 5);
     line["quarantine"] = json!(true);
-    let (s1, _) = app.post(&path, &clerk, &json!({"lines": [line]})).await;
-    let (s2, _) = app
-        .post(
-            &path,
-            &clerk,
-            &json!({"lines": [receipt_line(TENT, &open, None, 5)]}),
-        )
-        .await;
-    assert_eq!((s1, s2), (201, 201));
+    receive_lines(&app, &clerk, WH, &[line]).await;
+    receive_lines(&app, &clerk, WH, &[receipt_line(TENT, &open, None, 5)]).await;
     // Act
     let (a, more) = app
         .post(
@@ -670,14 +670,7 @@ async fn an_issue_takes_stock_and_refuses_more_than_is_available_with_the_availa
     let app = TestApp::demo().await;
     let clerk = app.token("clerk", &[WH]).await;
     let lot = receive(&app, &clerk, TENT, 20).await;
-    // Reserve 5 through the ledger, as allocation would.
-    sqlx::query(
-        "insert into stock_movements (lot_id, kind, qty, reserved_delta, actor_id) values ($1::uuid, 'reserve', 0, 5, '00000000-0000-0000-0000-000000000001')",
-    )
-    .bind(&lot)
-    .execute(&app.pool)
-    .await
-    .expect("reserve");
+    reserve(&app, &lot, 5).await;
     // Act
     let (ok, body) = issue(&app, &clerk, &lot, 8).await;
     let ledger = ledger_rows(&app).await;
@@ -707,14 +700,8 @@ async fn issues_refuse_quarantined_foreign_unknown_and_expired_lots_and_bad_quan
         )
         .await;
     assert_eq!(s, 200);
-    let (s, foreign) = app
-        .post(
-            &format!("/api/v1/warehouses/{OTHER_WH}/receipts"),
-            &other_clerk,
-            &json!({"lines": [receipt_line(TENT, "F1", None, 5)]}),
-        )
-        .await;
-    assert_eq!(s, 201, "{foreign}");
+    let line = receipt_line(TENT, "F1", None, 5);
+    let foreign = receive_lines(&app, &other_clerk, OTHER_WH, &[line]).await;
     let foreign = foreign["lines"][0]["lot_id"]
         .as_str()
         .expect("lot")
@@ -788,20 +775,13 @@ async fn the_pick_suggestion_is_first_expiry_first_out_over_usable_lots_with_the
     // Arrange
     let app = TestApp::demo().await;
     let clerk = app.token("clerk", &[WH]).await;
-    let path = format!("/api/v1/warehouses/{WH}/receipts");
     let early = unique("EARLY");
     let late = unique("LATE");
-    let (s, _) = app
-        .post(
-            &path,
-            &clerk,
-            &json!({"lines": [
-                receipt_line(WATER, &late, Some(in_days(340)), 7),
-                receipt_line(WATER, &early, Some(in_days(70)), 5),
-            ]}),
-        )
-        .await;
-    assert_eq!(s, 201);
+    let lines = [
+        receipt_line(WATER, &late, Some(in_days(340)), 7),
+        receipt_line(WATER, &early, Some(in_days(70)), 5),
+    ];
+    receive_lines(&app, &clerk, WH, &lines).await;
     // Act
     let (status, body) = app
         .get(
@@ -992,13 +972,7 @@ async fn a_lot_with_reserved_stock_cannot_be_quarantined() {
     let app = TestApp::demo().await;
     let clerk = app.token("clerk", &[WH]).await;
     let lot = receive(&app, &clerk, TENT, 10).await;
-    sqlx::query(
-        "insert into stock_movements (lot_id, kind, qty, reserved_delta, actor_id) values ($1::uuid, 'reserve', 0, 2, '00000000-0000-0000-0000-000000000001')",
-    )
-    .bind(&lot)
-    .execute(&app.pool)
-    .await
-    .expect("reserve");
+    reserve(&app, &lot, 2).await;
     // Act
     let (status, problem) = app
         .post(

@@ -131,6 +131,49 @@ async fn send(app: &TestApp, token: &str, lines: Value) -> (u16, Value) {
     .await
 }
 
+/// Sends `lines` (lot, qty) from SRC to DST as `token`, expecting 201; the transfer's id.
+async fn send_transfer(app: &TestApp, token: &str, lines: &[(Uuid, i64)]) -> String {
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|(lot, qty)| json!({ "lot_id": lot, "qty": qty }))
+        .collect();
+    let (status, sent) = send(app, token, json!(lines)).await;
+    assert_eq!(status, 201, "send transfer: {sent}");
+    sent["id"].as_str().expect("id").to_owned()
+}
+
+/// Opens a count at `warehouse` over `skus` as `token`, expecting 201; its id and body.
+async fn open_count(app: &TestApp, token: &str, warehouse: &str, skus: &[&str]) -> (String, Value) {
+    let (status, count) = app
+        .post(
+            &format!("/api/v1/warehouses/{warehouse}/counts"),
+            token,
+            &json!({ "skus": skus }),
+        )
+        .await;
+    assert_eq!(status, 201, "open count: {count}");
+    (count["id"].as_str().expect("id").to_owned(), count)
+}
+
+/// Records counted quantities (lot, qty) into count `id`, expecting 200; the response body.
+async fn record_count(app: &TestApp, token: &str, id: &str, lines: &[(Uuid, i64)]) -> Value {
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|(lot, qty)| json!({ "lot_id": lot, "counted_qty": qty }))
+        .collect();
+    let (status, body) = app
+        .send(
+            Method::PUT,
+            &format!("/api/v1/counts/{id}/lines"),
+            token,
+            &json!(lines),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "record count lines: {body}");
+    body
+}
+
 async fn audit_count(app: &TestApp, action: &str) -> i64 {
     sqlx::query_scalar("select count(*) from audit_events where action = $1")
         .bind(action)
@@ -249,8 +292,7 @@ async fn a_short_line_without_a_reason_is_refused_and_nothing_lands() {
     let a = make_lot(&app, SRC, &sku, 200, 10, "available").await;
     let sender = app.token("clerk", &[SRC]).await;
     let receiver = app.token("clerk", &[DST]).await;
-    let (_, sent) = send(&app, &sender, json!([{ "lot_id": a, "qty": 10 }])).await;
-    let id = sent["id"].as_str().expect("id");
+    let id = send_transfer(&app, &sender, &[(a, 10)]).await;
 
     let (status, body) = app
         .post(
@@ -280,8 +322,7 @@ async fn cancelling_a_transfer_in_transit_returns_the_stock() {
     let (sku, _) = expiring_sku(&app).await;
     let a = make_lot(&app, SRC, &sku, 200, 40, "available").await;
     let sender = app.token("clerk", &[SRC]).await;
-    let (_, sent) = send(&app, &sender, json!([{ "lot_id": a, "qty": 15 }])).await;
-    let id = sent["id"].as_str().expect("id");
+    let id = send_transfer(&app, &sender, &[(a, 15)]).await;
     assert_eq!(on_hand(&app, a).await, 25);
 
     // Act
@@ -340,8 +381,7 @@ async fn a_received_transfer_cannot_be_cancelled() {
     let a = make_lot(&app, SRC, &sku, 200, 40, "available").await;
     let sender = app.token("clerk", &[SRC]).await;
     let receiver = app.token("clerk", &[DST]).await;
-    let (_, sent) = send(&app, &sender, json!([{ "lot_id": a, "qty": 15 }])).await;
-    let id = sent["id"].as_str().expect("id");
+    let id = send_transfer(&app, &sender, &[(a, 15)]).await;
     let (status, _) = app
         .post(
             &format!("/api/v1/transfers/{id}/receive"),
@@ -443,8 +483,7 @@ async fn summary_numbers_equal_sql_sums_over_the_lots_and_open_transfers() {
     make_lot(&app, DST, &sku, -2, 9, "available").await;
     make_lot(&app, DST, &sku, alert_days, 4, "available").await;
     let sender = app.token("clerk", &[SRC]).await;
-    let (status, _) = send(&app, &sender, json!([{ "lot_id": a, "qty": 30 }])).await;
-    assert_eq!(status, 201);
+    send_transfer(&app, &sender, &[(a, 30)]).await;
     let auditor = app.token("auditor", &[]).await;
 
     for (group_by, key) in [
@@ -605,28 +644,11 @@ async fn posting_a_count_keeps_movements_made_while_counting() {
     let b = make_lot(&app, SRC, &sku, 210, 50, "available").await;
     let c = make_lot(&app, SRC, &sku, 220, 30, "available").await;
     let clerk = app.token("clerk", &[SRC]).await;
-    let (status, count) = app
-        .post(
-            &format!("/api/v1/warehouses/{SRC}/counts"),
-            &clerk,
-            &json!({ "skus": [sku] }),
-        )
-        .await;
-    assert_eq!(status, 201, "{count}");
-    let id = count["id"].as_str().expect("id").to_owned();
+    let (id, count) = open_count(&app, &clerk, SRC, &[&sku]).await;
     assert!(count["lines"].as_array().expect("lines").len() >= 3);
 
     // The shelf is counted: a is 5 short, b is right, c is not counted.
-    let (status, body) = app
-        .send(
-            Method::PUT,
-            &format!("/api/v1/counts/{id}/lines"),
-            &clerk,
-            &json!([{ "lot_id": a, "counted_qty": 95 }, { "lot_id": b, "counted_qty": 50 }]),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = record_count(&app, &clerk, &id, &[(a, 95), (b, 50)]).await;
     assert_eq!(body["lines_counted"], 2);
     // Meanwhile, 20 are received into a and 10 issued from b.
     ledger(&app, a, "receipt", 20).await;
@@ -691,14 +713,7 @@ async fn clerks_count_blind_and_auditors_see_the_expected_quantities() {
     let a = make_lot(&app, SRC, &sku, 200, 100, "available").await;
     let clerk = app.token("clerk", &[SRC]).await;
     let auditor = app.token("auditor", &[]).await;
-    let (_, count) = app
-        .post(
-            &format!("/api/v1/warehouses/{SRC}/counts"),
-            &clerk,
-            &json!({ "skus": [sku] }),
-        )
-        .await;
-    let id = count["id"].as_str().expect("id");
+    let (id, count) = open_count(&app, &clerk, SRC, &[&sku]).await;
     assert!(!count.to_string().contains("expected"), "{count}");
 
     // Act
@@ -732,14 +747,7 @@ async fn a_count_cannot_push_a_lot_below_its_reservations_or_overlap_another() {
     let a = make_lot(&app, SRC, &sku, 200, 20, "available").await;
     reserve(&app, a, 15).await;
     let clerk = app.token("clerk", &[SRC]).await;
-    let (_, count) = app
-        .post(
-            &format!("/api/v1/warehouses/{SRC}/counts"),
-            &clerk,
-            &json!({ "skus": [sku] }),
-        )
-        .await;
-    let id = count["id"].as_str().expect("id");
+    let (id, _) = open_count(&app, &clerk, SRC, &[&sku]).await;
 
     // Act / Assert: a second count over the same lots while this one is open
     let (status, body) = app
@@ -765,16 +773,7 @@ async fn a_count_cannot_push_a_lot_below_its_reservations_or_overlap_another() {
     assert_problem(status, &body, 422, "/1/lot_id");
 
     // 10 counted: below the 15 reserved
-    let (status, _) = app
-        .send(
-            Method::PUT,
-            &format!("/api/v1/counts/{id}/lines"),
-            &clerk,
-            &json!([{ "lot_id": a, "counted_qty": 10 }]),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    record_count(&app, &clerk, &id, &[(a, 10)]).await;
     let (status, body) = app
         .post(&format!("/api/v1/counts/{id}/post"), &clerk, &json!({}))
         .await;
@@ -859,11 +858,8 @@ async fn two_concurrent_receipts_land_the_stock_once() {
     let a = make_lot(&app, SRC, &sku, 200, 40, "available").await;
     let sender = app.token("clerk", &[SRC]).await;
     let receiver = app.token("clerk", &[DST]).await;
-    let (_, sent) = send(&app, &sender, json!([{ "lot_id": a, "qty": 12 }])).await;
-    let path = format!(
-        "/api/v1/transfers/{}/receive",
-        sent["id"].as_str().expect("id")
-    );
+    let id = send_transfer(&app, &sender, &[(a, 12)]).await;
+    let path = format!("/api/v1/transfers/{id}/receive");
     let body = json!({ "lines": [{ "lot_id": a, "received_qty": 12 }] });
 
     // Act
@@ -901,8 +897,7 @@ async fn stock_lands_in_an_existing_lot_of_the_same_code_unless_the_expiry_diffe
         .expect("same code");
     let sender = app.token("clerk", &[SRC]).await;
     let receiver = app.token("clerk", &[DST]).await;
-    let (_, sent) = send(&app, &sender, json!([{ "lot_id": a, "qty": 10 }])).await;
-    let id = sent["id"].as_str().expect("id").to_owned();
+    let id = send_transfer(&app, &sender, &[(a, 10)]).await;
 
     // Act
     let (status, body) = app
@@ -933,13 +928,10 @@ async fn stock_lands_in_an_existing_lot_of_the_same_code_unless_the_expiry_diffe
         .execute(&app.pool)
         .await
         .expect("code");
-    let (_, sent) = send(&app, &sender, json!([{ "lot_id": b, "qty": 4 }])).await;
+    let second = send_transfer(&app, &sender, &[(b, 4)]).await;
     let (status, body) = app
         .post(
-            &format!(
-                "/api/v1/transfers/{}/receive",
-                sent["id"].as_str().expect("id")
-            ),
+            &format!("/api/v1/transfers/{second}/receive"),
             &receiver,
             &json!({ "lines": [{ "lot_id": b, "received_qty": 4 }] }),
         )
@@ -955,24 +947,8 @@ async fn a_cancelled_count_books_nothing_and_frees_its_lots_for_a_new_count() {
     let (sku, _) = expiring_sku(&app).await;
     let a = make_lot(&app, SRC, &sku, 200, 20, "available").await;
     let clerk = app.token("clerk", &[SRC]).await;
-    let (_, count) = app
-        .post(
-            &format!("/api/v1/warehouses/{SRC}/counts"),
-            &clerk,
-            &json!({ "skus": [sku] }),
-        )
-        .await;
-    let id = count["id"].as_str().expect("id").to_owned();
-    let (status, _) = app
-        .send(
-            Method::PUT,
-            &format!("/api/v1/counts/{id}/lines"),
-            &clerk,
-            &json!([{ "lot_id": a, "counted_qty": 7 }]),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    let (id, _) = open_count(&app, &clerk, SRC, &[&sku]).await;
+    record_count(&app, &clerk, &id, &[(a, 7)]).await;
     let cancel = format!("/api/v1/counts/{id}/cancel");
 
     // Act / Assert: bad input and the wrong clerk change nothing
@@ -1056,24 +1032,8 @@ async fn a_posted_count_cannot_be_cancelled() {
     let (sku, _) = expiring_sku(&app).await;
     let a = make_lot(&app, SRC, &sku, 200, 20, "available").await;
     let clerk = app.token("clerk", &[SRC]).await;
-    let (_, count) = app
-        .post(
-            &format!("/api/v1/warehouses/{SRC}/counts"),
-            &clerk,
-            &json!({ "skus": [sku] }),
-        )
-        .await;
-    let id = count["id"].as_str().expect("id").to_owned();
-    let (status, _) = app
-        .send(
-            Method::PUT,
-            &format!("/api/v1/counts/{id}/lines"),
-            &clerk,
-            &json!([{ "lot_id": a, "counted_qty": 18 }]),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    let (id, _) = open_count(&app, &clerk, SRC, &[&sku]).await;
+    record_count(&app, &clerk, &id, &[(a, 18)]).await;
     let (status, _) = app
         .post(&format!("/api/v1/counts/{id}/post"), &clerk, &json!({}))
         .await;
