@@ -52,6 +52,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dispatch_request))
         .routes(routes!(cancel_request))
         .routes(routes!(replan_request))
+        .routes(routes!(get_shipment))
         .routes(routes!(deliver_shipment))
 }
 
@@ -901,6 +902,25 @@ pub async fn get_request(
 ) -> AppResult<Json<RequestView>> {
     let mut conn = state.pool.acquire().await?;
     Ok(Json(load_view(&mut conn, id).await?))
+}
+
+/// One shipment with its lines: what left which warehouse, and, once delivered, what
+/// arrived. For the depot or team receiving it, who may hold only the shipment id.
+#[utoipa::path(get, path = "/api/v1/shipments/{id}", tag = "allocation",
+    params(("id" = String, Path, description = "Shipment id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = ShipmentView), (status = 404, body = Problem)))]
+pub async fn get_shipment(
+    State(state): State<AppState>,
+    _actor: Actor,
+    Path(id): Path<ShipmentId>,
+) -> AppResult<Json<ShipmentView>> {
+    let mut conn = state.pool.acquire().await?;
+    let (ships, lines) = db::shipments(&mut conn, None, Some(id)).await?;
+    shipment_views(ships, lines)
+        .pop()
+        .map(Json)
+        .ok_or_else(|| AppError::not_found(format!("no shipment with id {id}")))
 }
 
 /// Locks a request and checks it may still change; a dispatched or cancelled one is a 409.

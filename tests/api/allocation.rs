@@ -839,6 +839,69 @@ async fn dispatch_issues_the_stock_once_and_cancel_after_dispatch_is_refused() {
 }
 
 #[tokio::test]
+async fn a_shipment_can_be_looked_up_by_its_id_before_and_after_delivery() {
+    // Arrange: a dispatched request with one shipment, from JM-XH-01; a clerk of another
+    // warehouse, who holds only the shipment id
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let clerk = app.token("clerk", &["JM-JH-RC"]).await;
+    new_item(&app, "TEST-BED", 0).await;
+    let xh = add_lot(&app, "TEST-BED", "JM-XH-01", "XH", None, 10).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let (id, _) = place_request(&app, &dispatcher, &incident, "critical", "TEST-BED", 4).await;
+    let (status, dispatched) = app
+        .post(
+            &format!("/api/v1/requests/{id}/dispatch"),
+            &dispatcher,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{dispatched}");
+    let sid = dispatched["shipments"][0]["id"]
+        .as_str()
+        .expect("shipment id")
+        .to_owned();
+    let path = format!("/api/v1/shipments/{sid}");
+
+    // Act
+    let (s1, in_transit) = app.get(&path, &clerk).await;
+    let (status, delivered) = app
+        .post(
+            &format!("{path}/deliver"),
+            &dispatcher,
+            &json!({"lines": [{"lot_id": xh, "received_qty": 3}], "note": "one bed broken"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{delivered}");
+    let (s2, after) = app.get(&path, &clerk).await;
+    let (s3, missing) = app
+        .get(&format!("/api/v1/shipments/{}", Uuid::new_v4()), &clerk)
+        .await;
+    let (s4, malformed) = app.get("/api/v1/shipments/not-an-id", &clerk).await;
+
+    // Assert
+    assert_eq!(s1, 200, "{in_transit}");
+    assert_eq!(
+        in_transit, dispatched["shipments"][0],
+        "the view the request shows"
+    );
+    assert_eq!(in_transit["status"], "in_transit");
+    assert_eq!(in_transit["warehouse_code"], "JM-XH-01");
+    assert_eq!(in_transit["request_id"], id.as_str());
+    assert_eq!(in_transit["lines"][0]["lot_id"], xh.to_string());
+    assert_eq!(in_transit["lines"][0]["qty"], 4);
+    assert!(in_transit["lines"][0]["received_qty"].is_null());
+    assert_eq!(s2, 200, "{after}");
+    assert_eq!(after, delivered, "the view delivery answered");
+    assert_eq!(after["status"], "delivered");
+    assert_eq!(after["delivery_note"], "one bed broken");
+    assert_eq!(after["lines"][0]["received_qty"], 3);
+    assert_eq!(after["lines"][0]["discrepancy"], -1);
+    assert_problem(s3, &missing, 404, "");
+    assert_problem(s4, &malformed, 400, "");
+}
+
+#[tokio::test]
 async fn cancel_releases_the_reservations_and_replan_fills_a_shortfall_from_new_stock() {
     // Arrange
     let app = TestApp::demo().await;

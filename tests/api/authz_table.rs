@@ -86,6 +86,7 @@ pub const TABLE: &[(&str, Access)] = &[
     ("POST /api/v1/requests/{id}/replan", Roles(&["dispatcher"])),
     ("GET /api/v1/routes", Any),
     ("POST /api/v1/scans/decode", Any),
+    ("GET /api/v1/shipments/{id}", Any),
     (
         "POST /api/v1/shipments/{id}/deliver",
         Roles(&["dispatcher"]),
