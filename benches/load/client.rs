@@ -9,7 +9,8 @@
 //!   the `k` given. Extra arguments: the incident id and the comma-separated SKUs.
 //!
 //! Usage: `load_client URL TOKEN receipt|issue|allocate CLIENTS SECONDS [ARGS…]`. The
-//! scripts run pgbench with the same SQL beside it.
+//! scripts run pgbench with the same SQL beside it. With `LOAD_KEYS=1` every request
+//! carries a fresh `Idempotency-Key`, as the web console's requests do.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,6 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if allocate && skus.is_empty() {
         return Err("allocate needs an incident id and a list of SKUs".into());
     }
+    let keys = std::env::var_os("LOAD_KEYS").is_some_and(|v| v == "1");
     let run = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
@@ -112,7 +114,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     )
                 };
                 let t = Instant::now();
-                let res = client.post(path).bearer_auth(&token).json(&body).send().await;
+                let mut req = client.post(path).bearer_auth(&token).json(&body);
+                if keys {
+                    req = req.header("idempotency-key", uuid::Uuid::new_v4().to_string());
+                }
+                let res = req.send().await;
                 match res {
                     Ok(r) if r.status().as_u16() == 201 => {
                         let _ = r.bytes().await;
@@ -151,7 +157,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let n = ok.load(Ordering::Relaxed);
     println!(
-        "http {op:<8} clients={clients:<3} ok={n:<7} failed={:<5} {:>8.1}/s  p50={:.2}ms p99={:.2}ms",
+        "http {op:<8}{} clients={clients:<3} ok={n:<7} failed={:<5} {:>8.1}/s  p50={:.2}ms p99={:.2}ms",
+        if keys { " (keys)" } else { "" },
         failed.load(Ordering::Relaxed),
         n as f64 / elapsed,
         pct(0.5),
