@@ -1193,7 +1193,7 @@ pub async fn replan_request(
 pub struct ReceivedLine {
     /// The lot.
     pub lot_id: LotId,
-    /// Quantity received (≥ 0).
+    /// Quantity received, from 0 to the quantity shipped.
     pub received_qty: i64,
 }
 
@@ -1204,7 +1204,8 @@ pub struct DeliverShipment {
     /// Lots that did not arrive in full; lots not listed arrived as shipped.
     #[serde(default)]
     pub lines: Vec<ReceivedLine>,
-    /// Note (damage, shortages …).
+    /// What happened (damage, shortages …), at most 1000 characters; required when less
+    /// arrived than was shipped.
     pub note: Option<String>,
 }
 
@@ -1237,31 +1238,56 @@ pub async fn deliver_shipment(
         ));
     }
     let (_, lines) = db::shipments(&mut tx, None, Some(id)).await?;
+    let mut short = false;
     for (i, l) in cmd.body.lines.iter().enumerate() {
-        if l.received_qty < 0 {
-            return Err(AppError::invalid(
-                format!("/lines/{i}/received_qty"),
-                "received_qty must be 0 or more",
-            ));
-        }
-        if !lines.iter().any(|s| s.lot_id == l.lot_id) {
+        let Some(shipped) = lines.iter().find(|s| s.lot_id == l.lot_id) else {
             return Err(AppError::invalid(
                 format!("/lines/{i}/lot_id"),
                 "this lot is not in the shipment",
             ));
+        };
+        if cmd.body.lines[..i].iter().any(|o| o.lot_id == l.lot_id) {
+            return Err(AppError::invalid(
+                format!("/lines/{i}/lot_id"),
+                "this lot is listed twice; give one line per lot",
+            ));
         }
+        if !(0..=shipped.qty).contains(&l.received_qty) {
+            return Err(AppError::invalid(
+                format!("/lines/{i}/received_qty"),
+                format!(
+                    "received_qty must be between 0 and the {} shipped, got {}",
+                    shipped.qty, l.received_qty
+                ),
+            ));
+        }
+        short |= l.received_qty < shipped.qty;
+    }
+    let note = cmd
+        .body
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if short && note.is_none() {
+        return Err(AppError::invalid(
+            "/note",
+            "less arrived than was shipped: say in the note what happened to the rest",
+        ));
+    }
+    if note.is_some_and(|n| n.chars().count() > 1000) {
+        return Err(AppError::invalid("/note", "at most 1000 characters"));
     }
     for s in &lines {
         let received = cmd
             .body
             .lines
             .iter()
-            .rev()
             .find(|l| l.lot_id == s.lot_id)
             .map_or(s.qty, |l| l.received_qty);
         db::set_received(&mut tx, id, s.lot_id, received).await?;
     }
-    db::mark_delivered(&mut tx, id, cmd.body.note.as_deref()).await?;
+    db::mark_delivered(&mut tx, id, note).await?;
     let (ships, lines) = db::shipments(&mut tx, None, Some(id)).await?;
     let view = shipment_views(ships, lines)
         .pop()

@@ -902,6 +902,80 @@ async fn a_shipment_can_be_looked_up_by_its_id_before_and_after_delivery() {
 }
 
 #[tokio::test]
+async fn a_delivery_must_account_for_what_was_shipped() {
+    // Arrange: a dispatched shipment of 4 units of one lot
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-BED", 0).await;
+    let xh = add_lot(&app, "TEST-BED", "JM-XH-01", "XH", None, 10).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let (id, _) = place_request(&app, &dispatcher, &incident, "critical", "TEST-BED", 4).await;
+    let (status, dispatched) = app
+        .post(
+            &format!("/api/v1/requests/{id}/dispatch"),
+            &dispatcher,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{dispatched}");
+    let sid = dispatched["shipments"][0]["id"].as_str().expect("id");
+    let deliver = format!("/api/v1/shipments/{sid}/deliver");
+    let line = |qty: i64| json!({"lot_id": xh, "received_qty": qty});
+
+    // Act
+    let more = app
+        .post(&deliver, &dispatcher, &json!({"lines": [line(5)]}))
+        .await;
+    let negative = app
+        .post(&deliver, &dispatcher, &json!({"lines": [line(-1)]}))
+        .await;
+    let twice = app
+        .post(
+            &deliver,
+            &dispatcher,
+            &json!({"lines": [line(4), line(3)], "note": "x"}),
+        )
+        .await;
+    let short_unexplained = app
+        .post(
+            &deliver,
+            &dispatcher,
+            &json!({"lines": [line(3)], "note": "  "}),
+        )
+        .await;
+    let still = app
+        .get(&format!("/api/v1/shipments/{sid}"), &dispatcher)
+        .await;
+    let short_explained = app
+        .post(
+            &deliver,
+            &dispatcher,
+            &json!({"lines": [line(3)], "note": " one bed crushed "}),
+        )
+        .await;
+
+    // Assert: each refusal names the field and changes nothing; the explained one lands
+    assert_problem(more.0, &more.1, 422, "/lines/0/received_qty");
+    assert!(
+        more.1["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("4 shipped"),
+        "{}",
+        more.1
+    );
+    assert_problem(negative.0, &negative.1, 422, "/lines/0/received_qty");
+    assert_problem(twice.0, &twice.1, 422, "/lines/1/lot_id");
+    assert_problem(short_unexplained.0, &short_unexplained.1, 422, "/note");
+    assert_eq!(still.1["status"], "in_transit", "{}", still.1);
+    assert!(still.1["lines"][0]["received_qty"].is_null());
+    assert_eq!(short_explained.0, 200, "{}", short_explained.1);
+    assert_eq!(short_explained.1["lines"][0]["received_qty"], 3);
+    assert_eq!(short_explained.1["delivery_note"], "one bed crushed");
+    assert_eq!(audit_count(&app, "shipment.deliver").await, 1);
+}
+
+#[tokio::test]
 async fn cancel_releases_the_reservations_and_replan_fills_a_shortfall_from_new_stock() {
     // Arrange
     let app = TestApp::demo().await;

@@ -101,16 +101,40 @@ async fn a_dispatcher_closes_a_crossing_opens_an_incident_previews_and_reserves_
         )
         .await;
 
-    // Act 4: dispatch the request, then confirm the first shipment's delivery.
+    // Act 4: dispatch the request, then confirm the first shipment's delivery with one
+    // unit missing: first without saying why (refused), then with a note.
     b.click(".request button[id^='rq-dispatch-']").await;
     b.until("the dispatched request", "document.querySelector('.request .rq-status')?.dataset.status === 'dispatched' && document.querySelector(\"[id^='sh-deliver-']\")", 30)
         .await;
     b.screenshot("dispatcher-request-dispatched").await;
+    let shipped = b
+        .js("Number(document.querySelector(\"[id^='sh-recv-']\").value)")
+        .await
+        .as_i64()
+        .expect("the received field starts at the quantity shipped");
+    b.type_into("[id^='sh-recv-']", &(shipped - 1).to_string())
+        .await;
+    b.click("[id^='sh-deliver-']").await;
+    let refused = b
+        .until(
+            "the unexplained shortfall refused",
+            "document.querySelector('.request .form-error')?.textContent.includes('note')",
+            30,
+        )
+        .await;
+    assert_eq!(refused, true);
+    b.js(
+        "document.querySelector(\"[id^='sh-deliver-']\").scrollIntoView({block: 'center'}) || true",
+    )
+    .await;
+    b.screenshot("dispatcher-delivery-short").await;
+    b.type_into("[id^='sh-note-']", "one box lost on the ferry")
+        .await;
     b.click("[id^='sh-deliver-']").await;
     let delivery = b
         .until(
             "the delivery confirmed",
-            "document.querySelector('.request .form-ok')?.textContent.includes('Delivered') || document.querySelector('.request .form-error')?.textContent",
+            "document.querySelector('.request .form-ok')?.textContent.includes('Delivered')",
             30,
         )
         .await;
@@ -132,6 +156,16 @@ async fn a_dispatcher_closes_a_crossing_opens_an_incident_previews_and_reserves_
     .expect("shipments");
     assert!(shipments >= 1, "the dispatch made shipments");
     assert_eq!(delivered, 1, "one shipment confirmed delivered");
+    let (missing, note): (i64, Option<String>) = sqlx::query_as(
+        "select sum(sl.qty - sl.received_qty)::int8, min(s.delivery_note)
+           from shipments s join shipment_lines sl on sl.shipment_id = s.id
+          where s.status = 'delivered'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("delivered lines");
+    assert_eq!(missing, 1, "the unit entered as missing");
+    assert_eq!(note.as_deref(), Some("one box lost on the ferry"));
     assert!(routes.as_u64().unwrap_or(0) >= 1, "route lines drawn");
     assert!(
         etas.as_str().unwrap_or_default().contains("min"),

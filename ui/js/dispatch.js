@@ -370,15 +370,28 @@ export function requestCard(req, onChange) {
     }));
     act(dispatch, 'dispatch', 'dispatched'); act(cancel, 'cancel', 'cancelled'); act(replan, 'replan', 'done');
     const ships = (r.shipments || []).map((s) => {
+      const head = `${s.warehouse_code} · ${tv('rs', s.status)} · `;
+      if (s.status === 'delivered') {
+        return h('li', {}, head, s.lines.map((l) => `${l.sku} ${qty(l.received_qty)}/${qty(l.qty)}`).join(', '),
+          s.delivery_note ? ` · ${s.delivery_note}` : '');
+      }
+      // What arrived, per lot (prefilled with what was shipped), and a note that the
+      // service requires when anything is missing.
+      const got = s.lines.map((l) => h('input', { type: 'number', class: 'num', min: 0, max: l.qty, step: 1, value: l.qty,
+        id: `sh-recv-${s.id}-${l.lot_id}`, 'aria-label': `${t('received_qty')} ${l.sku} ${l.lot_code}` }));
+      const note = h('input', { type: 'text', id: `sh-note-${s.id}`, maxlength: 1000, size: 40, placeholder: t('delivery_note'), 'aria-label': t('delivery_note') });
       const dl = h('button', { type: 'button', class: 'secondary', id: `sh-deliver-${s.id}` }, t('deliver'));
       dl.addEventListener('click', () => busy(dl, async () => {
         try {
-          await post(`/shipments/${s.id}/deliver`, { lines: s.lines.map((l) => ({ lot_id: l.lot_id, received_qty: l.qty })) });
+          const lines = s.lines.map((l, i) => ({ lot_id: l.lot_id, received_qty: got[i].value === '' ? null : Number(got[i].value) }));
+          await post(`/shipments/${s.id}/deliver`, { lines, note: note.value.trim() || null });
           render(await get(`/requests/${r.id}`));
           showOk(box, t('delivered'));
         } catch (err) { showProblem(box, err); }
       }));
-      return h('li', {}, `${s.warehouse_code} · ${tv('rs', s.status)} · ${s.lines.map((l) => `${l.sku}×${qty(l.qty)}`).join(', ')} `, s.status === 'delivered' ? null : dl);
+      return h('li', {}, head,
+        h('ul', {}, s.lines.map((l, i) => h('li', {}, `${l.sku} ${l.lot_code} · ${t('shipped')} ${qty(l.qty)} · ${t('received_qty')} `, got[i]))),
+        note, ' ', dl);
     });
     box.replaceChildren(
       h('h3', {}, `${t('request')} ${String(r.id).slice(0, 8)} · `, h('span', { class: 'rq-status', 'data-status': r.status }, tv('rs', r.status)), ` · ${tv('prio', r.priority)}`),
