@@ -400,12 +400,24 @@ export async function transfers(v) {
       const rows = res.filter((x) => mine.has(x.from) || mine.has(x.to) || mine.has(x.from_code) || mine.has(x.to_code));
       if (!rows.length) { list.replaceChildren(h('p', { class: 'muted' }, t('none_found'))); return; }
       list.replaceChildren(table(['from', 'to', 'lines', 'status', ''], rows.map((tr) => {
+        // What arrived of each line (prefilled with what was sent) and, when less did,
+        // why: the service requires a reason for every short line.
+        const lines = (tr.lines || []).map((l, i) => ({
+          l,
+          got: input({ type: 'number', class: 'num', min: 0, max: l.qty, step: 1, value: l.qty, id: `tr-recv-${tr.id}-${i}`, 'aria-label': `${t('received_qty')} ${l.lot_code || ''}` }),
+          why: select([{ value: '', label: '—' }, { value: 'short', label: t('short') }, { value: 'damaged', label: t('damaged') }, { value: 'other', label: t('other_reason') }],
+            { id: `tr-why-${tr.id}-${i}`, 'aria-label': t('discrepancy') }),
+        }));
+        const note = input({ id: `tr-rnote-${tr.id}`, maxlength: 1000, placeholder: t('note'), 'aria-label': t('note') });
         const rb = h('button', { type: 'button', class: 'secondary' }, t('receive'));
         const cb = h('button', { type: 'button', class: 'danger' }, t('cancel'));
-        const cell = h('td', {}, rb, ' ', cb);
+        const cell = h('td', {}, note, ' ', rb, ' ', cb);
         rb.addEventListener('click', () => busy(rb, async () => {
           try {
-            await post(`/transfers/${tr.id}/receive`, { lines: (tr.lines || []).map((l) => ({ lot_id: l.lot_id, received_qty: l.qty })) });
+            await post(`/transfers/${tr.id}/receive`, {
+              lines: lines.map(({ l, got, why }) => ({ lot_id: l.lot_id, received_qty: got.value === '' ? null : Number(got.value), discrepancy_reason: why.value || null })),
+              note: note.value.trim() || null,
+            });
             loadList();
           } catch (err) { showProblem(cell, err); }
         }));
@@ -413,7 +425,8 @@ export async function transfers(v) {
           try { await post(`/transfers/${tr.id}/cancel`, {}); loadList(); } catch (err) { showProblem(cell, err); }
         }));
         return h('tr', {}, h('td', {}, tr.from_code || tr.from), h('td', {}, tr.to_code || tr.to),
-          h('td', {}, (tr.lines || []).map((l) => h('div', {}, `${l.sku || ''} ${l.lot_code || l.lot_id} × ${qty(l.qty)}`))), h('td', {}, tr.status), cell);
+          h('td', {}, lines.map(({ l, got, why }) => h('div', {}, `${l.sku || ''} ${l.lot_code || l.lot_id} × ${qty(l.qty)} · ${t('received_qty')} `, got, ' ', why))),
+          h('td', {}, tr.status), cell);
       })));
     } catch (err) { list.replaceChildren(); showProblem(list, err); }
   }
