@@ -656,6 +656,62 @@ async fn a_clerk_quarantines_a_lot_with_a_reason_and_releases_it() {
 }
 
 #[tokio::test]
+async fn a_clerk_writes_off_an_expired_lot_from_the_proposal() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("adjust").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    let (lot, on_hand): (uuid::Uuid, i64) = sqlx::query_as(
+        "select l.id, l.on_hand from stock_lots l join warehouses w on w.id = l.warehouse_id
+          where w.code = 'JM-JH-RC' and l.expires_on < current_date and l.on_hand > 0
+            and l.reserved = 0 order by l.id limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("an expired lot in the demo data");
+
+    open_as(&b, &app, "clerk", &["JM-JH-RC"], "#/adjust").await;
+    b.until(
+        "the lot list",
+        "document.querySelectorAll('#aj-lot option').length > 0",
+        20,
+    )
+    .await;
+    b.el("#aj-lot")
+        .await
+        .select_by_value(&lot.to_string())
+        .await
+        .expect("choose the lot");
+    let proposal = b
+        .js("[document.getElementById('aj-dir').value, document.getElementById('aj-reason').value, document.getElementById('aj-qty').value]")
+        .await;
+    b.click("#aj-submit").await;
+    b.until(
+        "the write-off confirmed",
+        "document.querySelector('#adjust-form .form-ok')",
+        20,
+    )
+    .await;
+
+    assert_eq!(
+        proposal,
+        serde_json::json!(["-1", "expired", on_hand.to_string()]),
+        "an expired lot proposes writing off all of it"
+    );
+    let (left, booked): (i64, Option<String>) = sqlx::query_as(
+        "select l.on_hand, (select m.reason from stock_movements m where m.lot_id = l.id and m.kind = 'adjustment')
+           from stock_lots l where l.id = $1",
+    )
+    .bind(lot)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the lot");
+    assert_eq!((left, booked.as_deref()), (0, Some("expired")));
+    b.close().await;
+}
+
+#[tokio::test]
 async fn the_clerk_screens_fit_a_portrait_tablet_without_sideways_scrolling() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let Some(b) = Browser::start("tablet").await else {
@@ -668,7 +724,14 @@ async fn the_clerk_screens_fit_a_portrait_tablet_without_sideways_scrolling() {
         .expect("tablet size");
     open_as(&b, &app, "clerk", &["JM-JH-RC"], "#/receive").await;
     let mut wide = Vec::new();
-    for r in ["receive", "issue", "counts", "quarantine", "alerts"] {
+    for r in [
+        "receive",
+        "issue",
+        "adjust",
+        "counts",
+        "quarantine",
+        "alerts",
+    ] {
         b.client
             .goto(&app.url(&format!("/#/{r}")))
             .await

@@ -17,6 +17,7 @@ const ROUTES = [
   { path: 'receive', label: 'nav_receive', roles: [C], render: clerk.receive },
   { path: 'issue', label: 'nav_issue', roles: [C], render: clerk.issue },
   { path: 'transfers', label: 'nav_transfers', roles: [C], render: clerk.transfers },
+  { path: 'adjust', label: 'nav_adjust', roles: [C], render: clerk.adjust },
   { path: 'quarantine', label: 'nav_quarantine', roles: [C], render: clerk.quarantine },
   { path: 'counts', label: 'nav_counts', roles: [C], render: clerk.counts },
   { path: 'map', label: 'nav_map', roles: [D, ADM], render: dispatch.mapScreen },

@@ -2,7 +2,7 @@
 // issue with a FEFO suggestion, transfers, quarantine and release, blind counts.
 import { get, getAll, post, put } from './api.js';
 import { h, field, input, select, showProblem, showOk, busy, table, loading, qty, clearProblems } from './dom.js';
-import { t, nameOf, lang } from './i18n.js';
+import { t, tv, nameOf, lang } from './i18n.js';
 import * as store from './store.js';
 import { stackedBars, legend } from './chart.js';
 
@@ -470,6 +470,56 @@ export async function quarantine(v) {
     } catch (err) { out.replaceChildren(); showProblem(form, err); }
   }
   await load();
+}
+
+// ---------------------------------------------------------------- adjustments
+
+/** Adjust or write off stock of one lot: damaged, lost, found, expired, count correction. */
+export async function adjust(v) {
+  const wh = await warehousePicker(() => load());
+  const lot = select([], { name: 'lot_id', id: 'aj-lot' });
+  const dir = select([{ value: '-1', label: t('decrease') }, { value: '1', label: t('increase') }], { id: 'aj-dir' });
+  const q = input({ name: 'qty', id: 'aj-qty', type: 'number', min: 1 });
+  const reason = select(['damaged', 'lost', 'found', 'expired', 'count_correction', 'other'].map((r) => ({ value: r, label: tv('ar', r) })), { id: 'aj-reason' });
+  const note = input({ name: 'note', id: 'aj-note', maxlength: 1000 });
+  const btn = h('button', { type: 'submit', id: 'aj-submit' }, t('adjust'));
+  const form = h('form', { class: 'card', id: 'adjust-form' }, h('div', { class: 'row' },
+    field('warehouse', wh, { pointer: 'code' }), field('lot', lot, { pointer: '/lines/0/lot_id' }), field('change', dir),
+    field('qty', q, { pointer: '/lines/0/qty' }), field('reason', reason, { pointer: '/lines/0/reason' }),
+    field('note', note, { pointer: '/lines/0/note' }), btn));
+  v.append(h('h1', {}, t('adjust_title')), form);
+  let lots = [];
+  // Expired lots first: writing them off is the most common adjustment. Choosing one
+  // proposes its whole on-hand as an expiry write-off.
+  async function load() {
+    lots = (await getAll('/lots', { warehouse: wh.value }, 3000)).filter((l) => l.on_hand > 0 || l.status === 'quarantined');
+    lots.sort((a, b) => (expiryBadge(a).cls === 'expired' ? 0 : 1) - (expiryBadge(b).cls === 'expired' ? 0 : 1));
+    lot.replaceChildren(...lots.map((l) => h('option', { value: l.id },
+      `${nameOf(l, 'item_name')} · ${l.lot_code} · ${l.expires_on || '—'} (${expiryBadge(l).text}) · ${qty(l.on_hand)}${l.reserved ? ` (${t('reserved')} ${qty(l.reserved)})` : ''}`)));
+    propose();
+  }
+  function propose() {
+    const l = lots.find((x) => x.id === lot.value);
+    if (l && expiryBadge(l).cls === 'expired') {
+      dir.value = '-1'; reason.value = 'expired'; q.value = String(l.on_hand - (l.reserved || 0));
+    }
+  }
+  lot.addEventListener('change', propose);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(btn, async () => {
+      try {
+        const res = await post(`/warehouses/${encodeURIComponent(wh.value)}/adjustments`, {
+          lines: [{ lot_id: lot.value, qty: Number(dir.value) * Number(q.value), reason: reason.value, note: note.value.trim() || null }],
+        });
+        const line = res.lines?.[0];
+        showOk(form, t('adjusted', { lot: line?.lot_code || '', on_hand: qty(line?.on_hand) }));
+        note.value = '';
+        await load();
+      } catch (err) { showProblem(form, err); }
+    });
+  });
+  await load().catch((e) => showProblem(form, e));
 }
 
 // ---------------------------------------------------------------- counts
