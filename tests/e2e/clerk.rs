@@ -250,6 +250,67 @@ async fn every_auditor_screen_renders_without_script_errors() {
 }
 
 #[tokio::test]
+async fn every_admin_screen_renders_without_script_errors() {
+    visit_every_screen("admin", &[]).await;
+}
+
+#[tokio::test]
+async fn an_admin_sets_a_reserve_level_and_only_the_changed_one_is_written() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("reserves").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    let level = |sku: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "select coalesce((select r.min_qty from reserve_levels r join items i on i.id = r.item_id
+                    join warehouses w on w.id = r.warehouse_id where i.sku = $1 and w.code = 'JM-JH-RC'), 0)",
+            )
+            .bind(sku)
+            .fetch_one(&pool)
+            .await
+            .expect("level")
+        }
+    };
+    let events = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from audit_events where action = 'stock.reserve_levels'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("events")
+    };
+    let before = events().await;
+
+    open_as(&b, &app, "admin", &[], "#/reserves").await;
+    b.el("#rl-wh")
+        .await
+        .select_by_value("JM-JH-RC")
+        .await
+        .expect("warehouse");
+    b.until(
+        "the levels of the centre",
+        "document.getElementById('rl-WATER-5L')",
+        20,
+    )
+    .await;
+    b.type_into("#rl-WATER-5L", "1234").await;
+    b.click("#rl-save").await;
+    b.until(
+        "the save confirmed",
+        "document.querySelector('#reserve-form .form-ok')?.textContent.includes('1')",
+        20,
+    )
+    .await;
+
+    assert_eq!(level("WATER-5L").await, 1234);
+    assert_eq!(events().await, before + 1, "one audited change");
+    b.close().await;
+}
+
+#[tokio::test]
 async fn a_clerk_issues_from_the_fefo_suggestion_and_the_earliest_usable_lot_is_drawn() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let Some(b) = Browser::start("issue").await else {

@@ -21,6 +21,7 @@ const ROUTES = [
   { path: 'quarantine', label: 'nav_quarantine', roles: [C], render: clerk.quarantine },
   { path: 'counts', label: 'nav_counts', roles: [C], render: clerk.counts },
   { path: 'map', label: 'nav_map', roles: [D, ADM], render: dispatch.mapScreen },
+  { path: 'reserves', label: 'nav_reserves', roles: [ADM], render: clerk.reserveLevels },
   { path: 'requests', label: 'nav_requests', roles: [D, A, ADM], render: dispatch.requests },
   { path: 'audit', label: 'nav_audit', roles: [A, ADM], render: audit.events },
   { path: 'movements', label: 'nav_movements', roles: [C, A, ADM], render: audit.movements },

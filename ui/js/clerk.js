@@ -522,6 +522,48 @@ export async function adjust(v) {
   await load().catch((e) => showProblem(form, e));
 }
 
+// ---------------------------------------------------------------- reserve levels
+
+/** Admin: each warehouse's reserve level per item, the floor ordinary allocation leaves. */
+export async function reserveLevels(v) {
+  const [all, itemsList] = await Promise.all([store.warehouses(), store.items()]);
+  const wh = select(store.warehouseOptions(all), { id: 'rl-wh', name: 'warehouse' });
+  const save = h('button', { type: 'submit', id: 'rl-save' }, t('saved_levels_button'));
+  const rows = h('div', { id: 'rl-table' });
+  const form = h('form', { class: 'card', id: 'reserve-form' }, h('div', { class: 'row' }, field('warehouse', wh, { pointer: 'code' })), rows, h('p', {}, save));
+  v.append(h('h1', {}, t('reserves_title')), h('p', { class: 'muted' }, t('reserves_help')), form);
+  let inputs = [];
+  async function load() {
+    rows.replaceChildren(loading());
+    try {
+      const levels = await get(`/warehouses/${encodeURIComponent(wh.value)}/reserve-levels`);
+      const by = Object.fromEntries((Array.isArray(levels) ? levels : []).map((l) => [l.sku, l.min_qty]));
+      inputs = itemsList.map((i, n) => ({
+        sku: i.sku, was: by[i.sku] || 0,
+        el: input({ type: 'number', class: 'num', min: 0, step: 1, value: by[i.sku] || 0, id: `rl-${i.sku}`, 'aria-label': `${t('min_qty')} ${nameOf(i)}` }),
+      }));
+      rows.replaceChildren(table(['item', 'sku', { label: 'min_qty', cls: 'num' }],
+        itemsList.map((i, n) => h('tr', { class: by[i.sku] ? '' : 'muted' }, h('td', {}, nameOf(i)), h('td', {}, i.sku), h('td', { class: 'num' }, inputs[n].el)))));
+    } catch (err) { rows.replaceChildren(); showProblem(form, err); }
+  }
+  wh.addEventListener('change', load);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(save, async () => {
+      // Only what changed: an unchanged level is not rewritten (nor audited).
+      const changed = inputs.filter((x) => x.el.value !== String(x.was))
+        .map((x) => ({ sku: x.sku, min_qty: x.el.value === '' ? null : Number(x.el.value) }));
+      if (!changed.length) { showOk(form, t('nothing_changed')); return; }
+      try {
+        await put(`/warehouses/${encodeURIComponent(wh.value)}/reserve-levels`, changed);
+        showOk(form, t('saved_levels', { n: changed.length }));
+        await load();
+      } catch (err) { showProblem(form, err); }
+    });
+  });
+  await load();
+}
+
 // ---------------------------------------------------------------- counts
 
 export async function counts(v) {
