@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{TestApp, assert_problem, audit_count};
 
 /// Xinhui, Jiangmen (district seat, gba-geography.md §3).
 const XINHUI: (f64, f64) = (22.4613, 113.0291);
@@ -47,14 +47,6 @@ async fn xinhui_incident_over_xh(app: &TestApp, token: &str) -> String {
     )
     .await;
     out["id"].as_str().expect("id").to_owned()
-}
-
-async fn audit_count(app: &TestApp, action: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>("select count(*) from audit_events where action = $1")
-        .bind(action)
-        .fetch_one(&app.pool)
-        .await
-        .expect("count")
 }
 
 #[tokio::test]

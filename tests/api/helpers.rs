@@ -250,6 +250,15 @@ pub async fn read(res: reqwest::Response) -> (u16, Value) {
 }
 
 /// Asserts `body` is a problem document with `status` naming `pointer` among its errors.
+/// How many audit events with this action the database holds.
+pub async fn audit_count(app: &TestApp, action: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from audit_events where action = $1")
+        .bind(action)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count the audit events")
+}
+
 pub fn assert_problem(status: u16, body: &Value, expected: u16, pointer: &str) {
     assert_eq!(status, expected, "unexpected status; body: {body}");
     assert_eq!(body["status"], expected, "problem status; body: {body}");

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{TestApp, assert_problem, audit_count};
 
 const SRC: &str = "JM-JH-RC";
 const DST: &str = "JM-PJ-01";
@@ -172,14 +172,6 @@ async fn record_count(app: &TestApp, token: &str, id: &str, lines: &[(Uuid, i64)
         .await;
     assert_eq!(status, 200, "record count lines: {body}");
     body
-}
-
-async fn audit_count(app: &TestApp, action: &str) -> i64 {
-    sqlx::query_scalar("select count(*) from audit_events where action = $1")
-        .bind(action)
-        .fetch_one(&app.pool)
-        .await
-        .expect("audit")
 }
 
 #[tokio::test]
