@@ -383,3 +383,70 @@ async fn an_incident_drawn_with_its_affected_area_keeps_the_warehouses_inside_ou
     );
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_shipment_id_from_a_waybill_finds_its_request_and_delivery_form() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("find shipment").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    // A dispatched request, made through the API.
+    let token = app.token("dispatcher", &[]).await;
+    let (status, incident) = app
+        .post(
+            "/api/v1/incidents",
+            &token,
+            &serde_json::json!({"name": "Xinhui flood", "kind": "flood", "point": {"lat": 22.4613, "lon": 113.0291}, "population": 5000}),
+        )
+        .await;
+    assert_eq!(status, 201, "{incident}");
+    let (status, request) = app
+        .post(
+            &format!(
+                "/api/v1/incidents/{}/requests",
+                incident["id"].as_str().expect("id")
+            ),
+            &token,
+            &serde_json::json!({"priority": "high", "lines": [{"sku": "WATER-5L", "qty": 20}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{request}");
+    let rid = request["id"].as_str().expect("request id");
+    let (status, dispatched) = app
+        .post(
+            &format!("/api/v1/requests/{rid}/dispatch"),
+            &token,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{dispatched}");
+    let sid = dispatched["shipments"][0]["id"]
+        .as_str()
+        .expect("shipment id")
+        .to_owned();
+
+    open_as(&b, &app, "dispatcher", &[], "#/requests").await;
+    b.type_into("#rq-shipment", "not-a-shipment").await;
+    b.click("#rq-find").await;
+    let refused = b
+        .until(
+            "the malformed id refused",
+            "document.querySelector('.card .form-error')?.textContent",
+            20,
+        )
+        .await;
+    b.type_into("#rq-shipment", &sid).await;
+    b.click("#rq-find").await;
+    let found = b
+        .until(
+            "the request with the shipment's delivery form",
+            &format!("document.querySelector('#rq-detail .request[data-request=\"{rid}\"] #sh-deliver-{sid}') && true"),
+            20,
+        )
+        .await;
+
+    assert!(refused.as_str().is_some_and(|t| !t.is_empty()), "{refused}");
+    assert_eq!(found, true);
+    b.close().await;
+}

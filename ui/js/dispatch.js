@@ -411,9 +411,23 @@ export async function requests(v) {
   const status = select(['', 'reserved', 'partially_reserved', 'unfilled', 'dispatched', 'delivered', 'cancelled'].map((s) => ({ value: s, label: s ? tv('rs', s) : t('all') })), { id: 'rq-status', name: 'status' });
   const out = h('div', { id: 'rq-list' });
   const detail = h('div', { id: 'rq-detail' });
-  const form = h('form', { class: 'card' }, h('div', { class: 'row' }, field('status', status, { pointer: 'status' })));
+  // A receiving team may hold only a shipment id (from the waybill): find its request.
+  const shipment = input({ id: 'rq-shipment', name: 'shipment' });
+  const find = h('button', { type: 'submit', class: 'secondary', id: 'rq-find' }, t('find_shipment'));
+  const form = h('form', { class: 'card' }, h('div', { class: 'row' }, field('status', status, { pointer: 'status' }),
+    field('shipment_id', shipment, { pointer: 'id' }), find));
   v.append(h('h1', {}, t('requests_title')), form, h('div', { class: 'split' }, out, detail));
   status.addEventListener('change', load);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(find, async () => {
+      clearProblems(form);
+      try {
+        const s = await get(`/shipments/${encodeURIComponent(shipment.value.trim())}`);
+        detail.replaceChildren(requestCard(await get(`/requests/${s.request_id}`), load));
+      } catch (err) { showProblem(form, err); }
+    });
+  });
   async function load() {
     out.replaceChildren(loading());
     try {
