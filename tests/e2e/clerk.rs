@@ -717,7 +717,7 @@ async fn a_clerk_quarantines_a_lot_with_a_reason_and_releases_it() {
 }
 
 #[tokio::test]
-async fn a_clerk_writes_off_an_expired_lot_from_the_proposal() {
+async fn a_clerk_writes_off_an_expired_lot_from_its_alert() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let Some(b) = Browser::start("adjust").await else {
         return;
@@ -732,18 +732,15 @@ async fn a_clerk_writes_off_an_expired_lot_from_the_proposal() {
     .await
     .expect("an expired lot in the demo data");
 
-    open_as(&b, &app, "clerk", &["JM-JH-RC"], "#/adjust").await;
+    // From the alerts: the expired lot's write-off link opens the Adjust screen on it.
+    open_as(&b, &app, "clerk", &["JM-JH-RC"], "#/alerts").await;
+    b.click(&format!("a.write-off[href$='{lot}']")).await;
     b.until(
-        "the lot list",
-        "document.querySelectorAll('#aj-lot option').length > 0",
+        "the lot chosen",
+        &format!("document.getElementById('aj-lot')?.value === '{lot}'"),
         20,
     )
     .await;
-    b.el("#aj-lot")
-        .await
-        .select_by_value(&lot.to_string())
-        .await
-        .expect("choose the lot");
     let proposal = b
         .js("[document.getElementById('aj-dir').value, document.getElementById('aj-reason').value, document.getElementById('aj-qty').value]")
         .await;

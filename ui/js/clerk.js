@@ -227,9 +227,12 @@ export async function alerts(v) {
       out.replaceChildren(table(['kind', 'warehouse', 'item', 'lot_code', 'expires_on', { label: 'qty', cls: 'num' }, 'detail'],
         list.map((a) => {
           const cls = /expired/.test(a.kind) ? 'expired' : /expir/.test(a.kind) ? 'soon' : 'none';
+          // A clerk can go straight from expired stock to writing it off.
+          const writeOff = a.kind === 'expired' && a.lot_id && store.role() === 'clerk'
+            ? h('a', { href: `#/adjust?lot=${a.lot_id}`, class: 'write-off' }, t('write_off')) : null;
           return h('tr', { class: cls }, h('td', {}, h('span', { class: `badge ${cls}` }, a.kind)), h('td', {}, a.warehouse_code || a.warehouse || ''),
             h('td', {}, nameOf(a) || a.sku || ''), h('td', {}, a.lot_code || ''), h('td', {}, a.expires_on || ''),
-            h('td', { class: 'num' }, qty(a.qty ?? a.on_hand ?? a.available)), h('td', {}, a.min_qty !== undefined && a.min_qty !== null ? `< ${qty(a.min_qty)} (${t('shortfall')} ${qty(a.shortfall)})` : (a.detail || '')));
+            h('td', { class: 'num' }, qty(a.qty ?? a.on_hand ?? a.available)), h('td', {}, a.min_qty !== undefined && a.min_qty !== null ? `< ${qty(a.min_qty)} (${t('shortfall')} ${qty(a.shortfall)})` : (a.detail || ''), writeOff));
         })));
     } catch (e) { out.replaceChildren(); showProblem(out, e); }
   }
@@ -496,7 +499,16 @@ export async function adjust(v) {
     lots.sort((a, b) => (expiryBadge(a).cls === 'expired' ? 0 : 1) - (expiryBadge(b).cls === 'expired' ? 0 : 1));
     lot.replaceChildren(...lots.map((l) => h('option', { value: l.id },
       `${nameOf(l, 'item_name')} · ${l.lot_code} · ${l.expires_on || '—'} (${expiryBadge(l).text}) · ${qty(l.on_hand)}${l.reserved ? ` (${t('reserved')} ${qty(l.reserved)})` : ''}`)));
+    if (wanted && lots.some((l) => l.id === wanted)) lot.value = wanted;
     propose();
+  }
+  // `#/adjust?lot=<id>` (the alerts' write-off link) opens with that lot chosen, in its
+  // warehouse.
+  const wanted = new URLSearchParams(location.hash.split('?')[1] || '').get('lot');
+  if (wanted) {
+    const target = await get(`/lots/${encodeURIComponent(wanted)}`).catch(() => null);
+    const code = target?.warehouse_code;
+    if (code && [...wh.options].some((o) => o.value === code)) wh.value = code;
   }
   function propose() {
     const l = lots.find((x) => x.id === lot.value);
