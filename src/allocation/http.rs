@@ -307,6 +307,12 @@ pub async fn load_view(conn: &mut PgConnection, id: RequestId) -> AppResult<Requ
     })
 }
 
+/// One shipment as the API shows it; `None` when there is no such shipment.
+async fn shipment_view(conn: &mut PgConnection, id: ShipmentId) -> AppResult<Option<ShipmentView>> {
+    let (ships, lines) = db::shipments(conn, None, Some(id)).await?;
+    Ok(shipment_views(ships, lines).pop())
+}
+
 fn shipment_views(
     ships: Vec<db::ShipmentRow>,
     lines: Vec<db::ShipmentLineRow>,
@@ -916,9 +922,8 @@ pub async fn get_shipment(
     Path(id): Path<ShipmentId>,
 ) -> AppResult<Json<ShipmentView>> {
     let mut conn = state.pool.acquire().await?;
-    let (ships, lines) = db::shipments(&mut conn, None, Some(id)).await?;
-    shipment_views(ships, lines)
-        .pop()
+    shipment_view(&mut conn, id)
+        .await?
         .map(Json)
         .ok_or_else(|| AppError::not_found(format!("no shipment with id {id}")))
 }
@@ -1288,9 +1293,8 @@ pub async fn deliver_shipment(
         db::set_received(&mut tx, id, s.lot_id, received).await?;
     }
     db::mark_delivered(&mut tx, id, note).await?;
-    let (ships, lines) = db::shipments(&mut tx, None, Some(id)).await?;
-    let view = shipment_views(ships, lines)
-        .pop()
+    let view = shipment_view(&mut tx, id)
+        .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("shipment vanished")))?;
     let body = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
     idempotency::finish_command(

@@ -830,6 +830,24 @@ async fn dispatch_issues_the_stock_once_and_cancel_after_dispatch_is_refused() {
     assert_ledger_consistent(&app).await;
 }
 
+/// A dispatched critical request for 4 TEST-BED from its only lot, at JM-XH-01 (one
+/// shipment): returns the lot, the request id and the dispatch answer.
+async fn four_beds_dispatched_from_xh(app: &TestApp, dispatcher: &str) -> (Uuid, String, Value) {
+    new_item(app, "TEST-BED", 0).await;
+    let xh = add_lot(app, "TEST-BED", "JM-XH-01", "XH", None, 10).await;
+    let incident = xinhui_incident(app, dispatcher).await;
+    let (id, _) = place_request(app, dispatcher, &incident, "critical", "TEST-BED", 4).await;
+    let (status, dispatched) = app
+        .post(
+            &format!("/api/v1/requests/{id}/dispatch"),
+            dispatcher,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "dispatch: {dispatched}");
+    (xh, id, dispatched)
+}
+
 #[tokio::test]
 async fn a_shipment_can_be_looked_up_by_its_id_before_and_after_delivery() {
     // Arrange: a dispatched request with one shipment, from JM-XH-01; a clerk of another
@@ -837,18 +855,7 @@ async fn a_shipment_can_be_looked_up_by_its_id_before_and_after_delivery() {
     let app = TestApp::demo().await;
     let dispatcher = app.token("dispatcher", &[]).await;
     let clerk = app.token("clerk", &["JM-JH-RC"]).await;
-    new_item(&app, "TEST-BED", 0).await;
-    let xh = add_lot(&app, "TEST-BED", "JM-XH-01", "XH", None, 10).await;
-    let incident = xinhui_incident(&app, &dispatcher).await;
-    let (id, _) = place_request(&app, &dispatcher, &incident, "critical", "TEST-BED", 4).await;
-    let (status, dispatched) = app
-        .post(
-            &format!("/api/v1/requests/{id}/dispatch"),
-            &dispatcher,
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{dispatched}");
+    let (xh, id, dispatched) = four_beds_dispatched_from_xh(&app, &dispatcher).await;
     let sid = dispatched["shipments"][0]["id"]
         .as_str()
         .expect("shipment id")
@@ -898,18 +905,7 @@ async fn a_delivery_must_account_for_what_was_shipped() {
     // Arrange: a dispatched shipment of 4 units of one lot
     let app = TestApp::demo().await;
     let dispatcher = app.token("dispatcher", &[]).await;
-    new_item(&app, "TEST-BED", 0).await;
-    let xh = add_lot(&app, "TEST-BED", "JM-XH-01", "XH", None, 10).await;
-    let incident = xinhui_incident(&app, &dispatcher).await;
-    let (id, _) = place_request(&app, &dispatcher, &incident, "critical", "TEST-BED", 4).await;
-    let (status, dispatched) = app
-        .post(
-            &format!("/api/v1/requests/{id}/dispatch"),
-            &dispatcher,
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{dispatched}");
+    let (xh, _, dispatched) = four_beds_dispatched_from_xh(&app, &dispatcher).await;
     let sid = dispatched["shipments"][0]["id"].as_str().expect("id");
     let deliver = format!("/api/v1/shipments/{sid}/deliver");
     let line = |qty: i64| json!({"lot_id": xh, "received_qty": qty});

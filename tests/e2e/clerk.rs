@@ -370,6 +370,19 @@ async fn a_clerk_issues_from_the_fefo_suggestion_and_the_earliest_usable_lot_is_
     b.close().await;
 }
 
+/// Signs in as a clerk of the reserve centre and opens a count of TOOTHPASTE-100G there.
+async fn open_toothpaste_count(b: &Browser, app: &TestApp) {
+    open_as(b, app, "clerk", &["JM-JH-RC"], "#/counts").await;
+    b.type_into("#ct-skus", "TOOTHPASTE-100G").await;
+    b.click("#ct-open").await;
+    b.until(
+        "the count sheet",
+        "document.querySelector('#ct-line-0')",
+        15,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_blind_count_hides_expected_quantities_and_posting_books_the_variance() {
     let _serial = ONE_AT_A_TIME.lock().await;
@@ -395,15 +408,7 @@ async fn a_blind_count_hides_expected_quantities_and_posting_books_the_variance(
         })
         .collect();
 
-    open_as(&b, &app, "clerk", &["JM-JH-RC"], "#/counts").await;
-    b.type_into("#ct-skus", "TOOTHPASTE-100G").await;
-    b.click("#ct-open").await;
-    b.until(
-        "the count sheet",
-        "document.querySelector('#ct-line-0')",
-        15,
-    )
-    .await;
+    open_toothpaste_count(&b, &app).await;
     let sheet = b.js("document.getElementById('ct-sheet').innerText").await;
     b.client
         .execute(
@@ -466,15 +471,7 @@ async fn a_clerk_cancels_an_abandoned_count_giving_a_reason_and_nothing_is_booke
         .expect("on hand")
     };
     let before = booked().await;
-    open_as(&b, &app, "clerk", &["JM-JH-RC"], "#/counts").await;
-    b.type_into("#ct-skus", "TOOTHPASTE-100G").await;
-    b.click("#ct-open").await;
-    b.until(
-        "the count sheet",
-        "document.querySelector('#ct-line-0')",
-        15,
-    )
-    .await;
+    open_toothpaste_count(&b, &app).await;
     b.type_into("#ct-line-0", "0").await;
 
     // No reason: the field is flagged and the count stays open.
