@@ -30,6 +30,7 @@ select id, 'seed', 1000000000, '00000000-0000-0000-0000-000000000001' from stock
 SQL
 ITEM=$(psql "$URL" -Atc "select id from items where sku = 'TENT-12M2-SGL'")
 ACTOR=$(psql "$URL" -Atc "select id from users where username = 'bench-clerk'")
+WH=$(psql "$URL" -Atc "select id from warehouses where code = 'JM-JH-RC'")
 # What the service hashes for an issue event, up to `seq` (src/audit/mod.rs), so that
 # pgbench's hash costs the same.
 CANON='{"action":"stock.issue","actor_id":"'$ACTOR'","actor_username":"bench-clerk","after":{"lines":[{"lot_id":"01a21f60-aae5-7000-bac7-c4149f40a880","on_hand":999998684,"qty":-1,"reason":"load test"}],"warehouse":"JM-JH-RC"},"at":"2026-11-27T23:37:13.575123Z","before":null,"entity_id":"01a21f60-b0eb-7349-9a86-16e1fe8680d8","entity_kind":"issue","idempotency_key":null,"request_id":"42c427c5-c17a-4fb2-af90-2a718f52a1dd","seq":'
@@ -42,7 +43,7 @@ for op in receipt issue; do
         $LOAD "http://127.0.0.1:$PORT" "$TOKEN" $op "$c" "$SECS"
         j=$(( c < 2 ? c : 2 ))
         pgbench -n -M prepared -f "benches/load/$op.sql" -c "$c" -j "$j" -T "$SECS" \
-            -D actor_id="$ACTOR" -D item="$ITEM" -D canon="$CANON" "$URL" 2>/dev/null \
+            -D actor_id="$ACTOR" -D item="$ITEM" -D wh_id="$WH" -D canon="$CANON" "$URL" 2>/dev/null \
             | awk -v op=$op -v c=$c '/latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "pgbench %-8s clients=%-3s %26.1f/s  avg=%sms\n", op, c, tps, lat}'
     done
 done

@@ -117,9 +117,7 @@ pub async fn create_count(
 ) -> AppResult<Response> {
     let req = cmd.body;
     let mut tx = crate::db::begin_write(&state.pool).await?;
-    let wh = crate::warehouses::db::by_code(&mut tx, &code)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no warehouse with code {code}")))?;
+    let wh = state.warehouse_ids.in_path(&mut tx, &code).await?;
     actor.require_warehouse(wh.id, &wh.code)?;
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
         return Ok(replay);

@@ -36,6 +36,8 @@ pub struct AppState {
     pub network: Arc<crate::allocation::NetworkCache>,
     /// Validated bearer tokens (see `crate::auth::cache`).
     pub sessions: Arc<crate::auth::cache::SessionCache>,
+    /// Warehouse codes and their ids (see `crate::warehouses::ids`).
+    pub warehouse_ids: Arc<crate::warehouses::ids::WarehouseIds>,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             settings: Arc::new(settings),
             network: Arc::default(),
             sessions,
+            warehouse_ids: Arc::default(),
         }
     }
 }

@@ -134,10 +134,14 @@ pub async fn create_transfer(
         .collect();
     check_send_lines(&lines)?;
     let mut tx = crate::db::begin_write(&state.pool).await?;
-    let from = crate::warehouses::db::by_code(&mut tx, &req.from)
+    let from = state
+        .warehouse_ids
+        .find(&mut tx, &req.from)
         .await?
         .ok_or_else(|| AppError::invalid("/from", format!("unknown warehouse `{}`", req.from)))?;
-    let to = crate::warehouses::db::by_code(&mut tx, &req.to)
+    let to = state
+        .warehouse_ids
+        .find(&mut tx, &req.to)
         .await?
         .ok_or_else(|| AppError::invalid("/to", format!("unknown warehouse `{}`", req.to)))?;
     if from.id == to.id {

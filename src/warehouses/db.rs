@@ -46,6 +46,19 @@ pub async fn by_code(
     .await
 }
 
+/// The id of the warehouse with this code (see [`super::ids`]).
+pub async fn id_by_code(
+    conn: &mut PgConnection,
+    code: &str,
+) -> Result<Option<WarehouseId>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select id as "id: WarehouseId" from warehouses where code = $1"#,
+        code
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 /// The code of the warehouse with this id (an error when there is none).
 pub async fn code_of(conn: &mut PgConnection, id: WarehouseId) -> Result<String, sqlx::Error> {
     sqlx::query_scalar!(

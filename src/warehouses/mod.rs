@@ -6,6 +6,7 @@
 
 pub mod db;
 pub mod http;
+pub mod ids;
 
 use serde::Serialize;
 

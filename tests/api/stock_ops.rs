@@ -1150,6 +1150,110 @@ async fn the_movement_log_filters_and_pages_with_a_cursor() {
 // The ledger
 // ---------------------------------------------------------------------------------------
 
+/// Adds a community depot in Zhongshan with `code`, straight into the database (there is
+/// no API for creating warehouses); its id.
+async fn add_depot(app: &TestApp, code: &str) -> Uuid {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into warehouses (id, code, name_zh, name_en, lat, lon, city, district, tier)
+         values ($1, $2, '石岐社区储备点', 'Shiqi community depot', 22.5176, 113.3926, 'Zhongshan', 'Shiqi', 'community')",
+    )
+    .bind(id)
+    .bind(code)
+    .execute(&app.pool)
+    .await
+    .expect("insert warehouse");
+    id
+}
+
+#[tokio::test]
+async fn a_warehouse_keeps_its_id_and_code_for_good_and_is_never_deleted() {
+    // Arrange: the service has resolved WH's code (src/warehouses/ids.rs keeps it).
+    let app = TestApp::demo().await;
+    let clerk = app.token("clerk", &[WH]).await;
+    let lot = receive(&app, &clerk, TENT, 10).await;
+    let unused = add_depot(&app, "ZS-SQ-T1").await;
+    // Act
+    let recode = sqlx::query("update warehouses set code = 'JM-JH-RC2' where code = $1")
+        .bind(WH)
+        .execute(&app.pool)
+        .await;
+    let new_id = sqlx::query("update warehouses set id = gen_random_uuid() where id = $1")
+        .bind(unused)
+        .execute(&app.pool)
+        .await;
+    let delete = sqlx::query("delete from warehouses where id = $1")
+        .bind(unused)
+        .execute(&app.pool)
+        .await;
+    let truncate = sqlx::query("truncate warehouses cascade")
+        .execute(&app.pool)
+        .await;
+    let retimed = sqlx::query(
+        "update warehouses set handling_minutes = 45, status = 'inactive' where id = $1",
+    )
+    .bind(unused)
+    .execute(&app.pool)
+    .await;
+    let (issued, body) = issue(&app, &clerk, &lot, 4).await;
+    // Assert
+    for (what, r) in [
+        ("recode", &recode),
+        ("new id", &new_id),
+        ("delete", &delete),
+        ("truncate", &truncate),
+    ] {
+        let err = r.as_ref().expect_err(what).to_string();
+        assert!(err.contains("cannot"), "{what}: {err}");
+    }
+    assert_eq!(
+        retimed
+            .expect("other columns stay editable")
+            .rows_affected(),
+        1
+    );
+    assert_eq!(issued, 201, "{body}");
+    assert_eq!(body["warehouse"], WH);
+    assert_eq!(lot_state(&app, &lot).await.0, 6);
+    let codes: i64 =
+        sqlx::query_scalar("select count(*) from warehouses where code in ($1, 'ZS-SQ-T1')")
+            .bind(WH)
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+    assert_eq!(codes, 2);
+}
+
+#[tokio::test]
+async fn a_warehouse_added_while_the_service_runs_takes_writes_at_once() {
+    // Arrange: a clerk writes to a code that names no warehouse yet.
+    let app = TestApp::demo().await;
+    let line = receipt_line(TENT, &unique("T"), None, 3);
+    let early_clerk = app.token("clerk", &[WH]).await;
+    let (before, problem) = app
+        .post(
+            "/api/v1/warehouses/ZS-SQ-T2/receipts",
+            &early_clerk,
+            &json!({ "lines": [&line] }),
+        )
+        .await;
+    // Act
+    let id = add_depot(&app, "ZS-SQ-T2").await;
+    let clerk = app.token("clerk", &["ZS-SQ-T2"]).await;
+    let body = receive_lines(&app, &clerk, "ZS-SQ-T2", &[line]).await;
+    // Assert
+    assert_eq!(before, 404, "{problem}");
+    assert_eq!(body["warehouse"], "ZS-SQ-T2");
+    let lot = body["lines"][0]["lot_id"].as_str().expect("lot id");
+    let (warehouse, on_hand): (Uuid, i64) =
+        sqlx::query_as("select warehouse_id, on_hand from stock_lots where id = $1::uuid")
+            .bind(lot)
+            .fetch_one(&app.pool)
+            .await
+            .expect("lot");
+    assert_eq!((warehouse, on_hand), (id, 3));
+}
+
 #[tokio::test]
 async fn direct_sql_cannot_update_or_delete_ledger_rows_even_as_superuser_in_replica_mode() {
     // Arrange

@@ -20,7 +20,7 @@ use crate::http::{AppState, Command, Ctx, Json, Path, Query, idempotency};
 use crate::ids::{ItemId, LotId};
 use crate::stock::db::{self, LockedLot, Movement, MovementRow, ReceivedLot, ReserveLevel};
 use crate::stock::{self as domain, AdjustmentReason, DateRule, Lot, LotStatus, Pick, Source};
-use crate::warehouses::Warehouse;
+use crate::warehouses::ids::WarehouseRef;
 
 /// Most lines in one request.
 const MAX_LINES: usize = 500;
@@ -85,13 +85,12 @@ fn check_text(
 
 /// The warehouse named by `code`, if the actor is one of its clerks.
 async fn clerk_warehouse(
+    state: &AppState,
     conn: &mut sqlx::PgConnection,
     actor: &Actor,
     code: &str,
-) -> AppResult<Warehouse> {
-    let wh = crate::warehouses::db::by_code(conn, code)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no warehouse with code {code}")))?;
+) -> AppResult<WarehouseRef> {
+    let wh = state.warehouse_ids.in_path(conn, code).await?;
     actor.require_warehouse(wh.id, &wh.code)?;
     Ok(wh)
 }
@@ -371,7 +370,7 @@ pub async fn create_receipt(
 ) -> AppResult<Response> {
     let today = today(&state);
     let mut tx = crate::db::begin_write(&state.pool).await?;
-    let wh = clerk_warehouse(&mut tx, &actor, &code).await?;
+    let wh = clerk_warehouse(&state, &mut tx, &actor, &code).await?;
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
         return Ok(replay);
     }
@@ -821,7 +820,7 @@ async fn apply_lot_lines<'a>(
 ) -> AppResult<Response> {
     let today = today(state);
     let mut tx = crate::db::begin_write(&state.pool).await?;
-    let wh = clerk_warehouse(&mut tx, actor, code).await?;
+    let wh = clerk_warehouse(state, &mut tx, actor, code).await?;
     if let Some(replay) = idempotency::begin(&mut tx, actor, ctx, fingerprint).await? {
         return Ok(replay);
     }
@@ -1116,9 +1115,7 @@ pub async fn get_pick_suggestion(
         return Err(AppError::bad_request("qty", "qty must be greater than 0"));
     }
     let mut conn = state.pool.acquire().await?;
-    let wh = crate::warehouses::db::by_code(&mut conn, &code)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no warehouse with code {code}")))?;
+    let wh = state.warehouse_ids.in_path(&mut conn, &code).await?;
     let item = crate::catalog::db::item_by_sku(&mut conn, &q.sku)
         .await?
         .ok_or_else(|| AppError::bad_request("sku", format!("unknown SKU `{}`", q.sku)))?;
@@ -1277,9 +1274,7 @@ pub async fn set_reserve_levels(
 ) -> AppResult<Response> {
     actor.require(&[Role::Admin])?;
     let mut tx = crate::db::begin_write(&state.pool).await?;
-    let wh = crate::warehouses::db::by_code(&mut tx, &code)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no warehouse with code {code}")))?;
+    let wh = state.warehouse_ids.in_path(&mut tx, &code).await?;
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
         return Ok(replay);
     }
@@ -1346,9 +1341,7 @@ pub async fn list_reserve_levels(
     Path(code): Path<String>,
 ) -> AppResult<Json<Vec<ReserveLevel>>> {
     let mut conn = state.pool.acquire().await?;
-    let wh = crate::warehouses::db::by_code(&mut conn, &code)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no warehouse with code {code}")))?;
+    let wh = state.warehouse_ids.in_path(&mut conn, &code).await?;
     Ok(Json(db::reserve_levels(&mut conn, wh.id).await?))
 }
 

@@ -1,0 +1,84 @@
+//! The code → id mapping of warehouses, kept in memory by each service process, so that
+//! a write naming its warehouse by code (`/warehouses/{code}/issues`, receipts, counts,
+//! transfers) does not pay a database round trip inside its transaction to look it up.
+//!
+//! The mapping never goes stale because the database does not let it change: a
+//! warehouse's id and code are permanent and warehouses are never deleted (migration
+//! `warehouse_identity_fixed`; an inactive warehouse keeps its code). So an entry, once
+//! read, is true for the life of the process, and there is nothing to invalidate. Codes
+//! that name no warehouse are not remembered: a warehouse created later is found on its
+//! first use. The map holds one entry per warehouse that has been written to.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use sqlx::PgConnection;
+
+use crate::error::{AppError, AppResult};
+use crate::ids::WarehouseId;
+
+/// A warehouse named in a request: what a write needs of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarehouseRef {
+    /// Warehouse id.
+    pub id: WarehouseId,
+    /// Its code, as stored.
+    pub code: String,
+}
+
+/// The per-process map of warehouse codes to ids.
+#[derive(Debug, Default)]
+pub struct WarehouseIds {
+    by_code: RwLock<HashMap<String, WarehouseId>>,
+}
+
+impl WarehouseIds {
+    /// The warehouse with this code, if there is one; read from the database only the
+    /// first time the code is seen.
+    pub async fn find(
+        &self,
+        conn: &mut PgConnection,
+        code: &str,
+    ) -> Result<Option<WarehouseRef>, sqlx::Error> {
+        let known = self
+            .by_code
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(code)
+            .copied();
+        let id = match known {
+            Some(id) => id,
+            None => match super::db::id_by_code(conn, code).await? {
+                Some(id) => {
+                    self.by_code
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(code.to_owned(), id);
+                    id
+                }
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(WarehouseRef {
+            id,
+            code: code.to_owned(),
+        }))
+    }
+
+    /// The warehouse named by a request path's `code`: a 404 when there is none.
+    pub async fn in_path(&self, conn: &mut PgConnection, code: &str) -> AppResult<WarehouseRef> {
+        self.find(conn, code)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("no warehouse with code {code}")))
+    }
+
+    /// How many codes are remembered.
+    pub fn len(&self) -> usize {
+        self.by_code.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no code is remembered yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
