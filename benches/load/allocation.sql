@@ -3,8 +3,8 @@
 -- bearer token comes from the service's session cache, the road network is parsed once
 -- per process): the demand's items and the incident, then one transaction that reads
 -- what the plan needs (network version and closures, warehouses with reserve levels,
--- lots), locks the (warehouse, item) cell, writes the request with its line and pick,
--- the reserve ledger row and the audit event (chained at commit). pgbench's arrays are
+-- lots), locks the (warehouse, item) cell, writes the request with its line, pick and
+-- reserve ledger row in one statement, then the audit event (chained at commit). pgbench's arrays are
 -- built in the statement, so their generic plans are chosen without the service's
 -- `SET LOCAL plan_cache_mode` (src/db/mod.rs, begin_write). What the service computes in Rust, the
 -- plan, pgbench cannot; it draws from JM-XH-01 (the nearest depot, where
@@ -53,18 +53,15 @@ with pick as (
 ), p as (
     insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes, distance_km, late)
     select r.id, 0, pick.lot_id, :wh, 1, 33.5, 3.4, false from r, pick
+), m as (
+    insert into stock_movements (lot_id, kind, qty, reserved_delta, ref_kind, ref_id,
+                                 actor_id, request_id, idempotency_key)
+    select lot_id, 'reserve', 0, qty, 'allocation_request', (select id from r), :actor_id,
+           gen_random_uuid()::text, null
+      from unnest(array[(select lot_id from pick)]::uuid[], array[1]::int8[]) with ordinality as t(lot_id, qty, n)
+     order by n
 )
 select r.id as rid, pick.lot_id, r.created_at, r.updated_at from r, pick \gset
-insert into stock_movements (lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
-                             actor_id, request_id, idempotency_key)
-select lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id, actor_id, request_id, idempotency_key
-  from unnest(array[:lot_id]::uuid[], array['reserve'], array[0]::bigint[], array[1]::bigint[],
-              array[null]::text[], array[null]::text[], array['allocation_request'], array[:rid]::uuid[],
-              array[:actor_id]::uuid[], array[gen_random_uuid()::text], array[null]::text[])
-       with ordinality as t(lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
-                            actor_id, request_id, idempotency_key, ord)
- order by ord
-returning id, on_hand_after, reserved_after;
 insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
                            entity_id, request_id, idempotency_key, before, after)
 values (:canon, now(), (:actor_id)::uuid, 'bench-dispatcher', 'allocation.request', 'allocation_request', (:rid)::text,

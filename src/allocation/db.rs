@@ -276,6 +276,20 @@ pub struct NewRequest<'a> {
     pub status: &'a str,
     /// Who asked.
     pub created_by: UserId,
+    /// The HTTP request's id, for its ledger rows.
+    pub request_id: Option<&'a str>,
+    /// The HTTP request's idempotency key, for its ledger rows.
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// What a new request reserves: units per lot, in lot id order (the order the lots were
+/// locked in).
+#[derive(Debug, Default)]
+pub struct NewReservations {
+    /// Lots.
+    pub lot_id: Vec<Uuid>,
+    /// Units reserved.
+    pub qty: Vec<i64>,
 }
 
 /// When a request was stored.
@@ -287,13 +301,16 @@ pub struct Stamps {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Inserts a request with its lines and picks in one statement (foreign keys are checked
-/// at its end, so the rows may refer to each other).
+/// Inserts a request with its lines and picks, and appends its `reserve` ledger rows, in
+/// one statement (foreign keys are checked at its end, so the rows may refer to each
+/// other). The caller holds the lots' locks; the ledger trigger raises their reserved
+/// quantities, and the balance checks refuse the whole statement if any would break.
 pub async fn insert_request(
     conn: &mut PgConnection,
     r: &NewRequest<'_>,
     l: &NewLines,
     p: &NewPicks,
+    reserve: &NewReservations,
 ) -> Result<Stamps, sqlx::Error> {
     sqlx::query_as!(
         Stamps,
@@ -310,6 +327,12 @@ pub async fn insert_request(
              select $1, line_no, lot_id, warehouse_id, qty, eta, km, late
                from unnest($14::int4[], $15::uuid[], $16::uuid[], $17::int8[], $18::float8[], $19::float8[], $20::bool[])
                     with ordinality as t(line_no, lot_id, warehouse_id, qty, eta, km, late, n)
+              order by n
+         ), m as (
+             insert into stock_movements (lot_id, kind, qty, reserved_delta, ref_kind, ref_id,
+                                          actor_id, request_id, idempotency_key)
+             select lot_id, 'reserve', 0, qty, 'allocation_request', $1, $7, $23, $24
+               from unnest($21::uuid[], $22::int8[]) with ordinality as t(lot_id, qty, n)
               order by n
          )
          select created_at, updated_at from r",
@@ -332,7 +355,11 @@ pub async fn insert_request(
         &p.qty,
         &p.eta_minutes,
         &p.distance_km as &[Option<f64>],
-        &p.late
+        &p.late,
+        &reserve.lot_id,
+        &reserve.qty,
+        r.request_id,
+        r.idempotency_key
     )
     .fetch_one(conn)
     .await

@@ -729,6 +729,10 @@ pub async fn create_request(
             rows.explanation.push(view.explanation.clone());
         }
         let (picks, per_lot) = pick_rows(&plan, &line_no_of)?;
+        let reserve = db::NewReservations {
+            lot_id: per_lot.keys().map(|l| l.0).collect(),
+            qty: per_lot.values().copied().collect(),
+        };
         let stamps = db::insert_request(
             &mut tx,
             &db::NewRequest {
@@ -739,12 +743,14 @@ pub async fn create_request(
                 include_affected_warehouses: demand.include_affected,
                 status: status_name(plan.status),
                 created_by: actor.id,
+                request_id: ctx.request_id.as_deref(),
+                idempotency_key: ctx.idempotency_key.as_deref(),
             },
             &rows,
             &picks,
+            &reserve,
         )
         .await?;
-        reserve_lots(&mut tx, &actor, &ctx, id, per_lot).await?;
         // Exactly what was written: the plan passed every re-check under the locks.
         let view = RequestView {
             id,
