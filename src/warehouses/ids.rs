@@ -71,14 +71,4 @@ impl WarehouseIds {
             .await?
             .ok_or_else(|| AppError::not_found(format!("no warehouse with code {code}")))
     }
-
-    /// How many codes are remembered.
-    pub fn len(&self) -> usize {
-        self.by_code.read().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Whether no code is remembered yet.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
