@@ -1,8 +1,10 @@
 //! Warehouses of the reserve network: the regional centre, city, district and community
 //! depots, with WGS84 positions and their handling time.
 //!
-//! Invariants: codes are unique; latitude and longitude are in range (checked by the
-//! database); positions become `geo::Point` (x = lon, y = lat) only at this boundary.
+//! Invariants: codes are unique, and a warehouse's id and code never change and it is
+//! never deleted (all checked by the database; see [`ids`]); latitude and longitude are
+//! in range (checked by the database); positions become `geo::Point` (x = lon, y = lat)
+//! only at this boundary.
 
 pub mod db;
 pub mod http;
