@@ -464,10 +464,13 @@ async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
         });
         tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "stockpile is listening");
         println!("stockpile listening on http://{addr}");
-        axum::serve(listener, stockpile::app(state))
+        let writes = state.writes.clone();
+        let served = axum::serve(listener, stockpile::app(state))
             .with_graceful_shutdown(shutdown_signal())
             .await
-            .context("server error")
+            .context("server error");
+        writes.close().await;
+        served
     }
     .await;
     db.pool.close().await;

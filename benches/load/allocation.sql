@@ -5,8 +5,8 @@
 -- what the plan needs (network version and closures, warehouses with reserve levels,
 -- lots), locks the (warehouse, item) cell, writes the request with its line, pick and
 -- reserve ledger row in one statement, then the audit event (chained at commit). pgbench's arrays are
--- built in the statement, so their generic plans are chosen without the service's
--- `SET LOCAL plan_cache_mode` (src/db/mod.rs, begin_write). What the service computes in Rust, the
+-- built in the statement, so their generic plans are chosen without the `plan_cache_mode`
+-- of the service's write connections (src/db/mod.rs, WritePool). What the service computes in Rust, the
 -- plan, pgbench cannot; it draws from JM-XH-01 (the nearest depot, where
 -- benches/load/allocation.sh puts a bulk lot of every SKU), first expiry first, chosen
 -- inside the insert, and stores an explanation as long as the service's.

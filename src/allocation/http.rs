@@ -676,7 +676,7 @@ pub async fn create_request(
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
     let body = &cmd.body;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.writes.acquire().await?;
     let demand = validate_demand(
         &mut conn,
         &body.lines,
@@ -691,7 +691,7 @@ pub async fn create_request(
         let last = attempt == OPTIMISTIC_ATTEMPTS;
         // Each attempt is one transaction: it reads and plans (taking no lock), then locks,
         // re-checks and writes.
-        let mut tx = sqlx::Connection::begin_with(&mut *conn, crate::db::BEGIN_WRITE).await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let mut early = None;
         if !last {
             early = Some(plan_now(&state, &mut tx, &incident, &demand, &demand.lines).await?);
@@ -1022,7 +1022,7 @@ pub async fn dispatch_request(
     Path(id): Path<RequestId>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     let fingerprint = format!("POST /api/v1/requests/{id}/dispatch");
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
         return Ok(replay);
@@ -1069,7 +1069,7 @@ pub async fn cancel_request(
     Path(id): Path<RequestId>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     let fingerprint = format!("POST /api/v1/requests/{id}/cancel");
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
         return Ok(replay);
@@ -1137,7 +1137,7 @@ pub async fn replan_request(
         };
         drop(conn);
 
-        let mut tx = crate::db::begin_write(&state.pool).await?;
+        let mut tx = state.writes.begin().await?;
         if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
             return Ok(replay);
         }
@@ -1234,7 +1234,7 @@ pub async fn deliver_shipment(
     cmd: Command<DeliverShipment>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
         return Ok(replay);
     }

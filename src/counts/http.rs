@@ -116,7 +116,7 @@ pub async fn create_count(
     cmd: Command<CreateCount>,
 ) -> AppResult<Response> {
     let req = cmd.body;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     let wh = state.warehouse_ids.in_path(&mut tx, &code).await?;
     actor.require_warehouse(wh.id, &wh.code)?;
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
@@ -210,7 +210,7 @@ pub async fn record_count_lines(
     Path(id): Path<CountId>,
     cmd: Command<Vec<CountedLine>>,
 ) -> AppResult<Response> {
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     let c = db::lock_count(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no count with id {id}")))?;
@@ -265,7 +265,7 @@ pub async fn post_count(
     Path(id): Path<CountId>,
     cmd: Command<PostCount>,
 ) -> AppResult<Response> {
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     let c = db::lock_count(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no count with id {id}")))?;
@@ -361,7 +361,7 @@ pub async fn cancel_count(
             "give the reason the count will not be finished, 1–200 characters",
         ));
     }
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     let c = db::lock_count(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no count with id {id}")))?;

@@ -55,26 +55,32 @@ impl Database {
 
 /// A pool over `options` with at most `max` connections.
 pub async fn pool(options: PgConnectOptions, max: u32) -> anyhow::Result<PgPool> {
-    let options = options
+    pool_options(max)
+        .connect_with(connect_options(options))
+        .await
+        .context("could not connect to PostgreSQL")
+}
+
+fn connect_options(options: PgConnectOptions) -> PgConnectOptions {
+    options
         .application_name("stockpile")
         .log_statements(tracing::log::LevelFilter::Trace)
-        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500))
+}
+
+fn pool_options(max: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max.max(1))
         // A ping before every checkout is a round trip on every request; a broken
         // connection surfaces as an error on first use instead, and the pool drops it.
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
-        .await
-        .context("could not connect to PostgreSQL")
 }
 
-/// The `BEGIN` of the transactions that lock and write stock: see [`begin_write`].
-pub const BEGIN_WRITE: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
-
-/// Begins a transaction that locks and writes stock, with its statements planned once
-/// per connection.
+/// The connections of the commands that lock and write stock (receipts, issues,
+/// adjustments, transfers, counts, quarantine, reserve levels, allocation), beside the
+/// pool that serves everything else. Only those commands' transactions, and the lookups
+/// by id or code that lead into them, run on these connections.
 ///
 /// Stock and allocation writes find rows by arrays of ids (`= any($1)`,
 /// `unnest($1, $2)`). A prepared statement's generic plan cannot know an array's length,
@@ -82,12 +88,41 @@ pub const BEGIN_WRITE: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_
 /// statements afresh on every execution: measured under load with pg_stat_statements
 /// (`track_planning`), 90–200 µs of planning per statement, several times their
 /// execution. Their generic plans (index scans on the id or on warehouse and item) suit
-/// any length, so these transactions force them. Reads with optional filters keep
-/// PostgreSQL's default, under which custom plans pay off.
-pub async fn begin_write(
-    pool: &PgPool,
-) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-    pool.begin_with(BEGIN_WRITE).await
+/// any length, so these connections force them (`plan_cache_mode`, set once when each
+/// connection opens). Reads with optional filters stay on the other pool, under
+/// PostgreSQL's default, where custom plans pay off.
+///
+/// The setting used to be a `SET LOCAL` after every `BEGIN`: parsed, applied and undone
+/// in every write transaction. Setting it per connection instead measured 8% more issues
+/// per second at 4 clients (`benches/load/stock_ops.sh`, both binaries alternated).
+#[derive(Clone, Debug)]
+pub struct WritePool(PgPool);
+
+impl WritePool {
+    /// A pool of up to as many connections as `pool`'s, to the same database. It opens
+    /// them when first needed.
+    pub fn beside(pool: &PgPool) -> Self {
+        let options = (*pool.connect_options())
+            .clone()
+            .options([("plan_cache_mode", "force_generic_plan")]);
+        Self(pool_options(pool.options().get_max_connections()).connect_lazy_with(options))
+    }
+
+    /// Begins a transaction that locks and writes stock.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.0.begin().await
+    }
+
+    /// A connection for a command that runs several write transactions in turn (each
+    /// begun with [`sqlx::Connection::begin`]).
+    pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, sqlx::Error> {
+        self.0.acquire().await
+    }
+
+    /// Closes its connections.
+    pub async fn close(&self) {
+        self.0.close().await;
+    }
 }
 
 /// Applies the embedded migrations.

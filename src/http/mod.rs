@@ -30,6 +30,8 @@ pub use extract::{Command, Json, Path, Query};
 pub struct AppState {
     /// The database pool.
     pub pool: PgPool,
+    /// The connections of the transactions that lock and write stock.
+    pub writes: crate::db::WritePool,
     /// Run-time settings.
     pub settings: Arc<Settings>,
     /// The road network, parsed once per uploaded version (see `crate::allocation::network`).
@@ -41,12 +43,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over `pool` with `settings`. Starts the session cache's listener, so call
-    /// it from inside the runtime.
+    /// State over `pool` (and a [`WritePool`](crate::db::WritePool) beside it) with
+    /// `settings`. Starts the session cache's listener, so call it from inside the
+    /// runtime.
     pub fn new(pool: PgPool, settings: Settings) -> Self {
         let sessions = Arc::new(crate::auth::cache::SessionCache::default());
         sessions.spawn_listener(&pool);
         Self {
+            writes: crate::db::WritePool::beside(&pool),
             pool,
             settings: Arc::new(settings),
             network: Arc::default(),

@@ -133,7 +133,7 @@ pub async fn create_transfer(
         })
         .collect();
     check_send_lines(&lines)?;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     let from = state
         .warehouse_ids
         .find(&mut tx, &req.from)
@@ -259,7 +259,7 @@ pub async fn receive_transfer(
     cmd: Command<ReceiveTransfer>,
 ) -> AppResult<Response> {
     let req = cmd.body;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     let t = db::lock_transfer(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no transfer with id {id}")))?;
@@ -399,7 +399,7 @@ pub async fn cancel_transfer(
     cmd: Command<CancelTransfer>,
 ) -> AppResult<Response> {
     let req = cmd.body;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     let t = db::lock_transfer(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no transfer with id {id}")))?;

@@ -49,6 +49,28 @@ async fn readiness_fails_when_a_migration_is_missing() {
 }
 
 #[tokio::test]
+async fn write_transactions_plan_generically_and_other_connections_keep_the_default() {
+    // Arrange
+    let app = TestApp::empty().await;
+    let writes = stockpile::db::WritePool::beside(&app.pool);
+    // Act
+    let mut tx = writes.begin().await.expect("write transaction");
+    let in_write: String = sqlx::query_scalar("show plan_cache_mode")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("show in a write transaction");
+    tx.rollback().await.expect("rollback");
+    let elsewhere: String = sqlx::query_scalar("show plan_cache_mode")
+        .fetch_one(&app.pool)
+        .await
+        .expect("show on the main pool");
+    // Assert
+    assert_eq!(in_write, "force_generic_plan");
+    assert_eq!(elsewhere, "auto");
+    writes.close().await;
+}
+
+#[tokio::test]
 async fn request_ids_are_echoed_or_made_up() {
     let app = TestApp::empty().await;
     let given = app

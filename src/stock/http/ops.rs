@@ -369,7 +369,7 @@ pub async fn create_receipt(
     cmd: Command<ReceiptRequest>,
 ) -> AppResult<Response> {
     let today = today(&state);
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     let wh = clerk_warehouse(&state, &mut tx, &actor, &code).await?;
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
         return Ok(replay);
@@ -819,7 +819,7 @@ async fn apply_lot_lines<'a>(
     lines: impl FnOnce() -> AppResult<Vec<LotLine<'a>>>,
 ) -> AppResult<Response> {
     let today = today(state);
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     let wh = clerk_warehouse(state, &mut tx, actor, code).await?;
     if let Some(replay) = idempotency::begin(&mut tx, actor, ctx, fingerprint).await? {
         return Ok(replay);
@@ -1157,7 +1157,7 @@ async fn change_status(
         true,
         500,
     );
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     let lot = db::lock_lots(&mut tx, &[id])
         .await?
         .pop()
@@ -1273,7 +1273,7 @@ pub async fn set_reserve_levels(
     cmd: Command<Vec<ReserveLevelInput>>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Admin])?;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = state.writes.begin().await?;
     let wh = state.warehouse_ids.in_path(&mut tx, &code).await?;
     if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
         return Ok(replay);
