@@ -22,8 +22,10 @@ pub struct Config {
     )]
     pub data_dir: PathBuf,
 
-    /// Maximum database connections per process. Keep it small (4–8× cores): more
-    /// connections only add latency on the reservation path.
+    /// Maximum database connections per pool. A process has two (the commands that lock
+    /// and write stock, and everything else; see `db::WritePool`), so it opens at most
+    /// twice this. Keep it small (4–8× cores): more connections only add latency on the
+    /// reservation path.
     #[arg(long, env = "STOCKPILE_DB_POOL", default_value_t = 12, global = true)]
     pub db_pool: u32,
 

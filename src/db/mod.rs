@@ -120,6 +120,16 @@ impl WritePool {
         self.0.acquire().await
     }
 
+    /// Connections open now.
+    pub fn size(&self) -> u32 {
+        self.0.size()
+    }
+
+    /// Connections open and idle now.
+    pub fn num_idle(&self) -> usize {
+        self.0.num_idle()
+    }
+
     /// Closes its connections.
     pub async fn close(&self) {
         self.0.close().await;

@@ -59,8 +59,14 @@ pub async fn render(State(state): State<AppState>) -> Response {
         )
             .into_response();
     };
-    metrics::gauge!("db_pool_connections").set(state.pool.size() as f64);
-    metrics::gauge!("db_pool_idle_connections").set(state.pool.num_idle() as f64);
+    let pools = [
+        ("main", state.pool.size(), state.pool.num_idle()),
+        ("writes", state.writes.size(), state.writes.num_idle()),
+    ];
+    for (pool, size, idle) in pools {
+        metrics::gauge!("db_pool_connections", "pool" => pool).set(size as f64);
+        metrics::gauge!("db_pool_idle_connections", "pool" => pool).set(idle as f64);
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

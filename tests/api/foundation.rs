@@ -114,7 +114,13 @@ async fn metrics_count_requests_by_route_and_status() {
         text.contains("http_request_duration_seconds_bucket"),
         "{text}"
     );
-    assert!(text.contains("db_pool_connections"), "{text}");
+    for pool in ["main", "writes"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("db_pool_connections{{pool=\"{pool}\"}}"))),
+            "{text}"
+        );
+    }
 }
 
 #[tokio::test]
