@@ -5,7 +5,7 @@
 //! every change that can invalidate a session: a statement trigger on `sessions`, `users`
 //! and `user_warehouses` sends `NOTIFY stockpile_auth` (migration `session_notify`), so
 //! no code path, CLI or manual SQL can forget to. Each process listens on that channel
-//! and drops its whole cache on every notification. The process that made the change
+//! ([`crate::db::changes`]) and drops its whole cache on every notification. The process that made the change
 //! also drops its cache right after committing, so its own next request never sees the
 //! old session.
 //!
@@ -15,12 +15,10 @@
 //! As a last guard, an entry is trusted for at most [`MAX_AGE`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
-use sqlx::postgres::{PgListener, PgPoolOptions};
 
 use super::Actor;
 
@@ -102,64 +100,20 @@ impl SessionCache {
             },
         );
     }
+}
 
-    /// Forgets every cached session.
-    pub fn invalidate(&self) {
+impl crate::db::changes::Invalidate for SessionCache {
+    fn invalidate(&self) {
         let mut state = self.state();
         state.generation += 1;
         state.entries.clear();
     }
 
-    /// Turns caching on (the listener is subscribed) or off (it is not), forgetting
-    /// everything either way: notifications may have been missed.
     fn set_listening(&self, listening: bool) {
         let mut state = self.state();
         state.generation += 1;
         state.entries.clear();
         state.listening = listening;
-    }
-
-    /// Subscribes to [`CHANNEL`] on a connection of its own (the pool's settings, not
-    /// its slots) and keeps the cache in step until the process ends. Call it once, from
-    /// inside the runtime.
-    pub fn spawn_listener(self: &Arc<Self>, pool: &PgPool) {
-        let options = pool.connect_options().as_ref().clone();
-        let listener_pool = PgPoolOptions::new()
-            .max_connections(1)
-            .max_lifetime(None)
-            .idle_timeout(None)
-            .connect_lazy_with(options);
-        let cache = Arc::clone(self);
-        let service_pool = pool.clone();
-        tokio::spawn(async move {
-            let mut warned = false;
-            loop {
-                let Err(error) = cache.listen(&listener_pool).await;
-                cache.set_listening(false);
-                if service_pool.is_closed() {
-                    // The service is shutting down (and may stop its private cluster).
-                    listener_pool.close().await;
-                    return;
-                }
-                if !warned {
-                    tracing::warn!(%error, "session cache off: cannot listen for session changes; retrying every second");
-                    warned = true;
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
-    }
-
-    async fn listen(&self, pool: &PgPool) -> Result<std::convert::Infallible, sqlx::Error> {
-        let mut listener = PgListener::connect_with(pool).await?;
-        listener.listen(CHANNEL).await?;
-        self.set_listening(true);
-        loop {
-            // `None` means the connection dropped and was re-established (re-subscribed):
-            // notifications in between are lost, so forget everything then too.
-            let _ = listener.try_recv().await?;
-            self.invalidate();
-        }
     }
 }
 
@@ -167,6 +121,7 @@ impl SessionCache {
 mod tests {
     use super::*;
     use crate::auth::Role;
+    use crate::db::changes::Invalidate;
     use crate::ids::UserId;
 
     fn actor() -> Actor {

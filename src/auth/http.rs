@@ -4,6 +4,7 @@
 //!
 //! Never log or audit a password or a token: request types redact them in `Debug`.
 
+use crate::db::changes::Invalidate;
 use std::collections::HashMap;
 use std::sync::Arc;
 

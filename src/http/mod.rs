@@ -40,15 +40,24 @@ pub struct AppState {
     pub sessions: Arc<crate::auth::cache::SessionCache>,
     /// Warehouse codes and their ids (see `crate::warehouses::ids`).
     pub warehouse_ids: Arc<crate::warehouses::ids::WarehouseIds>,
+    /// What receipts need of catalogue items (see `crate::stock::item_cache`).
+    pub item_policies: Arc<crate::stock::item_cache::ItemPolicies>,
 }
 
 impl AppState {
     /// State over `pool` (and a [`WritePool`](crate::db::WritePool) beside it) with
-    /// `settings`. Starts the session cache's listener, so call it from inside the
+    /// `settings`. Starts the caches' change listener, so call it from inside the
     /// runtime.
     pub fn new(pool: PgPool, settings: Settings) -> Self {
         let sessions = Arc::new(crate::auth::cache::SessionCache::default());
-        sessions.spawn_listener(&pool);
+        let item_policies = Arc::new(crate::stock::item_cache::ItemPolicies::default());
+        crate::db::changes::spawn_listener(
+            &pool,
+            vec![
+                (crate::auth::cache::CHANNEL, sessions.clone()),
+                (crate::stock::item_cache::CHANNEL, item_policies.clone()),
+            ],
+        );
         Self {
             writes: crate::db::WritePool::beside(&pool),
             pool,
@@ -56,6 +65,7 @@ impl AppState {
             network: Arc::default(),
             sessions,
             warehouse_ids: Arc::default(),
+            item_policies,
         }
     }
 }

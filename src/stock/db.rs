@@ -403,7 +403,7 @@ pub async fn set_status(
 }
 
 /// Catalogue facts a receipt needs about an item.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemPolicy {
     /// Item.
     pub id: ItemId,

@@ -7,6 +7,7 @@
 
 pub mod db;
 pub mod http;
+pub mod item_cache;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use stockpile::auth::{Actor, NewUser, Role};
 use stockpile::http::Ctx;
 
-use crate::helpers::{TestApp, assert_problem, read};
+use crate::helpers::{TestApp, assert_problem, read, wait_for_listeners};
 use authz_table::{Access, TABLE};
 
 const PASSWORD: &str = "correct horse battery";
@@ -212,24 +212,6 @@ async fn me_at(app: &TestApp, base: &str, token: &str) -> u16 {
         .expect("request")
         .status()
         .as_u16()
-}
-
-/// Waits until `n` service processes listen for session changes, so that their caches
-/// are in use (each cache stays off until its listener has subscribed).
-async fn wait_for_listeners(app: &TestApp, n: i64) {
-    for _ in 0..500 {
-        let listening: i64 = sqlx::query_scalar(
-            "select count(*) from pg_stat_activity where datname = current_database() and query = 'LISTEN \"stockpile_auth\"'",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .expect("activity");
-        if listening >= n {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("{n} session listeners never subscribed");
 }
 
 /// Polls `me` at `base` until it answers 401, for at most five seconds; the statuses seen.

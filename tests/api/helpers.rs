@@ -274,3 +274,21 @@ pub fn assert_problem(status: u16, body: &Value, expected: u16, pointer: &str) {
         assert!(named, "expected an error naming `{pointer}`: {body}");
     }
 }
+
+/// Waits until `n` service processes listen for changes, so that their caches (sessions,
+/// item policies) are in use: each stays off until its process's listener has subscribed.
+pub async fn wait_for_listeners(app: &TestApp, n: i64) {
+    for _ in 0..500 {
+        let listening: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = current_database() and query like '%LISTEN \"stockpile_auth\";%' and query like '%LISTEN \"stockpile_catalog\";%'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("activity");
+        if listening >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{n} change listeners never subscribed");
+}

@@ -9,7 +9,7 @@ use chrono::{Datelike, Days, NaiveDate, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{TestApp, assert_problem, wait_for_listeners};
 
 const WH: &str = "JM-JH-RC";
 const OTHER_WH: &str = "DG-HM-01";
@@ -35,6 +35,81 @@ fn yymmdd(d: NaiveDate) -> String {
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &Uuid::now_v7().simple().to_string()[20..])
+}
+
+/// Posts a receipt of `qty` units of a new WATER lot that expires in `days` days.
+async fn receive_water(app: &TestApp, clerk: &str, days: u64) -> (u16, Value) {
+    let body = json!({"lines": [{"sku": WATER, "lot_code": unique("POLICY"),
+                                 "expires_on": in_days(days).to_string(), "qty": 10}]});
+    app.post(&format!("/api/v1/warehouses/{WH}/receipts"), clerk, &body)
+        .await
+}
+
+#[tokio::test]
+async fn a_changed_shelf_life_policy_applies_to_the_next_receipt_although_the_item_was_cached() {
+    // Arrange: the process listens for catalogue changes and has WATER (at least 60 days
+    // left on receipt) in its cache from a first receipt.
+    let app = TestApp::demo().await;
+    let clerk = app.token("clerk", &[WH]).await;
+    wait_for_listeners(&app, 1).await;
+    let (status, body) = receive_water(&app, &clerk, 90).await;
+    assert_eq!(status, 201, "{body}");
+
+    // Act: an operator raises the minimum to 120 days with plain SQL.
+    sqlx::query("update items set min_remaining_days = 120 where sku = $1")
+        .bind(WATER)
+        .execute(&app.pool)
+        .await
+        .expect("raise the minimum");
+
+    // Assert: a 90-day lot is refused once the notification is in (polled for at most
+    // five seconds), and a 150-day lot is taken.
+    let mut seen = Vec::new();
+    for _ in 0..500 {
+        let (status, problem) = receive_water(&app, &clerk, 90).await;
+        seen.push(status);
+        if status == 422 {
+            assert_problem(status, &problem, 422, "/lines/0/expires_on");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        seen.last(),
+        Some(&422),
+        "the old policy still applies: {seen:?}"
+    );
+    let (status, body) = receive_water(&app, &clerk, 150).await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn receipts_use_the_cached_item_which_is_why_item_changes_notify() {
+    // Arrange: WATER is cached (two receipts: the first may have read the database just
+    // as the listener subscribed, and then is not stored); then the catalogue's
+    // notification trigger is switched off.
+    let app = TestApp::demo().await;
+    let clerk = app.token("clerk", &[WH]).await;
+    wait_for_listeners(&app, 1).await;
+    for _ in 0..2 {
+        let (status, body) = receive_water(&app, &clerk, 90).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    sqlx::query("alter table items disable trigger items_notify")
+        .execute(&app.pool)
+        .await
+        .expect("disable trigger");
+
+    // Act: a policy change the service is not told about.
+    sqlx::query("update items set min_remaining_days = 120 where sku = $1")
+        .bind(WATER)
+        .execute(&app.pool)
+        .await
+        .expect("raise the minimum");
+
+    // Assert: the cached policy still applies (the database's would refuse).
+    let (status, body) = receive_water(&app, &clerk, 90).await;
+    assert_eq!(status, 201, "{body}");
 }
 
 async fn ledger_rows(app: &TestApp) -> i64 {

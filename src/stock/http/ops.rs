@@ -391,7 +391,7 @@ pub async fn create_receipt(
     // Resolve items in one round trip.
     let skus: Vec<String> = lines.iter().filter_map(|l| l.sku.clone()).collect();
     let gtins: Vec<String> = lines.iter().filter_map(|l| l.gtin.clone()).collect();
-    let items = db::items_by_sku_or_gtin(&mut tx, &skus, &gtins).await?;
+    let items = state.item_policies.named(&mut tx, &skus, &gtins).await?;
     let by_sku: HashMap<&str, &db::ItemPolicy> =
         items.iter().map(|i| (i.sku.as_str(), i)).collect();
     let by_gtin: HashMap<&str, &db::ItemPolicy> = items
@@ -1295,7 +1295,7 @@ pub async fn set_reserve_levels(
         }
     }
     let skus: Vec<String> = levels.iter().map(|l| l.sku.clone()).collect();
-    let items = db::items_by_sku_or_gtin(&mut tx, &skus, &[]).await?;
+    let items = state.item_policies.named(&mut tx, &skus, &[]).await?;
     let by_sku: HashMap<&str, ItemId> = items.iter().map(|i| (i.sku.as_str(), i.id)).collect();
     let mut ids = Vec::with_capacity(levels.len());
     for (i, l) in levels.iter().enumerate() {
