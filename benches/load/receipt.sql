@@ -1,17 +1,15 @@
 -- pgbench: the SQL work of one POST /api/v1/warehouses/{code}/receipts (one line into an
 -- existing lot), as the service does it in steady state: one transaction that locks the
 -- lot, appends the ledger row and the audit event, which joins the chain at commit
--- (src/audit/db.rs). No bearer-token or warehouse lookup: the service answers them from
--- its session cache (src/auth/cache.rs) and its warehouse ids (src/warehouses/ids.rs)
--- after their first use. Each client has its own lot PGB-<client_id> (made by
--- stock_ops.sh), like the HTTP load clients. Receipts also resolve the item; the lot
--- already exists (as in the HTTP scenario). Run with -M prepared (sqlx prepares its
+-- (src/audit/db.rs). No bearer-token, warehouse or item lookup: the service answers them
+-- from its session cache (src/auth/cache.rs), its warehouse ids (src/warehouses/ids.rs)
+-- and its item cache (src/stock/item_cache.rs) after their first use. Each client has
+-- its own lot PGB-<client_id> (made by stock_ops.sh), like the HTTP load clients; the
+-- lot already exists (as in the HTTP scenario). Run with -M prepared (sqlx prepares its
 -- statements too). Variables: -D actor_id=<uuid of bench-clerk> -D item=<uuid of
 -- TENT-12M2-SGL> -D wh_id=<uuid of JM-JH-RC> -D canon=<a canonical event JSON head, as
 -- long as the service's>
 begin;
-select id, sku, gtin, shelf_life_days, min_remaining_days from items
- where sku = any(array['TENT-12M2-SGL']) or gtin = any(array[]::text[]);
 select l.id as lot_id, i.sku, l.warehouse_id, l.lot_code, l.expires_on, l.on_hand, l.reserved, l.status
   from stock_lots l join items i on i.id = l.item_id
  where l.warehouse_id = :wh_id
