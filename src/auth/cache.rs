@@ -5,9 +5,9 @@
 //! every change that can invalidate a session: a statement trigger on `sessions`, `users`
 //! and `user_warehouses` sends `NOTIFY stockpile_auth` (migration `session_notify`), so
 //! no code path, CLI or manual SQL can forget to. Each process listens on that channel
-//! ([`crate::db::changes`]) and drops its whole cache on every notification. The process that made the change
-//! also drops its cache right after committing, so its own next request never sees the
-//! old session.
+//! ([`crate::db::changes`]) and drops its whole cache on every notification. The process
+//! that made the change also drops its cache right after committing, so its own next
+//! request never sees the old session.
 //!
 //! The cache is only used while the listener is connected: until it has subscribed, and
 //! whenever its connection is lost, every request reads the database. A lookup that

@@ -4,7 +4,6 @@
 //!
 //! Never log or audit a password or a token: request types redact them in `Debug`.
 
-use crate::db::changes::Invalidate;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -22,6 +21,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{Actor, NewUser, Role, User, UserPatch, db, hash_token};
 use crate::audit::{self, Change};
+use crate::db::changes::Invalidate;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::{AppState, Command, Ctx, Json, Path, idempotency};
 
