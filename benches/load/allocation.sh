@@ -13,6 +13,9 @@
 # Database: a fresh database $BENCH_DB (default stockpile_bench_alloc) on the server of
 # $BENCH_ADMIN_URL; by default a private cluster in target/bench-pg, started with
 # `stockpile db start` and stopped at the end. BENCH_UNCHAINED=1: see benches/load/common.sh.
+# BENCH_BARE=1 adds, at each client count, the floor of the stack: allocation.sql's
+# statements behind a bare axum + sqlx server (benches/load/bare_server.rs), beside
+# pgbench running them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-10}
@@ -53,13 +56,31 @@ curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/incidents/$INCIDENT/requests" -H
     -H 'content-type: application/json' -d '{"priority": "high", "lines": [{"sku": "'${SKUS%%,*}'", "qty": 1}]}' >/dev/null
 EXPLANATION=$(psql "$URL" -Atc "select explanation from allocation_request_lines limit 1")
 
+# pgbench CLIENTS: runs benches/load/allocation.sql and prints its line.
+pgb() {
+    local j=$(( $1 < 2 ? $1 : 2 ))
+    pgbench -n -M prepared -f benches/load/allocation.sql -c "$1" -j "$j" -T "$SECS" \
+        -D actor_id="$ACTOR" -D incident="$INCIDENT" -D wh="$WH" -D explanation="$EXPLANATION" \
+        -D canon="$CANON" "$URL" 2>/dev/null \
+        | awk -v c="$1" '/latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "pgbench allocate clients=%-3s %26.1f/s  avg=%sms\n", c, tps, lat}'
+}
+
 header
 for c in $CLIENTS; do
     $LOAD "http://127.0.0.1:$PORT" "$TOKEN" allocate "$c" "$SECS" "$INCIDENT" "$SKUS"
-    j=$(( c < 2 ? c : 2 ))
-    pgbench -n -M prepared -f benches/load/allocation.sql -c "$c" -j "$j" -T "$SECS" \
-        -D actor_id="$ACTOR" -D incident="$INCIDENT" -D wh="$WH" -D explanation="$EXPLANATION" \
-        -D canon="$CANON" "$URL" 2>/dev/null \
-        | awk -v c=$c '/latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "pgbench allocate clients=%-3s %26.1f/s  avg=%sms\n", c, tps, lat}'
+    pgb "$c"
 done
+
+if [ -n "${BENCH_BARE:-}" ]; then
+    BARE_URL="http://127.0.0.1:$((PORT + 1))"
+    DATABASE_URL=$URL $TARGET/release/examples/bare_server "127.0.0.1:$((PORT + 1))" "$ACTOR" "$CANON" \
+        allocate "$INCIDENT" "$WH" "$EXPLANATION" >"$TARGET/bench-bare.log" 2>&1 &
+    BARE=$!
+    until curl -s -o /dev/null "$BARE_URL/"; do sleep 0.05; done
+    echo "bare axum + sqlx server, allocation.sql's statements only:"
+    for c in $CLIENTS; do
+        $LOAD "$BARE_URL" - "/allocate/{c}" "$c" "$SECS"
+        pgb "$c"
+    done
+fi
 psql "$URL" -Atc "select 'after the runs: ' || count(*) || ' lots, none over-reserved: ' || bool_and(reserved <= on_hand) from stock_lots"

@@ -8,7 +8,10 @@
 //!   unit for an incident, client `c`'s `n`-th request asking for SKU `(c + n) mod k` of
 //!   the `k` given. Extra arguments: the incident id and the comma-separated SKUs.
 //!
-//! Usage: `load_client URL TOKEN receipt|issue|allocate CLIENTS SECONDS [ARGS…]`. The
+//! - a path such as `/issue/{c}` (`benches/load/bare.sh`): a bodiless POST to that path of
+//!   the server at URL, `{c}` replaced by the client's number, answered with any 2xx.
+//!
+//! Usage: `load_client URL TOKEN receipt|issue|allocate|PATH CLIENTS SECONDS [ARGS…]`. The
 //! scripts run pgbench with the same SQL beside it. With `LOAD_KEYS=1` every request
 //! carries a fresh `Idempotency-Key`, as the web console's requests do.
 
@@ -26,7 +29,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.len() < 6 {
         eprintln!(
             "usage: load_client URL TOKEN receipt|issue CLIENTS SECONDS [WAREHOUSE]\n       \
-             load_client URL TOKEN allocate CLIENTS SECONDS INCIDENT SKU[,SKU…]"
+             load_client URL TOKEN allocate CLIENTS SECONDS INCIDENT SKU[,SKU…]\n       \
+             load_client URL TOKEN /PATH/{{c}} CLIENTS SECONDS"
         );
         std::process::exit(2);
     }
@@ -36,6 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clients: usize = args[4].parse()?;
     let seconds: u64 = args[5].parse()?;
     let allocate = op == "allocate";
+    let bare = op.starts_with('/');
     let warehouse = args.get(6).cloned().unwrap_or_else(|| "JM-JH-RC".into());
     let skus: Vec<String> = args
         .get(7)
@@ -53,7 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Set-up: one lot per client with plenty of stock.
     let mut lots = Vec::new();
     for c in 0..clients {
-        if allocate {
+        if allocate || bare {
             lots.push((String::new(), String::new()));
             continue;
         }
@@ -96,31 +101,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut n = c;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let (path, body) = if op == "allocate" {
+                let (path, body) = if bare {
+                    (format!("{base}{}", op.replace("{c}", &c.to_string())), None)
+                } else if op == "allocate" {
                     // `warehouse` holds the incident id for this operation.
                     (
                         format!("{base}/api/v1/incidents/{warehouse}/requests"),
-                        json!({"priority": "high", "lines": [{"sku": skus[n % skus.len()], "qty": 1}]}),
+                        Some(json!({"priority": "high", "lines": [{"sku": skus[n % skus.len()], "qty": 1}]})),
                     )
                 } else if op == "issue" {
                     (
                         format!("{base}/api/v1/warehouses/{warehouse}/issues"),
-                        json!({"lines": [{"lot_id": lot_id, "qty": 1, "reason": "load test"}]}),
+                        Some(json!({"lines": [{"lot_id": lot_id, "qty": 1, "reason": "load test"}]})),
                     )
                 } else {
                     (
                         format!("{base}/api/v1/warehouses/{warehouse}/receipts"),
-                        json!({"lines": [{"sku": SKU, "lot_code": code, "qty": 1, "source": "supplier"}]}),
+                        Some(json!({"lines": [{"sku": SKU, "lot_code": code, "qty": 1, "source": "supplier"}]})),
                     )
                 };
                 let t = Instant::now();
-                let mut req = client.post(path).bearer_auth(&token).json(&body);
+                let mut req = client.post(path).bearer_auth(&token);
+                if let Some(body) = &body {
+                    req = req.json(body);
+                }
                 if keys {
                     req = req.header("idempotency-key", uuid::Uuid::new_v4().to_string());
                 }
                 let res = req.send().await;
                 match res {
-                    Ok(r) if r.status().as_u16() == 201 => {
+                    Ok(r) if r.status().as_u16() == 201 || bare && r.status().is_success() => {
                         let _ = r.bytes().await;
                         ok.fetch_add(1, Ordering::Relaxed);
                         latencies.push(t.elapsed());

@@ -9,7 +9,7 @@
 # head row from its COMMIT until the WAL flush is done, so the figures then show what
 # the system would do without that serialisation. For diagnosis only.
 unset DATABASE_URL
-cargo build --release -q --bin stockpile --example load_client
+cargo build --release -q --bin stockpile --example load_client --example bare_server
 BIN=$TARGET/release/stockpile
 LOAD=$TARGET/release/examples/load_client
 if [ -z "${BENCH_ADMIN_URL:-}" ]; then
@@ -38,7 +38,7 @@ HASH=$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)
 start_server() {
     DATABASE_URL=$URL $BIN serve --listen 127.0.0.1:$PORT >"$1" 2>&1 &
     SERVER=$!
-    trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; [ -n "${STOP_DB:-}" ] && $BIN --data "$PGDIR" db stop' EXIT
+    trap 'kill -TERM $SERVER ${BARE:-} 2>/dev/null; wait $SERVER ${BARE:-} 2>/dev/null || true; [ -n "${STOP_DB:-}" ] && $BIN --data "$PGDIR" db stop' EXIT
     until curl -sf http://127.0.0.1:$PORT/readyz >/dev/null; do sleep 0.05; done
 }
 

@@ -7,6 +7,10 @@
 # Database: a fresh database $BENCH_DB (default stockpile_bench_stock) on the server of
 # $BENCH_ADMIN_URL; by default a private cluster in target/bench-pg, started with
 # `stockpile db start` and stopped at the end. BENCH_UNCHAINED=1: see benches/load/common.sh.
+# BENCH_BARE=1 adds, at each client count, the floor of the stack for an issue: the same
+# SQL behind a bare axum + sqlx server (benches/load/bare_server.rs), in the service's
+# statements and in two statements (benches/load/issue_two_statements.sql), each beside
+# pgbench running it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-10}
@@ -38,12 +42,32 @@ CANON='{"action":"stock.issue","actor_id":"'$ACTOR'","actor_username":"bench-cle
 start_server "$TARGET/bench-stock-serve.log"
 
 header
+# pgbench SCRIPT LABEL CLIENTS: runs benches/load/SCRIPT.sql and prints its line.
+pgb() {
+    local j=$(( $3 < 2 ? $3 : 2 ))
+    pgbench -n -M prepared -f "benches/load/$1.sql" -c "$3" -j "$j" -T "$SECS" \
+        -D actor_id="$ACTOR" -D item="$ITEM" -D wh_id="$WH" -D canon="$CANON" "$URL" 2>/dev/null \
+        | awk -v op="$2" -v c="$3" '/latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "pgbench %-8s clients=%-3s %26.1f/s  avg=%sms\n", op, c, tps, lat}'
+}
+
 for op in receipt issue; do
     for c in $CLIENTS; do
         $LOAD "http://127.0.0.1:$PORT" "$TOKEN" $op "$c" "$SECS"
-        j=$(( c < 2 ? c : 2 ))
-        pgbench -n -M prepared -f "benches/load/$op.sql" -c "$c" -j "$j" -T "$SECS" \
-            -D actor_id="$ACTOR" -D item="$ITEM" -D wh_id="$WH" -D canon="$CANON" "$URL" 2>/dev/null \
-            | awk -v op=$op -v c=$c '/latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "pgbench %-8s clients=%-3s %26.1f/s  avg=%sms\n", op, c, tps, lat}'
+        pgb $op $op "$c"
     done
 done
+
+if [ -n "${BENCH_BARE:-}" ]; then
+    BARE_URL="http://127.0.0.1:$((PORT + 1))"
+    DATABASE_URL=$URL $TARGET/release/examples/bare_server "127.0.0.1:$((PORT + 1))" "$ACTOR" "$CANON" \
+        stock "$ITEM" "$WH" >"$TARGET/bench-bare.log" 2>&1 &
+    BARE=$!
+    until curl -s -o /dev/null "$BARE_URL/"; do sleep 0.05; done
+    echo "bare axum + sqlx server, the issue's SQL only:"
+    for c in $CLIENTS; do
+        $LOAD "$BARE_URL" - "/issue/{c}" "$c" "$SECS"
+        pgb issue issue "$c"
+        $LOAD "$BARE_URL" - "/issue-two-statements/{c}" "$c" "$SECS"
+        pgb issue_two_statements issue-2st "$c"
+    done
+fi

@@ -1,0 +1,398 @@
+//! The floor of the stack for one issue: an axum server that runs the SQL of
+//! `POST /api/v1/warehouses/{code}/issues` (one line of one unit), statement for
+//! statement as the service sends it (src/stock/db.rs, src/audit/db.rs), on a sqlx pool
+//! set up like the service's write pool, and nothing else: no authentication, no JSON
+//! body, no rules, no audit hashing, no access log. `benches/load/bare.sh` runs it beside
+//! pgbench (benches/load/issue.sql) and the real service, so that a run shows how much of
+//! the service/pgbench gap is the stack itself (HTTP in, one sqlx round trip per
+//! statement, the connection's return to its pool) and how much is the service's own work.
+//!
+//! A second route runs the same work as one read and one write statement, each its own
+//! transaction (benches/load/issue_two_statements.sql): the shape the README discusses
+//! under "What bounds the HTTP/pgbench ratio". A third runs the SQL of an allocation
+//! request as benches/load/allocation.sql does, for `benches/load/allocation.sh`.
+//!
+//! Usage: `DATABASE_URL=… bare_server LISTEN ACTOR_ID CANON stock ITEM_ID WAREHOUSE_ID`
+//! (the lots `PGB-<n>` that stock_ops.sh makes, one per client; routes `POST /issue/{n}`
+//! and `POST /issue-two-statements/{n}` for client `n`), or `… allocate INCIDENT_ID
+//! WAREHOUSE_ID EXPLANATION` (the `bench_skus` and bulk lots of allocation.sh; route
+//! `POST /allocate/{n}`, SKUs taken in turn).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
+use stockpile::http::Path;
+use uuid::Uuid;
+
+struct Bench {
+    pool: PgPool,
+    lots: Vec<Uuid>,
+    actor: Uuid,
+    canon: String,
+    /// Allocation: the incident, the depot the picks come from, a stored explanation.
+    incident: Uuid,
+    warehouse: Uuid,
+    explanation: serde_json::Value,
+    requests: AtomicU64,
+}
+
+type Failure = (StatusCode, String);
+
+fn failed(e: sqlx::Error) -> Failure {
+    (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+/// The service's statements: lock the lot, append the ledger row, record the audit event
+/// (src/audit/db.rs writes it together with the idempotent response), commit.
+async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<String, Failure> {
+    let lot = *b
+        .lots
+        .get(n)
+        .ok_or((StatusCode::NOT_FOUND, "no such lot".into()))?;
+    let mut tx = b.pool.begin().await.map_err(failed)?;
+    sqlx::query(
+        "select l.id, l.item_id, i.sku, l.warehouse_id, l.lot_code, l.expires_on,
+                l.on_hand, l.reserved, l.status
+           from stock_lots l join items i on i.id = l.item_id
+          where l.id = any($1)
+          order by l.id
+            for update of l",
+    )
+    .bind(vec![lot])
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(failed)?;
+    let row = sqlx::query(
+        "insert into stock_movements (lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
+                                      actor_id, request_id, idempotency_key)
+         select lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id, actor_id, request_id, idempotency_key
+           from unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
+                       $8::uuid[], $9::uuid[], $10::text[], $11::text[])
+                with ordinality as t(lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
+                                     actor_id, request_id, idempotency_key, ord)
+          order by ord
+         returning id, on_hand_after, reserved_after",
+    )
+    .bind(vec![lot])
+    .bind(vec!["issue"])
+    .bind(vec![-1i64])
+    .bind(vec![0i64])
+    .bind(vec![Some("load test")])
+    .bind(vec![None::<&str>])
+    .bind(vec![Some("issue")])
+    .bind(vec![Some(Uuid::now_v7())])
+    .bind(vec![b.actor])
+    .bind(vec![Some(Uuid::new_v4().to_string())])
+    .bind(vec![None::<&str>])
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(failed)?;
+    let on_hand: i64 = row.get("on_hand_after");
+    audit(&mut tx, &b, lot, on_hand).await?;
+    tx.commit().await.map_err(failed)?;
+    Ok(on_hand.to_string())
+}
+
+async fn audit(
+    conn: &mut sqlx::PgConnection,
+    b: &Bench,
+    lot: Uuid,
+    on_hand: i64,
+) -> Result<(), Failure> {
+    sqlx::query(
+        "with event as (
+             insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
+                                        entity_id, request_id, idempotency_key, before, after)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11))
+         update idempotency_keys set response_status = $12, response_body = $13
+          where $12::smallint is not null and user_id = $3 and key = $9",
+    )
+    .bind(&b.canon)
+    .bind(chrono::Utc::now())
+    .bind(b.actor)
+    .bind("bench-clerk")
+    .bind("stock.issue")
+    .bind("issue")
+    .bind(Uuid::now_v7().to_string())
+    .bind(Uuid::new_v4().to_string())
+    .bind(None::<&str>)
+    .bind(None::<serde_json::Value>)
+    .bind(serde_json::json!({"warehouse": "JM-JH-RC", "lines": [
+        {"lot_id": lot, "qty": -1, "reason": "load test", "on_hand": on_hand}]}))
+    .bind(None::<i16>)
+    .bind(None::<serde_json::Value>)
+    .execute(conn)
+    .await
+    .map_err(failed)?;
+    Ok(())
+}
+
+/// The same work in two statements, each its own transaction: read the lot, then lock it,
+/// check that it still holds what was read, and append the ledger row and the audit event
+/// only if it does.
+async fn issue_two_statements(
+    State(b): State<Arc<Bench>>,
+    Path(n): Path<usize>,
+) -> Result<String, Failure> {
+    let lot = *b
+        .lots
+        .get(n)
+        .ok_or((StatusCode::NOT_FOUND, "no such lot".into()))?;
+    let mut conn = b.pool.acquire().await.map_err(failed)?;
+    let read = sqlx::query(
+        "select l.id, l.item_id, i.sku, l.warehouse_id, l.lot_code, l.expires_on,
+                l.on_hand, l.reserved, l.status
+           from stock_lots l join items i on i.id = l.item_id
+          where l.id = any($1)
+          order by l.id",
+    )
+    .bind(vec![lot])
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(failed)?;
+    let seen: i64 = read.get("on_hand");
+    let after = serde_json::json!({"warehouse": "JM-JH-RC", "lines": [
+        {"lot_id": lot, "qty": -1, "reason": "load test", "on_hand": seen - 1}]});
+    let row = sqlx::query(
+        "with locked as (
+             select id from stock_lots where id = any($1) order by id for update),
+         unchanged as (
+             select count(*) = cardinality($1) as ok
+               from stock_lots l join locked using (id)
+               join unnest($1::uuid[], $12::bigint[]) as s(id, on_hand) on s.id = l.id
+              where l.on_hand = s.on_hand),
+         moved as (
+             insert into stock_movements (lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
+                                          actor_id, request_id, idempotency_key)
+             select lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id, actor_id, request_id, idempotency_key
+               from unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
+                           $8::uuid[], $9::uuid[], $10::text[], $11::text[])
+                    with ordinality as t(lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
+                                         actor_id, request_id, idempotency_key, ord)
+              where (select ok from unchanged)
+              order by ord
+             returning id, on_hand_after),
+         event as (
+             insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
+                                        entity_id, request_id, idempotency_key, before, after)
+             select $13, $14, $15, $16, $17, $18, $19, $20, null, null, $21
+              where (select ok from unchanged))
+         select (select ok from unchanged) as ok, (select on_hand_after from moved) as on_hand",
+    )
+    .bind(vec![lot])
+    .bind(vec!["issue"])
+    .bind(vec![-1i64])
+    .bind(vec![0i64])
+    .bind(vec![Some("load test")])
+    .bind(vec![None::<&str>])
+    .bind(vec![Some("issue")])
+    .bind(vec![Some(Uuid::now_v7())])
+    .bind(vec![b.actor])
+    .bind(vec![Some(Uuid::new_v4().to_string())])
+    .bind(vec![None::<&str>])
+    .bind(vec![seen])
+    .bind(&b.canon)
+    .bind(chrono::Utc::now())
+    .bind(b.actor)
+    .bind("bench-clerk")
+    .bind("stock.issue")
+    .bind("issue")
+    .bind(Uuid::now_v7().to_string())
+    .bind(Uuid::new_v4().to_string())
+    .bind(after)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(failed)?;
+    if !row.get::<bool, _>("ok") {
+        return Err((
+            StatusCode::CONFLICT,
+            "the lot changed since it was read".into(),
+        ));
+    }
+    Ok(row.get::<i64, _>("on_hand").to_string())
+}
+
+/// An allocation request's SQL, statement for statement as benches/load/allocation.sql
+/// runs it (one line of one unit, priority high).
+async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<String, Failure> {
+    let n = (b.requests.fetch_add(1, Ordering::Relaxed) % 25) as i32;
+    let mut conn = b.pool.acquire().await.map_err(failed)?;
+    let item = sqlx::query(
+        "select id as item_id, sku, min_remaining_days from items
+          where sku = any(array[(select sku from bench_skus where n = $1)])",
+    )
+    .bind(n)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(failed)?;
+    let (item_id, sku): (Uuid, String) = (item.get("item_id"), item.get("sku"));
+    sqlx::query(
+        "select id, name, kind, lat, lon, affected_area, population, started_at, status, created_at, updated_at
+           from incidents where id = $1",
+    )
+    .bind(b.incident)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(failed)?;
+    drop(conn);
+    let mut tx = b.pool.begin().await.map_err(failed)?;
+    sqlx::query(
+        "select (select max(id) from road_networks) as version,
+                coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
+                            from road_closures
+                           where starts_at <= now() and (ends_at is null or ends_at > now())),
+                         '[]'::jsonb) as closures",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(failed)?;
+    sqlx::query(
+        "select w.id, w.code, w.status, w.lat, w.lon, w.handling_minutes,
+                coalesce((select jsonb_agg(jsonb_build_array(i.sku, r.min_qty))
+                            from reserve_levels r join items i on i.id = r.item_id
+                           where r.warehouse_id = w.id and r.item_id = any($1)), '[]'::jsonb) as levels
+           from warehouses w order by w.code",
+    )
+    .bind(vec![item_id])
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(failed)?;
+    sqlx::query(
+        "select l.id, l.warehouse_id, i.sku, l.lot_code, l.expires_on, l.on_hand, l.reserved, l.status
+           from stock_lots l join items i on i.id = l.item_id
+          where l.item_id = any($1) and l.on_hand > 0
+          order by l.id",
+    )
+    .bind(vec![item_id])
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(failed)?;
+    sqlx::query(
+        "select l.id, l.warehouse_id, l.item_id, l.on_hand, l.reserved, l.status, coalesce(r.min_qty, 0) as level
+           from stock_lots l
+           left join reserve_levels r on r.warehouse_id = l.warehouse_id and r.item_id = l.item_id
+          where (l.warehouse_id, l.item_id) in (select * from unnest($1::uuid[], $2::uuid[]))
+          order by l.id
+            for update of l",
+    )
+    .bind(vec![b.warehouse])
+    .bind(vec![item_id])
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(failed)?;
+    let row = sqlx::query(
+        "with pick as (
+             select id as lot_id from stock_lots
+              where warehouse_id = $1 and item_id = $2 and status = 'available' and on_hand - reserved > 0
+              order by expires_on nulls last, lot_code limit 1
+         ), r as (
+             insert into allocation_requests (id, incident_id, priority, needed_by, include_affected_warehouses, status, created_by)
+             values (gen_random_uuid(), $3, 'high', null, false, 'reserved', $4)
+             returning id, created_at, updated_at
+         ), l as (
+             insert into allocation_request_lines (request_id, line_no, item_id, sku, requested, reserved, explanation)
+             select r.id, 0, $2, $5, 1, 1, $6 from r
+         ), p as (
+             insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes, distance_km, late)
+             select r.id, 0, pick.lot_id, $1, 1, 33.5, 3.4, false from r, pick
+         ), m as (
+             insert into stock_movements (lot_id, kind, qty, reserved_delta, ref_kind, ref_id,
+                                          actor_id, request_id, idempotency_key)
+             select lot_id, 'reserve', 0, qty, 'allocation_request', (select id from r), $4,
+                    gen_random_uuid()::text, null
+               from unnest(array[(select lot_id from pick)]::uuid[], array[1]::int8[]) with ordinality as t(lot_id, qty, n)
+              order by n
+         )
+         select r.id as rid, pick.lot_id, r.created_at, r.updated_at from r, pick",
+    )
+    .bind(b.warehouse)
+    .bind(item_id)
+    .bind(b.incident)
+    .bind(b.actor)
+    .bind(&sku)
+    .bind(&b.explanation)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(failed)?;
+    let (rid, lot): (Uuid, Uuid) = (row.get("rid"), row.get("lot_id"));
+    sqlx::query(
+        "insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
+                                    entity_id, request_id, idempotency_key, before, after)
+         values ($1, now(), $2, 'bench-dispatcher', 'allocation.request', 'allocation_request', $3::text,
+                 gen_random_uuid()::text, null, null, $4)",
+    )
+    .bind(&b.canon)
+    .bind(b.actor)
+    .bind(rid)
+    .bind(serde_json::json!({"id": rid, "incident_id": b.incident, "priority": "high",
+        "status": "reserved", "lines": [{"sku": sku, "requested": 1, "reserved": 1,
+        "picks": [{"warehouse_code": "JM-XH-01", "lot_id": lot, "qty": 1}]}]}))
+    .execute(&mut *tx)
+    .await
+    .map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
+    Ok(rid.to_string())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args.get(4).map(String::as_str);
+    if !(mode == Some("stock") && args.len() == 7 || mode == Some("allocate") && args.len() == 8) {
+        eprintln!(
+            "usage: DATABASE_URL=… bare_server LISTEN ACTOR_ID CANON stock ITEM_ID WAREHOUSE_ID\n       \
+             DATABASE_URL=… bare_server LISTEN ACTOR_ID CANON allocate INCIDENT_ID WAREHOUSE_ID EXPLANATION"
+        );
+        std::process::exit(2);
+    }
+    let url = std::env::var("DATABASE_URL")?;
+    // As the service's write pool (src/db/mod.rs): generic plans, no ping on checkout.
+    let options = url
+        .parse::<PgConnectOptions>()?
+        .options([("plan_cache_mode", "force_generic_plan")]);
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?;
+    let warehouse: Uuid = args[6].parse()?;
+    let mut bench = Bench {
+        pool,
+        lots: vec![],
+        actor: args[2].parse()?,
+        canon: args[3].clone(),
+        incident: Uuid::nil(),
+        warehouse,
+        explanation: serde_json::Value::Null,
+        requests: AtomicU64::new(0),
+    };
+    let app = if mode == Some("stock") {
+        bench.lots = sqlx::query_scalar(
+            "select id from stock_lots where item_id = $1 and warehouse_id = $2 and lot_code like 'PGB-%'
+              order by substr(lot_code, 5)::int",
+        )
+        .bind(args[5].parse::<Uuid>()?)
+        .bind(warehouse)
+        .fetch_all(&bench.pool)
+        .await?;
+        Router::new()
+            .route("/issue/{n}", post(issue))
+            .route("/issue-two-statements/{n}", post(issue_two_statements))
+    } else {
+        bench.incident = args[5].parse()?;
+        bench.explanation = serde_json::from_str(&args[7])?;
+        Router::new().route("/allocate/{n}", post(allocate))
+    };
+    let app = app.with_state(Arc::new(bench));
+    let listener = tokio::net::TcpListener::bind(&args[1]).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
