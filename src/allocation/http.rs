@@ -715,10 +715,10 @@ pub async fn create_request(
             continue;
         }
         let id = RequestId::new();
-        let lines = plan_lines(&plan)?;
+        let mut lines = plan_lines(&plan)?;
         let mut line_no_of = HashMap::new();
         let mut rows = db::NewLines::default();
-        for (i, (line, view)) in plan.lines.iter().zip(&lines).enumerate() {
+        for (i, (line, view)) in plan.lines.iter().zip(&mut lines).enumerate() {
             let line_no = i as i32;
             line_no_of.insert(line.sku.clone(), line_no);
             rows.line_no.push(line_no);
@@ -726,7 +726,8 @@ pub async fn create_request(
             rows.sku.push(line.sku.clone());
             rows.requested.push(line.requested);
             rows.reserved.push(line.reserved);
-            rows.explanation.push(view.explanation.clone());
+            // Lent to the insert, given back to the view below (no copy of the tree).
+            rows.explanation.push(std::mem::take(&mut view.explanation));
         }
         let (picks, per_lot) = pick_rows(&plan, &line_no_of)?;
         let reserve = db::NewReservations {
@@ -751,6 +752,9 @@ pub async fn create_request(
             &reserve,
         )
         .await?;
+        for (view, explanation) in lines.iter_mut().zip(rows.explanation) {
+            view.explanation = explanation;
+        }
         // Exactly what was written: the plan passed every re-check under the locks.
         let view = RequestView {
             id,
@@ -766,7 +770,6 @@ pub async fn create_request(
             lines,
             shipments: vec![],
         };
-        let body = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
         return idempotency::finish_command(
             tx,
             &actor,
@@ -779,7 +782,7 @@ pub async fn create_request(
                 after: Some(audit_summary(&view)),
             },
             StatusCode::CREATED,
-            body,
+            &view,
         )
         .await;
     }
@@ -992,7 +995,6 @@ async fn finish_change(
     before: Value,
 ) -> AppResult<Response> {
     let view = load_view(&mut tx, id).await?;
-    let body = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
     idempotency::finish_command(
         tx,
         actor,
@@ -1005,7 +1007,7 @@ async fn finish_change(
             after: Some(audit_summary(&view)),
         },
         StatusCode::OK,
-        body,
+        &view,
     )
     .await
 }

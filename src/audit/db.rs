@@ -19,18 +19,18 @@ pub async fn record(
     ctx: &Ctx,
     change: Change<'_>,
 ) -> Result<(), sqlx::Error> {
-    record_and_answer(conn, actor, ctx, change, None).await
+    record_and_answer(conn, actor, ctx, change, None::<(i16, &())>).await
 }
 
 /// [`record`], and in the same statement stores `answer` (status, body) on the request's
 /// `Idempotency-Key` row when there is one: the last write of a command is one round
 /// trip (see `http::idempotency::finish_command`).
-pub async fn record_and_answer(
+pub async fn record_and_answer<B: serde::Serialize + Sync>(
     conn: &mut PgConnection,
     actor: &Actor,
     ctx: &Ctx,
     change: Change<'_>,
-    answer: Option<(i16, &serde_json::Value)>,
+    answer: Option<(i16, &B)>,
 ) -> Result<(), sqlx::Error> {
     let event = Event {
         seq: 0,
@@ -46,6 +46,7 @@ pub async fn record_and_answer(
         after: change.after,
     };
     let (status, body) = answer.unzip();
+    let body = body.map(sqlx::types::Json);
     sqlx::query!(
         "with event as (
              insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
@@ -65,7 +66,8 @@ pub async fn record_and_answer(
         event.before,
         event.after,
         status,
-        body,
+        // A jsonb parameter serialised straight from the handler's response type.
+        body as _,
     )
     .execute(&mut *conn)
     .await?;

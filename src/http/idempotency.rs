@@ -4,6 +4,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, Postgres, Transaction};
 
@@ -91,14 +92,16 @@ pub async fn finish(
 /// Ends a command, in the order every mutating handler must keep: records `change` in
 /// the audit trail, stores the answer for retries with the same key, commits, and
 /// answers `status` with `body`. All in the command's transaction, so a retry can never
-/// see an effect without its answer, or an answer without its audit event.
-pub async fn finish_command(
+/// see an effect without its answer, or an answer without its audit event. `body` is
+/// serialised straight into the response (and into the key's row when there is one),
+/// with no `serde_json::Value` in between.
+pub async fn finish_command<B: Serialize + Sync>(
     mut tx: Transaction<'_, Postgres>,
     actor: &Actor,
     ctx: &Ctx,
     change: Change<'_>,
     status: StatusCode,
-    body: Value,
+    body: B,
 ) -> AppResult<Response> {
     let answer = ctx
         .idempotency_key

@@ -96,7 +96,7 @@ async fn clerk_warehouse(
 }
 
 /// Records the audit event, stores the idempotent response and commits.
-async fn commit<T: Serialize>(
+async fn commit<T: Serialize + Sync>(
     tx: sqlx::Transaction<'_, sqlx::Postgres>,
     actor: &Actor,
     ctx: &Ctx,
@@ -104,8 +104,7 @@ async fn commit<T: Serialize>(
     status: StatusCode,
     out: &T,
 ) -> AppResult<Response> {
-    let body = serde_json::to_value(out).map_err(anyhow::Error::from)?;
-    idempotency::finish_command(tx, actor, ctx, change, status, body).await
+    idempotency::finish_command(tx, actor, ctx, change, status, out).await
 }
 
 // ---------------------------------------------------------------------------------------
