@@ -56,13 +56,22 @@ curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/incidents/$INCIDENT/requests" -H
     -H 'content-type: application/json' -d '{"priority": "high", "lines": [{"sku": "'${SKUS%%,*}'", "qty": 1}]}' >/dev/null
 EXPLANATION=$(psql "$URL" -Atc "select explanation from allocation_request_lines limit 1")
 
-# pgbench CLIENTS: runs benches/load/allocation.sql and prints its line.
+# allocation.sql once per bench SKU, with that item's id and SKU written in.
+SCRIPTS="$TARGET/bench-alloc-scripts"
+rm -rf "$SCRIPTS" && mkdir -p "$SCRIPTS"
+PGB_FILES=()
+while IFS='|' read -r n id sku; do
+    sed -e "s/:item_id/'$id'::uuid/g" -e "s/:sku/'$sku'::text/g" benches/load/allocation.sql >"$SCRIPTS/$n.sql"
+    PGB_FILES+=(-f "$SCRIPTS/$n.sql")
+done < <(psql "$URL" -Atc "select n, item_id, sku from bench_skus order by n")
+
+# pgbench CLIENTS: runs the scripts and prints its line.
 pgb() {
     local j=$(( $1 < 2 ? $1 : 2 ))
-    pgbench -n -M prepared -f benches/load/allocation.sql -c "$1" -j "$j" -T "$SECS" \
+    pgbench -n -M prepared "${PGB_FILES[@]}" -c "$1" -j "$j" -T "$SECS" \
         -D actor_id="$ACTOR" -D incident="$INCIDENT" -D wh="$WH" -D explanation="$EXPLANATION" \
         -D canon="$CANON" "$URL" 2>/dev/null \
-        | awk -v c="$1" '/latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "pgbench allocate clients=%-3s %26.1f/s  avg=%sms\n", c, tps, lat}'
+        | awk -v c="$1" '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "pgbench allocate clients=%-3s %26.1f/s  avg=%sms\n", c, tps, lat}'
 }
 
 header

@@ -1,21 +1,22 @@
 -- pgbench: the SQL work of one POST /api/v1/incidents/{id}/requests (one line of one unit,
 -- priority high), statement for statement as the service does it in steady state (the
--- bearer token comes from the service's session cache, the road network is parsed once
--- per process): the demand's items and the incident, then one transaction that reads
--- what the plan needs (network version and closures, warehouses with reserve levels,
--- lots), locks the (warehouse, item) cell, writes the request with its line, pick and
--- reserve ledger row in one statement, then the audit event (chained at commit). pgbench's arrays are
--- built in the statement, so their generic plans are chosen without the `plan_cache_mode`
--- of the service's write connections (src/db/mod.rs, WritePool). What the service computes in Rust, the
--- plan, pgbench cannot; it draws from JM-XH-01 (the nearest depot, where
+-- bearer token comes from the service's session cache, the requested items from its item
+-- cache (src/stock/item_cache.rs), the road network is parsed once per process): the
+-- incident, then one transaction that reads what the plan needs (network version and
+-- closures, warehouses with reserve levels, lots), locks the (warehouse, item) cell,
+-- writes the request with its line, pick and reserve ledger row in one statement, then
+-- the audit event (chained at commit). pgbench's arrays are built in the statement, so
+-- their generic plans are chosen without the `plan_cache_mode` of the service's write
+-- connections (src/db/mod.rs, WritePool). What the service computes in Rust, the plan,
+-- pgbench cannot; it draws from JM-XH-01 (the nearest depot, where
 -- benches/load/allocation.sh puts a bulk lot of every SKU), first expiry first, chosen
 -- inside the insert, and stores an explanation as long as the service's.
+-- A template: benches/load/allocation.sh writes one script per bench SKU with :item_id
+-- and :sku replaced by that item's id and SKU (as the service knows them from its cache,
+-- with no statement), and pgbench picks among the scripts at random.
 -- Run with -M prepared (sqlx prepares its statements too). Variables: -D actor_id, -D
 -- incident, -D wh (JM-XH-01's id), -D explanation (a stored line explanation), -D canon
 -- (a canonical event JSON head as long as the service's).
-\set n random(0, 24)
-select id as item_id, sku, min_remaining_days from items
- where sku = any(array[(select sku from bench_skus where n = :n)]) \gset
 select id, name, kind, lat, lon, affected_area, population, started_at, status, created_at, updated_at
   from incidents where id = :incident;
 begin;

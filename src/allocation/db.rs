@@ -10,31 +10,6 @@ use uuid::Uuid;
 
 use crate::ids::{IncidentId, ItemId, LotId, RequestId, ShipmentId, UserId, WarehouseId};
 
-/// A requested item.
-#[derive(Debug, Clone)]
-pub struct ItemRef {
-    /// Id.
-    pub id: ItemId,
-    /// SKU.
-    pub sku: String,
-    /// Days of shelf life a lot must still have on arrival.
-    pub min_remaining_days: i32,
-}
-
-/// Items with these SKUs (unknown SKUs are simply absent).
-pub async fn items_by_sku(
-    conn: &mut PgConnection,
-    skus: &[String],
-) -> Result<Vec<ItemRef>, sqlx::Error> {
-    sqlx::query_as!(
-        ItemRef,
-        r#"select id as "id: ItemId", sku, min_remaining_days from items where sku = any($1)"#,
-        skus
-    )
-    .fetch_all(conn)
-    .await
-}
-
 /// A warehouse as the planner needs it.
 #[derive(Debug, Clone)]
 pub struct WarehouseRow {

@@ -33,7 +33,8 @@ use crate::incidents::parse_area;
 use crate::planner::{
     self, DemandLine, ItemPolicy, LotState, Plan, PlanInput, Snapshot, WarehouseState,
 };
-use crate::stock::db::{Movement, insert_movements};
+use crate::stock::db::{self as stock_db, Movement, insert_movements};
+use crate::stock::item_cache::ItemPolicies;
 
 /// Optimistic attempts before the last one, which plans under the locks.
 const OPTIMISTIC_ATTEMPTS: usize = 2;
@@ -377,7 +378,8 @@ fn audit_summary(view: &RequestView) -> Value {
 /// A validated request, ready to plan.
 struct Demand {
     lines: Vec<DemandLine>,
-    items: Vec<db::ItemRef>,
+    /// The catalogue items the lines name.
+    items: Vec<stock_db::ItemPolicy>,
     priority: Priority,
     needed_by: Option<DateTime<Utc>>,
     include_affected: bool,
@@ -400,6 +402,7 @@ impl Demand {
 }
 
 async fn validate_demand(
+    items: &ItemPolicies,
     conn: &mut PgConnection,
     lines: &[LineBody],
     priority: Priority,
@@ -427,7 +430,7 @@ async fn validate_demand(
         }
     }
     let skus: Vec<String> = lines.iter().map(|l| l.sku.clone()).collect();
-    let items = db::items_by_sku(conn, &skus).await?;
+    let items = items.named(conn, &skus, &[]).await?;
     for (i, l) in lines.iter().enumerate() {
         if !items.iter().any(|it| it.sku == l.sku) {
             return Err(AppError::invalid(
@@ -678,6 +681,7 @@ pub async fn create_request(
     let body = &cmd.body;
     let mut conn = state.writes.acquire().await?;
     let demand = validate_demand(
+        &state.item_policies,
         &mut conn,
         &body.lines,
         body.priority,
@@ -804,6 +808,7 @@ pub async fn preview_allocation(
     actor.require(&[Role::Dispatcher])?;
     let mut conn = state.pool.acquire().await?;
     let demand = validate_demand(
+        &state.item_policies,
         &mut conn,
         &body.lines,
         body.priority,
@@ -1123,11 +1128,14 @@ pub async fn replan_request(
                     qty: l.requested - l.reserved,
                 })
                 .collect(),
-            items: db::items_by_sku(
-                &mut conn,
-                &lines.iter().map(|l| l.sku.clone()).collect::<Vec<_>>(),
-            )
-            .await?,
+            items: state
+                .item_policies
+                .named(
+                    &mut conn,
+                    &lines.iter().map(|l| l.sku.clone()).collect::<Vec<_>>(),
+                    &[],
+                )
+                .await?,
             priority,
             needed_by: r.needed_by,
             include_affected: r.include_affected_warehouses,

@@ -1,9 +1,10 @@
-//! A per-process cache of what receipts and reserve levels need of catalogue items (id,
-//! SKU, GTIN, shelf-life policy), so that a receipt does not look its items up inside
-//! its transaction every time.
+//! A per-process cache of what receipts, reserve levels and allocation requests need of
+//! catalogue items (id, SKU, GTIN, shelf-life policy), so that a receipt does not look
+//! its items up inside its transaction every time, nor an allocation request before its
+//! plan.
 //!
-//! Items can change (by SQL today, by an admin screen one day), and a receipt must judge
-//! shelf life by the policy in force. A statement trigger on `items` sends `NOTIFY
+//! Items can change (by SQL today, by an admin screen one day), and receipts and plans must
+//! judge shelf life by the policy in force. A statement trigger on `items` sends `NOTIFY
 //! stockpile_catalog` on every insert, update, delete or truncate (migration
 //! `catalog_notify`); each process listens ([`crate::db::changes`]) and drops the whole
 //! cache on every notification. The cache is only used while the listener is

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, assert_problem, audit_count};
+use crate::helpers::{TestApp, assert_problem, audit_count, wait_for_listeners};
 
 /// Xinhui, Jiangmen (district seat, gba-geography.md §3).
 const XINHUI: (f64, f64) = (22.4613, 113.0291);
@@ -620,6 +620,101 @@ async fn reserve_floors_hold_for_normal_requests_and_give_way_to_critical_ones()
     assert_eq!(reserved_of(&app, xh).await, 70);
     assert_eq!(reserved_of(&app, rc).await, 30);
     assert_ledger_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn a_raised_shelf_life_minimum_applies_to_the_next_plan_although_the_item_was_cached() {
+    // Arrange: the process listens for catalogue changes; TEST-CACHED (30 days' minimum)
+    // has one lot at JM-XH-01 that expires in 60 days, and two plans have used (and so
+    // cached) the item.
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    wait_for_listeners(&app, 1).await;
+    new_item(&app, "TEST-CACHED", 30).await;
+    add_lot(&app, "TEST-CACHED", "JM-XH-01", "L60", Some(60), 10).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let body = json!({"incident_id": incident, "priority": "critical",
+                      "lines": [{"sku": "TEST-CACHED", "qty": 2}]});
+    for _ in 0..2 {
+        let (status, out) = app
+            .post("/api/v1/allocation/preview", &dispatcher, &body)
+            .await;
+        assert_eq!(status, 200, "{out}");
+        assert_eq!(
+            picks(&out["lines"][0]),
+            vec![("JM-XH-01".to_owned(), "L60".to_owned(), 2)]
+        );
+    }
+
+    // Act: an operator raises the minimum to 90 days with plain SQL.
+    sqlx::query("update items set min_remaining_days = 90 where sku = 'TEST-CACHED'")
+        .execute(&app.pool)
+        .await
+        .expect("raise the minimum");
+
+    // Assert: once the notification is in (polled for at most five seconds), the plan
+    // leaves the 60-day lot and says why.
+    let mut last = Value::Null;
+    for _ in 0..500 {
+        let (status, out) = app
+            .post("/api/v1/allocation/preview", &dispatcher, &body)
+            .await;
+        assert_eq!(status, 200, "{out}");
+        last = out;
+        if picks(&last["lines"][0]).is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        picks(&last["lines"][0]).is_empty(),
+        "the old minimum still applies: {last}"
+    );
+    assert_eq!(
+        reason_of(&last["lines"][0], "JM-XH-01").as_deref(),
+        Some("expired_or_short_dated"),
+        "{last}"
+    );
+}
+
+#[tokio::test]
+async fn plans_use_the_cached_item_which_is_why_item_changes_notify() {
+    // Arrange: TEST-UNTOLD is cached by two plans, then the catalogue's notification
+    // trigger is switched off.
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    wait_for_listeners(&app, 1).await;
+    new_item(&app, "TEST-UNTOLD", 30).await;
+    add_lot(&app, "TEST-UNTOLD", "JM-XH-01", "L60", Some(60), 10).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let body = json!({"incident_id": incident, "priority": "critical",
+                      "lines": [{"sku": "TEST-UNTOLD", "qty": 2}]});
+    for _ in 0..2 {
+        let (status, out) = app
+            .post("/api/v1/allocation/preview", &dispatcher, &body)
+            .await;
+        assert_eq!(status, 200, "{out}");
+    }
+    sqlx::query("alter table items disable trigger items_notify")
+        .execute(&app.pool)
+        .await
+        .expect("disable trigger");
+
+    // Act: a policy change the service is not told about.
+    sqlx::query("update items set min_remaining_days = 90 where sku = 'TEST-UNTOLD'")
+        .execute(&app.pool)
+        .await
+        .expect("raise the minimum");
+    let (status, out) = app
+        .post("/api/v1/allocation/preview", &dispatcher, &body)
+        .await;
+
+    // Assert: the cached minimum still applies (the database's would leave the lot).
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(
+        picks(&out["lines"][0]),
+        vec![("JM-XH-01".to_owned(), "L60".to_owned(), 2)]
+    );
 }
 
 #[tokio::test]
