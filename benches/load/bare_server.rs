@@ -1,11 +1,12 @@
 //! The floor of the stack for one issue: an axum server that runs the SQL of
-//! `POST /api/v1/warehouses/{code}/issues` (one line of one unit), statement for
-//! statement as the service sends it (src/stock/db.rs, src/audit/db.rs), on a sqlx pool
-//! set up like the service's write pool, and nothing else: no authentication, no JSON
-//! body, no rules, no audit hashing, no access log. `benches/load/bare.sh` runs it beside
-//! pgbench (benches/load/issue.sql) and the real service, so that a run shows how much of
-//! the service/pgbench gap is the stack itself (HTTP in, one sqlx round trip per
-//! statement, the connection's return to its pool) and how much is the service's own work.
+//! `POST /api/v1/warehouses/{code}/issues` (one line of one unit) through the service's
+//! own functions (`stock::db::lock_lots`, `stock::db::insert_movements`,
+//! `audit::db::record_and_answer`), on a sqlx pool set up like the service's write pool,
+//! and nothing else: no authentication, no request JSON, no rules, no access log.
+//! `BENCH_BARE=1 benches/load/stock_ops.sh` runs it beside pgbench
+//! (benches/load/issue.sql) and the real service, so that a run shows how much of the
+//! service/pgbench gap is the stack itself (HTTP in, one sqlx round trip per statement,
+//! the connection's return to its pool) and how much is the service's own work.
 //!
 //! A second route runs the same work as one read and one write statement, each its own
 //! transaction (benches/load/issue_two_statements.sql): the shape the README discusses
@@ -28,13 +29,18 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
-use stockpile::http::Path;
+use stockpile::audit::Change;
+use stockpile::audit::db as audit_db;
+use stockpile::auth::{Actor, Role};
+use stockpile::http::{Ctx, Path};
+use stockpile::ids::{LotId, UserId};
+use stockpile::stock::db as stock_db;
 use uuid::Uuid;
 
 struct Bench {
     pool: PgPool,
     lots: Vec<Uuid>,
-    actor: Uuid,
+    actor: Actor,
     canon: String,
     /// Allocation: the bench SKUs (item id, SKU), the incident, the depot the picks come
     /// from, a stored explanation.
@@ -51,89 +57,52 @@ fn failed(e: sqlx::Error) -> Failure {
     (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-/// The service's statements: lock the lot, append the ledger row, record the audit event
-/// (src/audit/db.rs writes it together with the idempotent response), commit.
+/// The service's statements, through the service's own functions: lock the lot, append
+/// the ledger row (src/stock/db.rs), record the audit event with the idempotent answer
+/// (src/audit/db.rs), commit.
 async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<String, Failure> {
-    let lot = *b
-        .lots
-        .get(n)
-        .ok_or((StatusCode::NOT_FOUND, "no such lot".into()))?;
+    let lot = LotId(
+        *b.lots
+            .get(n)
+            .ok_or((StatusCode::NOT_FOUND, "no such lot".into()))?,
+    );
+    let request_id = Uuid::new_v4().to_string();
     let mut tx = b.pool.begin().await.map_err(failed)?;
-    sqlx::query(
-        "select l.id, l.item_id, i.sku, l.warehouse_id, l.lot_code, l.expires_on,
-                l.on_hand, l.reserved, l.status
-           from stock_lots l join items i on i.id = l.item_id
-          where l.id = any($1)
-          order by l.id
-            for update of l",
-    )
-    .bind(vec![lot])
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(failed)?;
-    let row = sqlx::query(
-        "insert into stock_movements (lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
-                                      actor_id, request_id, idempotency_key)
-         select lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id, actor_id, request_id, idempotency_key
-           from unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
-                       $8::uuid[], $9::uuid[], $10::text[], $11::text[])
-                with ordinality as t(lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
-                                     actor_id, request_id, idempotency_key, ord)
-          order by ord
-         returning id, on_hand_after, reserved_after",
-    )
-    .bind(vec![lot])
-    .bind(vec!["issue"])
-    .bind(vec![-1i64])
-    .bind(vec![0i64])
-    .bind(vec![Some("load test")])
-    .bind(vec![None::<&str>])
-    .bind(vec![Some("issue")])
-    .bind(vec![Some(Uuid::now_v7())])
-    .bind(vec![b.actor])
-    .bind(vec![Some(Uuid::new_v4().to_string())])
-    .bind(vec![None::<&str>])
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(failed)?;
-    let on_hand: i64 = row.get("on_hand_after");
-    audit(&mut tx, &b, lot, on_hand).await?;
+    stock_db::lock_lots(&mut tx, &[lot]).await.map_err(failed)?;
+    let movement = stock_db::Movement {
+        lot,
+        kind: "issue",
+        qty: -1,
+        reserved_delta: 0,
+        reason: Some("load test"),
+        note: None,
+        ref_kind: Some("issue"),
+        ref_id: Some(Uuid::now_v7()),
+        actor: b.actor.id,
+        request_id: Some(&request_id),
+        idempotency_key: None,
+    };
+    let balances = stock_db::insert_movements(&mut tx, &[movement])
+        .await
+        .map_err(failed)?;
+    let on_hand = balances.first().map_or(0, |x| x.on_hand);
+    let change = Change {
+        action: "stock.issue",
+        entity_kind: "issue",
+        entity_id: Uuid::now_v7().to_string(),
+        before: None,
+        after: Some(serde_json::json!({"warehouse": "JM-JH-RC", "lines": [
+            {"lot_id": lot, "qty": -1, "reason": "load test", "on_hand": on_hand}]})),
+    };
+    let ctx = Ctx {
+        request_id: Some(request_id.clone()),
+        idempotency_key: None,
+    };
+    audit_db::record_and_answer(&mut tx, &b.actor, &ctx, change, None::<(i16, &())>)
+        .await
+        .map_err(failed)?;
     tx.commit().await.map_err(failed)?;
     Ok(on_hand.to_string())
-}
-
-async fn audit(
-    conn: &mut sqlx::PgConnection,
-    b: &Bench,
-    lot: Uuid,
-    on_hand: i64,
-) -> Result<(), Failure> {
-    sqlx::query(
-        "with event as (
-             insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
-                                        entity_id, request_id, idempotency_key, before, after)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11))
-         update idempotency_keys set response_status = $12, response_body = $13
-          where $12::smallint is not null and user_id = $3 and key = $9",
-    )
-    .bind(&b.canon)
-    .bind(chrono::Utc::now())
-    .bind(b.actor)
-    .bind("bench-clerk")
-    .bind("stock.issue")
-    .bind("issue")
-    .bind(Uuid::now_v7().to_string())
-    .bind(Uuid::new_v4().to_string())
-    .bind(None::<&str>)
-    .bind(None::<serde_json::Value>)
-    .bind(serde_json::json!({"warehouse": "JM-JH-RC", "lines": [
-        {"lot_id": lot, "qty": -1, "reason": "load test", "on_hand": on_hand}]}))
-    .bind(None::<i16>)
-    .bind(None::<serde_json::Value>)
-    .execute(conn)
-    .await
-    .map_err(failed)?;
-    Ok(())
 }
 
 /// The same work in two statements, each its own transaction: read the lot, then lock it,
@@ -196,13 +165,13 @@ async fn issue_two_statements(
     .bind(vec![None::<&str>])
     .bind(vec![Some("issue")])
     .bind(vec![Some(Uuid::now_v7())])
-    .bind(vec![b.actor])
+    .bind(vec![b.actor.id.0])
     .bind(vec![Some(Uuid::new_v4().to_string())])
     .bind(vec![None::<&str>])
     .bind(vec![seen])
     .bind(&b.canon)
     .bind(chrono::Utc::now())
-    .bind(b.actor)
+    .bind(b.actor.id.0)
     .bind("bench-clerk")
     .bind("stock.issue")
     .bind("issue")
@@ -310,7 +279,7 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
     .bind(b.warehouse)
     .bind(item_id)
     .bind(b.incident)
-    .bind(b.actor)
+    .bind(b.actor.id.0)
     .bind(&sku)
     .bind(&b.explanation)
     .fetch_one(&mut *tx)
@@ -324,7 +293,7 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
                  gen_random_uuid()::text, null, null, $4)",
     )
     .bind(&b.canon)
-    .bind(b.actor)
+    .bind(b.actor.id.0)
     .bind(rid)
     .bind(serde_json::json!({"id": rid, "incident_id": b.incident, "priority": "high",
         "status": "reserved", "lines": [{"sku": sku, "requested": 1, "reserved": 1,
@@ -362,7 +331,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut bench = Bench {
         pool,
         lots: vec![],
-        actor: args[2].parse()?,
+        actor: Actor {
+            id: UserId(args[2].parse()?),
+            username: if mode == Some("stock") {
+                "bench-clerk"
+            } else {
+                "bench-dispatcher"
+            }
+            .into(),
+            role: if mode == Some("stock") {
+                Role::Clerk
+            } else {
+                Role::Dispatcher
+            },
+            warehouses: vec![],
+        },
         canon: args[3].clone(),
         items: vec![],
         incident: Uuid::nil(),

@@ -40,7 +40,8 @@ pub struct AppState {
     pub sessions: Arc<crate::auth::cache::SessionCache>,
     /// Warehouse codes and their ids (see `crate::warehouses::ids`).
     pub warehouse_ids: Arc<crate::warehouses::ids::WarehouseIds>,
-    /// What receipts need of catalogue items (see `crate::stock::item_cache`).
+    /// What receipts, reserve levels and allocation requests need of catalogue items (see
+    /// `crate::stock::item_cache`).
     pub item_policies: Arc<crate::stock::item_cache::ItemPolicies>,
 }
 

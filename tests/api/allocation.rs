@@ -622,19 +622,19 @@ async fn reserve_floors_hold_for_normal_requests_and_give_way_to_critical_ones()
     assert_ledger_consistent(&app).await;
 }
 
-#[tokio::test]
-async fn a_raised_shelf_life_minimum_applies_to_the_next_plan_although_the_item_was_cached() {
-    // Arrange: the process listens for catalogue changes; TEST-CACHED (30 days' minimum)
-    // has one lot at JM-XH-01 that expires in 60 days, and two plans have used (and so
-    // cached) the item.
+/// A demo app whose process listens for catalogue changes, a new item `sku` (30 days'
+/// minimum remaining shelf life) with one lot L60 at JM-XH-01 that expires in 60 days, and
+/// two previews of a two-unit request for it (so the item is cached), each taking L60.
+/// Returns the app, a dispatcher's token and the preview body.
+async fn plans_with_a_cached_item(sku: &str) -> (TestApp, String, Value) {
     let app = TestApp::demo().await;
     let dispatcher = app.token("dispatcher", &[]).await;
     wait_for_listeners(&app, 1).await;
-    new_item(&app, "TEST-CACHED", 30).await;
-    add_lot(&app, "TEST-CACHED", "JM-XH-01", "L60", Some(60), 10).await;
+    new_item(&app, sku, 30).await;
+    add_lot(&app, sku, "JM-XH-01", "L60", Some(60), 10).await;
     let incident = xinhui_incident(&app, &dispatcher).await;
     let body = json!({"incident_id": incident, "priority": "critical",
-                      "lines": [{"sku": "TEST-CACHED", "qty": 2}]});
+                      "lines": [{"sku": sku, "qty": 2}]});
     for _ in 0..2 {
         let (status, out) = app
             .post("/api/v1/allocation/preview", &dispatcher, &body)
@@ -645,6 +645,13 @@ async fn a_raised_shelf_life_minimum_applies_to_the_next_plan_although_the_item_
             vec![("JM-XH-01".to_owned(), "L60".to_owned(), 2)]
         );
     }
+    (app, dispatcher, body)
+}
+
+#[tokio::test]
+async fn a_raised_shelf_life_minimum_applies_to_the_next_plan_although_the_item_was_cached() {
+    // Arrange: the process listens for catalogue changes; TEST-CACHED is cached.
+    let (app, dispatcher, body) = plans_with_a_cached_item("TEST-CACHED").await;
 
     // Act: an operator raises the minimum to 90 days with plain SQL.
     sqlx::query("update items set min_remaining_days = 90 where sku = 'TEST-CACHED'")
@@ -679,22 +686,9 @@ async fn a_raised_shelf_life_minimum_applies_to_the_next_plan_although_the_item_
 
 #[tokio::test]
 async fn plans_use_the_cached_item_which_is_why_item_changes_notify() {
-    // Arrange: TEST-UNTOLD is cached by two plans, then the catalogue's notification
-    // trigger is switched off.
-    let app = TestApp::demo().await;
-    let dispatcher = app.token("dispatcher", &[]).await;
-    wait_for_listeners(&app, 1).await;
-    new_item(&app, "TEST-UNTOLD", 30).await;
-    add_lot(&app, "TEST-UNTOLD", "JM-XH-01", "L60", Some(60), 10).await;
-    let incident = xinhui_incident(&app, &dispatcher).await;
-    let body = json!({"incident_id": incident, "priority": "critical",
-                      "lines": [{"sku": "TEST-UNTOLD", "qty": 2}]});
-    for _ in 0..2 {
-        let (status, out) = app
-            .post("/api/v1/allocation/preview", &dispatcher, &body)
-            .await;
-        assert_eq!(status, 200, "{out}");
-    }
+    // Arrange: TEST-UNTOLD is cached, then the catalogue's notification trigger is
+    // switched off.
+    let (app, dispatcher, body) = plans_with_a_cached_item("TEST-UNTOLD").await;
     sqlx::query("alter table items disable trigger items_notify")
         .execute(&app.pool)
         .await
