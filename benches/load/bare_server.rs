@@ -1,21 +1,19 @@
 //! The floor of the stack for one issue: an axum server that runs the SQL of
-//! `POST /api/v1/warehouses/{code}/issues` (one line of one unit) through the service's
-//! own functions (`stock::db::lock_lots`, `stock::db::insert_movements`,
-//! `audit::db::record_and_answer`), on a sqlx pool set up like the service's write pool,
-//! and nothing else: no authentication, no request JSON, no rules, no access log.
+//! `POST /api/v1/warehouses/{code}/issues` (one line of one unit, no Idempotency-Key)
+//! through the service's own functions (`stock::db::apply_checked_movements`,
+//! `audit::db::pending_event`), on a sqlx pool set up like the service's write pool, and
+//! nothing else: no authentication, no request JSON, no rules, no access log.
 //! `BENCH_BARE=1 benches/load/stock_ops.sh` runs it beside pgbench
 //! (benches/load/issue.sql) and the real service, so that a run shows how much of the
 //! service/pgbench gap is the stack itself (HTTP in, one sqlx round trip per statement,
 //! the connection's return to its pool) and how much is the service's own work.
 //!
-//! A second route runs the same work as one read and one write statement, each its own
-//! transaction (benches/load/issue_two_statements.sql): the shape the README discusses
-//! under "What bounds the HTTP/pgbench ratio". A third runs the SQL of an allocation
-//! request as benches/load/allocation.sql does, for `benches/load/allocation.sh`.
+//! A second route runs the SQL of an allocation request as benches/load/allocation.sql
+//! does, for `benches/load/allocation.sh`.
 //!
 //! Usage: `DATABASE_URL=… bare_server LISTEN ACTOR_ID CANON stock ITEM_ID WAREHOUSE_ID`
-//! (the lots `PGB-<n>` that stock_ops.sh makes, one per client; routes `POST /issue/{n}`
-//! and `POST /issue-two-statements/{n}` for client `n`), or `… allocate INCIDENT_ID
+//! (the lots `PGB-<n>` that stock_ops.sh makes, one per client; route `POST /issue/{n}`
+//! for client `n`), or `… allocate INCIDENT_ID
 //! WAREHOUSE_ID EXPLANATION` (the `bench_skus` and bulk lots of allocation.sh; route
 //! `POST /allocate/{n}`, SKUs taken in turn).
 
@@ -33,7 +31,7 @@ use stockpile::audit::Change;
 use stockpile::audit::db as audit_db;
 use stockpile::auth::{Actor, Role};
 use stockpile::http::{Ctx, Path};
-use stockpile::ids::{LotId, UserId};
+use stockpile::ids::{UserId, WarehouseId};
 use stockpile::stock::db as stock_db;
 use uuid::Uuid;
 
@@ -57,137 +55,50 @@ fn failed(e: sqlx::Error) -> Failure {
     (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-/// The service's statements, through the service's own functions: lock the lot, append
-/// the ledger row (src/stock/db.rs), record the audit event with the idempotent answer
-/// (src/audit/db.rs), commit.
+/// The service's statement, through the service's own function: an issue of one unit
+/// without an Idempotency-Key (`stock::db::apply_checked_movements`, src/stock/db.rs),
+/// with its audit event made as the service makes it (`audit::db::pending_event`).
 async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<String, Failure> {
-    let lot = LotId(
-        *b.lots
-            .get(n)
-            .ok_or((StatusCode::NOT_FOUND, "no such lot".into()))?,
-    );
-    let request_id = Uuid::new_v4().to_string();
-    let mut tx = b.pool.begin().await.map_err(failed)?;
-    stock_db::lock_lots(&mut tx, &[lot]).await.map_err(failed)?;
-    let movement = stock_db::Movement {
-        lot,
-        kind: "issue",
-        qty: -1,
-        reserved_delta: 0,
-        reason: Some("load test"),
-        note: None,
-        ref_kind: Some("issue"),
-        ref_id: Some(Uuid::now_v7()),
-        actor: b.actor.id,
-        request_id: Some(&request_id),
-        idempotency_key: None,
-    };
-    let balances = stock_db::insert_movements(&mut tx, &[movement])
-        .await
-        .map_err(failed)?;
-    let on_hand = balances.first().map_or(0, |x| x.on_hand);
-    let change = Change {
-        action: "stock.issue",
-        entity_kind: "issue",
-        entity_id: Uuid::now_v7().to_string(),
-        before: None,
-        after: Some(serde_json::json!({"warehouse": "JM-JH-RC", "lines": [
-            {"lot_id": lot, "qty": -1, "reason": "load test", "on_hand": on_hand}]})),
-    };
-    let ctx = Ctx {
-        request_id: Some(request_id.clone()),
-        idempotency_key: None,
-    };
-    audit_db::record_and_answer(&mut tx, &b.actor, &ctx, change, None::<(i16, &())>)
-        .await
-        .map_err(failed)?;
-    tx.commit().await.map_err(failed)?;
-    Ok(on_hand.to_string())
-}
-
-/// The same work in two statements, each its own transaction: read the lot, then lock it,
-/// check that it still holds what was read, and append the ledger row and the audit event
-/// only if it does.
-async fn issue_two_statements(
-    State(b): State<Arc<Bench>>,
-    Path(n): Path<usize>,
-) -> Result<String, Failure> {
     let lot = *b
         .lots
         .get(n)
         .ok_or((StatusCode::NOT_FOUND, "no such lot".into()))?;
+    let ctx = Ctx {
+        request_id: Some(Uuid::new_v4().to_string()),
+        idempotency_key: None,
+    };
+    let op = Uuid::now_v7();
+    let change = Change {
+        action: "stock.issue",
+        entity_kind: "issue",
+        entity_id: op.to_string(),
+        before: None,
+        after: Some(serde_json::json!({"warehouse": "JM-JH-RC", "lines": [
+            {"lot_id": lot, "qty": -1, "reason": "load test"}]})),
+    };
+    let event = audit_db::pending_event(&b.actor, &ctx, change);
+    let batch = stock_db::CheckedMovements {
+        warehouse: WarehouseId(b.warehouse),
+        lots: &[lot],
+        deltas: &[-1],
+        reasons: &["load test"],
+        notes: &[None],
+        kind: "issue",
+        ref_id: op,
+        actor: b.actor.id,
+        request_id: ctx.request_id.as_deref(),
+        issue: true,
+        today: chrono::Utc::now().date_naive(),
+    };
     let mut conn = b.pool.acquire().await.map_err(failed)?;
-    let read = sqlx::query(
-        "select l.id, l.item_id, i.sku, l.warehouse_id, l.lot_code, l.expires_on,
-                l.on_hand, l.reserved, l.status
-           from stock_lots l join items i on i.id = l.item_id
-          where l.id = any($1)
-          order by l.id",
-    )
-    .bind(vec![lot])
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(failed)?;
-    let seen: i64 = read.get("on_hand");
-    let after = serde_json::json!({"warehouse": "JM-JH-RC", "lines": [
-        {"lot_id": lot, "qty": -1, "reason": "load test", "on_hand": seen - 1}]});
-    let row = sqlx::query(
-        "with locked as (
-             select id from stock_lots where id = any($1) order by id for update),
-         unchanged as (
-             select count(*) = cardinality($1) as ok
-               from stock_lots l join locked using (id)
-               join unnest($1::uuid[], $12::bigint[]) as s(id, on_hand) on s.id = l.id
-              where l.on_hand = s.on_hand),
-         moved as (
-             insert into stock_movements (lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
-                                          actor_id, request_id, idempotency_key)
-             select lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id, actor_id, request_id, idempotency_key
-               from unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
-                           $8::uuid[], $9::uuid[], $10::text[], $11::text[])
-                    with ordinality as t(lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
-                                         actor_id, request_id, idempotency_key, ord)
-              where (select ok from unchanged)
-              order by ord
-             returning id, on_hand_after),
-         event as (
-             insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
-                                        entity_id, request_id, idempotency_key, before, after)
-             select $13, $14, $15, $16, $17, $18, $19, $20, null, null, $21
-              where (select ok from unchanged))
-         select (select ok from unchanged) as ok, (select on_hand_after from moved) as on_hand",
-    )
-    .bind(vec![lot])
-    .bind(vec!["issue"])
-    .bind(vec![-1i64])
-    .bind(vec![0i64])
-    .bind(vec![Some("load test")])
-    .bind(vec![None::<&str>])
-    .bind(vec![Some("issue")])
-    .bind(vec![Some(Uuid::now_v7())])
-    .bind(vec![b.actor.id.0])
-    .bind(vec![Some(Uuid::new_v4().to_string())])
-    .bind(vec![None::<&str>])
-    .bind(vec![seen])
-    .bind(&b.canon)
-    .bind(chrono::Utc::now())
-    .bind(b.actor.id.0)
-    .bind("bench-clerk")
-    .bind("stock.issue")
-    .bind("issue")
-    .bind(Uuid::now_v7().to_string())
-    .bind(Uuid::new_v4().to_string())
-    .bind(after)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(failed)?;
-    if !row.get::<bool, _>("ok") {
-        return Err((
-            StatusCode::CONFLICT,
-            "the lot changed since it was read".into(),
-        ));
-    }
-    Ok(row.get::<i64, _>("on_hand").to_string())
+    let applied = stock_db::apply_checked_movements(&mut conn, &batch, &event)
+        .await
+        .map_err(failed)?;
+    let on_hand = applied
+        .first()
+        .ok_or((StatusCode::CONFLICT, "the issue was refused".into()))?
+        .on_hand;
+    Ok(on_hand.to_string())
 }
 
 /// An allocation request's SQL, statement for statement as benches/load/allocation.sql
@@ -362,9 +273,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .bind(warehouse)
         .fetch_all(&bench.pool)
         .await?;
-        Router::new()
-            .route("/issue/{n}", post(issue))
-            .route("/issue-two-statements/{n}", post(issue_two_statements))
+        Router::new().route("/issue/{n}", post(issue))
     } else {
         bench.items = sqlx::query_as("select item_id, sku from bench_skus order by n")
             .fetch_all(&bench.pool)

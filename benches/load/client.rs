@@ -19,7 +19,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http::Request;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+use tokio::net::TcpStream;
 
 const SKU: &str = "TENT-12M2-SGL";
 
@@ -84,16 +91,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
+    let uri: http::Uri = base.parse()?;
+    let authority = uri.authority().ok_or("URL needs a host")?.clone();
+    let bearer = HeaderValue::from_str(&format!("Bearer {token}"))?;
+    let host = HeaderValue::from_str(authority.as_str())?;
+    // One keep-alive HTTP/1.1 connection per client, as pgbench has one session per client.
+    let mut senders = Vec::new();
+    for _ in 0..clients {
+        let stream = TcpStream::connect(authority.as_str()).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        senders.push(sender);
+    }
     let mut tasks = Vec::new();
     let started = Instant::now();
-    for (c, (code, lot_id)) in lots.into_iter().enumerate() {
-        let (client, token, base, op, warehouse, skus) = (
-            client.clone(),
-            token.clone(),
-            base.clone(),
+    for (c, ((code, lot_id), mut sender)) in lots.into_iter().zip(senders).enumerate() {
+        let (op, warehouse, skus, host, bearer) = (
             op.clone(),
             warehouse.clone(),
             skus.clone(),
+            host.clone(),
+            bearer.clone(),
         );
         let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
         tasks.push(tokio::spawn(async move {
@@ -102,50 +121,69 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let (path, body) = if bare {
-                    (format!("{base}{}", op.replace("{c}", &c.to_string())), None)
+                    (op.replace("{c}", &c.to_string()), None)
                 } else if op == "allocate" {
                     // `warehouse` holds the incident id for this operation.
                     (
-                        format!("{base}/api/v1/incidents/{warehouse}/requests"),
+                        format!("/api/v1/incidents/{warehouse}/requests"),
                         Some(json!({"priority": "high", "lines": [{"sku": skus[n % skus.len()], "qty": 1}]})),
                     )
                 } else if op == "issue" {
                     (
-                        format!("{base}/api/v1/warehouses/{warehouse}/issues"),
+                        format!("/api/v1/warehouses/{warehouse}/issues"),
                         Some(json!({"lines": [{"lot_id": lot_id, "qty": 1, "reason": "load test"}]})),
                     )
                 } else {
                     (
-                        format!("{base}/api/v1/warehouses/{warehouse}/receipts"),
+                        format!("/api/v1/warehouses/{warehouse}/receipts"),
                         Some(json!({"lines": [{"sku": SKU, "lot_code": code, "qty": 1, "source": "supplier"}]})),
                     )
                 };
-                let t = Instant::now();
-                let mut req = client.post(path).bearer_auth(&token);
-                if let Some(body) = &body {
-                    req = req.json(body);
+                let mut req = Request::post(path)
+                    .header(HOST, host.clone())
+                    .header(AUTHORIZATION, bearer.clone());
+                if body.is_some() {
+                    req = req.header(CONTENT_TYPE, "application/json");
                 }
                 if keys {
                     req = req.header("idempotency-key", uuid::Uuid::new_v4().to_string());
                 }
-                let res = req.send().await;
-                match res {
-                    Ok(r) if r.status().as_u16() == 201 || bare && r.status().is_success() => {
-                        let _ = r.bytes().await;
+                let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+                let Ok(req) = req.body(Full::new(body)) else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    break;
+                };
+                let t = Instant::now();
+                let res = match sender.ready().await {
+                    Ok(()) => sender.send_request(req).await,
+                    Err(e) => Err(e),
+                };
+                let outcome = match res {
+                    Ok(r) => {
+                        let status = r.status();
+                        r.into_body()
+                            .collect()
+                            .await
+                            .map(|b| (status, b.to_bytes()))
+                    }
+                    Err(e) => Err(e),
+                };
+                match outcome {
+                    Ok((status, _)) if status.as_u16() == 201 || bare && status.is_success() => {
                         ok.fetch_add(1, Ordering::Relaxed);
                         latencies.push(t.elapsed());
                     }
-                    Ok(r) => {
-                        let status = r.status();
-                        let text = r.text().await.unwrap_or_default();
+                    Ok((status, text)) => {
                         if failed.fetch_add(1, Ordering::Relaxed) < 3 {
-                            eprintln!("{status}: {text}");
+                            eprintln!("{status}: {}", String::from_utf8_lossy(&text));
                         }
                     }
                     Err(e) => {
                         if failed.fetch_add(1, Ordering::Relaxed) < 3 {
                             eprintln!("request error: {e}");
                         }
+                        // The connection is gone: this client stops.
+                        break;
                     }
                 }
             }

@@ -8,9 +8,8 @@
 # $BENCH_ADMIN_URL; by default a private cluster in target/bench-pg, started with
 # `stockpile db start` and stopped at the end. BENCH_UNCHAINED=1: see benches/load/common.sh.
 # BENCH_BARE=1 adds, at each client count, the floor of the stack for an issue: the same
-# SQL behind a bare axum + sqlx server (benches/load/bare_server.rs), in the service's
-# statements and in two statements (benches/load/issue_two_statements.sql), each beside
-# pgbench running it.
+# statement behind a bare axum + sqlx server (benches/load/bare_server.rs), beside pgbench
+# running it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-10}
@@ -37,7 +36,7 @@ ACTOR=$(psql "$URL" -Atc "select id from users where username = 'bench-clerk'")
 WH=$(psql "$URL" -Atc "select id from warehouses where code = 'JM-JH-RC'")
 # What the service hashes for an issue event, up to `seq` (src/audit/mod.rs), so that
 # pgbench's hash costs the same.
-CANON='{"action":"stock.issue","actor_id":"'$ACTOR'","actor_username":"bench-clerk","after":{"lines":[{"lot_id":"01a21f60-aae5-7000-bac7-c4149f40a880","on_hand":999998684,"qty":-1,"reason":"load test"}],"warehouse":"JM-JH-RC"},"at":"2026-11-27T23:37:13.575123Z","before":null,"entity_id":"01a21f60-b0eb-7349-9a86-16e1fe8680d8","entity_kind":"issue","idempotency_key":null,"request_id":"42c427c5-c17a-4fb2-af90-2a718f52a1dd","seq":'
+CANON='{"action":"stock.issue","actor_id":"'$ACTOR'","actor_username":"bench-clerk","after":{"lines":[{"lot_id":"01a21f60-aae5-7000-bac7-c4149f40a880","qty":-1,"reason":"load test"}],"warehouse":"JM-JH-RC"},"at":"2026-11-27T23:37:13.575123Z","before":null,"entity_id":"01a21f60-b0eb-7349-9a86-16e1fe8680d8","entity_kind":"issue","idempotency_key":null,"request_id":"42c427c5-c17a-4fb2-af90-2a718f52a1dd","seq":'
 
 start_server "$TARGET/bench-stock-serve.log"
 
@@ -67,7 +66,5 @@ if [ -n "${BENCH_BARE:-}" ]; then
     for c in $CLIENTS; do
         $LOAD "$BARE_URL" - "/issue/{c}" "$c" "$SECS"
         pgb issue issue "$c"
-        $LOAD "$BARE_URL" - "/issue-two-statements/{c}" "$c" "$SECS"
-        pgb issue_two_statements issue-2st "$c"
     done
 fi

@@ -32,19 +32,7 @@ pub async fn record_and_answer<B: serde::Serialize + Sync>(
     change: Change<'_>,
     answer: Option<(i16, &B)>,
 ) -> Result<(), sqlx::Error> {
-    let event = Event {
-        seq: 0,
-        at: Utc::now().trunc_subsecs(6),
-        actor_id: actor.id.0,
-        actor_username: actor.username.clone(),
-        action: change.action.to_owned(),
-        entity_kind: change.entity_kind.to_owned(),
-        entity_id: change.entity_id,
-        request_id: ctx.request_id.clone(),
-        idempotency_key: ctx.idempotency_key.clone(),
-        before: change.before,
-        after: change.after,
-    };
+    let event = pending_event(actor, ctx, change);
     let (status, body) = answer.unzip();
     let body = body.map(sqlx::types::Json);
     sqlx::query!(
@@ -72,6 +60,25 @@ pub async fn record_and_answer<B: serde::Serialize + Sync>(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// The event that records `change`, as it goes into `audit_pending` (`seq` 0: the chain
+/// assigns it at commit). For statements that write the event themselves, beside the
+/// change it records (`stock::db::apply_checked_movements`).
+pub fn pending_event(actor: &Actor, ctx: &Ctx, change: Change<'_>) -> Event {
+    Event {
+        seq: 0,
+        at: Utc::now().trunc_subsecs(6),
+        actor_id: actor.id.0,
+        actor_username: actor.username.clone(),
+        action: change.action.to_owned(),
+        entity_kind: change.entity_kind.to_owned(),
+        entity_id: change.entity_id,
+        request_id: ctx.request_id.clone(),
+        idempotency_key: ctx.idempotency_key.clone(),
+        before: change.before,
+        after: change.after,
+    }
 }
 
 /// The chain position of the committed event about `entity_kind` `entity_id` (the

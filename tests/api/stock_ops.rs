@@ -760,6 +760,237 @@ async fn an_issue_takes_stock_and_refuses_more_than_is_available_with_the_availa
     assert_eq!(lot_state(&app, &lot).await, (12, 5, "available".into()));
 }
 
+/// The ledger rows and the audit event an operation wrote, as the auditor sees them:
+/// (lot, kind, qty, on hand after, reason) per row, and the event's action and `after`.
+async fn booked(app: &TestApp, op: &str) -> (Vec<(Uuid, String, i64, i64, String)>, Value) {
+    let rows = sqlx::query_as(
+        "select lot_id, kind, qty, on_hand_after, reason from stock_movements
+          where ref_id = $1::uuid order by id",
+    )
+    .bind(op)
+    .fetch_all(&app.pool)
+    .await
+    .expect("ledger rows");
+    let event: (String, Value) =
+        sqlx::query_as("select action, after from audit_events where entity_id = $1")
+            .bind(op)
+            .fetch_one(&app.pool)
+            .await
+            .expect("audit event");
+    (rows, json!({"action": event.0, "after": event.1}))
+}
+
+#[tokio::test]
+async fn a_receipt_into_lots_on_record_without_a_key_books_what_it_books_with_a_key() {
+    // Arrange: two lots of water on record; one receipt goes without an Idempotency-Key
+    // (one statement), the other with one (the transaction that claims the key).
+    let app = TestApp::demo().await;
+    let clerk = app.token("clerk", &[WH]).await;
+    let expires = Some(in_days(300));
+    let (a, b) = (unique("A"), unique("B"));
+    receive_lines(&app, &clerk, WH, &[receipt_line(WATER, &a, expires, 10)]).await;
+    receive_lines(&app, &clerk, WH, &[receipt_line(WATER, &b, expires, 10)]).await;
+    let path = format!("/api/v1/warehouses/{WH}/receipts");
+    let body = |lot: &str| json!({"lines": [receipt_line(WATER, lot, expires, 4), receipt_line(WATER, lot, expires, 6)]});
+    // Act
+    let (s1, plain) = app.post(&path, &clerk, &body(&a)).await;
+    let (s2, keyed) = app
+        .send(reqwest::Method::POST, &path, &clerk, &body(&b), Some("r-1"))
+        .await;
+    // Assert: the same answer, ledger and audit event, but for the lot.
+    assert_eq!((s1, s2), (201, 201), "{plain} {keyed}");
+    let strip = |mut v: Value| {
+        v["id"] = Value::Null;
+        for l in v["lines"].as_array_mut().expect("lines") {
+            for f in ["lot_id", "lot_code", "movement_id"] {
+                l[f] = Value::Null;
+            }
+        }
+        v
+    };
+    assert_eq!(strip(plain.clone()), strip(keyed.clone()));
+    assert_eq!(plain["lines"][1]["on_hand"], 20);
+    assert_eq!(plain["lines"][1]["created"], false);
+    let (rows_a, event_a) = booked(&app, plain["id"].as_str().expect("id")).await;
+    let (rows_b, event_b) = booked(&app, keyed["id"].as_str().expect("id")).await;
+    let shape = |rows: &[(Uuid, String, i64, i64, String)]| {
+        rows.iter()
+            .map(|r| (r.1.clone(), r.2, r.3, r.4.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shape(&rows_a), shape(&rows_b));
+    assert_eq!(
+        shape(&rows_a),
+        vec![
+            ("receipt".to_owned(), 4, 14, "donor".to_owned()),
+            ("receipt".to_owned(), 6, 20, "donor".to_owned())
+        ]
+    );
+    assert_eq!(event_a["after"]["lines"][0]["lot_code"], a.as_str());
+    assert_eq!(event_b["after"]["lines"][0]["lot_code"], b.as_str());
+    let strip_codes = |mut e: Value| {
+        for l in e["after"]["lines"].as_array_mut().expect("lines") {
+            l["lot_code"] = Value::Null;
+        }
+        e
+    };
+    assert_eq!(strip_codes(event_a), strip_codes(event_b));
+}
+
+#[tokio::test]
+async fn a_receipt_that_also_names_a_new_or_quarantined_lot_is_received_whole() {
+    // Arrange: a lot on record, and a quarantined one.
+    let app = TestApp::demo().await;
+    let clerk = app.token("clerk", &[WH]).await;
+    let expires = Some(in_days(300));
+    let (known, held, new) = (unique("K"), unique("Q"), unique("N"));
+    receive_lines(
+        &app,
+        &clerk,
+        WH,
+        &[receipt_line(WATER, &known, expires, 10)],
+    )
+    .await;
+    let held_id = receive_lines(&app, &clerk, WH, &[receipt_line(WATER, &held, expires, 10)]).await
+        ["lines"][0]["lot_id"]
+        .as_str()
+        .expect("lot")
+        .to_owned();
+    let (s, body) = app
+        .post(
+            &format!("/api/v1/lots/{held_id}/quarantine"),
+            &clerk,
+            &json!({"reason": "water damage"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let ledger = ledger_rows(&app).await;
+    // Act
+    let body = receive_lines(
+        &app,
+        &clerk,
+        WH,
+        &[
+            receipt_line(WATER, &known, expires, 1),
+            receipt_line(WATER, &new, expires, 2),
+            receipt_line(WATER, &held, expires, 3),
+        ],
+    )
+    .await;
+    // Assert: every line booked once, the new lot created, the held lot still held.
+    let lines = body["lines"].as_array().expect("lines");
+    let got: Vec<(bool, &str, i64)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["created"].as_bool().expect("created"),
+                l["status"].as_str().expect("status"),
+                l["on_hand"].as_i64().expect("on hand"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (false, "available", 11),
+            (true, "available", 2),
+            (false, "quarantined", 13)
+        ]
+    );
+    assert_eq!(ledger_rows(&app).await, ledger + 3);
+    assert_eq!(
+        lot_state(&app, &held_id).await,
+        (13, 0, "quarantined".into())
+    );
+    assert_ledger_invariant(&app).await;
+}
+
+#[tokio::test]
+async fn an_issue_without_a_key_books_what_the_same_issue_with_a_key_books() {
+    // Arrange: two lots of the same stock; one issue goes without an Idempotency-Key
+    // (one statement), the other with one (the transaction that claims the key).
+    let app = TestApp::demo().await;
+    let clerk = app.token("clerk", &[WH]).await;
+    let (a, b) = (
+        receive(&app, &clerk, TENT, 20).await,
+        receive(&app, &clerk, TENT, 20).await,
+    );
+    let path = format!("/api/v1/warehouses/{WH}/issues");
+    let body = |lot: &str| {
+        json!({"lines": [{"lot_id": lot, "qty": 3, "reason": "shelter"},
+                         {"lot_id": lot, "qty": 5, "reason": "shelter", "note": "second truck"}]})
+    };
+    // Act
+    let (s1, plain) = app.post(&path, &clerk, &body(&a)).await;
+    let (s2, keyed) = app
+        .send(reqwest::Method::POST, &path, &clerk, &body(&b), Some("k-1"))
+        .await;
+    // Assert: the same answer, ledger and audit event, but for the lot.
+    assert_eq!((s1, s2), (201, 201), "{plain} {keyed}");
+    let strip = |mut v: Value, lot: &str| {
+        v["id"] = Value::Null;
+        for l in v["lines"].as_array_mut().expect("lines") {
+            assert_eq!(l["lot_id"], lot);
+            for f in ["lot_id", "lot_code", "movement_id"] {
+                l[f] = Value::Null;
+            }
+        }
+        v
+    };
+    assert_eq!(strip(plain.clone(), &a), strip(keyed.clone(), &b));
+    assert_eq!(plain["lines"][1]["on_hand"], 12);
+    let (rows_a, event_a) = booked(&app, plain["id"].as_str().expect("id")).await;
+    let (rows_b, event_b) = booked(&app, keyed["id"].as_str().expect("id")).await;
+    let lots = |rows: &[(Uuid, String, i64, i64, String)]| {
+        rows.iter()
+            .map(|r| (r.1.clone(), r.2, r.3, r.4.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lots(&rows_a), lots(&rows_b));
+    assert_eq!(
+        lots(&rows_a),
+        vec![
+            ("issue".to_owned(), -3, 17, "shelter".to_owned()),
+            ("issue".to_owned(), -5, 12, "shelter".to_owned())
+        ]
+    );
+    let lines = |e: &Value| e["after"]["lines"].as_array().expect("lines").len();
+    assert_eq!((lines(&event_a), lines(&event_b)), (2, 2));
+    assert_eq!(event_a["action"], "stock.issue");
+    assert_eq!(event_a["after"]["lines"][1]["qty"], -5);
+    assert_eq!(event_a["after"]["lines"][1]["lot_id"], a);
+    assert_eq!(event_b["after"]["lines"][1]["lot_id"], b);
+    let (s, chain) = app
+        .get("/api/v1/audit/verify", &app.token("auditor", &[]).await)
+        .await;
+    assert_eq!(s, 200, "{chain}");
+    assert_eq!(chain["ok"], true, "{chain}");
+}
+
+#[tokio::test]
+async fn two_lines_on_one_lot_that_together_take_more_than_is_available_write_nothing() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let clerk = app.token("clerk", &[WH]).await;
+    let lot = receive(&app, &clerk, TENT, 10).await;
+    let (ledger, audit) = (ledger_rows(&app).await, audit_rows(&app).await);
+    // Act: each line alone fits; together they do not.
+    let (status, problem) = app
+        .post(
+            &format!("/api/v1/warehouses/{WH}/issues"),
+            &clerk,
+            &json!({"lines": [{"lot_id": lot, "qty": 6, "reason": "shelter"},
+                              {"lot_id": lot, "qty": 6, "reason": "shelter"}]}),
+        )
+        .await;
+    // Assert: the second line is named, with what the first left of the lot.
+    assert_problem(status, &problem, 409, "/lines/1/qty");
+    assert_eq!(problem["available"], 4);
+    assert_eq!(ledger_rows(&app).await, ledger);
+    assert_eq!(audit_rows(&app).await, audit);
+    assert_eq!(lot_state(&app, &lot).await, (10, 0, "available".into()));
+}
+
 #[tokio::test]
 async fn issues_refuse_quarantined_foreign_unknown_and_expired_lots_and_bad_quantities() {
     // Arrange

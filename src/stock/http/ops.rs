@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -368,15 +368,107 @@ pub async fn create_receipt(
     cmd: Command<ReceiptRequest>,
 ) -> AppResult<Response> {
     let today = today(&state);
-    let mut tx = state.writes.begin().await?;
-    let wh = clerk_warehouse(&state, &mut tx, &actor, &code).await?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
-        return Ok(replay);
+    let mut conn = state.writes.acquire().await?;
+    let wh = clerk_warehouse(&state, &mut conn, &actor, &code).await?;
+    if ctx.idempotency_key.is_some() {
+        // The key's row is claimed first, in the transaction of the effect, so that a
+        // retry replays the stored answer whatever has changed since.
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+            return Ok(replay);
+        }
+        let (lines, resolved) = resolve_receipt(&state, &mut tx, cmd.body, today).await?;
+        return receive_locked(tx, &actor, &ctx, &wh, today, &lines, &resolved).await;
     }
-    check_lines(&cmd.body.lines)?;
+    let (lines, resolved) = resolve_receipt(&state, &mut conn, cmd.body, today).await?;
+    if resolved.iter().all(|(_, s)| *s == LotStatus::Available) {
+        // The common case, stock arriving for lots already on record, in one statement;
+        // anything else (a new lot, another expiry, a quarantined lot) writes nothing
+        // there and goes the long way, which creates lots and explains refusals.
+        let receipt_id = Uuid::now_v7();
+        let lots = db::ExistingLotReceipt {
+            warehouse: wh.id,
+            items: &resolved
+                .iter()
+                .map(|(item, _)| item.id.0)
+                .collect::<Vec<_>>(),
+            lot_codes: &lines.iter().map(|l| l.lot_code.clone()).collect::<Vec<_>>(),
+            expires_on: &lines.iter().map(|l| l.expires_on).collect::<Vec<_>>(),
+            qtys: &lines.iter().map(|l| l.qty).collect::<Vec<_>>(),
+            sources: &lines.iter().map(|l| l.source.as_str()).collect::<Vec<_>>(),
+            notes: &lines.iter().map(|l| l.note.as_deref()).collect::<Vec<_>>(),
+            ref_id: receipt_id,
+            actor: actor.id,
+            request_id: ctx.request_id.as_deref(),
+        };
+        let change = receipt_change(
+            receipt_id,
+            &wh.code,
+            lines.iter().zip(&resolved).map(|(l, (item, _))| {
+                (&*item.sku, &*l.lot_code, l.qty, false, LotStatus::Available)
+            }),
+        );
+        let event = crate::audit::db::pending_event(&actor, &ctx, change);
+        let applied = db::receive_into_existing_lots(&mut conn, &lots, &event).await?;
+        if !applied.is_empty() {
+            let out = ReceiptResponse {
+                id: receipt_id,
+                warehouse: wh.code.clone(),
+                lines: applied
+                    .into_iter()
+                    .zip(lines.iter().zip(&resolved))
+                    .map(|(a, (l, (item, _)))| ReceiptResult {
+                        lot_id: a.lot_id,
+                        sku: item.sku.clone(),
+                        lot_code: l.lot_code.clone(),
+                        expires_on: l.expires_on,
+                        qty: l.qty,
+                        created: false,
+                        status: LotStatus::Available,
+                        movement_id: a.movement_id,
+                        on_hand: a.on_hand,
+                        reserved: a.reserved,
+                    })
+                    .collect(),
+            };
+            return Ok((StatusCode::CREATED, Json(out)).into_response());
+        }
+    }
+    let tx = sqlx::Connection::begin(&mut *conn).await?;
+    receive_locked(tx, &actor, &ctx, &wh, today, &lines, &resolved).await
+}
+
+/// The audit record of a receipt: per line the item, lot code, quantity, whether the
+/// lot was created and its status after.
+fn receipt_change<'a>(
+    receipt_id: Uuid,
+    warehouse: &str,
+    lines: impl Iterator<Item = (&'a str, &'a str, i64, bool, LotStatus)>,
+) -> Change<'static> {
+    Change {
+        action: "stock.receipt",
+        entity_kind: "receipt",
+        entity_id: receipt_id.to_string(),
+        before: None,
+        after: Some(json!({"warehouse": warehouse, "lines": lines
+            .map(|(sku, lot_code, qty, created, status)| json!({
+                "sku": sku, "lot_code": lot_code, "qty": qty, "created": created, "status": status,
+            }))
+            .collect::<Vec<_>>()})),
+    }
+}
+
+/// Checks a receipt's lines against the rules that need no lot, and finds their items:
+/// the parsed lines, and each line's item and the status its lot is to have.
+async fn resolve_receipt(
+    state: &AppState,
+    conn: &mut sqlx::PgConnection,
+    body: ReceiptRequest,
+    today: NaiveDate,
+) -> AppResult<(Vec<ParsedReceipt>, Vec<(db::ItemPolicy, LotStatus)>)> {
+    check_lines(&body.lines)?;
     let mut errors = Vec::new();
-    let parsed: Vec<Option<ParsedReceipt>> = cmd
-        .body
+    let parsed: Vec<Option<ParsedReceipt>> = body
         .lines
         .into_iter()
         .enumerate()
@@ -387,17 +479,17 @@ pub async fn create_receipt(
     }
     let lines: Vec<ParsedReceipt> = parsed.into_iter().flatten().collect();
 
-    // Resolve items in one round trip.
+    // Resolve items in one round trip, or none when they are cached.
     let skus: Vec<String> = lines.iter().filter_map(|l| l.sku.clone()).collect();
     let gtins: Vec<String> = lines.iter().filter_map(|l| l.gtin.clone()).collect();
-    let items = state.item_policies.named(&mut tx, &skus, &gtins).await?;
+    let items = state.item_policies.named(conn, &skus, &gtins).await?;
     let by_sku: HashMap<&str, &db::ItemPolicy> =
         items.iter().map(|i| (i.sku.as_str(), i)).collect();
     let by_gtin: HashMap<&str, &db::ItemPolicy> = items
         .iter()
         .filter_map(|i| i.gtin.as_deref().map(|g| (g, i)))
         .collect();
-    let mut resolved: Vec<(&db::ItemPolicy, LotStatus)> = Vec::with_capacity(lines.len());
+    let mut resolved: Vec<(db::ItemPolicy, LotStatus)> = Vec::with_capacity(lines.len());
     for (i, l) in lines.iter().enumerate() {
         let from_sku = match &l.sku {
             None => None,
@@ -449,14 +541,28 @@ pub async fn create_receipt(
             today,
             l.quarantine,
         ) {
-            Ok(status) => resolved.push((item, status)),
+            Ok(status) => resolved.push((item.clone(), status)),
             Err(rule) => errors.push(date_rule_error(i, l.expiry_from_scan, &rule)),
         }
     }
     if !errors.is_empty() {
         return Err(invalid_all(errors));
     }
+    Ok((lines, resolved))
+}
 
+/// The long way of a receipt, in `tx`: locks the lots that exist, creates the rest,
+/// checks each line against its lot, appends the ledger rows and commits with the audit
+/// event.
+async fn receive_locked(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    actor: &Actor,
+    ctx: &Ctx,
+    wh: &WarehouseRef,
+    today: NaiveDate,
+    lines: &[ParsedReceipt],
+    resolved: &[(db::ItemPolicy, LotStatus)],
+) -> AppResult<Response> {
     // Lock the lots that exist, create the rest, and check them against the lines.
     let item_ids: Vec<ItemId> = resolved.iter().map(|(item, _)| item.id).collect();
     let codes: Vec<String> = lines.iter().map(|l| l.lot_code.clone()).collect();
@@ -470,7 +576,7 @@ pub async fn create_receipt(
             .collect();
         let mut missing: Vec<ReceivedLot> = Vec::new();
         for (i, l) in lines.iter().enumerate() {
-            let (item, status) = resolved[i];
+            let (item, status) = (&resolved[i].0, resolved[i].1);
             if known.contains_key(&(item.id, l.lot_code.as_str()))
                 || missing
                     .iter()
@@ -538,7 +644,7 @@ pub async fn create_receipt(
     let mut movements = Vec::with_capacity(lines.len());
     let mut targets: Vec<&LockedLot> = Vec::with_capacity(lines.len());
     for (i, l) in lines.iter().enumerate() {
-        let (item, status) = resolved[i];
+        let (item, status) = (&resolved[i].0, resolved[i].1);
         let Some(lot) = by_key.get(&(item.id, l.lot_code.as_str())).copied() else {
             return Err(AppError::Internal(anyhow::anyhow!(
                 "lot {} of {} vanished after locking",
@@ -637,18 +743,14 @@ pub async fn create_receipt(
             })
             .collect(),
     };
-    let after = json!({"warehouse": wh.code, "lines": out.lines.iter().map(|l| json!({
-        "lot_id": l.lot_id, "sku": l.sku, "lot_code": l.lot_code, "qty": l.qty,
-        "created": l.created, "status": l.status, "on_hand": l.on_hand,
-    })).collect::<Vec<_>>()});
-    let change = Change {
-        action: "stock.receipt",
-        entity_kind: "receipt",
-        entity_id: receipt_id.to_string(),
-        before: None,
-        after: Some(after),
-    };
-    commit(tx, &actor, &ctx, change, StatusCode::CREATED, &out).await
+    let change = receipt_change(
+        receipt_id,
+        &wh.code,
+        out.lines
+            .iter()
+            .map(|l| (&*l.sku, &*l.lot_code, l.qty, l.created, l.status)),
+    );
+    commit(tx, actor, ctx, change, StatusCode::CREATED, &out).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -808,6 +910,14 @@ enum LotOp {
 
 /// Locks the lines' lots, checks them against the rules of `op`, appends the ledger
 /// rows and commits with one audit event.
+///
+/// A request without an `Idempotency-Key` first tries all of that as one statement
+/// (`db::apply_checked_movements`), which writes only if every line passes. That is the
+/// common case, and it takes one round trip instead of five, with the lots locked only
+/// inside PostgreSQL. When some line fails it has written nothing, and the operation
+/// runs again the long way below, which locks, checks line by line and says exactly
+/// what is wrong. A request with a key always takes the long way, where the key's row
+/// is claimed and answered in the same transaction as the effect.
 async fn apply_lot_lines<'a>(
     state: &AppState,
     actor: &Actor,
@@ -818,12 +928,77 @@ async fn apply_lot_lines<'a>(
     lines: impl FnOnce() -> AppResult<Vec<LotLine<'a>>>,
 ) -> AppResult<Response> {
     let today = today(state);
-    let mut tx = state.writes.begin().await?;
-    let wh = clerk_warehouse(state, &mut tx, actor, code).await?;
+    let mut conn = state.writes.acquire().await?;
+    let wh = clerk_warehouse(state, &mut conn, actor, code).await?;
+    // The lines' own fields; nothing here depends on stored state, so a retry that
+    // replays a stored answer below passed them the first time too.
+    let lines = lines()?;
+    let (kind, ref_kind, action) = match op {
+        LotOp::Issue => ("issue", "issue", "stock.issue"),
+        LotOp::Adjust => ("adjustment", "adjustment", "stock.adjustment"),
+    };
+    let op_id = Uuid::now_v7();
+    let delta = |l: &LotLine<'_>| match op {
+        LotOp::Issue => -l.qty,
+        LotOp::Adjust => l.qty,
+    };
+    let change = || Change {
+        action,
+        entity_kind: ref_kind,
+        entity_id: op_id.to_string(),
+        before: None,
+        after: Some(
+            json!({"warehouse": wh.code, "lines": lines.iter().map(|l| json!({
+            "lot_id": l.lot, "qty": delta(l), "reason": l.reason,
+        })).collect::<Vec<_>>()}),
+        ),
+    };
+    if ctx.idempotency_key.is_none() {
+        let lots: Vec<Uuid> = lines.iter().map(|l| l.lot.0).collect();
+        let deltas: Vec<i64> = lines.iter().map(delta).collect();
+        let reasons: Vec<&str> = lines.iter().map(|l| l.reason).collect();
+        let notes: Vec<Option<&str>> = lines.iter().map(|l| l.note).collect();
+        let batch = db::CheckedMovements {
+            warehouse: wh.id,
+            lots: &lots,
+            deltas: &deltas,
+            reasons: &reasons,
+            notes: &notes,
+            kind,
+            ref_id: op_id,
+            actor: actor.id,
+            request_id: ctx.request_id.as_deref(),
+            issue: op == LotOp::Issue,
+            today,
+        };
+        let event = crate::audit::db::pending_event(actor, ctx, change());
+        let applied = db::apply_checked_movements(&mut conn, &batch, &event).await?;
+        if !applied.is_empty() {
+            let out = OperationResponse {
+                id: op_id,
+                warehouse: wh.code.clone(),
+                lines: applied
+                    .into_iter()
+                    .zip(deltas)
+                    .map(|(a, qty)| MovementResult {
+                        lot_id: a.lot_id,
+                        sku: a.sku,
+                        lot_code: a.lot_code,
+                        qty,
+                        movement_id: a.movement_id,
+                        on_hand: a.on_hand,
+                        reserved: a.reserved,
+                        available: a.on_hand - a.reserved,
+                    })
+                    .collect(),
+            };
+            return Ok((StatusCode::CREATED, Json(out)).into_response());
+        }
+    }
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     if let Some(replay) = idempotency::begin(&mut tx, actor, ctx, fingerprint).await? {
         return Ok(replay);
     }
-    let lines = lines()?;
     let mut ids: Vec<LotId> = lines.iter().map(|l| l.lot).collect();
     ids.sort();
     ids.dedup();
@@ -831,11 +1006,6 @@ async fn apply_lot_lines<'a>(
     let by_id: HashMap<LotId, &LockedLot> = locked.iter().map(|l| (l.id, l)).collect();
     // Balances as the lines apply in order, so two lines on one lot are checked together.
     let mut balance: HashMap<LotId, i64> = locked.iter().map(|l| (l.id, l.on_hand)).collect();
-    let (kind, ref_kind, action) = match op {
-        LotOp::Issue => ("issue", "issue", "stock.issue"),
-        LotOp::Adjust => ("adjustment", "adjustment", "stock.adjustment"),
-    };
-    let op_id = Uuid::now_v7();
     let mut movements = Vec::with_capacity(lines.len());
     let mut targets = Vec::with_capacity(lines.len());
     for (i, l) in lines.iter().enumerate() {
@@ -875,10 +1045,7 @@ async fn apply_lot_lines<'a>(
         }
         let on_hand = balance.get(&lot.id).copied().unwrap_or(lot.on_hand);
         let available = on_hand - lot.reserved;
-        let delta = match op {
-            LotOp::Issue => -l.qty,
-            LotOp::Adjust => l.qty,
-        };
+        let delta = delta(l);
         if delta < 0 && -delta > available {
             return Err(AppError::conflict(
                 line_ptr(i, "qty"),
@@ -934,17 +1101,7 @@ async fn apply_lot_lines<'a>(
             })
             .collect(),
     };
-    let after = json!({"warehouse": wh.code, "lines": out.lines.iter().zip(lines.iter()).map(|(r, l)| json!({
-        "lot_id": r.lot_id, "qty": r.qty, "reason": l.reason, "on_hand": r.on_hand,
-    })).collect::<Vec<_>>()});
-    let change = Change {
-        action,
-        entity_kind: ref_kind,
-        entity_id: op_id.to_string(),
-        before: None,
-        after: Some(after),
-    };
-    commit(tx, actor, ctx, change, StatusCode::CREATED, &out).await
+    commit(tx, actor, ctx, change(), StatusCode::CREATED, &out).await
 }
 
 /// Issue stock from named lots of a warehouse (local distribution).
