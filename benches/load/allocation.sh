@@ -48,7 +48,7 @@ INCIDENT=$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/incidents" -H "author
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
 # What the service hashes for a request event, up to `seq` (src/audit/mod.rs), so that
 # pgbench's hash costs the same.
-CANON='{"action":"allocation.request","actor_id":"'$ACTOR'","actor_username":"bench-dispatcher","after":{"id":"01a22000-0000-7000-8000-000000000000","incident_id":"'$INCIDENT'","lines":[{"picks":[{"lot_id":"01a22000-0000-7000-8000-000000000001","qty":1,"warehouse_code":"JM-XH-01"}],"requested":1,"reserved":1,"sku":"BENCH-SKU-0000"}],"priority":"high","status":"reserved"},"at":"2026-11-28T01:00:00.000000Z","before":null,"entity_id":"01a22000-0000-7000-8000-000000000000","entity_kind":"allocation_request","idempotency_key":null,"request_id":"42c427c5-c17a-4fb2-af90-2a718f52a1dd","seq":'
+CANON='{"action":"allocation.request","actor_id":"'$ACTOR'","actor_username":"bench-dispatcher","after":{"id":"01a22000-0000-7000-8000-000000000000","incident_id":"'$INCIDENT'","lines":[{"picks":[{"lot_id":"01a22000-0000-7000-8000-000000000001","qty":1,"warehouse_code":"JM-XH-01"}],"requested":1,"reserved":1,"sku":"BENCH-SKU-0000"}],"priority":"high","shipments":[],"status":"reserved"},"at":"2026-11-28T01:00:00.000000Z","before":null,"entity_id":"01a22000-0000-7000-8000-000000000000","entity_kind":"allocation_request","idempotency_key":null,"request_id":"42c427c5-c17a-4fb2-af90-2a718f52a1dd","seq":'
 
 WH=$(psql "$URL" -Atc "select id from warehouses where code = 'JM-XH-01'")
 # One real request's line explanation, so that pgbench stores as much as the service.
@@ -82,7 +82,7 @@ done
 
 if [ -n "${BENCH_BARE:-}" ]; then
     BARE_URL="http://127.0.0.1:$((PORT + 1))"
-    DATABASE_URL=$URL $TARGET/release/examples/bare_server "127.0.0.1:$((PORT + 1))" "$ACTOR" "$CANON" \
+    DATABASE_URL=$URL $TARGET/release/examples/bare_server "127.0.0.1:$((PORT + 1))" "$ACTOR" \
         allocate "$INCIDENT" "$WH" "$EXPLANATION" >"$TARGET/bench-bare.log" 2>&1 &
     BARE=$!
     until curl -s -o /dev/null "$BARE_URL/"; do sleep 0.05; done

@@ -8,10 +8,11 @@
 //! service/pgbench gap is the stack itself (HTTP in, one sqlx round trip per statement,
 //! the connection's return to its pool) and how much is the service's own work.
 //!
-//! A second route runs the SQL of an allocation request as benches/load/allocation.sql
-//! does, for `benches/load/allocation.sh`.
+//! A second route runs the SQL of an allocation request without an Idempotency-Key, as
+//! benches/load/allocation.sql does, for `benches/load/allocation.sh`: the plan's reads,
+//! then the service's `allocation::db::insert_request_if_available`.
 //!
-//! Usage: `DATABASE_URL=… bare_server LISTEN ACTOR_ID CANON stock ITEM_ID WAREHOUSE_ID`
+//! Usage: `DATABASE_URL=… bare_server LISTEN ACTOR_ID stock ITEM_ID WAREHOUSE_ID`
 //! (the lots `PGB-<n>` that stock_ops.sh makes, one per client; route `POST /issue/{n}`
 //! for client `n`), or `… allocate INCIDENT_ID
 //! WAREHOUSE_ID EXPLANATION` (the `bench_skus` and bulk lots of allocation.sh; route
@@ -27,11 +28,12 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
+use stockpile::allocation::db as alloc_db;
 use stockpile::audit::Change;
 use stockpile::audit::db as audit_db;
 use stockpile::auth::{Actor, Role};
 use stockpile::http::{Ctx, Path};
-use stockpile::ids::{UserId, WarehouseId};
+use stockpile::ids::{IncidentId, RequestId, UserId, WarehouseId};
 use stockpile::stock::db as stock_db;
 use uuid::Uuid;
 
@@ -39,7 +41,6 @@ struct Bench {
     pool: PgPool,
     lots: Vec<Uuid>,
     actor: Actor,
-    canon: String,
     /// Allocation: the bench SKUs (item id, SKU), the incident, the depot the picks come
     /// from, a stored explanation.
     items: Vec<(Uuid, String)>,
@@ -101,8 +102,11 @@ async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<Stri
     Ok(on_hand.to_string())
 }
 
-/// An allocation request's SQL, statement for statement as benches/load/allocation.sql
-/// runs it (one line of one unit, priority high, the bench SKUs in turn).
+/// An allocation request's SQL, statement for statement as the service runs it without
+/// an Idempotency-Key (one line of one unit, priority high, the bench SKUs in turn): the
+/// reads the plan needs, each on its own, then the service's own
+/// `allocation::db::insert_request_if_available`, drawing first expiry first from the
+/// bench depot's lots that the lots read returned.
 async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<String, Failure> {
     // The service knows the items from its item cache, with no statement.
     let n = b.requests.fetch_add(1, Ordering::Relaxed) as usize;
@@ -116,8 +120,6 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
     .fetch_one(&mut *conn)
     .await
     .map_err(failed)?;
-    drop(conn);
-    let mut tx = b.pool.begin().await.map_err(failed)?;
     sqlx::query(
         "select (select max(id) from road_networks) as version,
                 coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
@@ -125,7 +127,7 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
                            where starts_at <= now() and (ends_at is null or ends_at > now())),
                          '[]'::jsonb) as closures",
     )
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await
     .map_err(failed)?;
     sqlx::query(
@@ -136,94 +138,112 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
            from warehouses w order by w.code",
     )
     .bind(vec![item_id])
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await
     .map_err(failed)?;
-    sqlx::query(
+    let lots = sqlx::query(
         "select l.id, l.warehouse_id, i.sku, l.lot_code, l.expires_on, l.on_hand, l.reserved, l.status
            from stock_lots l join items i on i.id = l.item_id
           where l.item_id = any($1) and l.on_hand > 0
           order by l.id",
     )
     .bind(vec![item_id])
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await
     .map_err(failed)?;
-    sqlx::query(
-        "select l.id, l.warehouse_id, l.item_id, l.on_hand, l.reserved, l.status, coalesce(r.min_qty, 0) as level
-           from stock_lots l
-           left join reserve_levels r on r.warehouse_id = l.warehouse_id and r.item_id = l.item_id
-          where (l.warehouse_id, l.item_id) in (select * from unnest($1::uuid[], $2::uuid[]))
-          order by l.id
-            for update of l",
+    let lot: Uuid = lots
+        .iter()
+        .filter(|l| {
+            l.get::<Uuid, _>("warehouse_id") == b.warehouse
+                && l.get::<String, _>("status") == "available"
+                && l.get::<i64, _>("on_hand") > l.get::<i64, _>("reserved")
+        })
+        .min_by_key(|l| {
+            (
+                l.get::<Option<chrono::NaiveDate>, _>("expires_on")
+                    .unwrap_or(chrono::NaiveDate::MAX),
+                l.get::<String, _>("lot_code"),
+            )
+        })
+        .map(|l| l.get("id"))
+        .ok_or((StatusCode::CONFLICT, "no stock left".into()))?;
+    let id = RequestId::new();
+    let ctx = Ctx {
+        request_id: Some(Uuid::new_v4().to_string()),
+        idempotency_key: None,
+    };
+    let event = audit_db::pending_event(
+        &b.actor,
+        &ctx,
+        Change {
+            action: "allocation.request",
+            entity_kind: "allocation_request",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(
+                serde_json::json!({"id": id, "incident_id": b.incident, "priority": "high",
+                "status": "reserved", "lines": [{"sku": sku, "requested": 1, "reserved": 1,
+                "picks": [{"warehouse_code": "JM-XH-01", "lot_id": lot, "qty": 1}]}],
+                "shipments": []}),
+            ),
+        },
+    );
+    let stamps = alloc_db::insert_request_if_available(
+        &mut conn,
+        &alloc_db::NewRequest {
+            id,
+            incident_id: IncidentId(b.incident),
+            priority: "high",
+            needed_by: None,
+            include_affected_warehouses: false,
+            status: "reserved",
+            created_by: b.actor.id,
+            request_id: ctx.request_id.as_deref(),
+            idempotency_key: None,
+        },
+        &alloc_db::NewLines {
+            line_no: vec![0],
+            item_id: vec![item_id],
+            sku: vec![sku],
+            requested: vec![1],
+            reserved: vec![1],
+            explanation: vec![b.explanation.clone()],
+        },
+        &alloc_db::NewPicks {
+            line_no: vec![0],
+            lot_id: vec![lot],
+            warehouse_id: vec![b.warehouse],
+            qty: vec![1],
+            eta_minutes: vec![33.5],
+            distance_km: vec![Some(3.4)],
+            late: vec![false],
+        },
+        &alloc_db::NewReservations {
+            lot_id: vec![lot],
+            qty: vec![1],
+        },
+        &alloc_db::CellTakes {
+            warehouse_id: vec![b.warehouse],
+            item_id: vec![item_id],
+            qty: vec![1],
+        },
+        true,
+        &event,
     )
-    .bind(vec![b.warehouse])
-    .bind(vec![item_id])
-    .fetch_all(&mut *tx)
     .await
-    .map_err(failed)?;
-    let row = sqlx::query(
-        "with pick as (
-             select id as lot_id from stock_lots
-              where warehouse_id = $1 and item_id = $2 and status = 'available' and on_hand - reserved > 0
-              order by expires_on nulls last, lot_code limit 1
-         ), r as (
-             insert into allocation_requests (id, incident_id, priority, needed_by, include_affected_warehouses, status, created_by)
-             values (gen_random_uuid(), $3, 'high', null, false, 'reserved', $4)
-             returning id, created_at, updated_at
-         ), l as (
-             insert into allocation_request_lines (request_id, line_no, item_id, sku, requested, reserved, explanation)
-             select r.id, 0, $2, $5, 1, 1, $6 from r
-         ), p as (
-             insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes, distance_km, late)
-             select r.id, 0, pick.lot_id, $1, 1, 33.5, 3.4, false from r, pick
-         ), m as (
-             insert into stock_movements (lot_id, kind, qty, reserved_delta, ref_kind, ref_id,
-                                          actor_id, request_id, idempotency_key)
-             select lot_id, 'reserve', 0, qty, 'allocation_request', (select id from r), $4,
-                    gen_random_uuid()::text, null
-               from unnest(array[(select lot_id from pick)]::uuid[], array[1]::int8[]) with ordinality as t(lot_id, qty, n)
-              order by n
-         )
-         select r.id as rid, pick.lot_id, r.created_at, r.updated_at from r, pick",
-    )
-    .bind(b.warehouse)
-    .bind(item_id)
-    .bind(b.incident)
-    .bind(b.actor.id.0)
-    .bind(&sku)
-    .bind(&b.explanation)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(failed)?;
-    let (rid, lot): (Uuid, Uuid) = (row.get("rid"), row.get("lot_id"));
-    sqlx::query(
-        "insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
-                                    entity_id, request_id, idempotency_key, before, after)
-         values ($1, now(), $2, 'bench-dispatcher', 'allocation.request', 'allocation_request', $3::text,
-                 gen_random_uuid()::text, null, null, $4)",
-    )
-    .bind(&b.canon)
-    .bind(b.actor.id.0)
-    .bind(rid)
-    .bind(serde_json::json!({"id": rid, "incident_id": b.incident, "priority": "high",
-        "status": "reserved", "lines": [{"sku": sku, "requested": 1, "reserved": 1,
-        "picks": [{"warehouse_code": "JM-XH-01", "lot_id": lot, "qty": 1}]}]}))
-    .execute(&mut *tx)
-    .await
-    .map_err(failed)?;
-    tx.commit().await.map_err(failed)?;
-    Ok(rid.to_string())
+    .map_err(failed)?
+    .ok_or((StatusCode::CONFLICT, "the plan no longer held".into()))?;
+    Ok(stamps.created_at.to_string())
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let mode = args.get(4).map(String::as_str);
-    if !(mode == Some("stock") && args.len() == 7 || mode == Some("allocate") && args.len() == 8) {
+    let mode = args.get(3).map(String::as_str);
+    if !(mode == Some("stock") && args.len() == 6 || mode == Some("allocate") && args.len() == 7) {
         eprintln!(
-            "usage: DATABASE_URL=… bare_server LISTEN ACTOR_ID CANON stock ITEM_ID WAREHOUSE_ID\n       \
-             DATABASE_URL=… bare_server LISTEN ACTOR_ID CANON allocate INCIDENT_ID WAREHOUSE_ID EXPLANATION"
+            "usage: DATABASE_URL=… bare_server LISTEN ACTOR_ID stock ITEM_ID WAREHOUSE_ID\n       \
+             DATABASE_URL=… bare_server LISTEN ACTOR_ID allocate INCIDENT_ID WAREHOUSE_ID EXPLANATION"
         );
         std::process::exit(2);
     }
@@ -238,7 +258,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await?;
-    let warehouse: Uuid = args[6].parse()?;
+    let warehouse: Uuid = args[5].parse()?;
     let mut bench = Bench {
         pool,
         lots: vec![],
@@ -257,7 +277,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
             warehouses: vec![],
         },
-        canon: args[3].clone(),
         items: vec![],
         incident: Uuid::nil(),
         warehouse,
@@ -269,7 +288,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "select id from stock_lots where item_id = $1 and warehouse_id = $2 and lot_code like 'PGB-%'
               order by substr(lot_code, 5)::int",
         )
-        .bind(args[5].parse::<Uuid>()?)
+        .bind(args[4].parse::<Uuid>()?)
         .bind(warehouse)
         .fetch_all(&bench.pool)
         .await?;
@@ -278,8 +297,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         bench.items = sqlx::query_as("select item_id, sku from bench_skus order by n")
             .fetch_all(&bench.pool)
             .await?;
-        bench.incident = args[5].parse()?;
-        bench.explanation = serde_json::from_str(&args[7])?;
+        bench.incident = args[4].parse()?;
+        bench.explanation = serde_json::from_str(&args[6])?;
         Router::new().route("/allocate/{n}", post(allocate))
     };
     let app = app.with_state(Arc::new(bench));

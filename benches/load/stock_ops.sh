@@ -58,7 +58,7 @@ done
 
 if [ -n "${BENCH_BARE:-}" ]; then
     BARE_URL="http://127.0.0.1:$((PORT + 1))"
-    DATABASE_URL=$URL $TARGET/release/examples/bare_server "127.0.0.1:$((PORT + 1))" "$ACTOR" "$CANON" \
+    DATABASE_URL=$URL $TARGET/release/examples/bare_server "127.0.0.1:$((PORT + 1))" "$ACTOR" \
         stock "$ITEM" "$WH" >"$TARGET/bench-bare.log" 2>&1 &
     BARE=$!
     until curl -s -o /dev/null "$BARE_URL/"; do sleep 0.05; done

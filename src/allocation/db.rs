@@ -340,6 +340,138 @@ pub async fn insert_request(
     .await
 }
 
+/// What a new request takes from each (warehouse, item) cell, as parallel columns.
+#[derive(Debug, Default)]
+pub struct CellTakes {
+    /// Warehouses.
+    pub warehouse_id: Vec<Uuid>,
+    /// Items.
+    pub item_id: Vec<Uuid>,
+    /// Units taken from the cell.
+    pub qty: Vec<i64>,
+}
+
+/// [`insert_request`], and `event`, in one statement that first locks every lot of the
+/// plan's cells in id order and writes only if the plan still holds on them: each picked
+/// lot is available (not quarantined) with at least what the plan takes from it, and,
+/// when `check_levels` (a request that is not critical), what stays available in each
+/// cell is at least the cell's reserve level. The same checks as
+/// `allocation::http::still_holds`, made by PostgreSQL under the locks, so that no lock
+/// is held across a round trip. Outside a transaction it is its own.
+///
+/// Returns the request's stamps, or `None` when the plan no longer holds and nothing
+/// was written: the caller plans again.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_request_if_available(
+    conn: &mut PgConnection,
+    r: &NewRequest<'_>,
+    l: &NewLines,
+    p: &NewPicks,
+    reserve: &NewReservations,
+    cells: &CellTakes,
+    check_levels: bool,
+    event: &crate::audit::Event,
+) -> Result<Option<Stamps>, sqlx::Error> {
+    sqlx::query_as!(
+        Stamps,
+        r#"with locked as (
+             select l.id, l.warehouse_id, l.item_id, l.on_hand, l.reserved, l.status,
+                    coalesce(lv.min_qty, 0) as level
+               from stock_lots l
+               left join reserve_levels lv on lv.warehouse_id = l.warehouse_id and lv.item_id = l.item_id
+              where (l.warehouse_id, l.item_id) in (select * from unnest($25::uuid[], $26::uuid[]))
+              order by l.id
+                for update of l),
+         verdict as (
+             select not exists (
+                        select 1 from unnest($21::uuid[], $22::int8[]) as w(lot_id, qty)
+                          left join locked k on k.id = w.lot_id
+                         where k.id is null or k.status <> 'available'
+                            or greatest(k.on_hand - k.reserved, 0) < w.qty)
+                    and (not $27 or not exists (
+                        select 1 from unnest($25::uuid[], $26::uuid[], $28::int8[]) as c(warehouse_id, item_id, taken)
+                         where (select coalesce(sum(greatest(k.on_hand - k.reserved, 0))
+                                                  filter (where k.status = 'available'), 0)
+                                  from locked k
+                                 where k.warehouse_id = c.warehouse_id and k.item_id = c.item_id) - c.taken
+                               < (select greatest(coalesce(max(k.level), 0), 0)
+                                    from locked k
+                                   where k.warehouse_id = c.warehouse_id and k.item_id = c.item_id)))
+                    as ok),
+         r as (
+             insert into allocation_requests (id, incident_id, priority, needed_by,
+                                              include_affected_warehouses, status, created_by)
+             select $1, $2, $3, $4, $5, $6, $7 where (select ok from verdict)
+             returning created_at, updated_at
+         ), l as (
+             insert into allocation_request_lines (request_id, line_no, item_id, sku, requested, reserved, explanation)
+             select $1, * from unnest($8::int4[], $9::uuid[], $10::text[], $11::int8[], $12::int8[], $13::jsonb[])
+              where (select ok from verdict)
+         ), p as (
+             insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes, distance_km, late)
+             select $1, line_no, lot_id, warehouse_id, qty, eta, km, late
+               from unnest($14::int4[], $15::uuid[], $16::uuid[], $17::int8[], $18::float8[], $19::float8[], $20::bool[])
+                    with ordinality as t(line_no, lot_id, warehouse_id, qty, eta, km, late, n)
+              where (select ok from verdict)
+              order by n
+         ), m as (
+             insert into stock_movements (lot_id, kind, qty, reserved_delta, ref_kind, ref_id,
+                                          actor_id, request_id, idempotency_key)
+             select lot_id, 'reserve', 0, qty, 'allocation_request', $1, $7, $23, $24
+               from unnest($21::uuid[], $22::int8[]) with ordinality as t(lot_id, qty, n)
+              where (select ok from verdict)
+              order by n
+         ), event as (
+             insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
+                                        entity_id, request_id, idempotency_key, before, after)
+             select $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39
+              where (select ok from verdict)
+         )
+         select created_at, updated_at from r"#,
+        r.id as RequestId,
+        r.incident_id as IncidentId,
+        r.priority,
+        r.needed_by,
+        r.include_affected_warehouses,
+        r.status,
+        r.created_by as UserId,
+        &l.line_no,
+        &l.item_id,
+        &l.sku,
+        &l.requested,
+        &l.reserved,
+        &l.explanation,
+        &p.line_no,
+        &p.lot_id,
+        &p.warehouse_id,
+        &p.qty,
+        &p.eta_minutes,
+        &p.distance_km as &[Option<f64>],
+        &p.late,
+        &reserve.lot_id,
+        &reserve.qty,
+        r.request_id,
+        r.idempotency_key,
+        &cells.warehouse_id,
+        &cells.item_id,
+        check_levels,
+        &cells.qty,
+        event.canonical_json_head(),
+        event.at,
+        event.actor_id,
+        event.actor_username,
+        event.action,
+        event.entity_kind,
+        event.entity_id,
+        event.request_id,
+        event.idempotency_key,
+        event.before,
+        event.after,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 /// New shipment lines, as parallel columns.
 #[derive(Debug, Default)]
 pub struct NewShipmentLines {

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use geo::{Intersects, Point};
 use serde::{Deserialize, Serialize};
@@ -690,11 +690,52 @@ pub async fn create_request(
     )
     .await?;
     let incident = open_incident(&mut conn, incident_id, "incident_id").await?;
+    let new_request = |id: RequestId, status: &'static str| db::NewRequest {
+        id,
+        incident_id,
+        priority: demand.priority.as_str(),
+        needed_by: demand.needed_by,
+        include_affected_warehouses: demand.include_affected,
+        status,
+        created_by: actor.id,
+        request_id: ctx.request_id.as_deref(),
+        idempotency_key: ctx.idempotency_key.as_deref(),
+    };
 
-    for attempt in 0..=OPTIMISTIC_ATTEMPTS {
+    let mut first_attempt = 0;
+    if ctx.idempotency_key.is_none() {
+        // The optimistic attempts of a request without a key: plan from what the reads
+        // see, then one statement locks the plan's cells, re-checks them and writes the
+        // request, its reservations and its audit event only if the plan still holds
+        // (db::insert_request_if_available). No transaction spans a round trip.
+        for attempt in 0..OPTIMISTIC_ATTEMPTS {
+            let plan = plan_now(&state, &mut conn, &incident, &demand, &demand.lines).await?;
+            let staged = stage_request(&plan, &demand, incident_id)?;
+            let event = audit::db::pending_event(&actor, &ctx, staged.change());
+            let written = db::insert_request_if_available(
+                &mut conn,
+                &new_request(staged.view.id, status_name(plan.status)),
+                &staged.rows,
+                &staged.picks,
+                &staged.reserve,
+                &staged.cells,
+                demand.priority != Priority::Critical,
+                &event,
+            )
+            .await?;
+            if let Some(stamps) = written {
+                return Ok((StatusCode::CREATED, Json(staged.into_view(stamps))).into_response());
+            }
+            tracing::info!(attempt, "allocation plan lost a race; replanning");
+            metrics::counter!("allocation_replans_total", "operation" => "request").increment(1);
+        }
+        first_attempt = OPTIMISTIC_ATTEMPTS;
+    }
+
+    for attempt in first_attempt..=OPTIMISTIC_ATTEMPTS {
         let last = attempt == OPTIMISTIC_ATTEMPTS;
         // Each attempt is one transaction: it reads and plans (taking no lock), then locks,
-        // re-checks and writes.
+        // re-checks and writes. The last locks every lot of the items before it plans.
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let mut early = None;
         if !last {
@@ -718,81 +759,118 @@ pub async fn create_request(
             metrics::counter!("allocation_replans_total", "operation" => "request").increment(1);
             continue;
         }
-        let id = RequestId::new();
-        let mut lines = plan_lines(&plan)?;
-        let mut line_no_of = HashMap::new();
-        let mut rows = db::NewLines::default();
-        for (i, (line, view)) in plan.lines.iter().zip(&mut lines).enumerate() {
-            let line_no = i as i32;
-            line_no_of.insert(line.sku.clone(), line_no);
-            rows.line_no.push(line_no);
-            rows.item_id.push(demand.item_of(&line.sku)?.0);
-            rows.sku.push(line.sku.clone());
-            rows.requested.push(line.requested);
-            rows.reserved.push(line.reserved);
-            // Lent to the insert, given back to the view below (no copy of the tree).
-            rows.explanation.push(std::mem::take(&mut view.explanation));
-        }
-        let (picks, per_lot) = pick_rows(&plan, &line_no_of)?;
-        let reserve = db::NewReservations {
-            lot_id: per_lot.keys().map(|l| l.0).collect(),
-            qty: per_lot.values().copied().collect(),
-        };
+        let staged = stage_request(&plan, &demand, incident_id)?;
+        let change = staged.change();
         let stamps = db::insert_request(
             &mut tx,
-            &db::NewRequest {
-                id,
-                incident_id,
-                priority: demand.priority.as_str(),
-                needed_by: demand.needed_by,
-                include_affected_warehouses: demand.include_affected,
-                status: status_name(plan.status),
-                created_by: actor.id,
-                request_id: ctx.request_id.as_deref(),
-                idempotency_key: ctx.idempotency_key.as_deref(),
-            },
-            &rows,
-            &picks,
-            &reserve,
+            &new_request(staged.view.id, status_name(plan.status)),
+            &staged.rows,
+            &staged.picks,
+            &staged.reserve,
         )
         .await?;
-        for (view, explanation) in lines.iter_mut().zip(rows.explanation) {
-            view.explanation = explanation;
-        }
         // Exactly what was written: the plan passed every re-check under the locks.
-        let view = RequestView {
+        let view = staged.into_view(stamps);
+        return idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::CREATED, &view)
+            .await;
+    }
+    Err(AppError::Internal(anyhow::anyhow!(
+        "the locked attempt did not hold"
+    )))
+}
+
+/// A planned request, ready to write: its answer (without its time stamps, and with the
+/// lines' explanations lent to `rows`), and its rows.
+struct StagedRequest {
+    view: RequestView,
+    rows: db::NewLines,
+    picks: db::NewPicks,
+    reserve: db::NewReservations,
+    cells: db::CellTakes,
+}
+
+impl StagedRequest {
+    /// The audit record of the request.
+    fn change(&self) -> audit::Change<'static> {
+        audit::Change {
+            action: "allocation.request",
+            entity_kind: "allocation_request",
+            entity_id: self.view.id.to_string(),
+            before: None,
+            after: Some(audit_summary(&self.view)),
+        }
+    }
+
+    /// The answer, once the rows are written with these stamps.
+    fn into_view(mut self, stamps: db::Stamps) -> RequestView {
+        for (line, explanation) in self.view.lines.iter_mut().zip(self.rows.explanation) {
+            line.explanation = explanation;
+        }
+        self.view.created_at = stamps.created_at;
+        self.view.updated_at = stamps.updated_at;
+        self.view
+    }
+}
+
+/// The rows and the answer of a new request carrying `plan`.
+fn stage_request(
+    plan: &Plan,
+    demand: &Demand,
+    incident_id: IncidentId,
+) -> AppResult<StagedRequest> {
+    let id = RequestId::new();
+    let mut lines = plan_lines(plan)?;
+    let mut line_no_of = HashMap::new();
+    let mut rows = db::NewLines::default();
+    for (i, (line, view)) in plan.lines.iter().zip(&mut lines).enumerate() {
+        let line_no = i as i32;
+        line_no_of.insert(line.sku.clone(), line_no);
+        rows.line_no.push(line_no);
+        rows.item_id.push(demand.item_of(&line.sku)?.0);
+        rows.sku.push(line.sku.clone());
+        rows.requested.push(line.requested);
+        rows.reserved.push(line.reserved);
+        // Lent to the insert, given back by `into_view` (no copy of the tree).
+        rows.explanation.push(std::mem::take(&mut view.explanation));
+    }
+    let (picks, per_lot) = pick_rows(plan, &line_no_of)?;
+    let mut per_cell: BTreeMap<(WarehouseId, ItemId), i64> = BTreeMap::new();
+    for line in &plan.lines {
+        let item = demand.item_of(&line.sku)?;
+        for p in &line.picks {
+            *per_cell
+                .entry((WarehouseId(p.warehouse_id), item))
+                .or_default() += p.qty;
+        }
+    }
+    let now = Utc::now();
+    Ok(StagedRequest {
+        view: RequestView {
             id,
             incident_id,
             priority: demand.priority.as_str().to_owned(),
             needed_by: demand.needed_by,
             include_affected_warehouses: demand.include_affected,
             status: status_name(plan.status).to_owned(),
-            created_at: stamps.created_at,
-            updated_at: stamps.updated_at,
+            created_at: now,
+            updated_at: now,
             dispatched_at: None,
             cancelled_at: None,
             lines,
             shipments: vec![],
-        };
-        return idempotency::finish_command(
-            tx,
-            &actor,
-            &ctx,
-            audit::Change {
-                action: "allocation.request",
-                entity_kind: "allocation_request",
-                entity_id: id.to_string(),
-                before: None,
-                after: Some(audit_summary(&view)),
-            },
-            StatusCode::CREATED,
-            &view,
-        )
-        .await;
-    }
-    Err(AppError::Internal(anyhow::anyhow!(
-        "the locked attempt did not hold"
-    )))
+        },
+        rows,
+        picks,
+        reserve: db::NewReservations {
+            lot_id: per_lot.keys().map(|l| l.0).collect(),
+            qty: per_lot.values().copied().collect(),
+        },
+        cells: db::CellTakes {
+            warehouse_id: per_cell.keys().map(|c| c.0.0).collect(),
+            item_id: per_cell.keys().map(|c| c.1.0).collect(),
+            qty: per_cell.values().copied().collect(),
+        },
+    })
 }
 
 /// What a request would get now, reserving nothing.

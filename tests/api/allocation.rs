@@ -1512,3 +1512,149 @@ async fn removing_the_affected_area_makes_its_warehouses_usable_again() {
         "the audit keeps what was removed"
     );
 }
+
+/// One attempt of `allocation::db::insert_request_if_available`: a request for one line
+/// of `sku` taking `qty` from `lot` at `warehouse`, as a plan made earlier would.
+async fn reserve_as_planned(
+    app: &TestApp,
+    incident: &str,
+    sku: &str,
+    warehouse: &str,
+    lot: Uuid,
+    qty: i64,
+    check_levels: bool,
+) -> Option<stockpile::allocation::db::Stamps> {
+    use stockpile::allocation::db;
+    let (item, wh): (Uuid, Uuid) = sqlx::query_as(
+        "select i.id, w.id from items i, warehouses w where i.sku = $1 and w.code = $2",
+    )
+    .bind(sku)
+    .bind(warehouse)
+    .fetch_one(&app.pool)
+    .await
+    .expect("item and warehouse");
+    let actor = stockpile::auth::Actor::system();
+    let ctx = stockpile::http::Ctx {
+        request_id: Some("verdict-test".into()),
+        idempotency_key: None,
+    };
+    let id = stockpile::ids::RequestId::new();
+    let event = stockpile::audit::db::pending_event(
+        &actor,
+        &ctx,
+        stockpile::audit::Change {
+            action: "allocation.request",
+            entity_kind: "allocation_request",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(json!({"id": id})),
+        },
+    );
+    let mut conn = app.pool.acquire().await.expect("connection");
+    db::insert_request_if_available(
+        &mut conn,
+        &db::NewRequest {
+            id,
+            incident_id: stockpile::ids::IncidentId(incident.parse().expect("incident id")),
+            priority: if check_levels { "normal" } else { "critical" },
+            needed_by: None,
+            include_affected_warehouses: false,
+            status: "reserved",
+            created_by: actor.id,
+            request_id: ctx.request_id.as_deref(),
+            idempotency_key: None,
+        },
+        &db::NewLines {
+            line_no: vec![0],
+            item_id: vec![item],
+            sku: vec![sku.into()],
+            requested: vec![qty],
+            reserved: vec![qty],
+            explanation: vec![json!([])],
+        },
+        &db::NewPicks {
+            line_no: vec![0],
+            lot_id: vec![lot],
+            warehouse_id: vec![wh],
+            qty: vec![qty],
+            eta_minutes: vec![40.0],
+            distance_km: vec![Some(5.0)],
+            late: vec![false],
+        },
+        &db::NewReservations {
+            lot_id: vec![lot],
+            qty: vec![qty],
+        },
+        &db::CellTakes {
+            warehouse_id: vec![wh],
+            item_id: vec![item],
+            qty: vec![qty],
+        },
+        check_levels,
+        &event,
+    )
+    .await
+    .expect("statement")
+}
+
+#[tokio::test]
+async fn the_one_statement_reservation_writes_nothing_when_the_plan_no_longer_holds() {
+    // Arrange: 10 units, a reserve level of 4, 3 units already reserved by someone else.
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-STALE", 0).await;
+    let lot = add_lot(&app, "TEST-STALE", "JM-XH-01", "S", Some(300), 10).await;
+    set_level(&app, "TEST-STALE", "JM-XH-01", 4).await;
+    sqlx::query("insert into stock_movements (lot_id, kind, qty, reserved_delta, actor_id) values ($1, 'reserve', 0, 3, '00000000-0000-0000-0000-000000000001')")
+        .bind(lot)
+        .execute(&app.pool)
+        .await
+        .expect("reserve 3");
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let count = || async {
+        let n: (i64, i64, i64) = sqlx::query_as(
+            "select (select count(*) from allocation_requests), (select count(*) from stock_movements),
+                    (select count(*) from audit_events where action = 'allocation.request')",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("counts");
+        n
+    };
+    let before = count().await;
+    let r = |qty, levels| {
+        reserve_as_planned(&app, &incident, "TEST-STALE", "JM-XH-01", lot, qty, levels)
+    };
+
+    // Act: plans that were right before the 3 units went, and one that still holds.
+    let more_than_available = r(8, false).await;
+    let below_the_floor = r(4, true).await;
+    let after_refusals = count().await;
+    let critical_to_the_floor = r(7, false).await;
+
+    // Assert: refusals wrote nothing; the critical plan took all 7 that were left.
+    assert!(more_than_available.is_none());
+    assert!(below_the_floor.is_none());
+    assert_eq!(after_refusals, before);
+    assert!(critical_to_the_floor.is_some());
+    let (requests, movements, events) = count().await;
+    assert_eq!(
+        (requests, movements, events),
+        (before.0 + 1, before.1 + 1, before.2 + 1)
+    );
+    assert_eq!(reserved_of(&app, lot).await, 10);
+    let held = add_lot(&app, "TEST-STALE", "JM-XH-01", "Q", Some(300), 5).await;
+    sqlx::query("update stock_lots set status = 'quarantined' where id = $1")
+        .bind(held)
+        .execute(&app.pool)
+        .await
+        .expect("quarantine");
+    let from_quarantine =
+        reserve_as_planned(&app, &incident, "TEST-STALE", "JM-XH-01", held, 1, false).await;
+    assert!(
+        from_quarantine.is_none(),
+        "a quarantined lot is never reserved"
+    );
+    assert_eq!(reserved_of(&app, held).await, 0);
+    assert_ledger_consistent(&app).await;
+}
