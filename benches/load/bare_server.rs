@@ -26,8 +26,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row};
 use stockpile::allocation::db as alloc_db;
 use stockpile::audit::Change;
 use stockpile::audit::db as audit_db;
@@ -104,7 +104,8 @@ async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<Stri
 
 /// An allocation request's SQL, statement for statement as the service runs it without
 /// an Idempotency-Key (one line of one unit, priority high, the bench SKUs in turn): the
-/// reads the plan needs, each on its own, then the service's own
+/// reads the plan needs (the incident, then the service's own
+/// `allocation::db::planner_snapshot`), then the service's own
 /// `allocation::db::insert_request_if_available`, drawing first expiry first from the
 /// bench depot's lots that the lots read returned.
 async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<String, Failure> {
@@ -120,52 +121,22 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
     .fetch_one(&mut *conn)
     .await
     .map_err(failed)?;
-    sqlx::query(
-        "select (select max(id) from road_networks) as version,
-                coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
-                            from road_closures
-                           where starts_at <= now() and (ends_at is null or ends_at > now())),
-                         '[]'::jsonb) as closures",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(failed)?;
-    sqlx::query(
-        "select w.id, w.code, w.status, w.lat, w.lon, w.handling_minutes,
-                coalesce((select jsonb_agg(jsonb_build_array(i.sku, r.min_qty))
-                            from reserve_levels r join items i on i.id = r.item_id
-                           where r.warehouse_id = w.id and r.item_id = any($1)), '[]'::jsonb) as levels
-           from warehouses w order by w.code",
-    )
-    .bind(vec![item_id])
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(failed)?;
-    let lots = sqlx::query(
-        "select l.id, l.warehouse_id, i.sku, l.lot_code, l.expires_on, l.on_hand, l.reserved, l.status
-           from stock_lots l join items i on i.id = l.item_id
-          where l.item_id = any($1) and l.on_hand > 0
-          order by l.id",
-    )
-    .bind(vec![item_id])
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(failed)?;
+    let lots = alloc_db::planner_snapshot(&mut conn, &[item_id])
+        .await
+        .map_err(failed)?
+        .lots;
     let lot: Uuid = lots
         .iter()
         .filter(|l| {
-            l.get::<Uuid, _>("warehouse_id") == b.warehouse
-                && l.get::<String, _>("status") == "available"
-                && l.get::<i64, _>("on_hand") > l.get::<i64, _>("reserved")
+            l.warehouse_id.0 == b.warehouse && l.status == "available" && l.on_hand > l.reserved
         })
         .min_by_key(|l| {
             (
-                l.get::<Option<chrono::NaiveDate>, _>("expires_on")
-                    .unwrap_or(chrono::NaiveDate::MAX),
-                l.get::<String, _>("lot_code"),
+                l.expires_on.unwrap_or(chrono::NaiveDate::MAX),
+                l.lot_code.clone(),
             )
         })
-        .map(|l| l.get("id"))
+        .map(|l| l.id.0)
         .ok_or((StatusCode::CONFLICT, "no stock left".into()))?;
     let id = RequestId::new();
     let ctx = Ctx {

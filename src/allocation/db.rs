@@ -8,6 +8,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::network_db::NetworkNow;
 use crate::ids::{IncidentId, ItemId, LotId, RequestId, ShipmentId, UserId, WarehouseId};
 
 /// A warehouse as the planner needs it.
@@ -25,48 +26,6 @@ pub struct WarehouseRow {
     pub lon: f64,
     /// Handling minutes before a truck leaves.
     pub handling_minutes: i32,
-}
-
-/// Every warehouse, by code, with its reserve levels (SKU, level) for these items.
-pub async fn warehouses_with_levels(
-    conn: &mut PgConnection,
-    items: &[Uuid],
-) -> Result<Vec<(WarehouseRow, Vec<(String, i64)>)>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"select w.id as "id: WarehouseId", w.code, w.status, w.lat, w.lon, w.handling_minutes,
-                  coalesce((select jsonb_agg(jsonb_build_array(i.sku, r.min_qty))
-                              from reserve_levels r join items i on i.id = r.item_id
-                             where r.warehouse_id = w.id and r.item_id = any($1)), '[]'::jsonb) as "levels!"
-             from warehouses w order by w.code"#,
-        items
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let levels = r
-                .levels
-                .as_array()
-                .map(|ls| {
-                    ls.iter()
-                        .filter_map(|l| Some((l[0].as_str()?.to_owned(), l[1].as_i64()?)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            (
-                WarehouseRow {
-                    id: r.id,
-                    code: r.code,
-                    status: r.status,
-                    lat: r.lat,
-                    lon: r.lon,
-                    handling_minutes: r.handling_minutes,
-                },
-                levels,
-            )
-        })
-        .collect())
 }
 
 /// A lot as the planner needs it.
@@ -90,19 +49,108 @@ pub struct LotRow {
     pub status: String,
 }
 
-/// Lots of these items that hold stock.
-pub async fn lots_of(conn: &mut PgConnection, items: &[Uuid]) -> Result<Vec<LotRow>, sqlx::Error> {
-    sqlx::query_as!(
-        LotRow,
-        r#"select l.id as "id: LotId", l.warehouse_id as "warehouse_id: WarehouseId", i.sku, l.lot_code,
-                  l.expires_on, l.on_hand, l.reserved, l.status
+/// What the planner reads for these items, in one statement (one round trip): the
+/// network in use and the closures in force now, every warehouse by code with its
+/// reserve levels (SKU, level) for these items, and their lots that hold stock, by id.
+/// Its rows are warehouses (part 0), reserve levels (part 1), lots (part 2) and the
+/// network (part 3, one row), each part using the columns it needs.
+pub async fn planner_snapshot(
+    conn: &mut PgConnection,
+    items: &[Uuid],
+) -> Result<PlannerSnapshot, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select 0 as "part!", w.id as "warehouse_id: WarehouseId", w.code, w.status, w.lat, w.lon,
+                  w.handling_minutes, null::uuid as "lot_id: LotId", null::text as sku, null::text as lot_code,
+                  null::date as expires_on, null::int8 as qty, null::int8 as reserved, null::jsonb as closures
+             from warehouses w
+           union all
+           select 1, r.warehouse_id, null, null, null, null, null, null, i.sku, null, null, r.min_qty, null, null
+             from reserve_levels r join items i on i.id = r.item_id
+            where r.item_id = any($1)
+           union all
+           select 2, l.warehouse_id, null, l.status, null, null, null, l.id, i.sku, l.lot_code, l.expires_on,
+                  l.on_hand, l.reserved, null
              from stock_lots l join items i on i.id = l.item_id
             where l.item_id = any($1) and l.on_hand > 0
-            order by l.id"#,
+           union all
+           select 3, null, null, null, null, null, null, null, null, null, null,
+                  (select max(id) from road_networks),  null,
+                  coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
+                              from road_closures
+                             where starts_at <= now() and (ends_at is null or ends_at > now())),
+                           '[]'::jsonb)
+            order by 1, 3, 8"#,
         items
     )
     .fetch_all(conn)
-    .await
+    .await?;
+    let mut snapshot = PlannerSnapshot {
+        network: NetworkNow {
+            version: None,
+            closures: Value::Array(vec![]),
+        },
+        warehouses: Vec::new(),
+        lots: Vec::new(),
+    };
+    let mut index: std::collections::HashMap<WarehouseId, usize> = Default::default();
+    for r in rows {
+        match (r.part, r.warehouse_id) {
+            (0, Some(id)) => {
+                index.insert(id, snapshot.warehouses.len());
+                snapshot.warehouses.push((
+                    WarehouseRow {
+                        id,
+                        code: r.code.unwrap_or_default(),
+                        status: r.status.unwrap_or_default(),
+                        lat: r.lat.unwrap_or_default(),
+                        lon: r.lon.unwrap_or_default(),
+                        handling_minutes: r.handling_minutes.unwrap_or_default(),
+                    },
+                    Vec::new(),
+                ));
+            }
+            (1, Some(id)) => {
+                if let (Some(&i), Some(sku), Some(level)) = (index.get(&id), r.sku, r.qty) {
+                    snapshot.warehouses[i].1.push((sku, level));
+                }
+            }
+            (2, Some(warehouse_id)) => {
+                if let (Some(id), Some(sku), Some(lot_code), Some(on_hand), Some(reserved)) =
+                    (r.lot_id, r.sku, r.lot_code, r.qty, r.reserved)
+                {
+                    snapshot.lots.push(LotRow {
+                        id,
+                        warehouse_id,
+                        sku,
+                        lot_code,
+                        expires_on: r.expires_on,
+                        on_hand,
+                        reserved,
+                        status: r.status.unwrap_or_default(),
+                    });
+                }
+            }
+            (3, _) => {
+                snapshot.network = NetworkNow {
+                    version: r.qty,
+                    closures: r.closures.unwrap_or(Value::Array(vec![])),
+                };
+            }
+            _ => {}
+        }
+    }
+    Ok(snapshot)
+}
+
+/// What [`planner_snapshot`] read.
+#[derive(Debug, Clone)]
+pub struct PlannerSnapshot {
+    /// The network in use and the closures in force.
+    pub network: NetworkNow,
+    /// Every warehouse, by code, with its reserve levels (SKU, level) for the items.
+    pub warehouses: Vec<(WarehouseRow, Vec<(String, i64)>)>,
+    /// The items' lots that hold stock, by id.
+    pub lots: Vec<LotRow>,
 }
 
 /// Locks every lot of these items, in id order (the last-resort, fully serialised attempt).

@@ -489,13 +489,11 @@ async fn plan_now(
     demand: &Demand,
     lines: &[DemandLine],
 ) -> AppResult<Plan> {
-    let (net, closed) = super::network::network_now(state, conn).await?;
-    let item_ids = demand.item_ids();
+    let snapshot = db::planner_snapshot(conn, &demand.item_ids()).await?;
+    let (net, closed) = super::network::network_from(state, conn, snapshot.network).await?;
+    let lots = snapshot.lots;
     let (warehouses, levels): (Vec<db::WarehouseRow>, Vec<Vec<(String, i64)>>) =
-        db::warehouses_with_levels(conn, &item_ids)
-            .await?
-            .into_iter()
-            .unzip();
+        snapshot.warehouses.into_iter().unzip();
     let points: Vec<Point<f64>> = warehouses
         .iter()
         .map(|w| Point::new(w.lon, w.lat))
@@ -523,8 +521,7 @@ async fn plan_now(
             reserve_levels: levels,
         })
         .collect();
-    let lots = db::lots_of(conn, &item_ids)
-        .await?
+    let lots = lots
         .into_iter()
         .map(|l| LotState {
             id: l.id.0,

@@ -93,6 +93,17 @@ pub async fn network_now(
     conn: &mut PgConnection,
 ) -> AppResult<(Arc<Network>, ClosedEdges)> {
     let row = network_db::network_now(conn).await?;
+    network_from(state, conn, row).await
+}
+
+/// The network and closed edges that `row` names (read by `network_db::network_now`, or
+/// with the planner's other reads by `allocation::db::planner_snapshot`); no round trip
+/// when the network is cached.
+pub async fn network_from(
+    state: &AppState,
+    conn: &mut PgConnection,
+    row: network_db::NetworkNow,
+) -> AppResult<(Arc<Network>, ClosedEdges)> {
     let net = match row.version {
         Some(id) => version(state, conn, id).await?,
         None => current(state, conn).await?,
