@@ -2,8 +2,8 @@
 -- priority high, no Idempotency-Key), statement for statement as the service does it in
 -- steady state (the bearer token comes from the service's session cache, the requested
 -- items from its item cache (src/stock/item_cache.rs), the road network is parsed once
--- per process): the two reads the plan needs (the incident; then network version and
--- closures, warehouses, reserve levels and lots in one statement), then the one statement of
+-- per process): the one read the plan needs (the incident, network version and closures,
+-- warehouses, reserve levels and lots, in one statement), then the one statement of
 -- allocation::db::insert_request_if_available (src/allocation/db.rs), which locks the
 -- (warehouse, item) cell, re-checks the pick and the reserve level, and writes the
 -- request with its line, pick and reserve ledger row and its audit event (chained at
@@ -19,27 +19,28 @@
 -- Run with -M prepared (sqlx prepares its statements too). Variables: -D actor_id, -D
 -- incident, -D wh (JM-XH-01's id), -D explanation (a stored line explanation), -D canon
 -- (a canonical event JSON head as long as the service's).
-select id, name, kind, lat, lon, affected_area, population, started_at, status, created_at, updated_at
-  from incidents where id = :incident;
 select 0 as part, w.id as warehouse_id, w.code, w.status, w.lat, w.lon, w.handling_minutes,
        null::uuid as lot_id, null::text as sku, null::text as lot_code, null::date as expires_on,
-       null::int8 as qty, null::int8 as reserved, null::jsonb as closures
+       null::int8 as qty, null::int8 as reserved, null::jsonb as closures, null::jsonb as area
   from warehouses w
 union all
-select 1, r.warehouse_id, null, null, null, null, null, null, i.sku, null, null, r.min_qty, null, null
+select 1, r.warehouse_id, null, null, null, null, null, null, i.sku, null, null, r.min_qty, null, null, null
   from reserve_levels r join items i on i.id = r.item_id
  where r.item_id = any(array[:item_id]::uuid[])
 union all
 select 2, l.warehouse_id, null, l.status, null, null, null, l.id, i.sku, l.lot_code, l.expires_on,
-       l.on_hand, l.reserved, null
+       l.on_hand, l.reserved, null, null
   from stock_lots l join items i on i.id = l.item_id
  where l.item_id = any(array[:item_id]::uuid[]) and l.on_hand > 0
 union all
-select 3, null, null, null, null, null, null, null, null, null, null, (select max(id) from road_networks), null,
+select 3, null, null, inc.status, inc.lat, inc.lon, null, null, null, null, null,
+       (select max(id) from road_networks), null,
        coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
                    from road_closures
                   where starts_at <= now() and (ends_at is null or ends_at > now())),
-                '[]'::jsonb)
+                '[]'::jsonb),
+       inc.affected_area
+  from (select) as one left join incidents inc on inc.id = :incident
  order by 1, 3, 8;
 with ids as (
     select gen_random_uuid() as rid

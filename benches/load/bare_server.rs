@@ -104,8 +104,8 @@ async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<Stri
 
 /// An allocation request's SQL, statement for statement as the service runs it without
 /// an Idempotency-Key (one line of one unit, priority high, the bench SKUs in turn): the
-/// reads the plan needs (the incident, then the service's own
-/// `allocation::db::planner_snapshot`), then the service's own
+/// one read the plan needs (the service's own `allocation::db::planner_snapshot`: the
+/// incident, network, warehouses, levels and lots), then the service's own
 /// `allocation::db::insert_request_if_available`, drawing first expiry first from the
 /// bench depot's lots that the lots read returned.
 async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<String, Failure> {
@@ -113,15 +113,7 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
     let n = b.requests.fetch_add(1, Ordering::Relaxed) as usize;
     let (item_id, sku) = b.items[n % b.items.len()].clone();
     let mut conn = b.pool.acquire().await.map_err(failed)?;
-    sqlx::query(
-        "select id, name, kind, lat, lon, affected_area, population, started_at, status, created_at, updated_at
-           from incidents where id = $1",
-    )
-    .bind(b.incident)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(failed)?;
-    let lots = alloc_db::planner_snapshot(&mut conn, &[item_id])
+    let lots = alloc_db::planner_snapshot(&mut conn, &[item_id], IncidentId(b.incident))
         .await
         .map_err(failed)?
         .lots;

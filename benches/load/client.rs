@@ -8,12 +8,18 @@
 //!   unit for an incident, client `c`'s `n`-th request asking for SKU `(c + n) mod k` of
 //!   the `k` given. Extra arguments: the incident id and the comma-separated SKUs.
 //!
-//! - a path such as `/issue/{c}` (`benches/load/bare.sh`): a bodiless POST to that path of
-//!   the server at URL, `{c}` replaced by the client's number, answered with any 2xx.
+//! - a path such as `/issue/{c}` (the bare server of `BENCH_BARE=1`): a bodiless POST to
+//!   that path of the server at URL, `{c}` replaced by the client's number, answered with
+//!   any 2xx.
 //!
 //! Usage: `load_client URL TOKEN receipt|issue|allocate|PATH CLIENTS SECONDS [ARGS…]`. The
 //! scripts run pgbench with the same SQL beside it. With `LOAD_KEYS=1` every request
 //! carries a fresh `Idempotency-Key`, as the web console's requests do.
+//!
+//! Each client has one keep-alive HTTP/1.1 connection (hyper's client connection, with
+//! no pool), as each pgbench client has one session, so that the generator takes as
+//! little as it can of the cores it shares with the service and PostgreSQL: about
+//! 0.04 ms of CPU per request (reqwest's pooled client took 0.065 ms).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -49,42 +49,49 @@ pub struct LotRow {
     pub status: String,
 }
 
-/// What the planner reads for these items, in one statement (one round trip): the
-/// network in use and the closures in force now, every warehouse by code with its
+/// What the planner reads for these items and `incident`, in one statement (one round
+/// trip): where the incident is and whether it is open, the network in use and the
+/// closures in force now, every warehouse by code with its
 /// reserve levels (SKU, level) for these items, and their lots that hold stock, by id.
 /// Its rows are warehouses (part 0), reserve levels (part 1), lots (part 2) and the
-/// network (part 3, one row), each part using the columns it needs.
+/// network with the incident (part 3, one row), each part using the columns it needs.
 pub async fn planner_snapshot(
     conn: &mut PgConnection,
     items: &[Uuid],
+    incident: IncidentId,
 ) -> Result<PlannerSnapshot, sqlx::Error> {
     let rows = sqlx::query!(
         r#"select 0 as "part!", w.id as "warehouse_id: WarehouseId", w.code, w.status, w.lat, w.lon,
                   w.handling_minutes, null::uuid as "lot_id: LotId", null::text as sku, null::text as lot_code,
-                  null::date as expires_on, null::int8 as qty, null::int8 as reserved, null::jsonb as closures
+                  null::date as expires_on, null::int8 as qty, null::int8 as reserved, null::jsonb as closures,
+                  null::jsonb as area
              from warehouses w
            union all
-           select 1, r.warehouse_id, null, null, null, null, null, null, i.sku, null, null, r.min_qty, null, null
+           select 1, r.warehouse_id, null, null, null, null, null, null, i.sku, null, null, r.min_qty, null, null, null
              from reserve_levels r join items i on i.id = r.item_id
             where r.item_id = any($1)
            union all
            select 2, l.warehouse_id, null, l.status, null, null, null, l.id, i.sku, l.lot_code, l.expires_on,
-                  l.on_hand, l.reserved, null
+                  l.on_hand, l.reserved, null, null
              from stock_lots l join items i on i.id = l.item_id
             where l.item_id = any($1) and l.on_hand > 0
            union all
-           select 3, null, null, null, null, null, null, null, null, null, null,
+           select 3, null, null, inc.status, inc.lat, inc.lon, null, null, null, null, null,
                   (select max(id) from road_networks),  null,
                   coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
                               from road_closures
                              where starts_at <= now() and (ends_at is null or ends_at > now())),
-                           '[]'::jsonb)
+                           '[]'::jsonb),
+                  inc.affected_area
+             from (select) as one left join incidents inc on inc.id = $2
             order by 1, 3, 8"#,
-        items
+        items,
+        incident as IncidentId
     )
     .fetch_all(conn)
     .await?;
     let mut snapshot = PlannerSnapshot {
+        incident: None,
         network: NetworkNow {
             version: None,
             closures: Value::Array(vec![]),
@@ -135,6 +142,14 @@ pub async fn planner_snapshot(
                     version: r.qty,
                     closures: r.closures.unwrap_or(Value::Array(vec![])),
                 };
+                if let (Some(status), Some(lat), Some(lon)) = (r.status, r.lat, r.lon) {
+                    snapshot.incident = Some(IncidentPlace {
+                        status,
+                        lat,
+                        lon,
+                        affected_area: r.area,
+                    });
+                }
             }
             _ => {}
         }
@@ -142,9 +157,24 @@ pub async fn planner_snapshot(
     Ok(snapshot)
 }
 
+/// Where an incident is, as the planner needs it.
+#[derive(Debug, Clone)]
+pub struct IncidentPlace {
+    /// `open` or `closed`.
+    pub status: String,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// GeoJSON Polygon or MultiPolygon of the affected area.
+    pub affected_area: Option<Value>,
+}
+
 /// What [`planner_snapshot`] read.
 #[derive(Debug, Clone)]
 pub struct PlannerSnapshot {
+    /// The incident; `None` when there is no incident with that id.
+    pub incident: Option<IncidentPlace>,
     /// The network in use and the closures in force.
     pub network: NetworkNow,
     /// Every warehouse, by code, with its reserve levels (SKU, level) for the items.

@@ -28,7 +28,6 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::http::pagination::{self, Page};
 use crate::http::{AppState, Command, Ctx, Json, Path, Query, idempotency};
 use crate::ids::{IncidentId, ItemId, LotId, RequestId, ShipmentId, WarehouseId};
-use crate::incidents::db::IncidentRow;
 use crate::incidents::parse_area;
 use crate::planner::{
     self, DemandLine, ItemPolicy, LotState, Plan, PlanInput, Snapshot, WarehouseState,
@@ -462,34 +461,39 @@ async fn validate_demand(
     })
 }
 
-async fn open_incident(
-    conn: &mut PgConnection,
-    id: IncidentId,
-    pointer: &str,
-) -> AppResult<IncidentRow> {
-    let incident = crate::incidents::db::get(conn, id, false)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no incident with id {id}")))?;
-    if incident.status != "open" {
-        return Err(AppError::conflict(
-            pointer,
-            format!("incident {id} is closed; it takes no new requests"),
-            Some(serde_json::json!({ "incident_status": incident.status })),
-        ));
-    }
-    Ok(incident)
-}
-
-/// Reads warehouses, ETAs, reserve levels and lots, and plans. Holds no lock of its own; in
-/// the last attempt the caller has already locked the lots.
+/// Reads the incident, network, warehouses, reserve levels and lots (one round trip), and
+/// plans. Holds no lock of its own; in the last attempt the caller has already locked the
+/// lots. With `open_at`, the incident must exist (else 404) and be open (else a 409 naming
+/// that field); without, it is a stored request's own.
 async fn plan_now(
     state: &AppState,
     conn: &mut PgConnection,
-    incident: &IncidentRow,
+    incident_id: IncidentId,
+    open_at: Option<&str>,
     demand: &Demand,
     lines: &[DemandLine],
 ) -> AppResult<Plan> {
-    let snapshot = db::planner_snapshot(conn, &demand.item_ids()).await?;
+    let snapshot = db::planner_snapshot(conn, &demand.item_ids(), incident_id).await?;
+    let incident = match (snapshot.incident, open_at) {
+        (None, Some(_)) => {
+            return Err(AppError::not_found(format!(
+                "no incident with id {incident_id}"
+            )));
+        }
+        (None, None) => {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "request without incident {incident_id}"
+            )));
+        }
+        (Some(i), Some(pointer)) if i.status != "open" => {
+            return Err(AppError::conflict(
+                pointer,
+                format!("incident {incident_id} is closed; it takes no new requests"),
+                Some(serde_json::json!({ "incident_status": i.status })),
+            ));
+        }
+        (Some(i), _) => i,
+    };
     let (net, closed) = super::network::network_from(state, conn, snapshot.network).await?;
     let lots = snapshot.lots;
     let (warehouses, levels): (Vec<db::WarehouseRow>, Vec<Vec<(String, i64)>>) =
@@ -686,7 +690,6 @@ pub async fn create_request(
         body.include_affected_warehouses,
     )
     .await?;
-    let incident = open_incident(&mut conn, incident_id, "incident_id").await?;
     let new_request = |id: RequestId, status: &'static str| db::NewRequest {
         id,
         incident_id,
@@ -706,7 +709,15 @@ pub async fn create_request(
         // request, its reservations and its audit event only if the plan still holds
         // (db::insert_request_if_available). No transaction spans a round trip.
         for attempt in 0..OPTIMISTIC_ATTEMPTS {
-            let plan = plan_now(&state, &mut conn, &incident, &demand, &demand.lines).await?;
+            let plan = plan_now(
+                &state,
+                &mut conn,
+                incident_id,
+                Some("incident_id"),
+                &demand,
+                &demand.lines,
+            )
+            .await?;
             let staged = stage_request(&plan, &demand, incident_id)?;
             let event = audit::db::pending_event(&actor, &ctx, staged.change());
             let written = db::insert_request_if_available(
@@ -736,7 +747,17 @@ pub async fn create_request(
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let mut early = None;
         if !last {
-            early = Some(plan_now(&state, &mut tx, &incident, &demand, &demand.lines).await?);
+            early = Some(
+                plan_now(
+                    &state,
+                    &mut tx,
+                    incident_id,
+                    Some("incident_id"),
+                    &demand,
+                    &demand.lines,
+                )
+                .await?,
+            );
         }
         if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
             return Ok(replay);
@@ -747,7 +768,15 @@ pub async fn create_request(
             Some(plan) => plan,
             None => {
                 db::lock_all_lots_of(&mut tx, &demand.item_ids()).await?;
-                plan_now(&state, &mut tx, &incident, &demand, &demand.lines).await?
+                plan_now(
+                    &state,
+                    &mut tx,
+                    incident_id,
+                    Some("incident_id"),
+                    &demand,
+                    &demand.lines,
+                )
+                .await?
             }
         };
         if !still_holds(&mut tx, &plan, &demand).await? {
@@ -891,8 +920,15 @@ pub async fn preview_allocation(
         body.include_affected_warehouses,
     )
     .await?;
-    let incident = open_incident(&mut conn, body.incident_id, "/incident_id").await?;
-    let plan = plan_now(&state, &mut conn, &incident, &demand, &demand.lines).await?;
+    let plan = plan_now(
+        &state,
+        &mut conn,
+        body.incident_id,
+        Some("/incident_id"),
+        &demand,
+        &demand.lines,
+    )
+    .await?;
     Ok(Json(PreviewView {
         incident_id: body.incident_id,
         status: status_name(plan.status).to_owned(),
@@ -1189,9 +1225,6 @@ pub async fn replan_request(
             .await?
             .ok_or_else(|| AppError::not_found(format!("no allocation request with id {id}")))?;
         let lines = db::lines(&mut conn, id).await?;
-        let incident = crate::incidents::db::get(&mut conn, r.incident_id, false)
-            .await?
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("request without incident")))?;
         let priority = Priority::parse(&r.priority)
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored priority {}", r.priority)))?;
         let demand = Demand {
@@ -1218,7 +1251,17 @@ pub async fn replan_request(
         let early = if last || demand.lines.is_empty() {
             None
         } else {
-            Some(plan_now(&state, &mut conn, &incident, &demand, &demand.lines).await?)
+            Some(
+                plan_now(
+                    &state,
+                    &mut conn,
+                    r.incident_id,
+                    None,
+                    &demand,
+                    &demand.lines,
+                )
+                .await?,
+            )
         };
         drop(conn);
 
@@ -1243,7 +1286,7 @@ pub async fn replan_request(
             None if demand.lines.is_empty() => None,
             None => {
                 db::lock_all_lots_of(&mut tx, &demand.item_ids()).await?;
-                Some(plan_now(&state, &mut tx, &incident, &demand, &demand.lines).await?)
+                Some(plan_now(&state, &mut tx, r.incident_id, None, &demand, &demand.lines).await?)
             }
         };
         if let Some(plan) = &plan {

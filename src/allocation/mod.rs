@@ -6,6 +6,8 @@
 //!   the same transaction that locks the lots (`for update`, id order) and re-checks what the
 //!   planner assumed: availability and, for non-critical requests, reserve-level floors.
 //!   A request that loses a race replans against fresh stock; it never over-reserves.
+//!   Without an Idempotency-Key, lock, re-check and writes are one statement
+//!   (`db::insert_request_if_available`), its own transaction.
 //! - Σ `allocation_picks.qty` of a request per lot equals what the ledger reserved for it,
 //!   until dispatch or cancel moves it out.
 //! - The road network in use is the newest `road_networks` row; each process caches the parsed

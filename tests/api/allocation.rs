@@ -1658,3 +1658,41 @@ async fn the_one_statement_reservation_writes_nothing_when_the_plan_no_longer_ho
     assert_eq!(reserved_of(&app, held).await, 0);
     assert_ledger_consistent(&app).await;
 }
+
+#[tokio::test]
+async fn a_request_or_preview_for_an_incident_that_does_not_exist_is_a_404() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let nowhere = Uuid::now_v7().to_string();
+    let lines = json!([{"sku": "WATER-5L", "qty": 1}]);
+    // Act
+    let (s1, request) = app
+        .post(
+            &format!("/api/v1/incidents/{nowhere}/requests"),
+            &dispatcher,
+            &json!({"priority": "normal", "lines": lines}),
+        )
+        .await;
+    let (s2, preview) = app
+        .post(
+            "/api/v1/allocation/preview",
+            &dispatcher,
+            &json!({"incident_id": nowhere, "priority": "normal", "lines": lines}),
+        )
+        .await;
+    // Assert
+    assert_eq!((s1, s2), (404, 404), "{request} {preview}");
+    assert!(
+        request["detail"]
+            .as_str()
+            .expect("detail")
+            .contains(&nowhere),
+        "{request}"
+    );
+    let requests: i64 = sqlx::query_scalar("select count(*) from allocation_requests")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(requests, 0);
+}
