@@ -354,70 +354,6 @@ pub struct Stamps {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Inserts a request with its lines and picks, and appends its `reserve` ledger rows, in
-/// one statement (foreign keys are checked at its end, so the rows may refer to each
-/// other). The caller holds the lots' locks; the ledger trigger raises their reserved
-/// quantities, and the balance checks refuse the whole statement if any would break.
-pub async fn insert_request(
-    conn: &mut PgConnection,
-    r: &NewRequest<'_>,
-    l: &NewLines,
-    p: &NewPicks,
-    reserve: &NewReservations,
-) -> Result<Stamps, sqlx::Error> {
-    sqlx::query_as!(
-        Stamps,
-        "with r as (
-             insert into allocation_requests (id, incident_id, priority, needed_by,
-                                              include_affected_warehouses, status, created_by)
-             values ($1, $2, $3, $4, $5, $6, $7)
-             returning created_at, updated_at
-         ), l as (
-             insert into allocation_request_lines (request_id, line_no, item_id, sku, requested, reserved, explanation)
-             select $1, * from unnest($8::int4[], $9::uuid[], $10::text[], $11::int8[], $12::int8[], $13::jsonb[])
-         ), p as (
-             insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes, distance_km, late)
-             select $1, line_no, lot_id, warehouse_id, qty, eta, km, late
-               from unnest($14::int4[], $15::uuid[], $16::uuid[], $17::int8[], $18::float8[], $19::float8[], $20::bool[])
-                    with ordinality as t(line_no, lot_id, warehouse_id, qty, eta, km, late, n)
-              order by n
-         ), m as (
-             insert into stock_movements (lot_id, kind, qty, reserved_delta, ref_kind, ref_id,
-                                          actor_id, request_id, idempotency_key)
-             select lot_id, 'reserve', 0, qty, 'allocation_request', $1, $7, $23, $24
-               from unnest($21::uuid[], $22::int8[]) with ordinality as t(lot_id, qty, n)
-              order by n
-         )
-         select created_at, updated_at from r",
-        r.id as RequestId,
-        r.incident_id as IncidentId,
-        r.priority,
-        r.needed_by,
-        r.include_affected_warehouses,
-        r.status,
-        r.created_by as UserId,
-        &l.line_no,
-        &l.item_id,
-        &l.sku,
-        &l.requested,
-        &l.reserved,
-        &l.explanation,
-        &p.line_no,
-        &p.lot_id,
-        &p.warehouse_id,
-        &p.qty,
-        &p.eta_minutes,
-        &p.distance_km as &[Option<f64>],
-        &p.late,
-        &reserve.lot_id,
-        &reserve.qty,
-        r.request_id,
-        r.idempotency_key
-    )
-    .fetch_one(conn)
-    .await
-}
-
 /// What a new request takes from each (warehouse, item) cell, as parallel columns.
 #[derive(Debug, Default)]
 pub struct CellTakes {
@@ -429,13 +365,16 @@ pub struct CellTakes {
     pub qty: Vec<i64>,
 }
 
-/// [`insert_request`], and `event`, in one statement that first locks every lot of the
-/// plan's cells in id order and writes only if the plan still holds on them: each picked
-/// lot is available (not quarantined) with at least what the plan takes from it, and,
-/// when `check_levels` (a request that is not critical), what stays available in each
-/// cell is at least the cell's reserve level. The same checks as
-/// `allocation::http::still_holds`, made by PostgreSQL under the locks, so that no lock
-/// is held across a round trip. Outside a transaction it is its own.
+/// Inserts a request with its lines and picks, appends its `reserve` ledger rows and
+/// records `event`, in one statement (foreign keys are checked at its end, so the rows may
+/// refer to each other) that first locks every lot of the plan's cells in id order and
+/// writes only if the plan still holds on them: each picked lot is available (not
+/// quarantined) with at least what the plan takes from it, and, when `check_levels` (a
+/// request that is not critical), what stays available in each cell is at least the
+/// cell's reserve level. The same checks as `allocation::http::still_holds`, made by
+/// PostgreSQL under the locks, so that no lock is held across a round trip; the ledger
+/// trigger then raises the lots' reserved quantities, and the balance checks refuse the
+/// whole statement if any would break. Outside a transaction it is its own.
 ///
 /// Returns the request's stamps, or `None` when the plan no longer holds and nothing
 /// was written: the caller plans again.

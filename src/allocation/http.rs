@@ -779,26 +779,30 @@ pub async fn create_request(
                 .await?
             }
         };
-        if !still_holds(&mut tx, &plan, &demand).await? {
-            tx.rollback().await?;
-            tracing::info!(attempt, "allocation plan lost a race; replanning");
-            metrics::counter!("allocation_replans_total", "operation" => "request").increment(1);
-            continue;
-        }
+        // The same statement as above, in this transaction: it locks the plan's cells
+        // (already ours in the last attempt) and re-checks the plan under the locks.
         let staged = stage_request(&plan, &demand, incident_id)?;
-        let change = staged.change();
-        let stamps = db::insert_request(
+        let event = audit::db::pending_event(&actor, &ctx, staged.change());
+        let written = db::insert_request_if_available(
             &mut tx,
             &new_request(staged.view.id, status_name(plan.status)),
             &staged.rows,
             &staged.picks,
             &staged.reserve,
+            &staged.cells,
+            demand.priority != Priority::Critical,
+            &event,
         )
         .await?;
+        let Some(stamps) = written else {
+            tx.rollback().await?;
+            tracing::info!(attempt, "allocation plan lost a race; replanning");
+            metrics::counter!("allocation_replans_total", "operation" => "request").increment(1);
+            continue;
+        };
         // Exactly what was written: the plan passed every re-check under the locks.
         let view = staged.into_view(stamps);
-        return idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::CREATED, &view)
-            .await;
+        return idempotency::finish_recorded(tx, &actor, &ctx, StatusCode::CREATED, view).await;
     }
     Err(AppError::Internal(anyhow::anyhow!(
         "the locked attempt did not hold"

@@ -68,12 +68,12 @@ pub async fn begin(
 }
 
 /// Stores the response of the request that claimed the key.
-pub async fn finish(
+pub async fn finish<B: Serialize + Sync>(
     conn: &mut PgConnection,
     actor: &Actor,
     ctx: &Ctx,
     status: StatusCode,
-    body: &Value,
+    body: &B,
 ) -> AppResult<()> {
     if let Some(key) = ctx.idempotency_key.as_deref() {
         sqlx::query!(
@@ -81,7 +81,7 @@ pub async fn finish(
             actor.id as UserId,
             key,
             status.as_u16() as i16,
-            body
+            sqlx::types::Json(body) as _
         )
         .execute(&mut *conn)
         .await?;
@@ -108,6 +108,21 @@ pub async fn finish_command<B: Serialize + Sync>(
         .is_some()
         .then_some((status.as_u16() as i16, &body));
     audit::db::record_and_answer(&mut tx, actor, ctx, change, answer).await?;
+    tx.commit().await?;
+    Ok((status, Json(body)).into_response())
+}
+
+/// Ends a command whose own statement already wrote its audit event (such as
+/// `allocation::db::insert_request_if_available`): stores the answer for retries with the
+/// same key, commits, and answers `status` with `body`.
+pub async fn finish_recorded<B: Serialize + Sync>(
+    mut tx: Transaction<'_, Postgres>,
+    actor: &Actor,
+    ctx: &Ctx,
+    status: StatusCode,
+    body: B,
+) -> AppResult<Response> {
+    finish(&mut tx, actor, ctx, status, &body).await?;
     tx.commit().await?;
     Ok((status, Json(body)).into_response())
 }
