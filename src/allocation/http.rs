@@ -690,18 +690,6 @@ pub async fn create_request(
         body.include_affected_warehouses,
     )
     .await?;
-    let new_request = |id: RequestId, status: &'static str| db::NewRequest {
-        id,
-        incident_id,
-        priority: demand.priority.as_str(),
-        needed_by: demand.needed_by,
-        include_affected_warehouses: demand.include_affected,
-        status,
-        created_by: actor.id,
-        request_id: ctx.request_id.as_deref(),
-        idempotency_key: ctx.idempotency_key.as_deref(),
-    };
-
     let mut first_attempt = 0;
     if ctx.idempotency_key.is_none() {
         // The optimistic attempts of a request without a key: plan from what the reads
@@ -718,19 +706,8 @@ pub async fn create_request(
                 &demand.lines,
             )
             .await?;
-            let staged = stage_request(&plan, &demand, incident_id)?;
-            let event = audit::db::pending_event(&actor, &ctx, staged.change());
-            let written = db::insert_request_if_available(
-                &mut conn,
-                &new_request(staged.view.id, status_name(plan.status)),
-                &staged.rows,
-                &staged.picks,
-                &staged.reserve,
-                &staged.cells,
-                demand.priority != Priority::Critical,
-                &event,
-            )
-            .await?;
+            let (staged, written) =
+                write_plan(&mut conn, &actor, &ctx, &demand, incident_id, &plan).await?;
             if let Some(stamps) = written {
                 return Ok((StatusCode::CREATED, Json(staged.into_view(stamps))).into_response());
             }
@@ -762,7 +739,7 @@ pub async fn create_request(
         if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
             return Ok(replay);
         }
-        // The incident was checked open above. A request racing with its closure is
+        // plan_now checked the incident open. A request racing with its closure is
         // accepted as if it came first; no lock on the incident is needed for stock safety.
         let plan = match early {
             Some(plan) => plan,
@@ -781,19 +758,8 @@ pub async fn create_request(
         };
         // The same statement as above, in this transaction: it locks the plan's cells
         // (already ours in the last attempt) and re-checks the plan under the locks.
-        let staged = stage_request(&plan, &demand, incident_id)?;
-        let event = audit::db::pending_event(&actor, &ctx, staged.change());
-        let written = db::insert_request_if_available(
-            &mut tx,
-            &new_request(staged.view.id, status_name(plan.status)),
-            &staged.rows,
-            &staged.picks,
-            &staged.reserve,
-            &staged.cells,
-            demand.priority != Priority::Critical,
-            &event,
-        )
-        .await?;
+        let (staged, written) =
+            write_plan(&mut tx, &actor, &ctx, &demand, incident_id, &plan).await?;
         let Some(stamps) = written else {
             tx.rollback().await?;
             tracing::info!(attempt, "allocation plan lost a race; replanning");
@@ -807,6 +773,43 @@ pub async fn create_request(
     Err(AppError::Internal(anyhow::anyhow!(
         "the locked attempt did not hold"
     )))
+}
+
+/// Stages `plan` as a new request and writes it, with its audit event, through
+/// `db::insert_request_if_available` on `conn`: the staged request, and its stamps, or
+/// `None` when the plan no longer held and nothing was written.
+async fn write_plan(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    ctx: &Ctx,
+    demand: &Demand,
+    incident_id: IncidentId,
+    plan: &Plan,
+) -> AppResult<(StagedRequest, Option<db::Stamps>)> {
+    let staged = stage_request(plan, demand, incident_id)?;
+    let event = audit::db::pending_event(actor, ctx, staged.change());
+    let written = db::insert_request_if_available(
+        conn,
+        &db::NewRequest {
+            id: staged.view.id,
+            incident_id,
+            priority: demand.priority.as_str(),
+            needed_by: demand.needed_by,
+            include_affected_warehouses: demand.include_affected,
+            status: status_name(plan.status),
+            created_by: actor.id,
+            request_id: ctx.request_id.as_deref(),
+            idempotency_key: ctx.idempotency_key.as_deref(),
+        },
+        &staged.rows,
+        &staged.picks,
+        &staged.reserve,
+        &staged.cells,
+        demand.priority != Priority::Critical,
+        &event,
+    )
+    .await?;
+    Ok((staged, written))
 }
 
 /// A planned request, ready to write: its answer (without its time stamps, and with the
