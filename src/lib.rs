@@ -22,20 +22,14 @@ pub mod db;
 pub mod error;
 /// Audit exports: movements, events and stock as of an instant (CSV, JSONL, xlsx).
 pub mod exports;
-/// GS1 barcode parsing (pure).
-pub mod gs1;
 /// HTTP glue: router, layers, extractors, OpenAPI.
 pub mod http;
 /// Typed ids.
 pub mod ids;
 /// Incidents and their affected areas.
 pub mod incidents;
-/// The allocation planner (pure, deterministic).
-pub mod planner;
 /// Stock summaries and alerts.
 pub mod reports;
-/// Road network and travel times (pure).
-pub mod routing;
 /// GBA demo data loader.
 pub mod seed;
 /// Stock lots and the append-only ledger.
@@ -48,6 +42,8 @@ pub mod transfers;
 pub mod warehouses;
 
 pub use http::AppState;
+/// The pure core (`crates/core`), under the paths the service has always used.
+pub use stockpile_core::{gs1, planner, routing, rules};
 
 /// The whole HTTP service over `state`.
 pub fn app(state: AppState) -> axum::Router {

@@ -24,9 +24,14 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub use crate::rules::{
+    LotState, SkipReason, WarehouseState, arrival, drawable, lot_available, lot_usable,
+    required_expiry, warehouse_block,
+};
 
 /// How urgent a request is. Only `Critical` changes the plan: it may empty reserve stock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -75,48 +80,6 @@ pub struct ItemPolicy {
     /// Days of shelf life a lot must still have on the arrival date. Negative values count as 0
     /// (a lot is never usable after its expiry date). Items without a policy use 0.
     pub min_remaining_days: i32,
-}
-
-/// A warehouse as seen from this incident.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WarehouseState {
-    /// Warehouse id.
-    pub id: Uuid,
-    /// Warehouse code; breaks ETA ties.
-    pub code: String,
-    /// Inactive warehouses never supply.
-    pub active: bool,
-    /// Handling + travel minutes to the incident; `None` (or not a finite number ≥ 0) means
-    /// unreachable.
-    pub eta_minutes: Option<f64>,
-    /// Road distance to the incident, for display.
-    pub distance_km: Option<f64>,
-    /// Whether the warehouse lies inside the incident's affected area.
-    pub in_affected_area: bool,
-    /// Reserve level per SKU (base units). If a SKU is listed twice the higher level applies;
-    /// negative levels count as 0.
-    pub reserve_levels: Vec<(String, i64)>,
-}
-
-/// One lot's balance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LotState {
-    /// Lot id.
-    pub id: Uuid,
-    /// The warehouse holding it. Lots of warehouses missing from the snapshot are ignored.
-    pub warehouse_id: Uuid,
-    /// Item SKU.
-    pub sku: String,
-    /// Lot code; breaks FEFO ties.
-    pub lot_code: String,
-    /// Last day the lot is usable; `None` for items that do not expire.
-    pub expires_on: Option<NaiveDate>,
-    /// Physical quantity.
-    pub on_hand: i64,
-    /// Quantity already promised to other requests.
-    pub reserved: i64,
-    /// Quarantined lots are never picked.
-    pub quarantined: bool,
 }
 
 /// Stock, warehouses and item policies, indexed once by SKU and warehouse so that planning
@@ -322,28 +285,6 @@ pub struct Pick {
     pub late: bool,
 }
 
-/// The one primary reason a warehouse gave less than it holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkipReason {
-    /// No truck route to the incident with the current closures.
-    Unreachable,
-    /// The warehouse is inside the affected area and the request excludes such warehouses.
-    InsideAffectedArea,
-    /// The warehouse is inactive.
-    Inactive,
-    /// Usable stock is held back by the warehouse's reserve level for the item.
-    ReserveLevel,
-    /// Lots are expired, or too close to expiry, on the arrival date.
-    ExpiredOrShortDated,
-    /// Lots are quarantined.
-    Quarantined,
-    /// Stock is already reserved for other requests.
-    FullyReserved,
-    /// Demand was met by nearer stock before this stock was needed.
-    NotNeeded,
-}
-
 /// A warehouse passed over (fully or in part) for one line, with the quantities behind the reason.
 /// For a non-blocked warehouse, `held = taken + not taken usable stock + quarantined +
 /// reserved_elsewhere + short_dated`.
@@ -374,66 +315,6 @@ pub struct Skipped {
     pub reserve_level: i64,
     /// Usable stock held back by the reserve level in this plan.
     pub protected: i64,
-}
-
-/// When a warehouse's supplies arrive: the instant and its calendar date in `tz`.
-/// `None` if the ETA is missing, not finite, negative, or beyond the calendar.
-pub fn arrival(
-    now: DateTime<Utc>,
-    eta_minutes: Option<f64>,
-    tz: chrono_tz::Tz,
-) -> Option<(DateTime<Utc>, NaiveDate)> {
-    let eta = eta_minutes.filter(|e| e.is_finite() && *e >= 0.0)?;
-    // Microseconds: exact enough, and the `as` cast saturates instead of wrapping.
-    let at =
-        now.checked_add_signed(TimeDelta::microseconds((eta * 60_000_000.0).round() as i64))?;
-    Some((at, at.with_timezone(&tz).date_naive()))
-}
-
-/// Why a warehouse cannot supply at all, if it cannot.
-pub fn warehouse_block(
-    w: &WarehouseState,
-    include_affected_warehouses: bool,
-) -> Option<SkipReason> {
-    if !w.active {
-        Some(SkipReason::Inactive)
-    } else if !w.eta_minutes.is_some_and(|e| e.is_finite() && e >= 0.0) {
-        Some(SkipReason::Unreachable)
-    } else if w.in_affected_area && !include_affected_warehouses {
-        Some(SkipReason::InsideAffectedArea)
-    } else {
-        None
-    }
-}
-
-/// The first date a lot must still be usable on: arrival date + minimum remaining days.
-/// `None` if that is beyond the calendar (then only non-expiring lots qualify).
-pub fn required_expiry(arrival_date: NaiveDate, min_remaining_days: i32) -> Option<NaiveDate> {
-    arrival_date.checked_add_days(Days::new(
-        u64::try_from(min_remaining_days.max(0)).unwrap_or(0),
-    ))
-}
-
-/// Quantity not yet promised: `on_hand − reserved`, never negative.
-pub fn lot_available(lot: &LotState) -> i64 {
-    lot.on_hand.saturating_sub(lot.reserved.max(0)).max(0)
-}
-
-/// Whether a lot can be picked on arrival, given the date it must still be usable on
-/// (see [`required_expiry`]). Returns the available quantity, or why it cannot be picked.
-pub fn lot_usable(lot: &LotState, required: Option<NaiveDate>) -> Result<i64, SkipReason> {
-    if lot.quarantined {
-        return Err(SkipReason::Quarantined);
-    }
-    if let Some(exp) = lot.expires_on
-        && required.is_none_or(|r| exp < r)
-    {
-        return Err(SkipReason::ExpiredOrShortDated);
-    }
-    match lot_available(lot) {
-        0 => Err(SkipReason::FullyReserved),
-        a => Ok(a),
-    }
 }
 
 /// Per-warehouse facts for this plan, computed once.
@@ -565,12 +446,7 @@ pub fn plan(input: &PlanInput, snapshot: &Snapshot) -> Plan {
             let mut taken = 0i64;
             let mut protected = 0i64;
             if r.block.is_none() {
-                let cap = if critical {
-                    t.usable
-                } else {
-                    t.usable
-                        .min(t.available.saturating_sub(reserve_level).max(0))
-                };
+                let cap = drawable(t.usable, t.available, reserve_level, critical);
                 protected = t.usable - cap;
                 let mut want = cap.min(remaining);
                 let eta = r.eta;
