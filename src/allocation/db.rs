@@ -439,9 +439,8 @@ pub async fn insert_request_if_available(
               where (select ok from verdict)
               order by n
          ), event as (
-             insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
-                                        entity_id, request_id, idempotency_key, before, after)
-             select $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39
+             insert into audit_pending (event)
+             select $29
               where (select ok from verdict)
          )
          select created_at, updated_at from r"#,
@@ -473,17 +472,7 @@ pub async fn insert_request_if_available(
         &cells.item_id,
         check_levels,
         &cells.qty,
-        event.canonical_json_head(),
-        event.at,
-        event.actor_id,
-        event.actor_username,
-        event.action,
-        event.entity_kind,
-        event.entity_id,
-        event.request_id,
-        event.idempotency_key,
-        event.before,
-        event.after,
+        event.pending_json(),
     )
     .fetch_optional(conn)
     .await

@@ -37,25 +37,15 @@ pub async fn record_and_answer<B: serde::Serialize + Sync>(
     let body = body.map(sqlx::types::Json);
     sqlx::query!(
         "with event as (
-             insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
-                                        entity_id, request_id, idempotency_key, before, after)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11))
-         update idempotency_keys set response_status = $12, response_body = $13
-          where $12::smallint is not null and user_id = $3 and key = $9",
-        event.canonical_json_head(),
-        event.at,
-        event.actor_id,
-        event.actor_username,
-        event.action,
-        event.entity_kind,
-        event.entity_id,
-        event.request_id,
-        event.idempotency_key,
-        event.before,
-        event.after,
+             insert into audit_pending (event) values ($1))
+         update idempotency_keys set response_status = $2, response_body = $3
+          where $2::smallint is not null and user_id = $4 and key = $5",
+        event.pending_json(),
         status,
         // A jsonb parameter serialised straight from the handler's response type.
         body as _,
+        event.actor_id,
+        event.idempotency_key,
     )
     .execute(&mut *conn)
     .await?;

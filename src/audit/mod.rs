@@ -82,6 +82,26 @@ impl Event {
         .to_string()
     }
 
+    /// The event as it goes into `audit_pending`: one jsonb value keyed by column name,
+    /// which the table's `audit_pending_expand` trigger spreads over the columns (`canon`
+    /// is [`Self::canonical_json_head`]; the chain assigns `seq` at commit). Every
+    /// statement that records an event binds this one value.
+    pub fn pending_json(&self) -> Value {
+        json!({
+            "at": self.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            "actor_id": self.actor_id,
+            "actor_username": self.actor_username,
+            "action": self.action,
+            "entity_kind": self.entity_kind,
+            "entity_id": self.entity_id,
+            "request_id": self.request_id,
+            "idempotency_key": self.idempotency_key,
+            "before": self.before,
+            "after": self.after,
+            "canon": self.canonical_json_head(),
+        })
+    }
+
     /// `sha256(prev_hash || canonical_json)`, hex.
     pub fn hash(&self, prev_hash: &str) -> String {
         let mut h = Sha256::new();

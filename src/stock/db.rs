@@ -347,9 +347,8 @@ pub async fn apply_checked_movements(
               order by ord
              returning id, lot_id, on_hand_after, reserved_after),
          event as (
-             insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
-                                        entity_id, request_id, idempotency_key, before, after)
-             select $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22
+             insert into audit_pending (event)
+             select $12
               where (select ok from verdict))
          select m.id as movement_id, m.lot_id as "lot_id: LotId", k.sku, k.lot_code,
                 m.on_hand_after as on_hand, m.reserved_after as reserved
@@ -366,17 +365,7 @@ pub async fn apply_checked_movements(
         m.ref_id,
         m.actor as UserId,
         m.request_id,
-        event.canonical_json_head(),
-        event.at,
-        event.actor_id,
-        event.actor_username,
-        event.action,
-        event.entity_kind,
-        event.entity_id,
-        event.request_id,
-        event.idempotency_key,
-        event.before,
-        event.after,
+        event.pending_json(),
     )
     .fetch_all(conn)
     .await
@@ -464,9 +453,8 @@ pub async fn receive_into_existing_lots(
               order by line.ord
              returning id, lot_id, on_hand_after, reserved_after),
          event as (
-             insert into audit_pending (canon, at, actor_id, actor_username, action, entity_kind,
-                                        entity_id, request_id, idempotency_key, before, after)
-             select $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21
+             insert into audit_pending (event)
+             select $11
               where (select ok from verdict))
          select id as movement_id, lot_id as "lot_id: LotId", on_hand_after as on_hand,
                 reserved_after as reserved
@@ -482,17 +470,7 @@ pub async fn receive_into_existing_lots(
         r.ref_id,
         r.actor as UserId,
         r.request_id,
-        event.canonical_json_head(),
-        event.at,
-        event.actor_id,
-        event.actor_username,
-        event.action,
-        event.entity_kind,
-        event.entity_id,
-        event.request_id,
-        event.idempotency_key,
-        event.before,
-        event.after,
+        event.pending_json(),
     )
     .fetch_all(conn)
     .await
