@@ -119,9 +119,7 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
         .lots;
     let lot: Uuid = lots
         .iter()
-        .filter(|l| {
-            l.warehouse_id.0 == b.warehouse && l.status == "available" && l.on_hand > l.reserved
-        })
+        .filter(|l| l.warehouse_id.0 == b.warehouse && !l.quarantined && l.on_hand > l.reserved)
         .min_by_key(|l| {
             (
                 l.expires_on.unwrap_or(chrono::NaiveDate::MAX),

@@ -1,173 +1,77 @@
-//! SQL for allocation: the stock snapshot the planner reads, the locks and re-checks of the
-//! reservation transaction, and requests, picks and shipments.
-
-use std::collections::BTreeMap;
+//! SQL for allocation: the stock snapshot the planner reads, the one statement that locks,
+//! re-checks and writes a plan, the locks of dispatch and cancel, and requests, picks and
+//! shipments.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
+use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::Priority;
 use super::network_db::NetworkNow;
+pub use super::plan::{CellTakes, NewLines, NewPicks, NewReservations};
+use super::plan::{IncidentPlace, SnapshotLot, SnapshotWarehouse};
+use super::request::{Held, RequestStatus, ShipmentStatus};
 use crate::ids::{IncidentId, ItemId, LotId, RequestId, ShipmentId, UserId, WarehouseId};
-
-/// A warehouse as the planner needs it.
-#[derive(Debug, Clone)]
-pub struct WarehouseRow {
-    /// Id.
-    pub id: WarehouseId,
-    /// Code.
-    pub code: String,
-    /// `active` or `inactive`.
-    pub status: String,
-    /// Latitude.
-    pub lat: f64,
-    /// Longitude.
-    pub lon: f64,
-    /// Handling minutes before a truck leaves.
-    pub handling_minutes: i32,
-}
-
-/// A lot as the planner needs it.
-#[derive(Debug, Clone)]
-pub struct LotRow {
-    /// Id.
-    pub id: LotId,
-    /// Warehouse.
-    pub warehouse_id: WarehouseId,
-    /// Item SKU.
-    pub sku: String,
-    /// Lot code.
-    pub lot_code: String,
-    /// Expiry.
-    pub expires_on: Option<NaiveDate>,
-    /// On hand.
-    pub on_hand: i64,
-    /// Reserved.
-    pub reserved: i64,
-    /// `available` or `quarantined`.
-    pub status: String,
-}
 
 /// What the planner reads for these items and `incident`, in one statement (one round
 /// trip): where the incident is and whether it is open, the network in use and the
-/// closures in force now, every warehouse by code with its
-/// reserve levels (SKU, level) for these items, and their lots that hold stock, by id.
-/// Its rows are warehouses (part 0), reserve levels (part 1), lots (part 2) and the
-/// network with the incident (part 3, one row), each part using the columns it needs.
+/// closures in force now, every warehouse by code with its reserve levels for these
+/// items, and their lots that hold stock, by id.
+///
+/// One row of named columns, each part one JSON aggregate decoded with serde into its
+/// typed rows; an unexpected shape (a missing, unknown or mistyped field) is an error,
+/// never a default. Floats travel as text, which parses exactly.
 pub async fn planner_snapshot(
     conn: &mut PgConnection,
     items: &[Uuid],
     incident: IncidentId,
 ) -> Result<PlannerSnapshot, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"select 0 as "part!", w.id as "warehouse_id: WarehouseId", w.code, w.status, w.lat, w.lon,
-                  w.handling_minutes, null::uuid as "lot_id: LotId", null::text as sku, null::text as lot_code,
-                  null::date as expires_on, null::int8 as qty, null::int8 as reserved, null::jsonb as closures,
-                  null::jsonb as area
-             from warehouses w
-           union all
-           select 1, r.warehouse_id, null, null, null, null, null, null, i.sku, null, null, r.min_qty, null, null, null
-             from reserve_levels r join items i on i.id = r.item_id
-            where r.item_id = any($1)
-           union all
-           select 2, l.warehouse_id, null, l.status, null, null, null, l.id, i.sku, l.lot_code, l.expires_on,
-                  l.on_hand, l.reserved, null, null
-             from stock_lots l join items i on i.id = l.item_id
-            where l.item_id = any($1) and l.on_hand > 0
-           union all
-           select 3, null, null, inc.status, inc.lat, inc.lon, null, null, null, null, null,
-                  (select max(id) from road_networks),  null,
-                  coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
-                              from road_closures
-                             where starts_at <= now() and (ends_at is null or ends_at > now())),
-                           '[]'::jsonb),
-                  inc.affected_area
-             from (select) as one left join incidents inc on inc.id = $2
-            order by 1, 3, 8"#,
+    let row = sqlx::query!(
+        r#"select
+             (select json_build_object('status', inc.status, 'lat', inc.lat::text, 'lon', inc.lon::text,
+                                       'affected_area', inc.affected_area)
+                from incidents inc where inc.id = $2) as "incident?: Json<IncidentPlace>",
+             (select max(id) from road_networks) as "network_version?",
+             coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
+                         from road_closures
+                        where starts_at <= now() and (ends_at is null or ends_at > now())),
+                      '[]'::jsonb) as "closures!",
+             coalesce((select json_agg(json_build_object(
+                                 'id', w.id, 'code', w.code, 'active', w.status = 'active',
+                                 'lat', w.lat::text, 'lon', w.lon::text,
+                                 'handling_minutes', w.handling_minutes,
+                                 'reserve_levels', coalesce(lv.levels, '[]'::json)) order by w.code)
+                         from warehouses w
+                         left join (select r.warehouse_id,
+                                           json_agg(json_build_object('sku', i.sku, 'level', r.min_qty)) as levels
+                                      from reserve_levels r join items i on i.id = r.item_id
+                                     where r.item_id = any($1)
+                                     group by r.warehouse_id) lv on lv.warehouse_id = w.id),
+                      '[]'::json) as "warehouses!: Json<Vec<SnapshotWarehouse>>",
+             coalesce((select json_agg(json_build_object(
+                                 'id', l.id, 'warehouse_id', l.warehouse_id, 'sku', i.sku,
+                                 'lot_code', l.lot_code, 'expires_on', l.expires_on,
+                                 'on_hand', l.on_hand, 'reserved', l.reserved,
+                                 'quarantined', l.status = 'quarantined') order by l.id)
+                         from stock_lots l join items i on i.id = l.item_id
+                        where l.item_id = any($1) and l.on_hand > 0),
+                      '[]'::json) as "lots!: Json<Vec<SnapshotLot>>""#,
         items,
         incident as IncidentId
     )
-    .fetch_all(conn)
+    .fetch_one(conn)
     .await?;
-    let mut snapshot = PlannerSnapshot {
-        incident: None,
+    Ok(PlannerSnapshot {
+        incident: row.incident.map(|j| j.0),
         network: NetworkNow {
-            version: None,
-            closures: Value::Array(vec![]),
+            version: row.network_version,
+            closures: row.closures,
         },
-        warehouses: Vec::new(),
-        lots: Vec::new(),
-    };
-    let mut index: std::collections::HashMap<WarehouseId, usize> = Default::default();
-    for r in rows {
-        match (r.part, r.warehouse_id) {
-            (0, Some(id)) => {
-                index.insert(id, snapshot.warehouses.len());
-                snapshot.warehouses.push((
-                    WarehouseRow {
-                        id,
-                        code: r.code.unwrap_or_default(),
-                        status: r.status.unwrap_or_default(),
-                        lat: r.lat.unwrap_or_default(),
-                        lon: r.lon.unwrap_or_default(),
-                        handling_minutes: r.handling_minutes.unwrap_or_default(),
-                    },
-                    Vec::new(),
-                ));
-            }
-            (1, Some(id)) => {
-                if let (Some(&i), Some(sku), Some(level)) = (index.get(&id), r.sku, r.qty) {
-                    snapshot.warehouses[i].1.push((sku, level));
-                }
-            }
-            (2, Some(warehouse_id)) => {
-                if let (Some(id), Some(sku), Some(lot_code), Some(on_hand), Some(reserved)) =
-                    (r.lot_id, r.sku, r.lot_code, r.qty, r.reserved)
-                {
-                    snapshot.lots.push(LotRow {
-                        id,
-                        warehouse_id,
-                        sku,
-                        lot_code,
-                        expires_on: r.expires_on,
-                        on_hand,
-                        reserved,
-                        status: r.status.unwrap_or_default(),
-                    });
-                }
-            }
-            (3, _) => {
-                snapshot.network = NetworkNow {
-                    version: r.qty,
-                    closures: r.closures.unwrap_or(Value::Array(vec![])),
-                };
-                if let (Some(status), Some(lat), Some(lon)) = (r.status, r.lat, r.lon) {
-                    snapshot.incident = Some(IncidentPlace {
-                        status,
-                        lat,
-                        lon,
-                        affected_area: r.area,
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(snapshot)
-}
-
-/// Where an incident is, as the planner needs it.
-#[derive(Debug, Clone)]
-pub struct IncidentPlace {
-    /// `open` or `closed`.
-    pub status: String,
-    /// Latitude.
-    pub lat: f64,
-    /// Longitude.
-    pub lon: f64,
-    /// GeoJSON Polygon or MultiPolygon of the affected area.
-    pub affected_area: Option<Value>,
+        warehouses: row.warehouses.0,
+        lots: row.lots.0,
+    })
 }
 
 /// What [`planner_snapshot`] read.
@@ -177,10 +81,10 @@ pub struct PlannerSnapshot {
     pub incident: Option<IncidentPlace>,
     /// The network in use and the closures in force.
     pub network: NetworkNow,
-    /// Every warehouse, by code, with its reserve levels (SKU, level) for the items.
-    pub warehouses: Vec<(WarehouseRow, Vec<(String, i64)>)>,
+    /// Every warehouse, by code, with its reserve levels for the items.
+    pub warehouses: Vec<SnapshotWarehouse>,
     /// The items' lots that hold stock, by id.
-    pub lots: Vec<LotRow>,
+    pub lots: Vec<SnapshotLot>,
 }
 
 /// Locks every lot of these items, in id order (the last-resort, fully serialised attempt).
@@ -192,50 +96,6 @@ pub async fn lock_all_lots_of(conn: &mut PgConnection, items: &[Uuid]) -> Result
     .fetch_all(conn)
     .await?;
     Ok(())
-}
-
-/// A locked lot's balance, with the reserve level of its (warehouse, item) cell.
-#[derive(Debug, Clone)]
-pub struct LockedLot {
-    /// Id.
-    pub id: LotId,
-    /// Warehouse.
-    pub warehouse_id: WarehouseId,
-    /// Item.
-    pub item_id: ItemId,
-    /// On hand.
-    pub on_hand: i64,
-    /// Reserved.
-    pub reserved: i64,
-    /// Status.
-    pub status: String,
-    /// The cell's reserve level (0 when none is set).
-    pub level: i64,
-}
-
-/// Locks every lot of the given (warehouse, item) cells, in id order, and returns their
-/// balances. Whole cells are locked because a reserve-level floor spans all lots of a cell.
-pub async fn lock_cells(
-    conn: &mut PgConnection,
-    cells: &[(WarehouseId, ItemId)],
-) -> Result<Vec<LockedLot>, sqlx::Error> {
-    let warehouses: Vec<Uuid> = cells.iter().map(|c| c.0.0).collect();
-    let items: Vec<Uuid> = cells.iter().map(|c| c.1.0).collect();
-    sqlx::query_as!(
-        LockedLot,
-        r#"select l.id as "id: LotId", l.warehouse_id as "warehouse_id: WarehouseId",
-                  l.item_id as "item_id: ItemId", l.on_hand, l.reserved, l.status,
-                  coalesce(r.min_qty, 0) as "level!"
-             from stock_lots l
-             left join reserve_levels r on r.warehouse_id = l.warehouse_id and r.item_id = l.item_id
-            where (l.warehouse_id, l.item_id) in (select * from unnest($1::uuid[], $2::uuid[]))
-            order by l.id
-              for update of l"#,
-        &warehouses,
-        &items
-    )
-    .fetch_all(conn)
-    .await
 }
 
 /// Locks the lots with these ids (`for update`, in id order).
@@ -250,102 +110,30 @@ pub async fn lock_lots(conn: &mut PgConnection, ids: &[LotId]) -> Result<(), sql
     Ok(())
 }
 
-/// New request lines, as parallel columns.
-#[derive(Debug, Default)]
-pub struct NewLines {
-    /// Positions.
-    pub line_no: Vec<i32>,
-    /// Items.
-    pub item_id: Vec<Uuid>,
-    /// SKUs.
-    pub sku: Vec<String>,
-    /// Requested.
-    pub requested: Vec<i64>,
-    /// Reserved.
-    pub reserved: Vec<i64>,
-    /// Explanations.
-    pub explanation: Vec<Value>,
-}
-
-/// New picks, as parallel columns.
-#[derive(Debug, Default)]
-pub struct NewPicks {
-    /// Line positions.
-    pub line_no: Vec<i32>,
-    /// Lots.
-    pub lot_id: Vec<Uuid>,
-    /// Warehouses.
-    pub warehouse_id: Vec<Uuid>,
-    /// Quantities.
-    pub qty: Vec<i64>,
-    /// ETAs.
-    pub eta_minutes: Vec<f64>,
-    /// Road km.
-    pub distance_km: Vec<Option<f64>>,
-    /// Late flags.
-    pub late: Vec<bool>,
-}
-
-/// Inserts picks in one statement, keeping their order in the pick ids.
-pub async fn insert_picks(
-    conn: &mut PgConnection,
-    request: RequestId,
-    p: &NewPicks,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes, distance_km, late)
-         select $1, line_no, lot_id, warehouse_id, qty, eta, km, late
-           from unnest($2::int4[], $3::uuid[], $4::uuid[], $5::int8[], $6::float8[], $7::float8[], $8::bool[])
-                with ordinality as t(line_no, lot_id, warehouse_id, qty, eta, km, late, n)
-          order by n",
-        request as RequestId,
-        &p.line_no,
-        &p.lot_id,
-        &p.warehouse_id,
-        &p.qty,
-        &p.eta_minutes,
-        &p.distance_km as &[Option<f64>],
-        &p.late
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// A new request's own row.
+/// A request's own row, as a plan writes it.
 #[derive(Debug)]
 pub struct NewRequest<'a> {
     /// Id.
     pub id: RequestId,
     /// Incident.
     pub incident_id: IncidentId,
-    /// Priority.
+    /// Priority (`Priority::as_str`).
     pub priority: &'a str,
     /// Needed by.
     pub needed_by: Option<DateTime<Utc>>,
     /// Whether affected warehouses may supply.
     pub include_affected_warehouses: bool,
-    /// Status.
+    /// Status after the plan (`RequestStatus::as_str`).
     pub status: &'a str,
-    /// Who asked.
+    /// Who asked (a replanned request keeps its own).
     pub created_by: UserId,
-    /// The HTTP request's id, for its ledger rows.
+    /// The HTTP request's id, for the ledger rows.
     pub request_id: Option<&'a str>,
-    /// The HTTP request's idempotency key, for its ledger rows.
+    /// The HTTP request's idempotency key, for the ledger rows.
     pub idempotency_key: Option<&'a str>,
 }
 
-/// What a new request reserves: units per lot, in lot id order (the order the lots were
-/// locked in).
-#[derive(Debug, Default)]
-pub struct NewReservations {
-    /// Lots.
-    pub lot_id: Vec<Uuid>,
-    /// Units reserved.
-    pub qty: Vec<i64>,
-}
-
-/// When a request was stored.
+/// When a request was stored, and last changed.
 #[derive(Debug, Clone, Copy)]
 pub struct Stamps {
     /// Created.
@@ -354,96 +142,139 @@ pub struct Stamps {
     pub updated_at: DateTime<Utc>,
 }
 
-/// What a new request takes from each (warehouse, item) cell, as parallel columns.
-#[derive(Debug, Default)]
-pub struct CellTakes {
-    /// Warehouses.
-    pub warehouse_id: Vec<Uuid>,
-    /// Items.
-    pub item_id: Vec<Uuid>,
-    /// Units taken from the cell.
-    pub qty: Vec<i64>,
+/// Everything [`write_plan_if_available`] writes.
+#[derive(Debug)]
+pub struct PlanWrite<'a> {
+    /// The request: inserted when new; when it exists (a replan), only its status and
+    /// updated time are set.
+    pub request: &'a NewRequest<'a>,
+    /// Who writes: the ledger rows' actor.
+    pub actor: UserId,
+    /// Its lines: inserted when new; on a stored line, `reserved` is added to the line's
+    /// and `explanation` replaces its own.
+    pub lines: &'a NewLines,
+    /// New picks, inserted in this order.
+    pub picks: &'a NewPicks,
+    /// Units reserved per lot, in lot id order: one `reserve` ledger row each.
+    pub reserve: &'a NewReservations,
+    /// Units taken per (warehouse, item) cell: the cells to lock and re-check.
+    pub cells: &'a CellTakes,
+    /// Whether reserve levels apply (the request is not critical).
+    pub levels_apply: bool,
+    /// The audit event, when this statement records it (`audit::Event::pending_json`).
+    pub event: Option<&'a crate::audit::Event>,
 }
 
-/// Inserts a request with its lines and picks, appends its `reserve` ledger rows and
-/// records `event`, in one statement (foreign keys are checked at its end, so the rows may
-/// refer to each other) that first locks every lot of the plan's cells in id order and
-/// writes only if the plan still holds on them: each picked lot is available (not
-/// quarantined) with at least what the plan takes from it, and, when `check_levels` (a
-/// request that is not critical), what stays available in each cell is at least the
-/// cell's reserve level. The same checks as `allocation::http::still_holds`, made by
-/// PostgreSQL under the locks, so that no lock is held across a round trip; the ledger
-/// trigger then raises the lots' reserved quantities, and the balance checks refuse the
-/// whole statement if any would break. Outside a transaction it is its own.
+/// Writes a plan in ONE statement, if it still holds: it locks every lot of the plan's
+/// (warehouse, item) cells in id order (whole cells, because a reserve floor spans all
+/// lots of a cell), re-checks the plan on them, and only then writes the request and its
+/// lines, the picks, one `reserve` ledger row per lot and the audit event. The re-check
+/// is [`crate::rules::plan_holds`] stated in SQL (the differential property test in
+/// `tests/api/differential_allocation.rs` proves they accept the same plans): every
+/// reserved lot is among the locked ones, not quarantined, with at least what the plan
+/// takes from it available; and, when levels apply, every cell keeps at least its
+/// reserve level available. The ledger trigger then raises the lots' reserved
+/// quantities, and the balance checks refuse the whole statement if any would break.
+/// Foreign keys are checked at its end, so the rows may refer to each other. Outside a
+/// transaction it is its own; inside one, it keeps the locks to the end.
 ///
 /// Returns the request's stamps, or `None` when the plan no longer holds and nothing
 /// was written: the caller plans again.
-#[allow(clippy::too_many_arguments)]
-pub async fn insert_request_if_available(
+pub async fn write_plan_if_available(
     conn: &mut PgConnection,
-    r: &NewRequest<'_>,
-    l: &NewLines,
-    p: &NewPicks,
-    reserve: &NewReservations,
-    cells: &CellTakes,
-    check_levels: bool,
-    event: &crate::audit::Event,
+    w: &PlanWrite<'_>,
 ) -> Result<Option<Stamps>, sqlx::Error> {
+    let (r, l, p) = (w.request, w.lines, w.picks);
     sqlx::query_as!(
         Stamps,
-        r#"with locked as (
-             select l.id, l.warehouse_id, l.item_id, l.on_hand, l.reserved, l.status,
+        r#"with
+         -- The inputs, in parameter order.
+         new_request as (
+             select $1::uuid as id, $2::uuid as incident_id, $3::text as priority,
+                    $4::timestamptz as needed_by, $5::bool as include_affected_warehouses,
+                    $6::text as status, $7::uuid as created_by),
+         ledger as (
+             select $8::uuid as actor_id, $9::text as request_id, $10::text as idempotency_key),
+         new_lines as (
+             select * from unnest($11::int4[], $12::uuid[], $13::text[], $14::int8[], $15::int8[],
+                                  $16::jsonb[])
+                        as t(line_no, item_id, sku, requested, reserved, explanation)),
+         new_picks as (
+             select * from unnest($17::int4[], $18::uuid[], $19::uuid[], $20::int8[], $21::float8[],
+                                  $22::float8[], $23::bool[])
+                        with ordinality as t(line_no, lot_id, warehouse_id, qty, eta_minutes,
+                                             distance_km, late, n)),
+         new_reservations as (
+             select * from unnest($24::uuid[], $25::int8[]) with ordinality as t(lot_id, qty, n)),
+         cell_takes as (
+             select * from unnest($26::uuid[], $27::uuid[], $28::int8[]) as t(warehouse_id, item_id, taken)),
+         rule as (select $29::bool as levels_apply),
+         new_event as (select $30::jsonb as event),
+
+         -- Lock every lot of the plan's cells, in id order, and re-check the plan on them.
+         locked as (
+             select l.id, l.warehouse_id, l.item_id, l.on_hand, l.reserved,
+                    l.status = 'quarantined' as quarantined,
+                    greatest(l.on_hand - l.reserved, 0) as available,
                     coalesce(lv.min_qty, 0) as level
                from stock_lots l
                left join reserve_levels lv on lv.warehouse_id = l.warehouse_id and lv.item_id = l.item_id
-              where (l.warehouse_id, l.item_id) in (select * from unnest($25::uuid[], $26::uuid[]))
+              where (l.warehouse_id, l.item_id) in (select warehouse_id, item_id from cell_takes)
               order by l.id
                 for update of l),
+         cells as (
+             select c.taken,
+                    coalesce(sum(k.available) filter (where not k.quarantined), 0) as available,
+                    greatest(coalesce(max(k.level), 0), 0) as level
+               from cell_takes c
+               left join locked k on k.warehouse_id = c.warehouse_id and k.item_id = c.item_id
+              group by c.warehouse_id, c.item_id, c.taken),
          verdict as (
-             select not exists (
-                        select 1 from unnest($21::uuid[], $22::int8[]) as w(lot_id, qty)
-                          left join locked k on k.id = w.lot_id
-                         where k.id is null or k.status <> 'available'
-                            or greatest(k.on_hand - k.reserved, 0) < w.qty)
-                    and (not $27 or not exists (
-                        select 1 from unnest($25::uuid[], $26::uuid[], $28::int8[]) as c(warehouse_id, item_id, taken)
-                         where (select coalesce(sum(greatest(k.on_hand - k.reserved, 0))
-                                                  filter (where k.status = 'available'), 0)
-                                  from locked k
-                                 where k.warehouse_id = c.warehouse_id and k.item_id = c.item_id) - c.taken
-                               < (select greatest(coalesce(max(k.level), 0), 0)
-                                    from locked k
-                                   where k.warehouse_id = c.warehouse_id and k.item_id = c.item_id)))
+             select not exists (select 1
+                                  from new_reservations w left join locked k on k.id = w.lot_id
+                                 where k.id is null or k.quarantined or k.available < w.qty)
+                    and (not (select levels_apply from rule)
+                         or not exists (select 1 from cells where available - taken < level))
                     as ok),
-         r as (
+
+         -- Write only if it holds.
+         request as (
              insert into allocation_requests (id, incident_id, priority, needed_by,
                                               include_affected_warehouses, status, created_by)
-             select $1, $2, $3, $4, $5, $6, $7 where (select ok from verdict)
-             returning created_at, updated_at
-         ), l as (
-             insert into allocation_request_lines (request_id, line_no, item_id, sku, requested, reserved, explanation)
-             select $1, * from unnest($8::int4[], $9::uuid[], $10::text[], $11::int8[], $12::int8[], $13::jsonb[])
+             select id, incident_id, priority, needed_by, include_affected_warehouses, status, created_by
+               from new_request
               where (select ok from verdict)
-         ), p as (
-             insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes, distance_km, late)
-             select $1, line_no, lot_id, warehouse_id, qty, eta, km, late
-               from unnest($14::int4[], $15::uuid[], $16::uuid[], $17::int8[], $18::float8[], $19::float8[], $20::bool[])
-                    with ordinality as t(line_no, lot_id, warehouse_id, qty, eta, km, late, n)
+                 on conflict (id) do update set status = excluded.status, updated_at = now()
+             returning created_at, updated_at),
+         lines as (
+             insert into allocation_request_lines (request_id, line_no, item_id, sku, requested,
+                                                   reserved, explanation)
+             select (select id from new_request), line_no, item_id, sku, requested, reserved, explanation
+               from new_lines
               where (select ok from verdict)
-              order by n
-         ), m as (
+                 on conflict (request_id, line_no) do update
+                set reserved = allocation_request_lines.reserved + excluded.reserved,
+                    explanation = excluded.explanation),
+         picks as (
+             insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes,
+                                           distance_km, late)
+             select (select id from new_request), line_no, lot_id, warehouse_id, qty, eta_minutes,
+                    distance_km, late
+               from new_picks
+              where (select ok from verdict)
+              order by n),
+         reservations as (
              insert into stock_movements (lot_id, kind, qty, reserved_delta, ref_kind, ref_id,
                                           actor_id, request_id, idempotency_key)
-             select lot_id, 'reserve', 0, qty, 'allocation_request', $1, $7, $23, $24
-               from unnest($21::uuid[], $22::int8[]) with ordinality as t(lot_id, qty, n)
+             select w.lot_id, 'reserve', 0, w.qty, 'allocation_request', (select id from new_request),
+                    g.actor_id, g.request_id, g.idempotency_key
+               from new_reservations w, ledger g
               where (select ok from verdict)
-              order by n
-         ), event as (
+              order by w.n),
+         event as (
              insert into audit_pending (event)
-             select $29
-              where (select ok from verdict)
-         )
-         select created_at, updated_at from r"#,
+             select event from new_event where event is not null and (select ok from verdict))
+         select created_at, updated_at from request"#,
         r.id as RequestId,
         r.incident_id as IncidentId,
         r.priority,
@@ -451,6 +282,9 @@ pub async fn insert_request_if_available(
         r.include_affected_warehouses,
         r.status,
         r.created_by as UserId,
+        w.actor as UserId,
+        r.request_id,
+        r.idempotency_key,
         &l.line_no,
         &l.item_id,
         &l.sku,
@@ -464,41 +298,61 @@ pub async fn insert_request_if_available(
         &p.eta_minutes,
         &p.distance_km as &[Option<f64>],
         &p.late,
-        &reserve.lot_id,
-        &reserve.qty,
-        r.request_id,
-        r.idempotency_key,
-        &cells.warehouse_id,
-        &cells.item_id,
-        check_levels,
-        &cells.qty,
-        event.pending_json(),
+        &w.reserve.lot_id,
+        &w.reserve.qty,
+        &w.cells.warehouse_id,
+        &w.cells.item_id,
+        &w.cells.qty,
+        w.levels_apply,
+        w.event.map(|e| e.pending_json()) as Option<Value>,
     )
     .fetch_optional(conn)
     .await
 }
 
-/// New shipment lines, as parallel columns.
-#[derive(Debug, Default)]
-pub struct NewShipmentLines {
-    /// Shipments.
-    pub shipment_id: Vec<Uuid>,
-    /// Lots.
-    pub lot_id: Vec<Uuid>,
-    /// Quantities.
-    pub qty: Vec<i64>,
+/// [`write_plan_if_available`] for a new request with its audit event, written by its
+/// creator (the form the keyless path, the load bench and the statement's own tests
+/// use): `check_levels` is whether reserve levels apply.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_request_if_available(
+    conn: &mut PgConnection,
+    r: &NewRequest<'_>,
+    l: &NewLines,
+    p: &NewPicks,
+    reserve: &NewReservations,
+    cells: &CellTakes,
+    check_levels: bool,
+    event: &crate::audit::Event,
+) -> Result<Option<Stamps>, sqlx::Error> {
+    write_plan_if_available(
+        conn,
+        &PlanWrite {
+            request: r,
+            actor: r.created_by,
+            lines: l,
+            picks: p,
+            reserve,
+            cells,
+            levels_apply: check_levels,
+            event: Some(event),
+        },
+    )
+    .await
 }
 
-/// Inserts the shipments of `request` (one per source warehouse) and their lines in one
-/// statement.
+/// Inserts the shipments of `request` (one per source warehouse, with their ids) and their
+/// lines (shipment, lot, qty) in one statement.
 pub async fn insert_shipments(
     conn: &mut PgConnection,
     request: RequestId,
-    shipments: &BTreeMap<WarehouseId, ShipmentId>,
-    lines: &NewShipmentLines,
+    shipments: &[(ShipmentId, WarehouseId)],
+    lines: &[(ShipmentId, LotId, i64)],
 ) -> Result<(), sqlx::Error> {
-    let warehouses: Vec<Uuid> = shipments.keys().map(|w| w.0).collect();
-    let ids: Vec<Uuid> = shipments.values().map(|s| s.0).collect();
+    let ids: Vec<Uuid> = shipments.iter().map(|s| s.0.0).collect();
+    let warehouses: Vec<Uuid> = shipments.iter().map(|s| s.1.0).collect();
+    let line_shipments: Vec<Uuid> = lines.iter().map(|l| l.0.0).collect();
+    let lots: Vec<Uuid> = lines.iter().map(|l| l.1.0).collect();
+    let qtys: Vec<i64> = lines.iter().map(|l| l.2).collect();
     sqlx::query!(
         "with s as (
              insert into shipments (id, request_id, warehouse_id)
@@ -509,9 +363,9 @@ pub async fn insert_shipments(
         request as RequestId,
         &ids,
         &warehouses,
-        &lines.shipment_id,
-        &lines.lot_id,
-        &lines.qty
+        &line_shipments,
+        &lots,
+        &qtys
     )
     .execute(conn)
     .await?;
@@ -526,13 +380,13 @@ pub struct RequestRow {
     /// Incident.
     pub incident_id: IncidentId,
     /// Priority.
-    pub priority: String,
+    pub priority: Priority,
     /// Needed by.
     pub needed_by: Option<DateTime<Utc>>,
     /// Whether affected warehouses may supply.
     pub include_affected_warehouses: bool,
     /// Status.
-    pub status: String,
+    pub status: RequestStatus,
     /// Who.
     pub created_by: UserId,
     /// Created.
@@ -554,8 +408,9 @@ pub async fn request(
     if lock {
         sqlx::query_as!(
             RequestRow,
-            r#"select id as "id: RequestId", incident_id as "incident_id: IncidentId", priority, needed_by,
-                      include_affected_warehouses, status, created_by as "created_by: UserId", created_at,
+            r#"select id as "id: RequestId", incident_id as "incident_id: IncidentId",
+                      priority as "priority: Priority", needed_by, include_affected_warehouses,
+                      status as "status: RequestStatus", created_by as "created_by: UserId", created_at,
                       updated_at, dispatched_at, cancelled_at
                  from allocation_requests where id = $1 for update"#,
             id as RequestId
@@ -565,8 +420,9 @@ pub async fn request(
     } else {
         sqlx::query_as!(
             RequestRow,
-            r#"select id as "id: RequestId", incident_id as "incident_id: IncidentId", priority, needed_by,
-                      include_affected_warehouses, status, created_by as "created_by: UserId", created_at,
+            r#"select id as "id: RequestId", incident_id as "incident_id: IncidentId",
+                      priority as "priority: Priority", needed_by, include_affected_warehouses,
+                      status as "status: RequestStatus", created_by as "created_by: UserId", created_at,
                       updated_at, dispatched_at, cancelled_at
                  from allocation_requests where id = $1"#,
             id as RequestId
@@ -580,21 +436,22 @@ pub async fn request(
 pub async fn list_requests(
     conn: &mut PgConnection,
     incident: Option<IncidentId>,
-    status: Option<&str>,
+    status: Option<RequestStatus>,
     after: Option<RequestId>,
     limit: i64,
 ) -> Result<Vec<RequestRow>, sqlx::Error> {
     sqlx::query_as!(
         RequestRow,
-        r#"select id as "id: RequestId", incident_id as "incident_id: IncidentId", priority, needed_by,
-                  include_affected_warehouses, status, created_by as "created_by: UserId", created_at,
+        r#"select id as "id: RequestId", incident_id as "incident_id: IncidentId",
+                  priority as "priority: Priority", needed_by, include_affected_warehouses,
+                  status as "status: RequestStatus", created_by as "created_by: UserId", created_at,
                   updated_at, dispatched_at, cancelled_at
              from allocation_requests
             where ($1::uuid is null or incident_id = $1) and ($2::text is null or status = $2)
               and ($3::uuid is null or id > $3)
             order by id limit $4"#,
         incident as Option<IncidentId>,
-        status,
+        status.map(RequestStatus::as_str),
         after as Option<RequestId>,
         limit
     )
@@ -618,22 +475,6 @@ pub async fn mark_cancelled(conn: &mut PgConnection, id: RequestId) -> Result<()
     sqlx::query!(
         "update allocation_requests set status = 'cancelled', cancelled_at = now(), updated_at = now() where id = $1",
         id as RequestId
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Sets a request's status (`reserved`, `partially_reserved` or `unfilled`) and its updated time.
-pub async fn set_request_status(
-    conn: &mut PgConnection,
-    id: RequestId,
-    status: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update allocation_requests set status = $2, updated_at = now() where id = $1",
-        id as RequestId,
-        status
     )
     .execute(conn)
     .await?;
@@ -667,28 +508,6 @@ pub async fn lines(conn: &mut PgConnection, id: RequestId) -> Result<Vec<LineRow
     )
     .fetch_all(conn)
     .await
-}
-
-/// Adds `reserved` to a request line's reservation and stores the explanation of the plan
-/// that made it.
-pub async fn add_line_reservation(
-    conn: &mut PgConnection,
-    id: RequestId,
-    line_no: i32,
-    reserved: i64,
-    explanation: &Value,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update allocation_request_lines set reserved = reserved + $3, explanation = $4
-                      where request_id = $1 and line_no = $2",
-        id as RequestId,
-        line_no,
-        reserved,
-        explanation
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// A stored pick with its lot and warehouse facts.
@@ -737,18 +556,15 @@ pub async fn picks(conn: &mut PgConnection, id: RequestId) -> Result<Vec<PickRow
 pub async fn held_per_lot(
     conn: &mut PgConnection,
     id: RequestId,
-) -> Result<Vec<(LotId, WarehouseId, i64)>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"select lot_id as "lot_id: LotId", warehouse_id as "warehouse_id: WarehouseId", sum(qty)::bigint as "qty!"
+) -> Result<Vec<Held>, sqlx::Error> {
+    sqlx::query_as!(
+        Held,
+        r#"select lot_id as "lot: LotId", warehouse_id as "warehouse: WarehouseId", sum(qty)::bigint as "qty!"
              from allocation_picks where request_id = $1 group by lot_id, warehouse_id order by lot_id"#,
         id as RequestId
     )
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.lot_id, r.warehouse_id, r.qty))
-        .collect())
+    .await
 }
 
 /// A shipment line with its lot facts.
@@ -779,8 +595,8 @@ pub struct ShipmentRow {
     pub warehouse_id: WarehouseId,
     /// Its code.
     pub warehouse_code: String,
-    /// `in_transit` or `delivered`.
-    pub status: String,
+    /// In transit or delivered.
+    pub status: ShipmentStatus,
     /// Left.
     pub dispatched_at: DateTime<Utc>,
     /// Arrived.
@@ -789,7 +605,7 @@ pub struct ShipmentRow {
     pub delivery_note: Option<String>,
 }
 
-/// Shipments of a request, or one shipment.
+/// Shipments of a request, or one shipment, with their lines.
 pub async fn shipments(
     conn: &mut PgConnection,
     request: Option<RequestId>,
@@ -798,8 +614,8 @@ pub async fn shipments(
     let ships = sqlx::query_as!(
         ShipmentRow,
         r#"select s.id as "id: ShipmentId", s.request_id as "request_id: RequestId",
-                  s.warehouse_id as "warehouse_id: WarehouseId", w.code as warehouse_code, s.status,
-                  s.dispatched_at, s.delivered_at, s.delivery_note
+                  s.warehouse_id as "warehouse_id: WarehouseId", w.code as warehouse_code,
+                  s.status as "status: ShipmentStatus", s.dispatched_at, s.delivered_at, s.delivery_note
              from shipments s join warehouses w on w.id = s.warehouse_id
             where ($1::uuid is null or s.request_id = $1) and ($2::uuid is null or s.id = $2)
             order by w.code"#,
@@ -808,8 +624,18 @@ pub async fn shipments(
     )
     .fetch_all(&mut *conn)
     .await?;
-    let ids: Vec<Uuid> = ships.iter().map(|s| s.id.0).collect();
-    let lines = sqlx::query_as!(
+    let ids: Vec<ShipmentId> = ships.iter().map(|s| s.id).collect();
+    let lines = shipment_lines(conn, &ids).await?;
+    Ok((ships, lines))
+}
+
+/// The lines of these shipments, by shipment and lot.
+pub async fn shipment_lines(
+    conn: &mut PgConnection,
+    ids: &[ShipmentId],
+) -> Result<Vec<ShipmentLineRow>, sqlx::Error> {
+    let ids: Vec<Uuid> = ids.iter().map(|s| s.0).collect();
+    sqlx::query_as!(
         ShipmentLineRow,
         r#"select sl.shipment_id as "shipment_id: ShipmentId", sl.lot_id as "lot_id: LotId", l.lot_code,
                   i.sku, sl.qty, sl.received_qty
@@ -820,54 +646,53 @@ pub async fn shipments(
             order by sl.shipment_id, sl.lot_id"#,
         &ids
     )
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok((ships, lines))
+    .fetch_all(conn)
+    .await
 }
 
-/// Locks a shipment and returns its status; `None` when there is no such shipment.
-pub async fn lock_shipment_status(
+/// Locks a shipment and reads it; `None` when there is no such shipment.
+pub async fn lock_shipment(
     conn: &mut PgConnection,
     id: ShipmentId,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "select status from shipments where id = $1 for update",
+) -> Result<Option<ShipmentRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ShipmentRow,
+        r#"select s.id as "id: ShipmentId", s.request_id as "request_id: RequestId",
+                  s.warehouse_id as "warehouse_id: WarehouseId", w.code as warehouse_code,
+                  s.status as "status: ShipmentStatus", s.dispatched_at, s.delivered_at, s.delivery_note
+             from shipments s join warehouses w on w.id = s.warehouse_id
+            where s.id = $1
+              for update of s"#,
         id as ShipmentId
     )
     .fetch_optional(conn)
     .await
 }
 
-/// Records what arrived of one lot of a shipment.
-pub async fn set_received(
-    conn: &mut PgConnection,
-    id: ShipmentId,
-    lot: LotId,
-    received: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update shipment_lines set received_qty = $3 where shipment_id = $1 and lot_id = $2",
-        id as ShipmentId,
-        lot as LotId,
-        received
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Marks a shipment delivered, now, with the note given on delivery.
+/// Records a shipment delivered, now: what arrived of each of its lots, and the note
+/// given on delivery. Returns when.
 pub async fn mark_delivered(
     conn: &mut PgConnection,
     id: ShipmentId,
+    received: &[(LotId, i64)],
     note: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update shipments set status = 'delivered', delivered_at = now(), delivery_note = $2 where id = $1",
+) -> Result<DateTime<Utc>, sqlx::Error> {
+    let lots: Vec<Uuid> = received.iter().map(|r| r.0.0).collect();
+    let qtys: Vec<i64> = received.iter().map(|r| r.1).collect();
+    sqlx::query_scalar!(
+        "with lines as (
+             update shipment_lines sl set received_qty = r.qty
+               from unnest($2::uuid[], $3::int8[]) as r(lot_id, qty)
+              where sl.shipment_id = $1 and sl.lot_id = r.lot_id
+         )
+         update shipments set status = 'delivered', delivered_at = now(), delivery_note = $4
+          where id = $1
+         returning delivered_at as \"delivered_at!\"",
         id as ShipmentId,
+        &lots,
+        &qtys,
         note
     )
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await
 }

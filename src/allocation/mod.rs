@@ -1,22 +1,34 @@
 //! Allocation requests: plan, reserve atomically, dispatch and deliver; plus the road
 //! network, closures and routes the plans travel on.
 //!
+//! Layers: `request` (the request's rules and statuses) and `plan` (snapshot to planner
+//! input, plan to rows) are pure, with unit tests; `cases` holds the use cases that the
+//! handlers in `http` call; `db` is SQL only; `views` is what the API answers.
+//!
 //! Invariants:
 //! - Stock is reserved only through ledger rows (`reserve`, `release`, `dispatch`), written in
 //!   the same transaction that locks the lots (`for update`, id order) and re-checks what the
 //!   planner assumed: availability and, for non-critical requests, reserve-level floors.
 //!   A request that loses a race replans against fresh stock; it never over-reserves.
-//!   Without an Idempotency-Key, lock, re-check and writes are one statement
-//!   (`db::insert_request_if_available`), its own transaction.
+//!   Lock, re-check and writes are one statement (`db::write_plan_if_available`), for new
+//!   requests and replans alike; without an Idempotency-Key it is its own transaction.
+//!   The re-check is `rules::plan_holds`, stated in SQL; a differential property test
+//!   proves that the two accept the same plans.
 //! - Σ `allocation_picks.qty` of a request per lot equals what the ledger reserved for it,
 //!   until dispatch or cancel moves it out.
 //! - The road network in use is the newest `road_networks` row; each process caches the parsed
 //!   graph keyed by that row's id, so a replacement by any process is seen by all.
 
+pub mod cases;
 pub mod db;
 pub mod http;
 pub mod network;
 pub mod network_db;
+pub mod plan;
+pub mod request;
+pub mod views;
+
+pub use request::{Refusal, RequestStatus, ShipmentStatus};
 
 use std::sync::Arc;
 
@@ -32,8 +44,11 @@ pub struct NetworkCache {
 }
 
 /// Request priority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, sqlx::Type,
+)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Priority {
     /// Life-safety: reserve levels do not apply.
     Critical,
@@ -50,16 +65,6 @@ impl Priority {
             Priority::Critical => "critical",
             Priority::High => "high",
             Priority::Normal => "normal",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(s: &str) -> Option<Priority> {
-        match s {
-            "critical" => Some(Priority::Critical),
-            "high" => Some(Priority::High),
-            "normal" => Some(Priority::Normal),
-            _ => None,
         }
     }
 

@@ -1,0 +1,214 @@
+use uuid::Uuid;
+
+use super::*;
+use crate::allocation::Priority;
+use crate::allocation::request::KnownItem;
+use crate::ids::ItemId;
+use crate::planner::{Pick, PlanStatus};
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+fn place(status: IncidentStatus) -> IncidentPlace {
+    IncidentPlace {
+        status,
+        lat: 22.0,
+        lon: 113.0,
+        affected_area: None,
+    }
+}
+
+#[test]
+fn a_plan_needs_the_incident_and_new_demand_an_open_one() {
+    let incident = IncidentId(id(7));
+    let new = Intake::New {
+        pointer: "incident_id",
+    };
+    assert_eq!(
+        incident_for(None, incident, Intake::Stored),
+        Err(Refusal::NoIncident(incident))
+    );
+    assert_eq!(
+        incident_for(Some(place(IncidentStatus::Closed)), incident, new),
+        Err(Refusal::IncidentClosed {
+            id: incident,
+            pointer: "incident_id"
+        })
+    );
+    assert!(
+        incident_for(
+            Some(place(IncidentStatus::Closed)),
+            incident,
+            Intake::Stored
+        )
+        .is_ok()
+    );
+    assert!(incident_for(Some(place(IncidentStatus::Open)), incident, new).is_ok());
+}
+
+#[test]
+fn snapshot_rows_decode_only_the_shape_they_expect() {
+    let good = serde_json::json!({"id": id(1), "code": "A", "active": true, "lat": "22.4613",
+        "lon": "113.0291", "handling_minutes": 30, "reserve_levels": [{"sku": "TENT", "level": 4}]});
+    let w: SnapshotWarehouse = serde_json::from_value(good.clone()).expect("warehouse");
+    assert_eq!((w.lat, w.lon), (22.4613, 113.0291));
+    assert_eq!(
+        w.reserve_levels,
+        vec![ReserveLevel {
+            sku: "TENT".into(),
+            level: 4
+        }]
+    );
+    let mut missing = good.clone();
+    missing
+        .as_object_mut()
+        .expect("object")
+        .remove("handling_minutes");
+    let mut unknown = good.clone();
+    unknown["qty"] = 3.into();
+    let mut float = good.clone();
+    float["lat"] = 22.4613.into();
+    for bad in [missing, unknown, float] {
+        assert!(serde_json::from_value::<SnapshotWarehouse>(bad).is_err());
+    }
+    let lot = serde_json::json!({"id": id(2), "warehouse_id": id(1), "sku": "TENT", "lot_code": "L1",
+        "expires_on": null, "on_hand": 5, "reserved": 1});
+    assert!(
+        serde_json::from_value::<SnapshotLot>(lot).is_err(),
+        "quarantined is required"
+    );
+}
+
+#[test]
+fn a_stored_incident_area_must_be_a_polygon() {
+    let mut incident = serde_json::json!({"status": "open", "lat": "22", "lon": "113",
+        "affected_area": {"type": "Polygon", "coordinates": [[[112.9, 22.3], [113.1, 22.3], [113.1, 22.5], [112.9, 22.3]]]}});
+    let p: IncidentPlace = serde_json::from_value(incident.clone()).expect("incident");
+    assert!(p.affected_area.is_some());
+    incident["affected_area"] = serde_json::json!({"type": "Point", "coordinates": [113, 22]});
+    assert!(serde_json::from_value::<IncidentPlace>(incident.clone()).is_err());
+    incident["affected_area"] = serde_json::Value::Null;
+    let p: IncidentPlace = serde_json::from_value(incident).expect("incident");
+    assert_eq!(p.affected_area, None);
+}
+
+#[test]
+fn a_warehouse_eta_is_handling_plus_travel_and_none_without_a_route() {
+    let w = |n: u128, lon: f64| SnapshotWarehouse {
+        id: WarehouseId(id(n)),
+        code: format!("W{n}"),
+        active: true,
+        lat: 22.0,
+        lon,
+        handling_minutes: 30,
+        reserve_levels: vec![ReserveLevel {
+            sku: "TENT".into(),
+            level: 2,
+        }],
+    };
+    let area: MultiPolygon<f64> = geo::MultiPolygon(vec![geo::Polygon::new(
+        geo::LineString::from(vec![
+            (112.5, 21.5),
+            (113.5, 21.5),
+            (113.5, 22.5),
+            (112.5, 22.5),
+            (112.5, 21.5),
+        ]),
+        vec![],
+    )]);
+    let travel = vec![
+        Some(Travel {
+            minutes: 12.5,
+            km: 9.0,
+        }),
+        None,
+    ];
+    let states = warehouse_states(vec![w(1, 113.0), w(2, 114.0)], travel, Some(&area));
+    assert_eq!(states[0].eta_minutes, Some(42.5));
+    assert_eq!(states[0].distance_km, Some(9.0));
+    assert!(states[0].in_affected_area);
+    assert_eq!(states[0].reserve_levels, vec![("TENT".to_string(), 2)]);
+    assert_eq!(states[1].eta_minutes, None);
+    assert!(!states[1].in_affected_area);
+}
+
+fn pick(lot: u128, warehouse: u128, qty: i64) -> Pick {
+    Pick {
+        warehouse_id: id(warehouse),
+        warehouse_code: format!("W{warehouse}"),
+        lot_id: id(lot),
+        lot_code: format!("L{lot}"),
+        expires_on: None,
+        qty,
+        eta_minutes: 40.0,
+        distance_km: Some(5.0),
+        late: false,
+    }
+}
+
+fn line(sku: &str, requested: i64, picks: Vec<Pick>) -> crate::planner::PlanLine {
+    let reserved = picks.iter().map(|p| p.qty).sum();
+    crate::planner::PlanLine {
+        sku: sku.into(),
+        requested,
+        reserved,
+        shortfall: requested - reserved,
+        picks,
+        explanation: vec![],
+    }
+}
+
+#[test]
+fn a_plan_becomes_rows_keyed_by_the_demand_it_fills() {
+    // Arrange: a replan of lines 3 (TENT) and 5 (WATER); lot 20 is picked twice.
+    let item = |n: u128, sku: &str| KnownItem {
+        id: ItemId(id(n)),
+        sku: sku.into(),
+        min_remaining_days: 0,
+    };
+    let demand = Demand {
+        lines: vec![
+            DemandedItem {
+                line_no: 3,
+                item: item(100, "TENT"),
+                qty: 9,
+            },
+            DemandedItem {
+                line_no: 5,
+                item: item(200, "WATER"),
+                qty: 4,
+            },
+        ],
+        priority: Priority::Normal,
+        needed_by: None,
+        include_affected: false,
+    };
+    let plan = Plan {
+        lines: vec![
+            line(
+                "TENT",
+                9,
+                vec![pick(20, 1, 3), pick(10, 2, 2), pick(20, 1, 1)],
+            ),
+            line("WATER", 4, vec![pick(30, 1, 4)]),
+        ],
+        status: PlanStatus::PartiallyReserved,
+    };
+
+    // Act
+    let rows = plan_rows(&plan, &demand, vec![Value::from(1), Value::from(2)]);
+
+    // Assert
+    assert_eq!(rows.lines.line_no, vec![3, 5]);
+    assert_eq!(rows.lines.item_id, vec![id(100), id(200)]);
+    assert_eq!(rows.lines.reserved, vec![6, 4]);
+    assert_eq!(rows.lines.explanation, vec![Value::from(1), Value::from(2)]);
+    assert_eq!(rows.picks.line_no, vec![3, 3, 3, 5]);
+    assert_eq!(rows.picks.lot_id, vec![id(20), id(10), id(20), id(30)]);
+    assert_eq!(rows.reserve.lot_id, vec![id(10), id(20), id(30)]);
+    assert_eq!(rows.reserve.qty, vec![2, 4, 4]);
+    assert_eq!(rows.cells.warehouse_id, vec![id(1), id(1), id(2)]);
+    assert_eq!(rows.cells.item_id, vec![id(100), id(200), id(100)]);
+    assert_eq!(rows.cells.qty, vec![4, 4, 2]);
+}
