@@ -14,9 +14,9 @@
 //!   ([`drawable`], [`floor_holds`]).
 //! - **A plan still holds** on stock read again under locks when every picked lot is still
 //!   available with at least what the plan takes, and every cell keeps its floor
-//!   ([`plan_holds`]). `allocation::db::insert_request_if_available` states the same rule
-//!   in SQL, so that it runs under the locks inside PostgreSQL; a differential property
-//!   test in `tests/api/differential.rs` proves the two accept exactly the same plans.
+//!   ([`plan_holds`]). `allocation::db::write_plan_if_available` states the same rule in
+//!   SQL, so that it runs under the locks inside PostgreSQL; a differential property test
+//!   in `tests/api/differential_allocation.rs` proves the two accept exactly the same plans.
 //!
 //! Invariants: pure and deterministic; quantities are whole base units with saturating
 //! arithmetic, so no input can overflow.
