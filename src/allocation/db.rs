@@ -3,75 +3,222 @@
 //! shipments.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use geo::MultiPolygon;
 use serde_json::Value;
 use sqlx::PgConnection;
-use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::Priority;
 use super::network_db::NetworkNow;
 pub use super::plan::{CellTakes, NewLines, NewPicks, NewReservations};
-use super::plan::{IncidentPlace, SnapshotLot, SnapshotWarehouse};
+use super::plan::{IncidentPlace, ReserveLevel, SnapshotLot, SnapshotWarehouse};
 use super::request::{Held, RequestStatus, ShipmentStatus};
 use crate::ids::{IncidentId, ItemId, LotId, RequestId, ShipmentId, UserId, WarehouseId};
+use crate::incidents::{IncidentStatus, parse_area};
 
 /// What the planner reads for these items and `incident`, in one statement (one round
 /// trip): where the incident is and whether it is open, the network in use and the
-/// closures in force now, every warehouse by code with its reserve levels for these
-/// items, and their lots that hold stock, by id.
+/// closures in force now, every warehouse by code, the reserve levels of these items,
+/// and their lots that hold stock, by id.
 ///
-/// One row of named columns, each part one JSON aggregate decoded with serde into its
-/// typed rows; an unexpected shape (a missing, unknown or mistyped field) is an error,
-/// never a default. Floats travel as text, which parses exactly.
+/// One row of named, typed columns: the incident's and the network's as scalars, and
+/// each other part as one array per field, in the part's order (binary arrays: no JSON to
+/// build or parse on this per-request read). An unexpected shape (parts whose arrays
+/// differ in length, a null where a value belongs, an unknown incident status, a stored
+/// area that is not a polygon) is an error, never a default.
 pub async fn planner_snapshot(
     conn: &mut PgConnection,
     items: &[Uuid],
     incident: IncidentId,
 ) -> Result<PlannerSnapshot, sqlx::Error> {
-    let row = sqlx::query!(
-        r#"select
-             (select json_build_object('status', inc.status, 'lat', inc.lat::text, 'lon', inc.lon::text,
-                                       'affected_area', inc.affected_area)
-                from incidents inc where inc.id = $2) as "incident?: Json<IncidentPlace>",
-             (select max(id) from road_networks) as "network_version?",
-             coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
-                         from road_closures
-                        where starts_at <= now() and (ends_at is null or ends_at > now())),
-                      '[]'::jsonb) as "closures!",
-             coalesce((select json_agg(json_build_object(
-                                 'id', w.id, 'code', w.code, 'active', w.status = 'active',
-                                 'lat', w.lat::text, 'lon', w.lon::text,
-                                 'handling_minutes', w.handling_minutes,
-                                 'reserve_levels', coalesce(lv.levels, '[]'::json)) order by w.code)
-                         from warehouses w
-                         left join (select r.warehouse_id,
-                                           json_agg(json_build_object('sku', i.sku, 'level', r.min_qty)) as levels
-                                      from reserve_levels r join items i on i.id = r.item_id
-                                     where r.item_id = any($1)
-                                     group by r.warehouse_id) lv on lv.warehouse_id = w.id),
-                      '[]'::json) as "warehouses!: Json<Vec<SnapshotWarehouse>>",
-             coalesce((select json_agg(json_build_object(
-                                 'id', l.id, 'warehouse_id', l.warehouse_id, 'sku', i.sku,
-                                 'lot_code', l.lot_code, 'expires_on', l.expires_on,
-                                 'on_hand', l.on_hand, 'reserved', l.reserved,
-                                 'quarantined', l.status = 'quarantined') order by l.id)
-                         from stock_lots l join items i on i.id = l.item_id
-                        where l.item_id = any($1) and l.on_hand > 0),
-                      '[]'::json) as "lots!: Json<Vec<SnapshotLot>>""#,
+    let r = sqlx::query!(
+        r#"select inc.status as "incident_status?", inc.lat as "incident_lat?",
+                  inc.lon as "incident_lon?", inc.affected_area as "incident_area?",
+                  (select max(id) from road_networks) as "network_version?",
+                  coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
+                              from road_closures
+                             where starts_at <= now() and (ends_at is null or ends_at > now())),
+                           '[]'::jsonb) as "closures!",
+                  w.id as "warehouse_id!: Vec<WarehouseId>", w.code as "warehouse_code!",
+                  w.active as "warehouse_active!", w.lat as "warehouse_lat!", w.lon as "warehouse_lon!",
+                  w.handling_minutes as "warehouse_handling_minutes!",
+                  lv.warehouse_id as "level_warehouse_id!: Vec<WarehouseId>", lv.sku as "level_sku!",
+                  lv.qty as "level_qty!",
+                  l.id as "lot_id!: Vec<LotId>", l.warehouse_id as "lot_warehouse_id!: Vec<WarehouseId>",
+                  l.sku as "lot_sku!", l.lot_code as "lot_code!",
+                  l.expires_on as "lot_expires_on!: Vec<Option<NaiveDate>>", l.on_hand as "lot_on_hand!",
+                  l.reserved as "lot_reserved!", l.quarantined as "lot_quarantined!"
+             from (select) as one
+             left join incidents inc on inc.id = $2
+            cross join (select coalesce(array_agg(id), '{}') as id, coalesce(array_agg(code), '{}') as code,
+                               coalesce(array_agg(status = 'active'), '{}') as active,
+                               coalesce(array_agg(lat), '{}') as lat, coalesce(array_agg(lon), '{}') as lon,
+                               coalesce(array_agg(handling_minutes), '{}') as handling_minutes
+                          from (select * from warehouses order by code) w) w
+            cross join (select coalesce(array_agg(r.warehouse_id), '{}') as warehouse_id,
+                               coalesce(array_agg(i.sku), '{}') as sku, coalesce(array_agg(r.min_qty), '{}') as qty
+                          from reserve_levels r join items i on i.id = r.item_id
+                         where r.item_id = any($1)) lv
+            cross join (select coalesce(array_agg(id), '{}') as id,
+                               coalesce(array_agg(warehouse_id), '{}') as warehouse_id,
+                               coalesce(array_agg(sku), '{}') as sku, coalesce(array_agg(lot_code), '{}') as lot_code,
+                               coalesce(array_agg(expires_on), '{}') as expires_on,
+                               coalesce(array_agg(on_hand), '{}') as on_hand,
+                               coalesce(array_agg(reserved), '{}') as reserved,
+                               coalesce(array_agg(quarantined), '{}') as quarantined
+                          from (select l.id, l.warehouse_id, i.sku, l.lot_code, l.expires_on, l.on_hand,
+                                       l.reserved, l.status = 'quarantined' as quarantined
+                                  from stock_lots l join items i on i.id = l.item_id
+                                 where l.item_id = any($1) and l.on_hand > 0
+                                 order by l.id) l) l"#,
         items,
         incident as IncidentId
     )
     .fetch_one(conn)
     .await?;
+
+    let incident = match (r.incident_status, r.incident_lat, r.incident_lon) {
+        (Some(status), Some(lat), Some(lon)) => Some(IncidentPlace {
+            status: incident_status(&status)?,
+            lat,
+            lon,
+            affected_area: r.incident_area.as_ref().map(stored_area).transpose()?,
+        }),
+        (None, None, None) => None,
+        _ => return Err(shape("an incident row with a null column")),
+    };
+
+    same_len(
+        "warehouse",
+        &[
+            r.warehouse_id.len(),
+            r.warehouse_code.len(),
+            r.warehouse_active.len(),
+            r.warehouse_lat.len(),
+            r.warehouse_lon.len(),
+            r.warehouse_handling_minutes.len(),
+        ],
+    )?;
+    let mut warehouses: Vec<SnapshotWarehouse> = r
+        .warehouse_id
+        .into_iter()
+        .zip(r.warehouse_code)
+        .zip(r.warehouse_active)
+        .zip(r.warehouse_lat.into_iter().zip(r.warehouse_lon))
+        .zip(r.warehouse_handling_minutes)
+        .map(
+            |((((id, code), active), (lat, lon)), handling_minutes)| SnapshotWarehouse {
+                id,
+                code,
+                active,
+                lat,
+                lon,
+                handling_minutes,
+                reserve_levels: Vec::new(),
+            },
+        )
+        .collect();
+
+    same_len(
+        "reserve level",
+        &[
+            r.level_warehouse_id.len(),
+            r.level_sku.len(),
+            r.level_qty.len(),
+        ],
+    )?;
+    for ((warehouse, sku), level) in r
+        .level_warehouse_id
+        .into_iter()
+        .zip(r.level_sku)
+        .zip(r.level_qty)
+    {
+        let w = warehouses
+            .iter_mut()
+            .find(|w| w.id == warehouse)
+            .ok_or_else(|| shape("a reserve level of a warehouse it did not read"))?;
+        w.reserve_levels.push(ReserveLevel { sku, level });
+    }
+
+    same_len(
+        "lot",
+        &[
+            r.lot_id.len(),
+            r.lot_warehouse_id.len(),
+            r.lot_sku.len(),
+            r.lot_code.len(),
+            r.lot_expires_on.len(),
+            r.lot_on_hand.len(),
+            r.lot_reserved.len(),
+            r.lot_quarantined.len(),
+        ],
+    )?;
+    let lots = r
+        .lot_id
+        .into_iter()
+        .zip(r.lot_warehouse_id)
+        .zip(r.lot_sku.into_iter().zip(r.lot_code))
+        .zip(r.lot_expires_on)
+        .zip(r.lot_on_hand.into_iter().zip(r.lot_reserved))
+        .zip(r.lot_quarantined)
+        .map(
+            |(
+                ((((id, warehouse_id), (sku, lot_code)), expires_on), (on_hand, reserved)),
+                quarantined,
+            )| {
+                SnapshotLot {
+                    id,
+                    warehouse_id,
+                    sku,
+                    lot_code,
+                    expires_on,
+                    on_hand,
+                    reserved,
+                    quarantined,
+                }
+            },
+        )
+        .collect();
+
     Ok(PlannerSnapshot {
-        incident: row.incident.map(|j| j.0),
+        incident,
         network: NetworkNow {
-            version: row.network_version,
-            closures: row.closures,
+            version: r.network_version,
+            closures: r.closures,
         },
-        warehouses: row.warehouses.0,
-        lots: row.lots.0,
+        warehouses,
+        lots,
     })
+}
+
+/// A snapshot of a shape [`planner_snapshot`] does not expect.
+fn shape(what: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("planner snapshot: {what}").into())
+}
+
+/// Checks that the columns of one part are arrays of the same length.
+fn same_len(part: &str, lens: &[usize]) -> Result<(), sqlx::Error> {
+    if lens.windows(2).all(|w| w[0] == w[1]) {
+        Ok(())
+    } else {
+        Err(shape(&format!(
+            "{part} columns of different lengths {lens:?}"
+        )))
+    }
+}
+
+/// An incident status as stored.
+fn incident_status(s: &str) -> Result<IncidentStatus, sqlx::Error> {
+    match s {
+        "open" => Ok(IncidentStatus::Open),
+        "closed" => Ok(IncidentStatus::Closed),
+        other => Err(shape(&format!("incident status {other:?}"))),
+    }
+}
+
+/// A stored affected area: a GeoJSON Polygon, validated when it was stored.
+fn stored_area(area: &Value) -> Result<MultiPolygon<f64>, sqlx::Error> {
+    parse_area(area, "/affected_area", false).map_err(|e| shape(&format!("affected area: {e}")))
 }
 
 /// What [`planner_snapshot`] read.
@@ -695,4 +842,26 @@ pub async fn mark_delivered(
     )
     .fetch_one(conn)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_of_an_unexpected_shape_is_an_error() {
+        assert!(same_len("lot", &[3, 3, 3]).is_ok());
+        assert!(same_len("lot", &[]).is_ok());
+        let e = same_len("lot", &[3, 2, 3]).expect_err("shifted");
+        assert!(
+            e.to_string().contains("lot columns of different lengths"),
+            "{e}"
+        );
+        assert_eq!(incident_status("open").ok(), Some(IncidentStatus::Open));
+        assert_eq!(incident_status("closed").ok(), Some(IncidentStatus::Closed));
+        assert!(incident_status("").is_err());
+        assert!(
+            stored_area(&serde_json::json!({"type": "Point", "coordinates": [113, 22]})).is_err()
+        );
+    }
 }

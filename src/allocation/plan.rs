@@ -1,5 +1,5 @@
 //! Between the stored stock and the planner, pure: the snapshot as read (typed rows,
-//! decoded by `db::planner_snapshot`), the planner's input made from it, and a plan made
+//! which `db::planner_snapshot` decodes), the planner's input made from it, and a plan made
 //! into the rows a request stores and what it takes from each lot and cell.
 //!
 //! Invariants: a plan's lines pair with the demand's lines by position (the planner keeps
@@ -9,53 +9,31 @@
 
 use chrono::NaiveDate;
 use geo::{Intersects, MultiPolygon, Point};
-use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::request::{Demand, DemandedItem, Refusal};
 use crate::ids::{IncidentId, LotId, WarehouseId};
-use crate::incidents::{IncidentStatus, parse_area};
+use crate::incidents::IncidentStatus;
 use crate::planner::{LotState, Plan, PlanLine, WarehouseState};
 use crate::routing::Travel;
 use crate::rules::Takes;
 
 /// Where an incident is and whether it takes requests.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IncidentPlace {
     /// Open or closed.
     pub status: IncidentStatus,
     /// Latitude.
-    #[serde(deserialize_with = "exact_f64")]
     pub lat: f64,
     /// Longitude.
-    #[serde(deserialize_with = "exact_f64")]
     pub lon: f64,
-    /// The affected area (a GeoJSON Polygon as stored), if any.
-    #[serde(deserialize_with = "stored_area")]
+    /// The affected area, if any.
     pub affected_area: Option<MultiPolygon<f64>>,
 }
 
-/// A float sent as text, parsed exactly (serde_json's own float parsing may be off by
-/// one unit in the last place, and a coordinate must be the one stored).
-fn exact_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let text = String::deserialize(d)?;
-    text.parse()
-        .map_err(|e| serde::de::Error::custom(format!("not a float: {text:?}: {e}")))
-}
-
-fn stored_area<'de, D: Deserializer<'de>>(d: D) -> Result<Option<MultiPolygon<f64>>, D::Error> {
-    Option::<Value>::deserialize(d)?
-        .filter(|v| !v.is_null())
-        .map(|v| parse_area(&v, "/affected_area", false))
-        .transpose()
-        .map_err(|e| serde::de::Error::custom(format!("stored affected area: {e}")))
-}
-
 /// A warehouse as the planner needs it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotWarehouse {
     /// Id.
     pub id: WarehouseId,
@@ -64,10 +42,8 @@ pub struct SnapshotWarehouse {
     /// Whether it is active.
     pub active: bool,
     /// Latitude.
-    #[serde(deserialize_with = "exact_f64")]
     pub lat: f64,
     /// Longitude.
-    #[serde(deserialize_with = "exact_f64")]
     pub lon: f64,
     /// Handling minutes before a truck leaves.
     pub handling_minutes: i32,
@@ -76,8 +52,7 @@ pub struct SnapshotWarehouse {
 }
 
 /// A warehouse's reserve level for one item.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReserveLevel {
     /// The item's SKU.
     pub sku: String,
@@ -86,8 +61,7 @@ pub struct ReserveLevel {
 }
 
 /// A lot that holds stock, as the planner needs it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotLot {
     /// Id.
     pub id: LotId,
