@@ -256,6 +256,10 @@ fn refusals_keep_their_pointers_and_statuses() {
         };
         assert_eq!(errors[0].pointer, pointer);
     }
+    assert_eq!(
+        Refusal::TooManyLines.to_string(),
+        "a request may have at most 200 lines"
+    );
     let e = AppError::from(Refusal::NoRequest(RequestId(Uuid::nil())));
     assert_eq!(e.status(), StatusCode::NOT_FOUND);
 }
