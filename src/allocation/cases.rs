@@ -21,7 +21,7 @@ use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use super::db::{self, NewRequest, PlanWrite};
 use super::plan::{self, Intake};
 use super::request::{
-    Change, Delivery, Demand, DemandedItem, KnownItem, Received, Refusal, RequestStatus,
+    Change, Delivery, Demand, DemandedItem, Held, KnownItem, Received, Refusal, RequestStatus,
     check_delivery, check_lines, group_shipments,
 };
 use super::views::{self, PreviewView, RequestSummary, RequestView, ShipmentView};
@@ -261,17 +261,9 @@ pub async fn dispatch<A: Answer<RequestView>>(
     if let Some(replay) = answer.claim(&mut tx).await? {
         return Ok(replay);
     }
-    let r = lock_request(&mut tx, id).await?;
-    r.status.after(Change::Dispatch)?;
-    let held = db::held_per_lot(&mut tx, id).await?;
+    let (status, held) = lock_held(&mut tx, id, Change::Dispatch).await?;
     let shipments = group_shipments(&held)?;
-    let lots: Vec<LotId> = held.iter().map(|h| h.lot).collect();
-    db::lock_lots(&mut tx, &lots).await?;
-    let movements: Vec<Movement<'_>> = held
-        .iter()
-        .map(|h| movement(actor, ctx, id, h.lot, "dispatch", -h.qty, -h.qty))
-        .collect();
-    insert_movements(&mut tx, &movements).await?;
+    move_held(&mut tx, actor, ctx, id, &held, Change::Dispatch).await?;
     let ids: Vec<(ShipmentId, WarehouseId)> =
         shipments.keys().map(|&w| (ShipmentId::new(), w)).collect();
     let lines: Vec<(ShipmentId, LotId, i64)> = ids
@@ -281,7 +273,7 @@ pub async fn dispatch<A: Answer<RequestView>>(
         .collect();
     db::insert_shipments(&mut tx, id, &ids, &lines).await?;
     db::mark_dispatched(&mut tx, id).await?;
-    let before = serde_json::json!({ "status": r.status });
+    let before = serde_json::json!({ "status": status });
     finish_change(tx, answer, id, "allocation.dispatch", before).await
 }
 
@@ -297,18 +289,10 @@ pub async fn cancel<A: Answer<RequestView>>(
     if let Some(replay) = answer.claim(&mut tx).await? {
         return Ok(replay);
     }
-    let r = lock_request(&mut tx, id).await?;
-    r.status.after(Change::Cancel)?;
-    let held = db::held_per_lot(&mut tx, id).await?;
-    let lots: Vec<LotId> = held.iter().map(|h| h.lot).collect();
-    db::lock_lots(&mut tx, &lots).await?;
-    let movements: Vec<Movement<'_>> = held
-        .iter()
-        .map(|h| movement(actor, ctx, id, h.lot, "release", 0, -h.qty))
-        .collect();
-    insert_movements(&mut tx, &movements).await?;
+    let (status, held) = lock_held(&mut tx, id, Change::Cancel).await?;
+    move_held(&mut tx, actor, ctx, id, &held, Change::Cancel).await?;
     db::mark_cancelled(&mut tx, id).await?;
-    let before = serde_json::json!({ "status": r.status });
+    let before = serde_json::json!({ "status": status });
     finish_change(tx, answer, id, "allocation.cancel", before).await
 }
 
@@ -665,27 +649,49 @@ fn lost_race(operation: &'static str, attempt: usize) {
     metrics::counter!("allocation_replans_total", "operation" => operation).increment(1);
 }
 
-/// A ledger row of request `request` for `lot`.
-fn movement<'a>(
+/// Locks request `id` (before any lot lock), checks that `change` may apply to it, and
+/// locks the lots it holds (id order): its status and what it holds.
+async fn lock_held(
+    conn: &mut PgConnection,
+    id: RequestId,
+    change: Change,
+) -> AppResult<(RequestStatus, Vec<Held>)> {
+    let r = lock_request(conn, id).await?;
+    r.status.after(change)?;
+    let held = db::held_per_lot(conn, id).await?;
+    let lots: Vec<LotId> = held.iter().map(|h| h.lot).collect();
+    db::lock_lots(conn, &lots).await?;
+    Ok((r.status, held))
+}
+
+/// Moves what request `id` holds out of its reservation, in one ledger row per lot:
+/// shipped (off the shelf) on dispatch, released (back to available) on cancel.
+async fn move_held(
+    conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &'a Ctx,
-    request: RequestId,
-    lot: LotId,
-    kind: &'a str,
-    qty: i64,
-    reserved_delta: i64,
-) -> Movement<'a> {
-    Movement {
-        lot,
-        kind,
-        qty,
-        reserved_delta,
-        reason: None,
-        note: None,
-        ref_kind: Some("allocation_request"),
-        ref_id: Some(request.0),
-        actor: actor.id,
-        request_id: ctx.request_id.as_deref(),
-        idempotency_key: ctx.idempotency_key.as_deref(),
-    }
+    ctx: &Ctx,
+    id: RequestId,
+    held: &[Held],
+    change: Change,
+) -> AppResult<()> {
+    let shipped = change == Change::Dispatch;
+    let kind = if shipped { "dispatch" } else { "release" };
+    let movements: Vec<Movement<'_>> = held
+        .iter()
+        .map(|h| Movement {
+            lot: h.lot,
+            kind,
+            qty: if shipped { -h.qty } else { 0 },
+            reserved_delta: -h.qty,
+            reason: None,
+            note: None,
+            ref_kind: Some("allocation_request"),
+            ref_id: Some(id.0),
+            actor: actor.id,
+            request_id: ctx.request_id.as_deref(),
+            idempotency_key: ctx.idempotency_key.as_deref(),
+        })
+        .collect();
+    insert_movements(conn, &movements).await?;
+    Ok(())
 }
