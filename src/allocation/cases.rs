@@ -29,7 +29,8 @@ use super::{Priority, network};
 use crate::audit;
 use crate::auth::Actor;
 use crate::error::AppResult;
-use crate::http::{AppState, Ctx};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::ids::{IncidentId, LotId, RequestId, ShipmentId, WarehouseId};
 use crate::planner::{self, Plan, PlanInput, Snapshot};
 use crate::stock::db::{Movement, insert_movements};
@@ -108,7 +109,7 @@ pub async fn create_request<A: Answer<RequestView>>(
     state: &AppState,
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     incident_id: IncidentId,
     cmd: DemandCmd,
     now: DateTime<Utc>,
@@ -119,13 +120,13 @@ pub async fn create_request<A: Answer<RequestView>>(
         pointer: "incident_id",
     };
     let mut first_attempt = 0;
-    if ctx.idempotency_key.is_none() {
+    if origin.idempotency_key.is_none() {
         // No transaction spans a round trip: plan from what the reads see, then one
         // statement locks, re-checks and writes.
         for attempt in 0..OPTIMISTIC_ATTEMPTS {
             let plan = plan_now(state, conn, incident_id, intake, &demand, now).await?;
             if let Some(view) =
-                write_new(conn, actor, ctx, incident_id, &demand, &plan, now).await?
+                write_new(conn, actor, origin, incident_id, &demand, &plan, now).await?
             {
                 return Ok(answer.done(view));
             }
@@ -153,7 +154,7 @@ pub async fn create_request<A: Answer<RequestView>>(
                 plan_now(state, &mut tx, incident_id, intake, &demand, now).await?
             }
         };
-        match write_new(&mut tx, actor, ctx, incident_id, &demand, &plan, now).await? {
+        match write_new(&mut tx, actor, origin, incident_id, &demand, &plan, now).await? {
             Some(view) => return answer.finish(tx, None, view).await,
             None => {
                 tx.rollback().await?;
@@ -192,7 +193,7 @@ pub async fn replan<A: Answer<RequestView>>(
     state: &AppState,
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     id: RequestId,
     now: DateTime<Utc>,
     mut answer: A,
@@ -239,7 +240,7 @@ pub async fn replan<A: Answer<RequestView>>(
                 Some(plan_now(state, &mut tx, r.incident_id, intake, &demand, now).await?)
             }
         };
-        if !write_replan(&mut tx, actor, ctx, &r, &lines, &demand, plan.as_ref()).await? {
+        if !write_replan(&mut tx, actor, origin, &r, &lines, &demand, plan.as_ref()).await? {
             tx.rollback().await?;
             lost_race("replan", attempt);
             continue;
@@ -253,7 +254,7 @@ pub async fn replan<A: Answer<RequestView>>(
 pub async fn dispatch<A: Answer<RequestView>>(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     id: RequestId,
     mut answer: A,
 ) -> AppResult<A::Out> {
@@ -263,7 +264,7 @@ pub async fn dispatch<A: Answer<RequestView>>(
     }
     let (status, held) = lock_held(&mut tx, id, Change::Dispatch).await?;
     let shipments = group_shipments(&held)?;
-    move_held(&mut tx, actor, ctx, id, &held, Change::Dispatch).await?;
+    move_held(&mut tx, actor, origin, id, &held, Change::Dispatch).await?;
     let ids: Vec<(ShipmentId, WarehouseId)> =
         shipments.keys().map(|&w| (ShipmentId::new(), w)).collect();
     let lines: Vec<(ShipmentId, LotId, i64)> = ids
@@ -281,7 +282,7 @@ pub async fn dispatch<A: Answer<RequestView>>(
 pub async fn cancel<A: Answer<RequestView>>(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     id: RequestId,
     mut answer: A,
 ) -> AppResult<A::Out> {
@@ -290,7 +291,7 @@ pub async fn cancel<A: Answer<RequestView>>(
         return Ok(replay);
     }
     let (status, held) = lock_held(&mut tx, id, Change::Cancel).await?;
-    move_held(&mut tx, actor, ctx, id, &held, Change::Cancel).await?;
+    move_held(&mut tx, actor, origin, id, &held, Change::Cancel).await?;
     db::mark_cancelled(&mut tx, id).await?;
     let before = serde_json::json!({ "status": status });
     finish_change(tx, answer, id, "allocation.cancel", before).await
@@ -503,7 +504,7 @@ async fn plan_now(
 async fn write_new(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     incident_id: IncidentId,
     demand: &Demand,
     plan: &Plan,
@@ -533,7 +534,7 @@ async fn write_new(
     let rows = plan::plan_rows(plan, demand, explanations);
     let event = audit::db::pending_event(
         actor,
-        ctx,
+        origin,
         audit::Change {
             action: "allocation.request",
             entity_kind: "allocation_request",
@@ -550,8 +551,8 @@ async fn write_new(
         include_affected_warehouses: demand.include_affected,
         status: view.status.as_str(),
         created_by: actor.id,
-        request_id: ctx.request_id.as_deref(),
-        idempotency_key: ctx.idempotency_key.as_deref(),
+        request_id: origin.request_id.as_deref(),
+        idempotency_key: origin.idempotency_key.as_deref(),
     };
     let written = db::write_plan_if_available(
         conn,
@@ -586,7 +587,7 @@ async fn write_new(
 async fn write_replan(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     r: &db::RequestRow,
     lines: &[db::LineRow],
     demand: &Demand,
@@ -623,8 +624,8 @@ async fn write_replan(
         include_affected_warehouses: r.include_affected_warehouses,
         status: status.as_str(),
         created_by: r.created_by,
-        request_id: ctx.request_id.as_deref(),
-        idempotency_key: ctx.idempotency_key.as_deref(),
+        request_id: origin.request_id.as_deref(),
+        idempotency_key: origin.idempotency_key.as_deref(),
     };
     let written = db::write_plan_if_available(
         conn,
@@ -669,7 +670,7 @@ async fn lock_held(
 async fn move_held(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     id: RequestId,
     held: &[Held],
     change: Change,
@@ -688,8 +689,8 @@ async fn move_held(
             ref_kind: Some("allocation_request"),
             ref_id: Some(id.0),
             actor: actor.id,
-            request_id: ctx.request_id.as_deref(),
-            idempotency_key: ctx.idempotency_key.as_deref(),
+            request_id: origin.request_id.as_deref(),
+            idempotency_key: origin.idempotency_key.as_deref(),
         })
         .collect();
     insert_movements(conn, &movements).await?;

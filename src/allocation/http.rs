@@ -22,7 +22,9 @@ use crate::audit;
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::pagination::{self, Page};
-use crate::http::{AppState, Command, Ctx, Json, Path, Query, idempotency};
+use crate::http::{Command, Json, Path, Query, idempotency};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::ids::{IncidentId, LotId, RequestId, ShipmentId};
 
 /// Routes of this module.
@@ -137,17 +139,17 @@ pub struct DeliverShipment {
 /// transaction with the answer stored beside the effect, and the status it answers with.
 pub struct Http<'a> {
     actor: &'a Actor,
-    ctx: &'a Ctx,
+    origin: &'a Origin,
     fingerprint: String,
     status: StatusCode,
 }
 
 impl<'a> Http<'a> {
     /// Answers `status` to the request with `fingerprint`.
-    pub fn new(actor: &'a Actor, ctx: &'a Ctx, fingerprint: String, status: StatusCode) -> Self {
+    pub fn new(actor: &'a Actor, origin: &'a Origin, fingerprint: String, status: StatusCode) -> Self {
         Http {
             actor,
-            ctx,
+            origin,
             fingerprint,
             status,
         }
@@ -158,7 +160,7 @@ impl<T: Serialize + Send + Sync> Answer<T> for Http<'_> {
     type Out = Response;
 
     async fn claim(&mut self, conn: &mut PgConnection) -> AppResult<Option<Response>> {
-        idempotency::begin(conn, self.actor, self.ctx, &self.fingerprint).await
+        idempotency::begin(conn, self.actor, self.origin, &self.fingerprint).await
     }
 
     async fn finish(
@@ -169,11 +171,11 @@ impl<T: Serialize + Send + Sync> Answer<T> for Http<'_> {
     ) -> AppResult<Response> {
         match change {
             Some(change) => {
-                idempotency::finish_command(tx, self.actor, self.ctx, change, self.status, outcome)
+                crate::audit::http::finish_command(tx, self.actor, self.origin, change, self.status, outcome)
                     .await
             }
             None => {
-                idempotency::finish_recorded(tx, self.actor, self.ctx, self.status, outcome).await
+                idempotency::finish_recorded(tx, self.actor, self.origin, self.status, outcome).await
             }
         }
     }
@@ -192,7 +194,7 @@ impl<T: Serialize + Send + Sync> Answer<T> for Http<'_> {
 pub async fn create_request(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(incident_id): Path<IncidentId>,
     cmd: Command<CreateRequest>,
 ) -> AppResult<Response> {
@@ -204,14 +206,14 @@ pub async fn create_request(
         b.needed_by,
         b.include_affected_warehouses,
     );
-    let answer = Http::new(&actor, &ctx, cmd.fingerprint.clone(), StatusCode::CREATED);
+    let answer = Http::new(&actor, &origin, cmd.fingerprint.clone(), StatusCode::CREATED);
     let mut conn = state.writes.acquire().await?;
     let now = Utc::now();
     cases::create_request(
         &state,
         &mut conn,
         &actor,
-        &ctx,
+        &origin,
         incident_id,
         demand,
         now,
@@ -313,14 +315,14 @@ pub async fn get_shipment(
 pub async fn dispatch_request(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<RequestId>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
     let fingerprint = format!("POST /api/v1/requests/{id}/dispatch");
-    let answer = Http::new(&actor, &ctx, fingerprint, StatusCode::OK);
+    let answer = Http::new(&actor, &origin, fingerprint, StatusCode::OK);
     let mut conn = state.writes.acquire().await?;
-    cases::dispatch(&mut conn, &actor, &ctx, id, answer).await
+    cases::dispatch(&mut conn, &actor, &origin, id, answer).await
 }
 
 /// Release a request's reservations. Only before dispatch.
@@ -331,14 +333,14 @@ pub async fn dispatch_request(
 pub async fn cancel_request(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<RequestId>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
     let fingerprint = format!("POST /api/v1/requests/{id}/cancel");
-    let answer = Http::new(&actor, &ctx, fingerprint, StatusCode::OK);
+    let answer = Http::new(&actor, &origin, fingerprint, StatusCode::OK);
     let mut conn = state.writes.acquire().await?;
-    cases::cancel(&mut conn, &actor, &ctx, id, answer).await
+    cases::cancel(&mut conn, &actor, &origin, id, answer).await
 }
 
 /// Try to fill a request's shortfall from the stock available now.
@@ -349,14 +351,14 @@ pub async fn cancel_request(
 pub async fn replan_request(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<RequestId>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
     let fingerprint = format!("POST /api/v1/requests/{id}/replan");
-    let answer = Http::new(&actor, &ctx, fingerprint, StatusCode::OK);
+    let answer = Http::new(&actor, &origin, fingerprint, StatusCode::OK);
     let mut conn = state.writes.acquire().await?;
-    cases::replan(&state, &mut conn, &actor, &ctx, id, Utc::now(), answer).await
+    cases::replan(&state, &mut conn, &actor, &origin, id, Utc::now(), answer).await
 }
 
 /// Confirm what arrived, with discrepancies.
@@ -368,7 +370,7 @@ pub async fn replan_request(
 pub async fn deliver_shipment(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<ShipmentId>,
     cmd: Command<DeliverShipment>,
 ) -> AppResult<Response> {
@@ -385,7 +387,7 @@ pub async fn deliver_shipment(
             .collect(),
         note: body.note,
     };
-    let answer = Http::new(&actor, &ctx, fingerprint, StatusCode::OK);
+    let answer = Http::new(&actor, &origin, fingerprint, StatusCode::OK);
     let mut conn = state.writes.acquire().await?;
     cases::deliver(&mut conn, id, delivery, answer).await
 }

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use stockpile::allocation::db::{self, NewLines, NewPicks, NewRequest, PlanWrite};
 use stockpile::allocation::plan::{CellTakes, NewReservations};
 use stockpile::auth::Actor;
-use stockpile::http::Ctx;
+use stockpile::audit::Origin;
 use stockpile::ids::{IncidentId, RequestId};
 use stockpile::rules::{LockedLot, Takes, plan_holds};
 use uuid::Uuid;
@@ -312,14 +312,14 @@ fn the_sql_verdict_writes_a_plan_exactly_when_plan_holds_accepts_it() {
                     rows.late.push(false);
                 }
                 let actor = Actor::system();
-                let ctx = Ctx {
+                let origin = Origin {
                     request_id: Some(format!("differential-{k}")),
                     idempotency_key: None,
                 };
                 let id = RequestId::new();
                 let event = stockpile::audit::db::pending_event(
                     &actor,
-                    &ctx,
+                    &origin,
                     stockpile::audit::Change {
                         action: "allocation.request",
                         entity_kind: "allocation_request",
@@ -336,7 +336,7 @@ fn the_sql_verdict_writes_a_plan_exactly_when_plan_holds_accepts_it() {
                     include_affected_warehouses: false,
                     status: "reserved",
                     created_by: actor.id,
-                    request_id: ctx.request_id.as_deref(),
+                    request_id: origin.request_id.as_deref(),
                     idempotency_key: None,
                 };
                 let case_lots: Vec<Uuid> = stored.lots.iter().map(|l| l.id).collect();
