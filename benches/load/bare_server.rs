@@ -84,11 +84,11 @@ async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<Stri
         deltas: &[-1],
         reasons: &["load test"],
         notes: &[None],
-        kind: "issue",
+        op: stockpile::stock::movement::LotOp::Issue,
         ref_id: op,
         actor: b.actor.id,
         request_id: ctx.request_id.as_deref(),
-        issue: true,
+        idempotency_key: None,
         today: chrono::Utc::now().date_naive(),
     };
     let mut conn = b.pool.acquire().await.map_err(failed)?;
