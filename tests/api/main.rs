@@ -4,6 +4,7 @@ mod allocation;
 mod audit_trail;
 mod auth;
 mod cluster;
+mod differential_stock;
 mod foundation;
 mod helpers;
 mod reads;
