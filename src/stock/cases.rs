@@ -232,60 +232,7 @@ async fn receive_locked(
     lines: &[ResolvedLine],
 ) -> AppResult<ReceiptResponse> {
     let arrivals: Vec<receipt::Arrival<'_>> = lines.iter().map(ResolvedLine::arrival).collect();
-    let item_ids: Vec<ItemId> = lines.iter().map(|l| l.item.id).collect();
-    let codes: Vec<String> = lines.iter().map(|l| l.line.lot_code.clone()).collect();
-    let mut locked = db::lock_lots_by_code(conn, wh.id, &item_ids, &codes).await?;
-    let mut created: Vec<LotId> = Vec::new();
-    for attempt in 1.. {
-        let (missing, skus): (Vec<ReceivedLot>, Vec<&str>) =
-            receipt::lots_to_create(&arrivals, &locked)
-                .into_iter()
-                .map(|(i, status)| {
-                    let l = &lines[i];
-                    let lot = ReceivedLot {
-                        id: LotId::new(),
-                        item: l.item.id,
-                        lot_code: l.line.lot_code.clone(),
-                        expires_on: l.line.expires_on,
-                        produced_on: l.line.produced_on,
-                        status,
-                        source: l.line.source,
-                        donor: l.line.donor.clone(),
-                    };
-                    (lot, &*l.item.sku)
-                })
-                .unzip();
-        if missing.is_empty() {
-            break;
-        }
-        let inserted = db::insert_received_lots(conn, wh.id, today, &missing).await?;
-        created.extend(inserted.iter().copied());
-        if inserted.len() == missing.len() {
-            // Ours alone until commit (the unique index makes any rival wait), so the
-            // new rows need no second read to be locked.
-            locked.extend(missing.into_iter().zip(skus).map(|(m, sku)| LockedLot {
-                id: m.id,
-                item_id: m.item,
-                sku: sku.to_owned(),
-                warehouse_id: wh.id,
-                lot_code: m.lot_code,
-                expires_on: m.expires_on,
-                on_hand: 0,
-                reserved: 0,
-                status: m.status,
-            }));
-            break;
-        }
-        if attempt > 1 {
-            return Err(AppError::conflict(
-                "/lines",
-                "concurrent receipts keep creating these lots; retry",
-                None,
-            ));
-        }
-        // A concurrent receipt created some of them first: lock those too and recheck.
-        locked = db::lock_lots_by_code(conn, wh.id, &item_ids, &codes).await?;
-    }
+    let (locked, created) = lock_or_create_lots(conn, wh, today, lines, &arrivals).await?;
     let targets = arrivals
         .iter()
         .map(|a| {
@@ -345,6 +292,72 @@ async fn receive_locked(
         warehouse: wh.code.clone(),
         lines: results.collect(),
     })
+}
+
+/// Locks the lots of `wh` that the lines name, and creates (already locked) those that do
+/// not exist yet ([`receipt::lots_to_create`]). Returns the lots, and the ids created.
+async fn lock_or_create_lots(
+    conn: &mut PgConnection,
+    wh: &WarehouseRef,
+    today: NaiveDate,
+    lines: &[ResolvedLine],
+    arrivals: &[receipt::Arrival<'_>],
+) -> AppResult<(Vec<LockedLot>, Vec<LotId>)> {
+    let item_ids: Vec<ItemId> = lines.iter().map(|l| l.item.id).collect();
+    let codes: Vec<String> = lines.iter().map(|l| l.line.lot_code.clone()).collect();
+    let mut locked = db::lock_lots_by_code(conn, wh.id, &item_ids, &codes).await?;
+    let mut created: Vec<LotId> = Vec::new();
+    for attempt in 1.. {
+        let (missing, skus): (Vec<ReceivedLot>, Vec<&str>) =
+            receipt::lots_to_create(arrivals, &locked)
+                .into_iter()
+                .map(|(i, status)| {
+                    let l = &lines[i];
+                    let lot = ReceivedLot {
+                        id: LotId::new(),
+                        item: l.item.id,
+                        lot_code: l.line.lot_code.clone(),
+                        expires_on: l.line.expires_on,
+                        produced_on: l.line.produced_on,
+                        status,
+                        source: l.line.source,
+                        donor: l.line.donor.clone(),
+                    };
+                    (lot, &*l.item.sku)
+                })
+                .unzip();
+        if missing.is_empty() {
+            break;
+        }
+        let inserted = db::insert_received_lots(conn, wh.id, today, &missing).await?;
+        created.extend(inserted.iter().copied());
+        if inserted.len() == missing.len() {
+            // Ours alone until commit (the unique index makes any rival wait), so the
+            // new rows need no second read to be locked.
+            locked.extend(missing.into_iter().zip(skus).map(|(m, sku)| LockedLot {
+                id: m.id,
+                item_id: m.item,
+                sku: sku.to_owned(),
+                warehouse_id: wh.id,
+                lot_code: m.lot_code,
+                expires_on: m.expires_on,
+                on_hand: 0,
+                reserved: 0,
+                status: m.status,
+            }));
+            break;
+        }
+        if attempt > 1 {
+            return Err(AppError::conflict(
+                "/lines",
+                "concurrent receipts keep creating these lots; retry",
+                None,
+            ));
+        }
+        // A concurrent receipt created some of them first: lock those too and recheck.
+        locked = db::lock_lots_by_code(conn, wh.id, &item_ids, &codes).await?;
+    }
+    Ok((locked, created))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -407,7 +420,22 @@ pub async fn move_stock(
         return Ok(out);
     }
     let mut long = scope.long().await?;
-    let conn = long.conn();
+    let out = move_locked(long.conn(), actor, ctx, wh, &cmd, op_id, today).await?;
+    long.finish(actor, ctx, change, &out).await?;
+    Ok(out)
+}
+
+/// The long way of an issue or adjustment, in a transaction: locks the lots, checks the
+/// lines ([`movement::check`]) and appends the ledger rows.
+async fn move_locked(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    ctx: &Ctx,
+    wh: &WarehouseRef,
+    cmd: &MovementCmd,
+    op_id: Uuid,
+    today: NaiveDate,
+) -> AppResult<OperationResponse> {
     let mut ids: Vec<LotId> = cmd.lines.iter().map(|l| l.lot).collect();
     ids.sort();
     ids.dedup();
@@ -433,7 +461,7 @@ pub async fn move_stock(
         .collect();
     let balances = db::insert_movements(conn, &movements).await?;
     let results = targets.iter().zip(&movements).zip(balances);
-    let out = OperationResponse {
+    Ok(OperationResponse {
         id: op_id,
         warehouse: wh.code.clone(),
         lines: results
@@ -448,9 +476,7 @@ pub async fn move_stock(
                 available: b.on_hand - b.reserved,
             })
             .collect(),
-    };
-    long.finish(actor, ctx, change, &out).await?;
-    Ok(out)
+    })
 }
 
 // ---------------------------------------------------------------------------------------
