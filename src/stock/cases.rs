@@ -27,7 +27,8 @@ use super::{LockedLot, Lot, LotStatus, MovementKind, PickSuggestion, fields, pic
 use crate::audit::{self, Change};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
-use crate::http::{Ctx, idempotency};
+use crate::http::idempotency;
+use crate::audit::Origin;
 use crate::ids::{ItemId, LotId, WarehouseId};
 use crate::warehouses::ids::WarehouseRef;
 
@@ -59,11 +60,11 @@ impl<'c> Scope<'c> {
     async fn answer_recorded<T: Serialize + Sync>(
         self,
         actor: &Actor,
-        ctx: &Ctx,
+        origin: &Origin,
         out: &T,
     ) -> AppResult<()> {
         if let Scope::Keyed { conn, status } = self {
-            idempotency::finish(conn, actor, ctx, status, out).await?;
+            idempotency::finish(conn, actor.id, origin.idempotency_key.as_deref(), status, out).await?;
         }
         Ok(())
     }
@@ -96,18 +97,18 @@ impl Long<'_> {
     async fn finish<T: Serialize + Sync>(
         self,
         actor: &Actor,
-        ctx: &Ctx,
+        origin: &Origin,
         change: Change<'_>,
         out: &T,
     ) -> AppResult<()> {
         match self {
             Long::Own(mut tx) => {
-                audit::db::record(&mut tx, actor, ctx, change).await?;
+                audit::db::record(&mut tx, actor, origin, change).await?;
                 tx.commit().await?;
             }
             Long::Keyed(conn, status) => {
                 let answer = Some((status.as_u16() as i16, out));
-                audit::db::record_and_answer(conn, actor, ctx, change, answer).await?;
+                audit::db::record_and_answer(conn, actor, origin, change, answer).await?;
             }
         }
         Ok(())
@@ -127,7 +128,7 @@ fn no_lot(id: LotId) -> AppError {
 pub async fn receive(
     mut scope: Scope<'_>,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     items: &ItemPolicies,
     wh: &WarehouseRef,
     lines: Vec<ReceiptLine>,
@@ -142,13 +143,13 @@ pub async fn receive(
         // The common case, stock arriving for lots already on record, in one statement;
         // anything else (a new lot, another expiry, a quarantined lot) writes nothing
         // there and goes the long way, which creates lots and explains refusals.
-        if let Some(out) = receive_into_known_lots(scope.conn(), actor, ctx, wh, &lines).await? {
-            scope.answer_recorded(actor, ctx, &out).await?;
+        if let Some(out) = receive_into_known_lots(scope.conn(), actor, origin, wh, &lines).await? {
+            scope.answer_recorded(actor, origin, &out).await?;
             return Ok(out);
         }
     }
     let mut long = scope.long().await?;
-    let out = receive_locked(long.conn(), actor, ctx, wh, today, &lines).await?;
+    let out = receive_locked(long.conn(), actor, origin, wh, today, &lines).await?;
     let change = receipt::change(
         out.id,
         &wh.code,
@@ -156,7 +157,7 @@ pub async fn receive(
             .iter()
             .map(|l| (&*l.sku, &*l.lot_code, l.qty, l.created, l.status)),
     );
-    long.finish(actor, ctx, change, &out).await?;
+    long.finish(actor, origin, change, &out).await?;
     Ok(out)
 }
 
@@ -165,7 +166,7 @@ pub async fn receive(
 async fn receive_into_known_lots(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     wh: &WarehouseRef,
     lines: &[ResolvedLine],
 ) -> AppResult<Option<ReceiptResponse>> {
@@ -184,7 +185,7 @@ async fn receive_into_known_lots(
             (sku, code, l.line.qty, false, LotStatus::Available)
         }),
     );
-    let event = audit::db::pending_event(actor, ctx, change);
+    let event = audit::db::pending_event(actor, origin, change);
     let receipt = ExistingLotReceipt {
         warehouse: wh.id,
         items: &items,
@@ -195,8 +196,8 @@ async fn receive_into_known_lots(
         notes: &notes,
         ref_id: receipt_id,
         actor: actor.id,
-        request_id: ctx.request_id.as_deref(),
-        idempotency_key: ctx.idempotency_key.as_deref(),
+        request_id: origin.request_id.as_deref(),
+        idempotency_key: origin.idempotency_key.as_deref(),
     };
     let applied = db::receive_into_existing_lots(conn, &receipt, &event).await?;
     if applied.is_empty() {
@@ -226,7 +227,7 @@ async fn receive_into_known_lots(
 async fn receive_locked(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     wh: &WarehouseRef,
     today: NaiveDate,
     lines: &[ResolvedLine],
@@ -266,8 +267,8 @@ async fn receive_locked(
             ref_kind: Some("receipt"),
             ref_id: Some(receipt_id),
             actor: actor.id,
-            request_id: ctx.request_id.as_deref(),
-            idempotency_key: ctx.idempotency_key.as_deref(),
+            request_id: origin.request_id.as_deref(),
+            idempotency_key: origin.idempotency_key.as_deref(),
         })
         .collect();
     let balances = db::insert_movements(conn, &movements).await?;
@@ -368,7 +369,7 @@ async fn lock_or_create_lots(
 pub async fn move_stock(
     mut scope: Scope<'_>,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     wh: &WarehouseRef,
     cmd: MovementCmd,
     today: NaiveDate,
@@ -388,14 +389,14 @@ pub async fn move_stock(
         op: cmd.op,
         ref_id: op_id,
         actor: actor.id,
-        request_id: ctx.request_id.as_deref(),
-        idempotency_key: ctx.idempotency_key.as_deref(),
+        request_id: origin.request_id.as_deref(),
+        idempotency_key: origin.idempotency_key.as_deref(),
         today,
     };
     // The common case in one statement: one round trip, the lots locked only inside
     // PostgreSQL. When some line fails it writes nothing, and the long way below says
     // what is wrong.
-    let event = audit::db::pending_event(actor, ctx, change.clone());
+    let event = audit::db::pending_event(actor, origin, change.clone());
     let applied = db::apply_checked_movements(scope.conn(), &batch, &event).await?;
     if !applied.is_empty() {
         let results = applied
@@ -416,12 +417,12 @@ pub async fn move_stock(
             warehouse: wh.code.clone(),
             lines: results.collect(),
         };
-        scope.answer_recorded(actor, ctx, &out).await?;
+        scope.answer_recorded(actor, origin, &out).await?;
         return Ok(out);
     }
     let mut long = scope.long().await?;
-    let out = move_locked(long.conn(), actor, ctx, wh, &cmd, op_id, today).await?;
-    long.finish(actor, ctx, change, &out).await?;
+    let out = move_locked(long.conn(), actor, origin, wh, &cmd, op_id, today).await?;
+    long.finish(actor, origin, change, &out).await?;
     Ok(out)
 }
 
@@ -430,7 +431,7 @@ pub async fn move_stock(
 async fn move_locked(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     wh: &WarehouseRef,
     cmd: &MovementCmd,
     op_id: Uuid,
@@ -455,8 +456,8 @@ async fn move_locked(
             ref_kind: Some(kind),
             ref_id: Some(op_id),
             actor: actor.id,
-            request_id: ctx.request_id.as_deref(),
-            idempotency_key: ctx.idempotency_key.as_deref(),
+            request_id: origin.request_id.as_deref(),
+            idempotency_key: origin.idempotency_key.as_deref(),
         })
         .collect();
     let balances = db::insert_movements(conn, &movements).await?;
@@ -496,7 +497,7 @@ pub async fn authorize_lot(conn: &mut PgConnection, actor: &Actor, id: LotId) ->
 pub async fn change_status(
     scope: Scope<'_>,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     id: LotId,
     reason: &str,
     to: LotStatus,
@@ -527,7 +528,7 @@ pub async fn change_status(
         before: Some(json!({"status": lot.status})),
         after: Some(json!({"status": to, "reason": reason})),
     };
-    long.finish(actor, ctx, change, &out).await?;
+    long.finish(actor, origin, change, &out).await?;
     Ok(out)
 }
 
@@ -539,7 +540,7 @@ pub async fn change_status(
 pub async fn set_reserve_levels(
     scope: Scope<'_>,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     items: &ItemPolicies,
     wh: &WarehouseRef,
     input: &[ReserveLevelInput],
@@ -554,7 +555,7 @@ pub async fn set_reserve_levels(
     db::set_reserve_levels(conn, wh.id, &ids, &qtys).await?;
     let after = db::reserve_levels(conn, wh.id).await?;
     let change = levels::change(&wh.code, input, &before, &after);
-    long.finish(actor, ctx, change, &after).await?;
+    long.finish(actor, origin, change, &after).await?;
     Ok(after)
 }
 

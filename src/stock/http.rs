@@ -26,7 +26,9 @@ use super::{Lot, LotStatus, db};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::{self, Page};
-use crate::http::{AppState, Ctx, Json, Path, Query, idempotency};
+use crate::http::{Json, Path, Query};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::ids::LotId;
 use crate::warehouses::ids::WarehouseRef;
 pub use levels::*;
@@ -94,15 +96,15 @@ impl<'c> Run<'c> {
     async fn start(
         conn: &'c mut PgConnection,
         actor: &Actor,
-        ctx: &Ctx,
+        origin: &Origin,
         fingerprint: &str,
         status: StatusCode,
     ) -> AppResult<Started<'c>> {
-        if ctx.idempotency_key.is_none() {
+        if origin.idempotency_key.is_none() {
             return Ok(Started::Go(Run::Own(conn, status)));
         }
         let mut tx = conn.begin().await?;
-        if let Some(replay) = idempotency::begin(&mut tx, actor, ctx, fingerprint).await? {
+        if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, fingerprint).await? {
             return Ok(Started::Replay(replay));
         }
         Ok(Started::Go(Run::Keyed(tx, status)))
@@ -197,8 +199,8 @@ pub async fn list_lots(
     let (status, expiring_by) = filter.parse(today)?;
     let mut conn = state.pool.acquire().await?;
     let warehouse =
-        crate::http::filters::warehouse_param(&mut conn, filter.warehouse.as_deref()).await?;
-    let item = crate::http::filters::sku_param(&mut conn, filter.sku.as_deref()).await?;
+        crate::warehouses::http::warehouse_param(&mut conn, filter.warehouse.as_deref()).await?;
+    let item = crate::catalog::http::sku_param(&mut conn, filter.sku.as_deref()).await?;
     if let Some(cat) = &filter.category
         && !crate::catalog::db::category_exists(&mut conn, cat).await?
     {

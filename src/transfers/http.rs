@@ -16,9 +16,10 @@ use super::{
 use crate::audit;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
-use crate::http::idempotency;
 use crate::http::pagination::{self, Page};
-use crate::http::{AppState, Command, Ctx, Json, Path, Query};
+use crate::http::{Command, Json, Path, Query};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::ids::{LotId, TransferId};
 use crate::stock::db::{Movement, insert_movement};
 
@@ -120,7 +121,7 @@ fn closed_conflict(status: &str, verb: &str) -> AppError {
 pub async fn create_transfer(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     cmd: Command<CreateTransfer>,
 ) -> AppResult<Response> {
     let req = cmd.body;
@@ -151,7 +152,7 @@ pub async fn create_transfer(
         ));
     }
     actor.require_warehouse(from.id, &from.code)?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
         return Ok(replay);
     }
 
@@ -218,8 +219,8 @@ pub async fn create_transfer(
                 ref_kind: Some("transfer"),
                 ref_id: Some(id.0),
                 actor: actor.id,
-                request_id: ctx.request_id.as_deref(),
-                idempotency_key: ctx.idempotency_key.as_deref(),
+                request_id: origin.request_id.as_deref(),
+                idempotency_key: origin.idempotency_key.as_deref(),
             },
         )
         .await?;
@@ -236,7 +237,7 @@ pub async fn create_transfer(
         after: Some(body.clone()),
     };
     let res =
-        idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::CREATED, body).await?;
+        crate::audit::http::finish_command(tx, &actor, &origin, change, StatusCode::CREATED, body).await?;
     tracing::info!(transfer.id = %id, "transfer sent");
     Ok(res)
 }
@@ -254,7 +255,7 @@ pub async fn create_transfer(
 pub async fn receive_transfer(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<TransferId>,
     cmd: Command<ReceiveTransfer>,
 ) -> AppResult<Response> {
@@ -264,7 +265,7 @@ pub async fn receive_transfer(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no transfer with id {id}")))?;
     actor.require_warehouse(t.to_warehouse_id, &t.to_code)?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
         return Ok(replay);
     }
     if t.status != "in_transit" {
@@ -343,8 +344,8 @@ pub async fn receive_transfer(
                     ref_kind: Some("transfer"),
                     ref_id: Some(id.0),
                     actor: actor.id,
-                    request_id: ctx.request_id.as_deref(),
-                    idempotency_key: ctx.idempotency_key.as_deref(),
+                    request_id: origin.request_id.as_deref(),
+                    idempotency_key: origin.idempotency_key.as_deref(),
                 },
             )
             .await?;
@@ -378,7 +379,7 @@ pub async fn receive_transfer(
         before: Some(serde_json::to_value(&before).map_err(anyhow::Error::from)?),
         after: Some(body.clone()),
     };
-    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
+    let res = crate::audit::http::finish_command(tx, &actor, &origin, change, StatusCode::OK, body).await?;
     tracing::info!(transfer.id = %id, "transfer received");
     Ok(res)
 }
@@ -394,7 +395,7 @@ pub async fn receive_transfer(
 pub async fn cancel_transfer(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<TransferId>,
     cmd: Command<CancelTransfer>,
 ) -> AppResult<Response> {
@@ -404,7 +405,7 @@ pub async fn cancel_transfer(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no transfer with id {id}")))?;
     actor.require_warehouse(t.from_warehouse_id, &t.from_code)?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
         return Ok(replay);
     }
     if t.status != "in_transit" {
@@ -428,8 +429,8 @@ pub async fn cancel_transfer(
                 ref_kind: Some("transfer"),
                 ref_id: Some(id.0),
                 actor: actor.id,
-                request_id: ctx.request_id.as_deref(),
-                idempotency_key: ctx.idempotency_key.as_deref(),
+                request_id: origin.request_id.as_deref(),
+                idempotency_key: origin.idempotency_key.as_deref(),
             },
         )
         .await?;
@@ -453,7 +454,7 @@ pub async fn cancel_transfer(
         before: Some(serde_json::to_value(&before).map_err(anyhow::Error::from)?),
         after: Some(body.clone()),
     };
-    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
+    let res = crate::audit::http::finish_command(tx, &actor, &origin, change, StatusCode::OK, body).await?;
     tracing::info!(transfer.id = %id, "transfer cancelled");
     Ok(res)
 }

@@ -19,7 +19,7 @@ use serde_json::json;
 use sqlx::{Connection, PgConnection};
 use stockpile::audit::Change;
 use stockpile::auth::Actor;
-use stockpile::http::Ctx;
+use stockpile::audit::Origin;
 use stockpile::ids::{ItemId, LotId, WarehouseId};
 use stockpile::stock::db::{self, CheckedMovements, ExistingLotReceipt};
 use stockpile::stock::movement::{self, LotOp, MovementLine};
@@ -228,7 +228,7 @@ fn predicted(before: &Written, lines: &[(LotId, Balances)]) -> Vec<(LotId, Balan
 }
 
 fn event(action: &'static str, key: Option<&str>) -> stockpile::audit::Event {
-    let ctx = Ctx {
+    let origin = Origin {
         request_id: Some("differential".into()),
         idempotency_key: key.map(str::to_owned),
     };
@@ -239,7 +239,7 @@ fn event(action: &'static str, key: Option<&str>) -> stockpile::audit::Event {
         before: None,
         after: Some(json!({})),
     };
-    stockpile::audit::db::pending_event(&Actor::system(), &ctx, change)
+    stockpile::audit::db::pending_event(&Actor::system(), &origin, change)
 }
 
 /// Runs `case` on `CASES` random inputs, each inside a transaction on `app`'s database

@@ -7,7 +7,9 @@ use axum::response::Response;
 use super::{Run, Started};
 use crate::auth::{Actor, Role};
 use crate::error::AppResult;
-use crate::http::{AppState, Command, Ctx, Json, Path};
+use crate::http::{Command, Json, Path};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::stock::cases;
 use crate::stock::db::{self, ReserveLevel};
 pub use crate::stock::levels::ReserveLevelInput;
@@ -23,7 +25,7 @@ pub use crate::stock::levels::ReserveLevelInput;
 pub async fn set_reserve_levels(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(code): Path<String>,
     cmd: Command<Vec<ReserveLevelInput>>,
 ) -> AppResult<Response> {
@@ -31,12 +33,12 @@ pub async fn set_reserve_levels(
     let mut conn = state.writes.acquire().await?;
     let wh = state.warehouse_ids.in_path(&mut conn, &code).await?;
     let fingerprint = &cmd.fingerprint;
-    let mut run = match Run::start(&mut conn, &actor, &ctx, fingerprint, StatusCode::OK).await? {
+    let mut run = match Run::start(&mut conn, &actor, &origin, fingerprint, StatusCode::OK).await? {
         Started::Go(run) => run,
         Started::Replay(replay) => return Ok(replay),
     };
     let items = &state.item_policies;
-    let out = cases::set_reserve_levels(run.scope(), &actor, &ctx, items, &wh, &cmd.body).await?;
+    let out = cases::set_reserve_levels(run.scope(), &actor, &origin, items, &wh, &cmd.body).await?;
     run.answer(out).await
 }
 

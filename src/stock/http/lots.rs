@@ -11,7 +11,9 @@ use super::{Run, Started};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::{self, Page};
-use crate::http::{AppState, Command, Ctx, Json, Path, Query};
+use crate::http::{Command, Json, Path, Query};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::ids::LotId;
 use crate::stock::db::{self, MovementRow};
 use crate::stock::{Lot, LotStatus, MovementKind, cases};
@@ -28,22 +30,22 @@ pub struct StatusChange {
 async fn change_status(
     state: &AppState,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     id: LotId,
     cmd: &Command<StatusChange>,
     to: LotStatus,
 ) -> AppResult<Response> {
     let mut conn = state.writes.acquire().await?;
-    if ctx.idempotency_key.is_some() {
+    if origin.idempotency_key.is_some() {
         cases::authorize_lot(&mut conn, actor, id).await?;
     }
     let fingerprint = &cmd.fingerprint;
-    let mut run = match Run::start(&mut conn, actor, ctx, fingerprint, StatusCode::OK).await? {
+    let mut run = match Run::start(&mut conn, actor, origin, fingerprint, StatusCode::OK).await? {
         Started::Go(run) => run,
         Started::Replay(replay) => return Ok(replay),
     };
     let reason = &cmd.body.reason;
-    let out = cases::change_status(run.scope(), actor, ctx, id, reason, to).await?;
+    let out = cases::change_status(run.scope(), actor, origin, id, reason, to).await?;
     run.answer(out).await
 }
 
@@ -59,11 +61,11 @@ async fn change_status(
 pub async fn quarantine_lot(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<LotId>,
     cmd: Command<StatusChange>,
 ) -> AppResult<Response> {
-    change_status(&state, &actor, &ctx, id, &cmd, LotStatus::Quarantined).await
+    change_status(&state, &actor, &origin, id, &cmd, LotStatus::Quarantined).await
 }
 
 /// Release a quarantined lot.
@@ -78,11 +80,11 @@ pub async fn quarantine_lot(
 pub async fn release_lot(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<LotId>,
     cmd: Command<StatusChange>,
 ) -> AppResult<Response> {
-    change_status(&state, &actor, &ctx, id, &cmd, LotStatus::Available).await
+    change_status(&state, &actor, &origin, id, &cmd, LotStatus::Available).await
 }
 
 /// A lot with every movement it has had.
@@ -159,8 +161,8 @@ pub async fn list_movements(
         .map_err(|e| AppError::bad_request("kind", e))?;
     let mut conn = state.pool.acquire().await?;
     let warehouse =
-        crate::http::filters::warehouse_param(&mut conn, f.warehouse.as_deref()).await?;
-    let item = crate::http::filters::sku_param(&mut conn, f.sku.as_deref()).await?;
+        crate::warehouses::http::warehouse_param(&mut conn, f.warehouse.as_deref()).await?;
+    let item = crate::catalog::http::sku_param(&mut conn, f.sku.as_deref()).await?;
     let q = db::MovementQuery {
         warehouse,
         item,

@@ -9,7 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::{Run, Started, clerk_warehouse, today};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
-use crate::http::{AppState, Command, Ctx, Json, Path, Query};
+use crate::http::{Command, Json, Path, Query};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::stock::PickSuggestion;
 use crate::stock::cases;
 pub use crate::stock::movement::{
@@ -36,7 +38,7 @@ pub struct AdjustmentRequest {
 async fn move_stock(
     state: &AppState,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     code: &str,
     fingerprint: &str,
     parse: impl FnOnce() -> AppResult<MovementCmd>,
@@ -47,11 +49,11 @@ async fn move_stock(
     // replays a stored answer below passed them the first time too.
     let cmd = parse()?;
     let status = StatusCode::CREATED;
-    let mut run = match Run::start(&mut conn, actor, ctx, fingerprint, status).await? {
+    let mut run = match Run::start(&mut conn, actor, origin, fingerprint, status).await? {
         Started::Go(run) => run,
         Started::Replay(replay) => return Ok(replay),
     };
-    let out = cases::move_stock(run.scope(), actor, ctx, &wh, cmd, today(state)).await?;
+    let out = cases::move_stock(run.scope(), actor, origin, &wh, cmd, today(state)).await?;
     run.answer(out).await
 }
 
@@ -68,13 +70,13 @@ async fn move_stock(
 pub async fn create_issue(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(code): Path<String>,
     cmd: Command<IssueRequest>,
 ) -> AppResult<Response> {
     let lines = cmd.body.lines;
     let parse = || MovementCmd::issue(lines);
-    move_stock(&state, &actor, &ctx, &code, &cmd.fingerprint, parse).await
+    move_stock(&state, &actor, &origin, &code, &cmd.fingerprint, parse).await
 }
 
 /// Adjust or write off stock of named lots (quarantined lots included).
@@ -90,13 +92,13 @@ pub async fn create_issue(
 pub async fn create_adjustment(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(code): Path<String>,
     cmd: Command<AdjustmentRequest>,
 ) -> AppResult<Response> {
     let lines = cmd.body.lines;
     let parse = || MovementCmd::adjust(lines);
-    move_stock(&state, &actor, &ctx, &code, &cmd.fingerprint, parse).await
+    move_stock(&state, &actor, &origin, &code, &cmd.fingerprint, parse).await
 }
 
 /// Query of `GET /warehouses/{code}/pick-suggestion`.

@@ -11,7 +11,9 @@ use super::{Run, Started, clerk_warehouse, today};
 use crate::auth::Actor;
 use crate::catalog::Item;
 use crate::error::{AppError, AppResult};
-use crate::http::{AppState, Command, Ctx, Json, Path};
+use crate::http::{Command, Json, Path};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::stock::cases;
 pub use crate::stock::receipt::{ReceiptLine, ReceiptResponse, ReceiptResult};
 
@@ -38,7 +40,7 @@ pub struct ReceiptRequest {
 pub async fn create_receipt(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(code): Path<String>,
     cmd: Command<ReceiptRequest>,
 ) -> AppResult<Response> {
@@ -46,13 +48,13 @@ pub async fn create_receipt(
     let mut conn = state.writes.acquire().await?;
     let wh = clerk_warehouse(&state, &mut conn, &actor, &code).await?;
     let status = StatusCode::CREATED;
-    let mut run = match Run::start(&mut conn, &actor, &ctx, &cmd.fingerprint, status).await? {
+    let mut run = match Run::start(&mut conn, &actor, &origin, &cmd.fingerprint, status).await? {
         Started::Go(run) => run,
         Started::Replay(replay) => return Ok(replay),
     };
     let items = &state.item_policies;
     let lines = cmd.body.lines;
-    let out = cases::receive(run.scope(), &actor, &ctx, items, &wh, lines, today).await?;
+    let out = cases::receive(run.scope(), &actor, &origin, items, &wh, lines, today).await?;
     run.answer(out).await
 }
 
