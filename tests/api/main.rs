@@ -8,4 +8,5 @@ mod foundation;
 mod helpers;
 mod reads;
 mod stock_ops;
+mod transfer_count_cases;
 mod transfers_counts;
