@@ -31,8 +31,8 @@ use crate::warehouses::ids::WarehouseIds;
 /// event to record with it.
 #[derive(Debug)]
 pub struct Done {
-    /// The transfer after the command.
-    pub transfer: Value,
+    /// The transfer after the command: the answer.
+    pub answer: Value,
     /// The audit event.
     pub change: Change<'static>,
 }
@@ -120,7 +120,7 @@ pub async fn send<R>(
     tracing::info!(transfer.id = %id, "transfer sent");
     Ok(ControlFlow::Continue(Done {
         change: change("transfer.send", id, None, &transfer),
-        transfer,
+        answer: transfer,
     }))
 }
 
@@ -173,7 +173,7 @@ pub async fn receive<R>(
     tracing::info!(transfer.id = %id, "transfer received");
     Ok(ControlFlow::Continue(Done {
         change: change("transfer.receive", id, Some(json(&before)?), &transfer),
-        transfer,
+        answer: transfer,
     }))
 }
 
@@ -246,7 +246,7 @@ pub async fn cancel<R>(
     tracing::info!(transfer.id = %id, "transfer cancelled");
     Ok(ControlFlow::Continue(Done {
         change: change("transfer.cancel", id, Some(json(&before)?), &transfer),
-        transfer,
+        answer: transfer,
     }))
 }
 

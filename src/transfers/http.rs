@@ -145,7 +145,7 @@ async fn respond(
     match outcome {
         ControlFlow::Break(replay) => Ok(replay),
         ControlFlow::Continue(done) => {
-            idempotency::finish_command(tx, actor, ctx, done.change, status, done.transfer).await
+            idempotency::finish_command(tx, actor, ctx, done.change, status, done.answer).await
         }
     }
 }
