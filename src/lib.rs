@@ -28,6 +28,8 @@ pub mod http;
 pub mod ids;
 /// Incidents and their affected areas.
 pub mod incidents;
+/// The road network, road closures and truck routes.
+pub mod network;
 /// Stock summaries and alerts.
 pub mod reports;
 /// GBA demo data loader.

@@ -34,8 +34,8 @@ pub struct AppState {
     pub writes: crate::db::WritePool,
     /// Run-time settings.
     pub settings: Arc<Settings>,
-    /// The road network, parsed once per uploaded version (see `crate::allocation::network`).
-    pub network: Arc<crate::allocation::NetworkCache>,
+    /// The road network, parsed once per uploaded version (see `crate::network`).
+    pub network: Arc<crate::network::NetworkCache>,
     /// Validated bearer tokens (see `crate::auth::cache`).
     pub sessions: Arc<crate::auth::cache::SessionCache>,
     /// Warehouse codes and their ids (see `crate::warehouses::ids`).
