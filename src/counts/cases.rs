@@ -111,11 +111,9 @@ pub async fn record<R>(
     lines: Vec<Counted>,
     claim: impl AsyncFnOnce(&mut PgConnection) -> AppResult<Option<R>>,
 ) -> AppResult<Outcome<R>> {
-    let c = lock(conn, actor, id).await?;
-    if let Some(replay) = claim(conn).await? {
+    if let ControlFlow::Break(replay) = lock_open(conn, actor, id, claim).await? {
         return Ok(ControlFlow::Break(replay));
     }
-    c.status.ensure_open()?;
     let scope: HashSet<LotId> = db::scope(conn, id).await?.into_iter().collect();
     check_counted(&lines, &scope)?;
     for l in &lines {
@@ -140,11 +138,10 @@ pub async fn post<R>(
     note: Option<String>,
     claim: impl AsyncFnOnce(&mut PgConnection) -> AppResult<Option<R>>,
 ) -> AppResult<Outcome<R>> {
-    let c = lock(conn, actor, id).await?;
-    if let Some(replay) = claim(conn).await? {
-        return Ok(ControlFlow::Break(replay));
-    }
-    c.status.ensure_open()?;
+    let c = match lock_open(conn, actor, id, claim).await? {
+        ControlFlow::Break(replay) => return Ok(ControlFlow::Break(replay)),
+        ControlFlow::Continue(c) => c,
+    };
     let lines = db::lock_counted(conn, id, c.snapshot_movement_id).await?;
     let mut booked = Vec::new();
     for l in &lines {
@@ -187,11 +184,9 @@ pub async fn cancel<R>(
     claim: impl AsyncFnOnce(&mut PgConnection) -> AppResult<Option<R>>,
 ) -> AppResult<Outcome<R>> {
     let reason = cancel_reason(reason)?;
-    let c = lock(conn, actor, id).await?;
-    if let Some(replay) = claim(conn).await? {
+    if let ControlFlow::Break(replay) = lock_open(conn, actor, id, claim).await? {
         return Ok(ControlFlow::Break(replay));
     }
-    c.status.ensure_open()?;
     db::cancel(conn, id, actor.id, reason).await?;
     let after = json!({ "status": "cancelled", "reason": reason });
     Ok(ControlFlow::Continue(Done {
@@ -206,13 +201,23 @@ pub async fn get(conn: &mut PgConnection, actor: &Actor, id: CountId) -> AppResu
     Ok(count.as_seen_by(actor.role))
 }
 
-/// Locks the count and checks that `actor` may change it.
-async fn lock(conn: &mut PgConnection, actor: &Actor, id: CountId) -> AppResult<db::LockedCount> {
+/// Locks count `id` and checks that `actor` (a clerk of its warehouse) may change it;
+/// then lets `claim` answer, and checks that the count is still open.
+async fn lock_open<R>(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: CountId,
+    claim: impl AsyncFnOnce(&mut PgConnection) -> AppResult<Option<R>>,
+) -> AppResult<ControlFlow<R, db::LockedCount>> {
     let c = db::lock_count(conn, id)
         .await?
         .ok_or(Refusal::NotFound(id))?;
     actor.require_warehouse(c.warehouse_id, &c.warehouse_code)?;
-    Ok(c)
+    if let Some(replay) = claim(conn).await? {
+        return Ok(ControlFlow::Break(replay));
+    }
+    c.status.ensure_open()?;
+    Ok(ControlFlow::Continue(c))
 }
 
 /// The count as `actor` may see it, as the answer to a command.

@@ -16,8 +16,8 @@ use serde_json::Value;
 use sqlx::PgConnection;
 
 use super::{
-    Closing, ReceivedLine, Refusal, SendLine, Transfer, TransferStatus, check_landing, check_route,
-    check_send_lines, check_sources, db, landing_order, match_receipt,
+    Closing, ReceivedLine, Refusal, SendLine, SentLine, Transfer, TransferStatus, check_landing,
+    check_route, check_send_lines, check_sources, db, landing_order, match_receipt,
 };
 use crate::audit::Change;
 use crate::auth::Actor;
@@ -136,16 +136,15 @@ pub async fn receive<R>(
     today: NaiveDate,
     claim: impl AsyncFnOnce(&mut PgConnection) -> AppResult<Option<R>>,
 ) -> AppResult<Outcome<R>> {
-    let t = db::lock_transfer(conn, id)
-        .await?
-        .ok_or(Refusal::NotFound(id))?;
-    actor.require_warehouse(t.to_warehouse_id, &t.to_code)?;
-    if let Some(replay) = claim(conn).await? {
-        return Ok(ControlFlow::Break(replay));
-    }
-    let status = t.status.close(Closing::Receive)?;
-    let before = db::get(conn, id).await?;
-    let sent = db::sent_lines(conn, id).await?;
+    let Closable {
+        t,
+        status,
+        before,
+        sent,
+    } = match lock_for_closing(conn, actor, id, Closing::Receive, claim).await? {
+        ControlFlow::Break(replay) => return Ok(ControlFlow::Break(replay)),
+        ControlFlow::Continue(c) => c,
+    };
     let pairs: Vec<(LotId, i64)> = sent.iter().map(|s| (s.lot_id, s.qty)).collect();
     let received = match_receipt(&pairs, &cmd.lines)?;
 
@@ -177,6 +176,50 @@ pub async fn receive<R>(
     }))
 }
 
+/// A transfer in transit, locked to be closed.
+struct Closable {
+    /// The locked header.
+    t: db::LockedTransfer,
+    /// The status it closes to.
+    status: TransferStatus,
+    /// The transfer before, for the audit trail.
+    before: Option<Transfer>,
+    /// The lines sent.
+    sent: Vec<SentLine>,
+}
+
+/// Locks transfer `id` and checks that `actor` may close it `how`: a clerk of the
+/// destination receives it, a clerk of the source cancels it. Then lets `claim` answer,
+/// checks that the transfer is still in transit, and reads it.
+async fn lock_for_closing<R>(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: TransferId,
+    how: Closing,
+    claim: impl AsyncFnOnce(&mut PgConnection) -> AppResult<Option<R>>,
+) -> AppResult<ControlFlow<R, Closable>> {
+    let t = db::lock_transfer(conn, id)
+        .await?
+        .ok_or(Refusal::NotFound(id))?;
+    let (warehouse, code) = match how {
+        Closing::Receive => (t.to_warehouse_id, &t.to_code),
+        Closing::Cancel => (t.from_warehouse_id, &t.from_code),
+    };
+    actor.require_warehouse(warehouse, code)?;
+    if let Some(replay) = claim(conn).await? {
+        return Ok(ControlFlow::Break(replay));
+    }
+    let status = t.status.close(how)?;
+    let before = db::get(conn, id).await?;
+    let sent = db::sent_lines(conn, id).await?;
+    Ok(ControlFlow::Continue(Closable {
+        t,
+        status,
+        before,
+        sent,
+    }))
+}
+
 /// Finds or creates the destination lot of every line that received something, in
 /// [`landing_order`], checks each against the lot sent ([`check_landing`]), then locks
 /// them in id order. Returns, per line sent, the lot it lands in.
@@ -186,7 +229,7 @@ async fn land(
     to: WarehouseId,
     report: &[ReceivedLine],
     received: &[ReceivedLine],
-    sent: &[super::SentLine],
+    sent: &[SentLine],
     today: NaiveDate,
 ) -> AppResult<Vec<Option<LotId>>> {
     let mut dest: Vec<Option<LotId>> = vec![None; sent.len()];
@@ -224,16 +267,15 @@ pub async fn cancel<R>(
     note: Option<String>,
     claim: impl AsyncFnOnce(&mut PgConnection) -> AppResult<Option<R>>,
 ) -> AppResult<Outcome<R>> {
-    let t = db::lock_transfer(conn, id)
-        .await?
-        .ok_or(Refusal::NotFound(id))?;
-    actor.require_warehouse(t.from_warehouse_id, &t.from_code)?;
-    if let Some(replay) = claim(conn).await? {
-        return Ok(ControlFlow::Break(replay));
-    }
-    let status = t.status.close(Closing::Cancel)?;
-    let before = db::get(conn, id).await?;
-    let sent = db::sent_lines(conn, id).await?;
+    let Closable {
+        status,
+        before,
+        sent,
+        ..
+    } = match lock_for_closing(conn, actor, id, Closing::Cancel, claim).await? {
+        ControlFlow::Break(replay) => return Ok(ControlFlow::Break(replay)),
+        ControlFlow::Continue(c) => c,
+    };
     let ids: Vec<LotId> = sent.iter().map(|s| s.lot_id).collect();
     db::lock_lots(conn, &ids).await?;
     let note = note.as_deref();

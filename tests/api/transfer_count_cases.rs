@@ -4,8 +4,8 @@
 
 use std::ops::ControlFlow;
 
-use serde_json::Value;
 use sqlx::PgConnection;
+use stockpile::audit::Change;
 use stockpile::auth::Actor;
 use stockpile::error::AppError;
 use stockpile::http::Ctx;
@@ -69,21 +69,31 @@ async fn no_key(_: &mut PgConnection) -> Result<Option<()>, AppError> {
     Ok(None)
 }
 
-/// Records a command's audit event the way a caller without keys does, and commits.
-async fn record_and_commit(
-    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    actor: &Actor,
-    ctx: &Ctx,
-    outcome: transfers::Outcome<()>,
-) -> Value {
+/// Send `qty` of `lot` from SRC to DST.
+fn send_cmd(lot: LotId, qty: i64, note: Option<&str>) -> SendCmd {
+    SendCmd {
+        from: SRC.into(),
+        to: DST.into(),
+        lines: vec![SendLine { lot, qty }],
+        note: note.map(str::to_owned),
+    }
+}
+
+/// What a command did, when no claim answered.
+fn done<D>(outcome: ControlFlow<(), D>) -> D {
     let ControlFlow::Continue(done) = outcome else {
         panic!("no claim answered")
     };
-    stockpile::audit::db::record_and_answer(&mut tx, actor, ctx, done.change, None::<(i16, &())>)
+    done
+}
+
+/// Records a command's audit event the way a caller without keys does, and commits.
+async fn record_and_commit(mut tx: sqlx::Transaction<'_, sqlx::Postgres>, change: Change<'_>) {
+    let (actor, ctx) = (Actor::system(), Ctx::default());
+    stockpile::audit::db::record_and_answer(&mut tx, &actor, &ctx, change, None::<(i16, &())>)
         .await
         .expect("audit");
     tx.commit().await.expect("commit");
-    done.answer
 }
 
 #[tokio::test]
@@ -92,19 +102,16 @@ async fn a_transfer_sent_and_received_through_the_use_cases_moves_the_stock_once
     let app = TestApp::demo().await;
     let (actor, ctx, warehouses) = (Actor::system(), Ctx::default(), WarehouseIds::default());
     let lot = lot_at(&app, SRC, 10).await;
-    let cmd = SendCmd {
-        from: SRC.into(),
-        to: DST.into(),
-        lines: vec![SendLine { lot, qty: 4 }],
-        note: Some("by the CLI".into()),
-    };
+    let cmd = send_cmd(lot, 4, Some("by the CLI"));
 
     // Act: send, then receive 3 of the 4 as damaged.
     let mut tx = app.pool.begin().await.expect("tx");
     let sent = transfers::send(&mut tx, &actor, &ctx, &warehouses, cmd, no_key)
         .await
         .expect("sent");
-    let sent = record_and_commit(tx, &actor, &ctx, sent).await;
+    let sent = done(sent);
+    record_and_commit(tx, sent.change).await;
+    let sent = sent.answer;
     let id = serde_json::from_value(sent["id"].clone()).expect("id");
     let mut tx = app.pool.begin().await.expect("tx");
     let report = ReceiveCmd {
@@ -119,7 +126,9 @@ async fn a_transfer_sent_and_received_through_the_use_cases_moves_the_stock_once
     let received = transfers::receive(&mut tx, &actor, &ctx, id, report, today, no_key)
         .await
         .expect("received");
-    let received = record_and_commit(tx, &actor, &ctx, received).await;
+    let received = done(received);
+    record_and_commit(tx, received.change).await;
+    let received = received.answer;
 
     // Assert
     assert_eq!(sent["status"], "in_transit");
@@ -163,12 +172,7 @@ async fn a_claim_that_answers_ends_the_command_before_it_writes() {
     let app = TestApp::demo().await;
     let (actor, ctx, warehouses) = (Actor::system(), Ctx::default(), WarehouseIds::default());
     let lot = lot_at(&app, SRC, 10).await;
-    let cmd = SendCmd {
-        from: SRC.into(),
-        to: DST.into(),
-        lines: vec![SendLine { lot, qty: 4 }],
-        note: None,
-    };
+    let cmd = send_cmd(lot, 4, None);
     let replay = async |_: &mut PgConnection| Ok(Some("the earlier answer"));
 
     // Act
@@ -189,12 +193,7 @@ async fn the_use_case_refuses_what_the_api_refuses_with_the_same_pointer() {
     let app = TestApp::demo().await;
     let (actor, ctx, warehouses) = (Actor::system(), Ctx::default(), WarehouseIds::default());
     let lot = lot_at(&app, SRC, 5).await;
-    let cmd = SendCmd {
-        from: SRC.into(),
-        to: DST.into(),
-        lines: vec![SendLine { lot, qty: 6 }],
-        note: None,
-    };
+    let cmd = send_cmd(lot, 6, None);
 
     // Act
     let mut tx = app.pool.begin().await.expect("tx");
@@ -226,42 +225,28 @@ async fn a_count_opened_recorded_and_posted_through_the_use_cases_books_the_vari
     .fetch_one(&app.pool)
     .await
     .expect("sku");
-    let finish = async |tx: sqlx::Transaction<'_, sqlx::Postgres>, outcome: counts::Outcome<()>| {
-        let mut tx = tx;
-        let ControlFlow::Continue(done) = outcome else {
-            panic!("no claim answered")
-        };
-        stockpile::audit::db::record_and_answer(
-            &mut tx,
-            &actor,
-            &ctx,
-            done.change,
-            None::<(i16, &())>,
-        )
-        .await
-        .expect("audit");
-        tx.commit().await.expect("commit");
-        done.answer
-    };
-
     // Act: open over the SKU, count 7 of the 10, post.
     let mut tx = app.pool.begin().await.expect("tx");
     let opened = counts::open(&mut tx, &actor, &warehouses, SRC, Some(vec![sku]), no_key)
         .await
         .expect("opened");
-    let opened = finish(tx, opened).await;
+    let opened = done(opened);
+    record_and_commit(tx, opened.change).await;
+    let opened = opened.answer;
     let id = serde_json::from_value(opened["id"].clone()).expect("id");
     let mut tx = app.pool.begin().await.expect("tx");
     let lines = vec![Counted { lot, qty: 7 }];
     let recorded = counts::record(&mut tx, &actor, id, lines, no_key)
         .await
         .expect("recorded");
-    finish(tx, recorded).await;
+    record_and_commit(tx, done(recorded).change).await;
     let mut tx = app.pool.begin().await.expect("tx");
     let posted = counts::post(&mut tx, &actor, &ctx, id, None, no_key)
         .await
         .expect("posted");
-    let posted = finish(tx, posted).await;
+    let posted = done(posted);
+    record_and_commit(tx, posted.change).await;
+    let posted = posted.answer;
 
     // Assert
     assert_eq!(opened["status"], "open");
