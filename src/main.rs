@@ -199,7 +199,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
     match cli.command {
         Cmd::Openapi => {
-            print!("{}", stockpile::http::openapi::document());
+            print!("{}", stockpile::app::openapi_document());
             Ok(())
         }
         Cmd::Migrate => {
@@ -272,7 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn user_cmd(pool: &sqlx::PgPool, command: UserCmd) -> anyhow::Result<()> {
     use stockpile::auth::{Actor, NewUser, UserPatch, db};
     let system = Actor::system();
-    let ctx = stockpile::http::Ctx::default();
+    let origin = stockpile::audit::Origin::default();
     match command {
         UserCmd::Add {
             username,
@@ -292,7 +292,7 @@ async fn user_cmd(pool: &sqlx::PgPool, command: UserCmd) -> anyhow::Result<()> {
             let new = NewUser::parse(username, display_name, &role, warehouses, true, password)
                 .map_err(problem)?;
             let mut tx = pool.begin().await?;
-            let user = db::create_user(&mut tx, &system, &ctx, new)
+            let user = db::create_user(&mut tx, &system, &origin, new)
                 .await
                 .map_err(problem)?;
             tx.commit().await?;
@@ -304,7 +304,7 @@ async fn user_cmd(pool: &sqlx::PgPool, command: UserCmd) -> anyhow::Result<()> {
                 ..UserPatch::default()
             };
             let mut tx = pool.begin().await?;
-            let user = db::update_user(&mut tx, &system, &ctx, &username, patch)
+            let user = db::update_user(&mut tx, &system, &origin, &username, patch)
                 .await
                 .map_err(problem)?;
             tx.commit().await?;
@@ -398,11 +398,11 @@ async fn export_cmd(pool: &sqlx::PgPool, what: ExportCmd) -> anyhow::Result<()> 
         .into_request()
         .map_err(problem)?,
     };
-    let ctx = stockpile::http::Ctx {
+    let origin = stockpile::audit::Origin {
         request_id: Some(format!("cli-{}", uuid::Uuid::now_v7())),
         idempotency_key: None,
     };
-    let export = stockpile::exports::run::start(pool, &stockpile::auth::Actor::system(), &ctx, req)
+    let export = stockpile::exports::run::start(pool, &stockpile::auth::Actor::system(), &origin, req)
         .await
         .map_err(problem)?;
     let mut out = tokio::io::stdout();

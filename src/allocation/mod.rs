@@ -24,7 +24,7 @@ pub mod network {
     use sqlx::PgConnection;
 
     use crate::error::AppResult;
-    use crate::http::AppState;
+    use crate::app::AppState;
     use crate::routing::{ClosedEdges, Network};
 
     pub use crate::network::http::routes;

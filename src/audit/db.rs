@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 
 use super::{ChainCheck, Change, Event, Verification};
 use crate::auth::Actor;
-use crate::http::Ctx;
+use crate::audit::Origin;
 
 /// Records `change` in the transaction of `conn`. The event joins the hash chain when
 /// the transaction commits (migration `audit_chain_at_commit`): a deferred trigger then
@@ -16,10 +16,10 @@ use crate::http::Ctx;
 pub async fn record(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     change: Change<'_>,
 ) -> Result<(), sqlx::Error> {
-    record_and_answer(conn, actor, ctx, change, None::<(i16, &())>).await
+    record_and_answer(conn, actor, origin, change, None::<(i16, &())>).await
 }
 
 /// [`record`], and in the same statement stores `answer` (status, body) on the request's
@@ -28,11 +28,11 @@ pub async fn record(
 pub async fn record_and_answer<B: serde::Serialize + Sync>(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     change: Change<'_>,
     answer: Option<(i16, &B)>,
 ) -> Result<(), sqlx::Error> {
-    let event = pending_event(actor, ctx, change);
+    let event = pending_event(actor, origin, change);
     let (status, body) = answer.unzip();
     let body = body.map(sqlx::types::Json);
     sqlx::query!(
@@ -55,7 +55,7 @@ pub async fn record_and_answer<B: serde::Serialize + Sync>(
 /// The event that records `change`, as it goes into `audit_pending` (`seq` 0: the chain
 /// assigns it at commit). For statements that write the event themselves, beside the
 /// change it records (`stock::db::apply_checked_movements`).
-pub fn pending_event(actor: &Actor, ctx: &Ctx, change: Change<'_>) -> Event {
+pub fn pending_event(actor: &Actor, origin: &Origin, change: Change<'_>) -> Event {
     Event {
         seq: 0,
         at: Utc::now().trunc_subsecs(6),
@@ -64,8 +64,8 @@ pub fn pending_event(actor: &Actor, ctx: &Ctx, change: Change<'_>) -> Event {
         action: change.action.to_owned(),
         entity_kind: change.entity_kind.to_owned(),
         entity_id: change.entity_id,
-        request_id: ctx.request_id.clone(),
-        idempotency_key: ctx.idempotency_key.clone(),
+        request_id: origin.request_id.clone(),
+        idempotency_key: origin.idempotency_key.clone(),
         before: change.before,
         after: change.after,
     }

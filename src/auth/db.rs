@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 use super::{Actor, DEMO_USERS, DemoUser, NewUser, Role, User, UserPatch};
 use crate::audit::{self, Change};
 use crate::error::{AppError, AppResult};
-use crate::http::Ctx;
+use crate::audit::Origin;
 use crate::ids::{UserId, WarehouseId};
 
 /// The active user behind an unexpired, unrevoked session token hash, and when the
@@ -273,7 +273,7 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
 pub async fn create_user(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     new: NewUser,
 ) -> AppResult<User> {
     let warehouses = warehouse_ids(conn, &new.warehouses).await?;
@@ -298,7 +298,7 @@ pub async fn create_user(
     audit::db::record(
         conn,
         actor,
-        ctx,
+        origin,
         Change {
             action: "user.create",
             entity_kind: "user",
@@ -317,7 +317,7 @@ pub async fn create_user(
 pub async fn update_user(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     username: &str,
     patch: UserPatch,
 ) -> AppResult<User> {
@@ -391,7 +391,7 @@ pub async fn update_user(
     audit::db::record(
         conn,
         actor,
-        ctx,
+        origin,
         Change {
             action: "user.update",
             entity_kind: "user",
@@ -410,7 +410,7 @@ pub async fn update_user(
 /// the demo data (the clerks' warehouses) is loaded.
 pub async fn ensure_demo_users(pool: &PgPool) -> anyhow::Result<Vec<(DemoUser, String)>> {
     let system = Actor::system();
-    let ctx = Ctx::default();
+    let origin = Origin::cli();
     let mut out = Vec::with_capacity(DEMO_USERS.len());
     for demo in DEMO_USERS {
         let password = super::random_password();
@@ -421,7 +421,7 @@ pub async fn ensure_demo_users(pool: &PgPool) -> anyhow::Result<Vec<(DemoUser, S
                 password: Some(password.clone()),
                 ..UserPatch::default()
             };
-            update_user(&mut tx, &system, &ctx, demo.username, patch).await
+            update_user(&mut tx, &system, &origin, demo.username, patch).await
         } else {
             let new = NewUser {
                 username: demo.username.to_owned(),
@@ -431,7 +431,7 @@ pub async fn ensure_demo_users(pool: &PgPool) -> anyhow::Result<Vec<(DemoUser, S
                 active: true,
                 password: password.clone(),
             };
-            create_user(&mut tx, &system, &ctx, new).await
+            create_user(&mut tx, &system, &origin, new).await
         };
         result.map_err(|e| anyhow::anyhow!("demo user {}: {e}", demo.username))?;
         tx.commit().await?;

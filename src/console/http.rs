@@ -12,7 +12,8 @@ use axum::routing::get;
 
 use super::{Asset, asset};
 use crate::error::AppError;
-use crate::http::{AppState, Path};
+use crate::http::Path;
+use crate::app::AppState;
 
 /// Everything is same-origin; Leaflet sets inline styles, hence `'unsafe-inline'` for styles
 /// only. `blob:` lets export downloads be saved from fetched bytes.

@@ -19,7 +19,7 @@ use super::{Count, Counted, Refusal, cancel_reason, check_counted, check_skus, d
 use crate::audit::Change;
 use crate::auth::Actor;
 use crate::error::AppResult;
-use crate::http::Ctx;
+use crate::audit::Origin;
 use crate::ids::{CountId, ItemId, LotId};
 use crate::stock::db::{Movement, insert_movement};
 use crate::warehouses::ids::WarehouseIds;
@@ -133,7 +133,7 @@ pub async fn record<R>(
 pub async fn post<R>(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     id: CountId,
     note: Option<String>,
     claim: impl AsyncFnOnce(&mut PgConnection) -> AppResult<Option<R>>,
@@ -157,8 +157,8 @@ pub async fn post<R>(
                 ref_kind: Some("count"),
                 ref_id: Some(id.0),
                 actor: actor.id,
-                request_id: ctx.request_id.as_deref(),
-                idempotency_key: ctx.idempotency_key.as_deref(),
+                request_id: origin.request_id.as_deref(),
+                idempotency_key: origin.idempotency_key.as_deref(),
             };
             insert_movement(conn, &adjustment).await?;
             booked.push(json!({ "lot_id": l.lot_id, "qty": p.delta, "on_hand_after": p.target }));

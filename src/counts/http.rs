@@ -15,8 +15,9 @@ use super::cases::{self, Outcome};
 use super::{Count, Counted};
 use crate::auth::Actor;
 use crate::error::AppResult;
-use crate::http::idempotency;
-use crate::http::{AppState, Command, Ctx, Json, Path};
+use crate::http::{Command, Json, Path};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::ids::{CountId, LotId};
 
 /// Count routes.
@@ -67,14 +68,14 @@ pub struct CancelCount {
 async fn respond(
     tx: sqlx::Transaction<'_, sqlx::Postgres>,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     outcome: Outcome<Response>,
     status: StatusCode,
 ) -> AppResult<Response> {
     match outcome {
         ControlFlow::Break(replay) => Ok(replay),
         ControlFlow::Continue(done) => {
-            idempotency::finish_command(tx, actor, ctx, done.change, status, done.answer).await
+            crate::audit::http::finish_command(tx, actor, origin, done.change, status, done.answer).await
         }
     }
 }
@@ -92,16 +93,16 @@ async fn respond(
 pub async fn create_count(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(code): Path<String>,
     cmd: Command<CreateCount>,
 ) -> AppResult<Response> {
     let mut tx = state.writes.begin().await?;
     let claim =
-        async |c: &mut PgConnection| idempotency::begin(c, &actor, &ctx, &cmd.fingerprint).await;
+        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
     let (warehouses, skus) = (&state.warehouse_ids, cmd.body.skus.clone());
     let opened = cases::open(&mut tx, &actor, warehouses, &code, skus, claim).await?;
-    respond(tx, &actor, &ctx, opened, StatusCode::CREATED).await
+    respond(tx, &actor, &origin, opened, StatusCode::CREATED).await
 }
 
 /// Record counted quantities (a later entry for the same lot replaces the earlier one).
@@ -116,7 +117,7 @@ pub async fn create_count(
 pub async fn record_count_lines(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<CountId>,
     cmd: Command<Vec<CountedLine>>,
 ) -> AppResult<Response> {
@@ -130,9 +131,9 @@ pub async fn record_count_lines(
         .collect();
     let mut tx = state.writes.begin().await?;
     let claim =
-        async |c: &mut PgConnection| idempotency::begin(c, &actor, &ctx, &cmd.fingerprint).await;
+        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
     let recorded = cases::record(&mut tx, &actor, id, lines, claim).await?;
-    respond(tx, &actor, &ctx, recorded, StatusCode::OK).await
+    respond(tx, &actor, &origin, recorded, StatusCode::OK).await
 }
 
 /// Post a count: in one transaction, book each counted lot to its counted quantity plus
@@ -148,16 +149,16 @@ pub async fn record_count_lines(
 pub async fn post_count(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<CountId>,
     cmd: Command<PostCount>,
 ) -> AppResult<Response> {
     let mut tx = state.writes.begin().await?;
     let claim =
-        async |c: &mut PgConnection| idempotency::begin(c, &actor, &ctx, &cmd.fingerprint).await;
+        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
     let note = cmd.body.note.clone();
-    let posted = cases::post(&mut tx, &actor, &ctx, id, note, claim).await?;
-    respond(tx, &actor, &ctx, posted, StatusCode::OK).await
+    let posted = cases::post(&mut tx, &actor, &origin, id, note, claim).await?;
+    respond(tx, &actor, &origin, posted, StatusCode::OK).await
 }
 
 /// Cancel an open count that will not be finished: books nothing, and frees its lots for
@@ -173,16 +174,16 @@ pub async fn post_count(
 pub async fn cancel_count(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<CountId>,
     cmd: Command<CancelCount>,
 ) -> AppResult<Response> {
     let mut tx = state.writes.begin().await?;
     let claim =
-        async |c: &mut PgConnection| idempotency::begin(c, &actor, &ctx, &cmd.fingerprint).await;
+        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
     let reason = cmd.body.reason.clone();
     let cancelled = cases::cancel(&mut tx, &actor, id, &reason, claim).await?;
-    respond(tx, &actor, &ctx, cancelled, StatusCode::OK).await
+    respond(tx, &actor, &origin, cancelled, StatusCode::OK).await
 }
 
 /// A count with its lines. Clerks count blind: expected quantities and variances are

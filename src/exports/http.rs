@@ -18,7 +18,9 @@ use super::{CsvOptions, Format};
 use crate::audit::http::{EventFilter, READERS, check_window};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
-use crate::http::{AppState, Ctx, Query};
+use crate::http::Query;
+use crate::app::AppState;
+use crate::audit::Origin;
 
 /// Export routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -109,8 +111,8 @@ impl MovementsParams {
         check_window(self.from, self.to)?;
         let mut conn = pool.acquire().await?;
         let warehouse =
-            crate::http::filters::warehouse_param(&mut conn, self.warehouse.as_deref()).await?;
-        let item = crate::http::filters::sku_param(&mut conn, self.sku.as_deref()).await?;
+            crate::warehouses::http::warehouse_param(&mut conn, self.warehouse.as_deref()).await?;
+        let item = crate::catalog::http::sku_param(&mut conn, self.sku.as_deref()).await?;
         Ok(ExportRequest {
             source: Source::Movements(MovementFilter {
                 from: self.from,
@@ -168,11 +170,11 @@ impl StockAsOfParams {
 async fn respond(
     state: &AppState,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     req: ExportRequest,
 ) -> AppResult<Response> {
     let format = req.format;
-    let export = run::start(&state.pool, actor, ctx, req).await?;
+    let export = run::start(&state.pool, actor, origin, req).await?;
     let m = &export.manifest;
     let mut res = Response::new(Body::from_stream(export.body));
     *res.status_mut() = StatusCode::OK;
@@ -216,12 +218,12 @@ const EXPORT_HEADERS: &str = "Headers X-Audit-Seq-From, X-Audit-Seq-To and X-Aud
 pub async fn export_movements(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Query(params): Query<MovementsParams>,
 ) -> AppResult<Response> {
     actor.require(READERS)?;
     let req = params.into_request(&state.pool).await?;
-    respond(&state, &actor, &ctx, req).await
+    respond(&state, &actor, &origin, req).await
 }
 
 /// Export audit events (streamed), with their hashes, so a recipient can recompute the chain.
@@ -236,12 +238,12 @@ pub async fn export_movements(
 pub async fn export_audit_events(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Query(params): Query<AuditEventsParams>,
 ) -> AppResult<Response> {
     actor.require(READERS)?;
     let req = params.into_request()?;
-    respond(&state, &actor, &ctx, req).await
+    respond(&state, &actor, &origin, req).await
 }
 
 /// Export every lot's balance as it stood at `at`, rebuilt from the ledger.
@@ -256,12 +258,12 @@ pub async fn export_audit_events(
 pub async fn export_stock_as_of(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Query(params): Query<StockAsOfParams>,
 ) -> AppResult<Response> {
     actor.require(READERS)?;
     let req = params.into_request()?;
-    respond(&state, &actor, &ctx, req).await
+    respond(&state, &actor, &origin, req).await
 }
 
 /// Parameters of `GET /api/v1/exports/requests`.
@@ -312,10 +314,10 @@ impl RequestsParams {
 pub async fn export_requests(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Query(params): Query<RequestsParams>,
 ) -> AppResult<Response> {
     actor.require(READERS)?;
     let req = params.into_request(&state.pool).await?;
-    respond(&state, &actor, &ctx, req).await
+    respond(&state, &actor, &origin, req).await
 }

@@ -18,7 +18,9 @@ use super::cases::{self, Outcome};
 use super::{ClosureDraft, ClosureOut, NetworkVersion, parse_lat_lon};
 use crate::auth::Actor;
 use crate::error::{AppResult, Problem};
-use crate::http::{AppState, Command, Ctx, Json, Path, Query, idempotency};
+use crate::http::{Command, Json, Path, Query};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::ids::ClosureId;
 
 /// Network, closure and route routes.
@@ -35,14 +37,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn respond(
     tx: sqlx::Transaction<'_, sqlx::Postgres>,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     outcome: Outcome<Response>,
     status: StatusCode,
 ) -> AppResult<Response> {
     match outcome {
         ControlFlow::Break(replay) => Ok(replay),
         ControlFlow::Continue(done) => {
-            idempotency::finish_command(tx, actor, ctx, done.change, status, done.answer).await
+            crate::audit::http::finish_command(tx, actor, origin, done.change, status, done.answer).await
         }
     }
 }
@@ -67,19 +69,19 @@ pub async fn get_network(State(state): State<AppState>, _actor: Actor) -> AppRes
 pub async fn replace_network(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     cmd: Command<Value>,
 ) -> AppResult<Response> {
     let mut tx = state.pool.begin().await?;
     let claim =
-        async |c: &mut PgConnection| idempotency::begin(c, &actor, &ctx, &cmd.fingerprint).await;
+        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
     let replaced = match cases::replace(&mut tx, &actor, &cmd.body, claim).await? {
         ControlFlow::Break(replay) => return Ok(replay),
         ControlFlow::Continue(replaced) => replaced,
     };
     let done = replaced.done;
     let res =
-        idempotency::finish_command(tx, &actor, &ctx, done.change, StatusCode::OK, done.answer)
+        crate::audit::http::finish_command(tx, &actor, &origin, done.change, StatusCode::OK, done.answer)
             .await?;
     // Only once committed: the cache never holds a version no one else can read.
     state
@@ -178,15 +180,15 @@ impl From<CreateClosure> for ClosureDraft {
 pub async fn create_closure(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     cmd: Command<CreateClosure>,
 ) -> AppResult<Response> {
     let mut tx = state.pool.begin().await?;
     let claim =
-        async |c: &mut PgConnection| idempotency::begin(c, &actor, &ctx, &cmd.fingerprint).await;
+        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
     let (cache, draft) = (&state.network, cmd.body.into());
     let created = cases::create_closure(&mut tx, cache, &actor, draft, Utc::now(), claim).await?;
-    respond(tx, &actor, &ctx, created, StatusCode::CREATED).await
+    respond(tx, &actor, &origin, created, StatusCode::CREATED).await
 }
 
 /// `GET /api/v1/closures` filter.
@@ -221,13 +223,13 @@ pub async fn list_closures(
 pub async fn end_closure(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<ClosureId>,
 ) -> AppResult<Response> {
     let mut tx = state.pool.begin().await?;
     let fingerprint = format!("DELETE /api/v1/closures/{id}");
     let claim =
-        async |c: &mut PgConnection| idempotency::begin(c, &actor, &ctx, &fingerprint).await;
+        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &fingerprint).await;
     let ended = cases::end_closure(&mut tx, &state.network, &actor, id, claim).await?;
-    respond(tx, &actor, &ctx, ended, StatusCode::OK).await
+    respond(tx, &actor, &origin, ended, StatusCode::OK).await
 }

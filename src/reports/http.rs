@@ -9,7 +9,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{AlertKind, Alerts, GroupBy, Summary, db, summarise};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
-use crate::http::{AppState, Json, Query};
+use crate::http::{Json, Query};
+use crate::app::AppState;
 
 /// Report routes.
 pub fn routes() -> OpenApiRouter<AppState> {

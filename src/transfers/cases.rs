@@ -22,7 +22,7 @@ use super::{
 use crate::audit::Change;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
-use crate::http::Ctx;
+use crate::audit::Origin;
 use crate::ids::{LotId, TransferId, WarehouseId};
 use crate::stock::db::{Movement, insert_movement};
 use crate::warehouses::ids::WarehouseIds;
@@ -67,7 +67,7 @@ pub struct ReceiveCmd {
 pub async fn send<R>(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     warehouses: &WarehouseIds,
     cmd: SendCmd,
     claim: impl AsyncFnOnce(&mut PgConnection) -> AppResult<Option<R>>,
@@ -113,7 +113,7 @@ pub async fn send<R>(
     for (i, line) in cmd.lines.iter().enumerate() {
         let line_no = i32::try_from(i).map_err(anyhow::Error::from)?;
         db::insert_line(conn, id, line_no, line.lot, line.qty).await?;
-        let out = movement(actor, ctx, id, line.lot, "transfer_out", -line.qty, note);
+        let out = movement(actor, origin, id, line.lot, "transfer_out", -line.qty, note);
         insert_movement(conn, &out).await?;
     }
     let transfer = answer(conn, id).await?;
@@ -130,7 +130,7 @@ pub async fn send<R>(
 pub async fn receive<R>(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     id: TransferId,
     cmd: ReceiveCmd,
     today: NaiveDate,
@@ -161,7 +161,7 @@ pub async fn receive<R>(
     let note = cmd.note.as_deref();
     for ((s, r), d) in sent.iter().zip(&received).zip(&dest) {
         if let Some(lot) = *d {
-            let mut inbound = movement(actor, ctx, id, lot, "transfer_in", r.received_qty, note);
+            let mut inbound = movement(actor, origin, id, lot, "transfer_in", r.received_qty, note);
             inbound.reason = r.reason.map(super::DiscrepancyReason::as_str);
             insert_movement(conn, &inbound).await?;
         }
@@ -262,7 +262,7 @@ async fn land(
 pub async fn cancel<R>(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     id: TransferId,
     note: Option<String>,
     claim: impl AsyncFnOnce(&mut PgConnection) -> AppResult<Option<R>>,
@@ -280,7 +280,7 @@ pub async fn cancel<R>(
     db::lock_lots(conn, &ids).await?;
     let note = note.as_deref();
     for s in &sent {
-        let back = movement(actor, ctx, id, s.lot_id, "transfer_return", s.qty, note);
+        let back = movement(actor, origin, id, s.lot_id, "transfer_return", s.qty, note);
         insert_movement(conn, &back).await?;
     }
     db::close(conn, id, status, actor.id, note).await?;
@@ -323,7 +323,7 @@ pub async fn get(conn: &mut PgConnection, id: TransferId) -> AppResult<Transfer>
 /// A ledger row of this transfer on `lot`.
 fn movement<'a>(
     actor: &Actor,
-    ctx: &'a Ctx,
+    origin: &'a Origin,
     id: TransferId,
     lot: LotId,
     kind: &'static str,
@@ -340,8 +340,8 @@ fn movement<'a>(
         ref_kind: Some("transfer"),
         ref_id: Some(id.0),
         actor: actor.id,
-        request_id: ctx.request_id.as_deref(),
-        idempotency_key: ctx.idempotency_key.as_deref(),
+        request_id: origin.request_id.as_deref(),
+        idempotency_key: origin.idempotency_key.as_deref(),
     }
 }
 

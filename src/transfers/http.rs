@@ -16,9 +16,10 @@ use super::cases::{self, Outcome, ReceiveCmd, SendCmd};
 use super::{DiscrepancyReason, ReceivedLine, SendLine, Transfer, TransferStatus};
 use crate::auth::Actor;
 use crate::error::AppResult;
-use crate::http::idempotency;
 use crate::http::pagination::{self, Page};
-use crate::http::{AppState, Command, Ctx, Json, Path, Query};
+use crate::http::{Command, Json, Path, Query};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::ids::{LotId, TransferId};
 
 /// Transfer routes.
@@ -138,14 +139,14 @@ impl From<ReceiveTransfer> for ReceiveCmd {
 async fn respond(
     tx: sqlx::Transaction<'_, sqlx::Postgres>,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     outcome: Outcome<Response>,
     status: StatusCode,
 ) -> AppResult<Response> {
     match outcome {
         ControlFlow::Break(replay) => Ok(replay),
         ControlFlow::Continue(done) => {
-            idempotency::finish_command(tx, actor, ctx, done.change, status, done.answer).await
+            crate::audit::http::finish_command(tx, actor, origin, done.change, status, done.answer).await
         }
     }
 }
@@ -160,15 +161,15 @@ async fn respond(
 pub async fn create_transfer(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     cmd: Command<CreateTransfer>,
 ) -> AppResult<Response> {
     let mut tx = state.writes.begin().await?;
     let claim =
-        async |c: &mut PgConnection| idempotency::begin(c, &actor, &ctx, &cmd.fingerprint).await;
+        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
     let warehouses = &state.warehouse_ids;
-    let send = cases::send(&mut tx, &actor, &ctx, warehouses, cmd.body.into(), claim).await?;
-    respond(tx, &actor, &ctx, send, StatusCode::CREATED).await
+    let send = cases::send(&mut tx, &actor, &origin, warehouses, cmd.body.into(), claim).await?;
+    respond(tx, &actor, &origin, send, StatusCode::CREATED).await
 }
 
 /// Receive a transfer at its destination: each line lands as the same lot code and
@@ -184,17 +185,17 @@ pub async fn create_transfer(
 pub async fn receive_transfer(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<TransferId>,
     cmd: Command<ReceiveTransfer>,
 ) -> AppResult<Response> {
     let today = Utc::now().with_timezone(&state.settings.tz).date_naive();
     let mut tx = state.writes.begin().await?;
     let claim =
-        async |c: &mut PgConnection| idempotency::begin(c, &actor, &ctx, &cmd.fingerprint).await;
+        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
     let req = cmd.body.into();
-    let received = cases::receive(&mut tx, &actor, &ctx, id, req, today, claim).await?;
-    respond(tx, &actor, &ctx, received, StatusCode::OK).await
+    let received = cases::receive(&mut tx, &actor, &origin, id, req, today, claim).await?;
+    respond(tx, &actor, &origin, received, StatusCode::OK).await
 }
 
 /// Cancel a transfer in transit: the stock returns to its source lots (`transfer_return`).
@@ -208,16 +209,16 @@ pub async fn receive_transfer(
 pub async fn cancel_transfer(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<TransferId>,
     cmd: Command<CancelTransfer>,
 ) -> AppResult<Response> {
     let mut tx = state.writes.begin().await?;
     let claim =
-        async |c: &mut PgConnection| idempotency::begin(c, &actor, &ctx, &cmd.fingerprint).await;
+        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
     let note = cmd.body.note.clone();
-    let cancelled = cases::cancel(&mut tx, &actor, &ctx, id, note, claim).await?;
-    respond(tx, &actor, &ctx, cancelled, StatusCode::OK).await
+    let cancelled = cases::cancel(&mut tx, &actor, &origin, id, note, claim).await?;
+    respond(tx, &actor, &origin, cancelled, StatusCode::OK).await
 }
 
 /// List transfers from or to a warehouse, by status, with their lines and what is in

@@ -9,7 +9,8 @@ use super::{TIERS, Warehouse, db};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::{self, Page};
-use crate::http::{AppState, Json, Path, Query};
+use crate::http::{Json, Path, Query};
+use crate::app::AppState;
 
 /// Warehouse routes.
 pub fn routes() -> OpenApiRouter<AppState> {

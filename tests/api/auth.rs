@@ -11,7 +11,7 @@ use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use stockpile::auth::{Actor, NewUser, Role};
-use stockpile::http::Ctx;
+use stockpile::audit::Origin;
 
 use crate::helpers::{TestApp, assert_problem, read, wait_for_listeners};
 use authz_table::{Access, TABLE};
@@ -30,7 +30,7 @@ async fn add_user(app: &TestApp, username: &str, role: &str, codes: &[&str]) {
     )
     .expect("valid user");
     let mut tx = app.pool.begin().await.expect("tx");
-    stockpile::auth::db::create_user(&mut tx, &Actor::system(), &Ctx::default(), new)
+    stockpile::auth::db::create_user(&mut tx, &Actor::system(), &Origin::cli(), new)
         .await
         .expect("create user");
     tx.commit().await.expect("commit");

@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use stockpile::audit::Change;
 use stockpile::auth::Actor;
 use stockpile::error::AppError;
-use stockpile::http::Ctx;
+use stockpile::audit::Origin;
 use stockpile::ids::LotId;
 use stockpile::transfers::cases::{self as transfers, ReceiveCmd, SendCmd};
 use stockpile::transfers::{ReceivedLine, SendLine, TransferStatus};
@@ -89,8 +89,8 @@ fn done<D>(outcome: ControlFlow<(), D>) -> D {
 
 /// Records a command's audit event the way a caller without keys does, and commits.
 async fn record_and_commit(mut tx: sqlx::Transaction<'_, sqlx::Postgres>, change: Change<'_>) {
-    let (actor, ctx) = (Actor::system(), Ctx::default());
-    stockpile::audit::db::record_and_answer(&mut tx, &actor, &ctx, change, None::<(i16, &())>)
+    let (actor, origin) = (Actor::system(), Origin::cli());
+    stockpile::audit::db::record_and_answer(&mut tx, &actor, &origin, change, None::<(i16, &())>)
         .await
         .expect("audit");
     tx.commit().await.expect("commit");
@@ -100,13 +100,13 @@ async fn record_and_commit(mut tx: sqlx::Transaction<'_, sqlx::Postgres>, change
 async fn a_transfer_sent_and_received_through_the_use_cases_moves_the_stock_once() {
     // Arrange
     let app = TestApp::demo().await;
-    let (actor, ctx, warehouses) = (Actor::system(), Ctx::default(), WarehouseIds::default());
+    let (actor, origin, warehouses) = (Actor::system(), Origin::cli(), WarehouseIds::default());
     let lot = lot_at(&app, SRC, 10).await;
     let cmd = send_cmd(lot, 4, Some("by the CLI"));
 
     // Act: send, then receive 3 of the 4 as damaged.
     let mut tx = app.pool.begin().await.expect("tx");
-    let sent = transfers::send(&mut tx, &actor, &ctx, &warehouses, cmd, no_key)
+    let sent = transfers::send(&mut tx, &actor, &origin, &warehouses, cmd, no_key)
         .await
         .expect("sent");
     let sent = done(sent);
@@ -123,7 +123,7 @@ async fn a_transfer_sent_and_received_through_the_use_cases_moves_the_stock_once
         note: None,
     };
     let today = chrono::Utc::now().date_naive();
-    let received = transfers::receive(&mut tx, &actor, &ctx, id, report, today, no_key)
+    let received = transfers::receive(&mut tx, &actor, &origin, id, report, today, no_key)
         .await
         .expect("received");
     let received = done(received);
@@ -170,14 +170,14 @@ async fn a_transfer_sent_and_received_through_the_use_cases_moves_the_stock_once
 async fn a_claim_that_answers_ends_the_command_before_it_writes() {
     // Arrange
     let app = TestApp::demo().await;
-    let (actor, ctx, warehouses) = (Actor::system(), Ctx::default(), WarehouseIds::default());
+    let (actor, origin, warehouses) = (Actor::system(), Origin::cli(), WarehouseIds::default());
     let lot = lot_at(&app, SRC, 10).await;
     let cmd = send_cmd(lot, 4, None);
     let replay = async |_: &mut PgConnection| Ok(Some("the earlier answer"));
 
     // Act
     let mut tx = app.pool.begin().await.expect("tx");
-    let outcome = transfers::send(&mut tx, &actor, &ctx, &warehouses, cmd, replay)
+    let outcome = transfers::send(&mut tx, &actor, &origin, &warehouses, cmd, replay)
         .await
         .expect("replayed");
     tx.commit().await.expect("commit");
@@ -191,13 +191,13 @@ async fn a_claim_that_answers_ends_the_command_before_it_writes() {
 async fn the_use_case_refuses_what_the_api_refuses_with_the_same_pointer() {
     // Arrange
     let app = TestApp::demo().await;
-    let (actor, ctx, warehouses) = (Actor::system(), Ctx::default(), WarehouseIds::default());
+    let (actor, origin, warehouses) = (Actor::system(), Origin::cli(), WarehouseIds::default());
     let lot = lot_at(&app, SRC, 5).await;
     let cmd = send_cmd(lot, 6, None);
 
     // Act
     let mut tx = app.pool.begin().await.expect("tx");
-    let err = transfers::send(&mut tx, &actor, &ctx, &warehouses, cmd, no_key)
+    let err = transfers::send(&mut tx, &actor, &origin, &warehouses, cmd, no_key)
         .await
         .expect_err("more than available");
 
@@ -216,7 +216,7 @@ async fn a_count_opened_recorded_and_posted_through_the_use_cases_books_the_vari
 
     // Arrange
     let app = TestApp::demo().await;
-    let (actor, ctx, warehouses) = (Actor::system(), Ctx::default(), WarehouseIds::default());
+    let (actor, origin, warehouses) = (Actor::system(), Origin::cli(), WarehouseIds::default());
     let lot = lot_at(&app, SRC, 10).await;
     let sku: String = sqlx::query_scalar(
         "select i.sku from items i join stock_lots l on l.item_id = i.id where l.id = $1",
@@ -241,7 +241,7 @@ async fn a_count_opened_recorded_and_posted_through_the_use_cases_books_the_vari
         .expect("recorded");
     record_and_commit(tx, done(recorded).change).await;
     let mut tx = app.pool.begin().await.expect("tx");
-    let posted = counts::post(&mut tx, &actor, &ctx, id, None, no_key)
+    let posted = counts::post(&mut tx, &actor, &origin, id, None, no_key)
         .await
         .expect("posted");
     let posted = done(posted);
