@@ -104,7 +104,7 @@ async fn contention(
                     audit::db::record(
                         &mut tx,
                         &stockpile::auth::Actor::system(),
-                        &stockpile::http::Ctx::default(),
+                        &stockpile::audit::Origin::default(),
                         audit::Change {
                             action: "stock.receipt",
                             entity_kind: "lot",

@@ -13,8 +13,8 @@ use chrono::{Days, NaiveDate};
 use serde::Deserialize;
 use sqlx::PgPool;
 
+use crate::audit::Origin;
 use crate::auth::Actor;
-use crate::http::Ctx;
 use crate::ids::{ItemId, LotId, SYSTEM_USER, UserId, WarehouseId};
 
 /// The seed folder of this checkout, used unless `--seed-dir` says otherwise.
@@ -315,7 +315,7 @@ pub async fn load(pool: &PgPool, dir: &Path, today: NaiveDate) -> anyhow::Result
     crate::audit::db::record(
         &mut tx,
         &Actor::system(),
-        &Ctx::default(),
+        &Origin::cli(),
         crate::audit::Change {
             action: "seed.load",
             entity_kind: "dataset",

@@ -30,9 +30,10 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use stockpile::allocation::db as alloc_db;
 use stockpile::audit::Change;
+use stockpile::audit::Origin;
 use stockpile::audit::db as audit_db;
 use stockpile::auth::{Actor, Role};
-use stockpile::http::{Ctx, Path};
+use stockpile::http::Path;
 use stockpile::ids::{IncidentId, RequestId, UserId, WarehouseId};
 use stockpile::stock::db as stock_db;
 use uuid::Uuid;
@@ -64,7 +65,7 @@ async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<Stri
         .lots
         .get(n)
         .ok_or((StatusCode::NOT_FOUND, "no such lot".into()))?;
-    let ctx = Ctx {
+    let origin = Origin {
         request_id: Some(Uuid::new_v4().to_string()),
         idempotency_key: None,
     };
@@ -77,7 +78,7 @@ async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<Stri
         after: Some(serde_json::json!({"warehouse": "JM-JH-RC", "lines": [
             {"lot_id": lot, "qty": -1, "reason": "load test"}]})),
     };
-    let event = audit_db::pending_event(&b.actor, &ctx, change);
+    let event = audit_db::pending_event(&b.actor, &origin, change);
     let batch = stock_db::CheckedMovements {
         warehouse: WarehouseId(b.warehouse),
         lots: &[lot],
@@ -87,7 +88,7 @@ async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<Stri
         kind: "issue",
         ref_id: op,
         actor: b.actor.id,
-        request_id: ctx.request_id.as_deref(),
+        request_id: origin.request_id.as_deref(),
         issue: true,
         today: chrono::Utc::now().date_naive(),
     };
@@ -131,13 +132,13 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
         .map(|l| l.id.0)
         .ok_or((StatusCode::CONFLICT, "no stock left".into()))?;
     let id = RequestId::new();
-    let ctx = Ctx {
+    let origin = Origin {
         request_id: Some(Uuid::new_v4().to_string()),
         idempotency_key: None,
     };
     let event = audit_db::pending_event(
         &b.actor,
-        &ctx,
+        &origin,
         Change {
             action: "allocation.request",
             entity_kind: "allocation_request",
@@ -161,7 +162,7 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
             include_affected_warehouses: false,
             status: "reserved",
             created_by: b.actor.id,
-            request_id: ctx.request_id.as_deref(),
+            request_id: origin.request_id.as_deref(),
             idempotency_key: None,
         },
         &alloc_db::NewLines {

@@ -22,11 +22,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{Priority, db};
+use crate::app::AppState;
 use crate::audit;
+use crate::audit::Origin;
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::pagination::{self, Page};
-use crate::http::{AppState, Command, Ctx, Json, Path, Query, idempotency};
+use crate::http::{Command, Json, Path, Query, idempotency};
 use crate::ids::{IncidentId, ItemId, LotId, RequestId, ShipmentId, WarehouseId};
 use crate::incidents::parse_area;
 use crate::planner::{
@@ -643,13 +645,13 @@ fn pick_rows(
 async fn reserve_lots(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     request: RequestId,
     per_lot: BTreeMap<LotId, i64>,
 ) -> AppResult<()> {
     let movements: Vec<Movement<'_>> = per_lot
         .into_iter()
-        .map(|(lot, qty)| movement(actor, ctx, request, lot, "reserve", 0, qty))
+        .map(|(lot, qty)| movement(actor, origin, request, lot, "reserve", 0, qty))
         .collect();
     insert_movements(conn, &movements).await?;
     Ok(())
@@ -674,7 +676,7 @@ fn fill_status(lines: &[(i64, i64)]) -> &'static str {
 pub async fn create_request(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(incident_id): Path<IncidentId>,
     cmd: Command<CreateRequest>,
 ) -> AppResult<Response> {
@@ -691,7 +693,7 @@ pub async fn create_request(
     )
     .await?;
     let mut first_attempt = 0;
-    if ctx.idempotency_key.is_none() {
+    if origin.idempotency_key.is_none() {
         // The optimistic attempts of a request without a key: plan from what the reads
         // see, then one statement locks the plan's cells, re-checks them and writes the
         // request, its reservations and its audit event only if the plan still holds
@@ -707,7 +709,7 @@ pub async fn create_request(
             )
             .await?;
             let (staged, written) =
-                write_plan(&mut conn, &actor, &ctx, &demand, incident_id, &plan).await?;
+                write_plan(&mut conn, &actor, &origin, &demand, incident_id, &plan).await?;
             if let Some(stamps) = written {
                 return Ok((StatusCode::CREATED, Json(staged.into_view(stamps))).into_response());
             }
@@ -736,7 +738,14 @@ pub async fn create_request(
                 .await?,
             );
         }
-        if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+        if let Some(replay) = idempotency::begin(
+            &mut tx,
+            actor.id,
+            origin.idempotency_key.as_deref(),
+            &cmd.fingerprint,
+        )
+        .await?
+        {
             return Ok(replay);
         }
         // plan_now checked the incident open. A request racing with its closure is
@@ -759,7 +768,7 @@ pub async fn create_request(
         // The same statement as above, in this transaction: it locks the plan's cells
         // (already ours in the last attempt) and re-checks the plan under the locks.
         let (staged, written) =
-            write_plan(&mut tx, &actor, &ctx, &demand, incident_id, &plan).await?;
+            write_plan(&mut tx, &actor, &origin, &demand, incident_id, &plan).await?;
         let Some(stamps) = written else {
             tx.rollback().await?;
             tracing::info!(attempt, "allocation plan lost a race; replanning");
@@ -768,7 +777,14 @@ pub async fn create_request(
         };
         // Exactly what was written: the plan passed every re-check under the locks.
         let view = staged.into_view(stamps);
-        return idempotency::finish_recorded(tx, &actor, &ctx, StatusCode::CREATED, view).await;
+        return idempotency::finish_recorded(
+            tx,
+            actor.id,
+            origin.idempotency_key.as_deref(),
+            StatusCode::CREATED,
+            view,
+        )
+        .await;
     }
     Err(AppError::Internal(anyhow::anyhow!(
         "the locked attempt did not hold"
@@ -781,13 +797,13 @@ pub async fn create_request(
 async fn write_plan(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     demand: &Demand,
     incident_id: IncidentId,
     plan: &Plan,
 ) -> AppResult<(StagedRequest, Option<db::Stamps>)> {
     let staged = stage_request(plan, demand, incident_id)?;
-    let event = audit::db::pending_event(actor, ctx, staged.change());
+    let event = audit::db::pending_event(actor, origin, staged.change());
     let written = db::insert_request_if_available(
         conn,
         &db::NewRequest {
@@ -798,8 +814,8 @@ async fn write_plan(
             include_affected_warehouses: demand.include_affected,
             status: status_name(plan.status),
             created_by: actor.id,
-            request_id: ctx.request_id.as_deref(),
-            idempotency_key: ctx.idempotency_key.as_deref(),
+            request_id: origin.request_id.as_deref(),
+            idempotency_key: origin.idempotency_key.as_deref(),
         },
         &staged.rows,
         &staged.picks,
@@ -1081,7 +1097,7 @@ async fn lock_changeable(
 
 fn movement<'a>(
     actor: &Actor,
-    ctx: &'a Ctx,
+    origin: &'a Origin,
     request: RequestId,
     lot: LotId,
     kind: &'a str,
@@ -1098,8 +1114,8 @@ fn movement<'a>(
         ref_kind: Some("allocation_request"),
         ref_id: Some(request.0),
         actor: actor.id,
-        request_id: ctx.request_id.as_deref(),
-        idempotency_key: ctx.idempotency_key.as_deref(),
+        request_id: origin.request_id.as_deref(),
+        idempotency_key: origin.idempotency_key.as_deref(),
     }
 }
 
@@ -1112,16 +1128,16 @@ async fn lock_lots(conn: &mut PgConnection, held: &[(LotId, WarehouseId, i64)]) 
 async fn finish_change(
     mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     id: RequestId,
     action: &str,
     before: Value,
 ) -> AppResult<Response> {
     let view = load_view(&mut tx, id).await?;
-    idempotency::finish_command(
+    crate::audit::http::finish_command(
         tx,
         actor,
-        ctx,
+        origin,
         audit::Change {
             action,
             entity_kind: "allocation_request",
@@ -1143,13 +1159,20 @@ async fn finish_change(
 pub async fn dispatch_request(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<RequestId>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
     let mut tx = state.writes.begin().await?;
     let fingerprint = format!("POST /api/v1/requests/{id}/dispatch");
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     let r = lock_changeable(&mut tx, id, "dispatch").await?;
@@ -1165,7 +1188,7 @@ pub async fn dispatch_request(
     lock_lots(&mut tx, &held).await?;
     let movements: Vec<Movement<'_>> = held
         .iter()
-        .map(|(lot, _, qty)| movement(&actor, &ctx, id, *lot, "dispatch", -qty, -qty))
+        .map(|(lot, _, qty)| movement(&actor, &origin, id, *lot, "dispatch", -qty, -qty))
         .collect();
     insert_movements(&mut tx, &movements).await?;
     // One shipment per source warehouse, all written in one statement.
@@ -1179,7 +1202,7 @@ pub async fn dispatch_request(
     }
     db::insert_shipments(&mut tx, id, &shipments, &lines).await?;
     db::mark_dispatched(&mut tx, id).await?;
-    finish_change(tx, &actor, &ctx, id, "allocation.dispatch", before).await
+    finish_change(tx, &actor, &origin, id, "allocation.dispatch", before).await
 }
 
 /// Release a request's reservations. Only before dispatch.
@@ -1190,13 +1213,20 @@ pub async fn dispatch_request(
 pub async fn cancel_request(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<RequestId>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
     let mut tx = state.writes.begin().await?;
     let fingerprint = format!("POST /api/v1/requests/{id}/cancel");
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     let r = lock_changeable(&mut tx, id, "cancel").await?;
@@ -1205,11 +1235,11 @@ pub async fn cancel_request(
     lock_lots(&mut tx, &held).await?;
     let movements: Vec<Movement<'_>> = held
         .iter()
-        .map(|(lot, _, qty)| movement(&actor, &ctx, id, *lot, "release", 0, -qty))
+        .map(|(lot, _, qty)| movement(&actor, &origin, id, *lot, "release", 0, -qty))
         .collect();
     insert_movements(&mut tx, &movements).await?;
     db::mark_cancelled(&mut tx, id).await?;
-    finish_change(tx, &actor, &ctx, id, "allocation.cancel", before).await
+    finish_change(tx, &actor, &origin, id, "allocation.cancel", before).await
 }
 
 /// Try to fill a request's shortfall from the stock available now.
@@ -1220,7 +1250,7 @@ pub async fn cancel_request(
 pub async fn replan_request(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<RequestId>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
@@ -1273,7 +1303,14 @@ pub async fn replan_request(
         drop(conn);
 
         let mut tx = state.writes.begin().await?;
-        if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
+        if let Some(replay) = idempotency::begin(
+            &mut tx,
+            actor.id,
+            origin.idempotency_key.as_deref(),
+            &fingerprint,
+        )
+        .await?
+        {
             return Ok(replay);
         }
         let locked = lock_changeable(&mut tx, id, "replan").await?;
@@ -1318,7 +1355,7 @@ pub async fn replan_request(
             }
             let (picks, per_lot) = pick_rows(plan, &line_no_of)?;
             db::insert_picks(&mut tx, id, &picks).await?;
-            reserve_lots(&mut tx, &actor, &ctx, id, per_lot).await?;
+            reserve_lots(&mut tx, &actor, &origin, id, per_lot).await?;
         }
         let totals: Vec<(i64, i64)> = db::lines(&mut tx, id)
             .await?
@@ -1326,7 +1363,7 @@ pub async fn replan_request(
             .map(|l| (l.requested, l.reserved))
             .collect();
         db::set_request_status(&mut tx, id, fill_status(&totals)).await?;
-        return finish_change(tx, &actor, &ctx, id, "allocation.replan", before).await;
+        return finish_change(tx, &actor, &origin, id, "allocation.replan", before).await;
     }
     Err(AppError::Internal(anyhow::anyhow!(
         "the locked replan did not hold"
@@ -1364,13 +1401,20 @@ pub struct DeliverShipment {
 pub async fn deliver_shipment(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<ShipmentId>,
     cmd: Command<DeliverShipment>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
     let mut tx = state.writes.begin().await?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     let status = db::lock_shipment_status(&mut tx, id)
@@ -1438,10 +1482,10 @@ pub async fn deliver_shipment(
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("shipment vanished")))?;
     let body = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
-    idempotency::finish_command(
+    crate::audit::http::finish_command(
         tx,
         &actor,
-        &ctx,
+        &origin,
         audit::Change {
             action: "shipment.deliver",
             entity_kind: "shipment",

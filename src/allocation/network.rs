@@ -18,10 +18,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::network_db::{self, ClosureRow, NewClosure};
+use crate::app::AppState;
 use crate::audit;
+use crate::audit::Origin;
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult, Problem};
-use crate::http::{AppState, Command, Ctx, Json, Path, Query, idempotency};
+use crate::http::{Command, Json, Path, Query, idempotency};
 use crate::ids::{ClosureId, SYSTEM_USER};
 use crate::incidents::{LatLon, parse_area};
 use crate::routing::{ClosedEdges, Closure, Network};
@@ -167,7 +169,7 @@ pub struct NetworkVersion {
 pub async fn replace_network(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     cmd: Command<Value>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Admin])?;
@@ -175,7 +177,14 @@ pub async fn replace_network(
     let net =
         Network::from_geojson(&text).map_err(|e| AppError::invalid(e.pointer(), e.to_string()))?;
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     let previous = network_db::newest_version(&mut tx).await?;
@@ -194,7 +203,8 @@ pub async fn replace_network(
         before: previous.map(|p| serde_json::json!({ "version": p })),
         after: Some(body.clone()),
     };
-    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
+    let res = crate::audit::http::finish_command(tx, &actor, &origin, change, StatusCode::OK, body)
+        .await?;
     *state.network.current.write().await = Some((version, Arc::new(net)));
     Ok(res)
 }
@@ -352,7 +362,7 @@ fn closure_out(r: ClosureRow, net: &Network, now: DateTime<Utc>) -> ClosureOut {
 pub async fn create_closure(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     cmd: Command<CreateClosure>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
@@ -396,7 +406,14 @@ pub async fn create_closure(
         }
     }
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     let id = ClosureId::new();
@@ -428,10 +445,10 @@ pub async fn create_closure(
         now,
     );
     let body = serde_json::to_value(&out).map_err(anyhow::Error::from)?;
-    idempotency::finish_command(
+    crate::audit::http::finish_command(
         tx,
         &actor,
-        &ctx,
+        &origin,
         audit::Change {
             action: "closure.create",
             entity_kind: "closure",
@@ -483,7 +500,7 @@ pub async fn list_closures(
 pub async fn end_closure(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<ClosureId>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
@@ -492,7 +509,14 @@ pub async fn end_closure(
     drop(conn);
     let mut tx = state.pool.begin().await?;
     let fingerprint = format!("DELETE /api/v1/closures/{id}");
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     let before = network_db::lock_closure(&mut tx, id)
@@ -510,10 +534,10 @@ pub async fn end_closure(
     let before =
         serde_json::to_value(closure_out(before, &net, now)).map_err(anyhow::Error::from)?;
     let body = serde_json::to_value(closure_out(after, &net, now)).map_err(anyhow::Error::from)?;
-    idempotency::finish_command(
+    crate::audit::http::finish_command(
         tx,
         &actor,
-        &ctx,
+        &origin,
         audit::Change {
             action: "closure.end",
             entity_kind: "closure",

@@ -3,49 +3,26 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::PgConnection;
 
-use super::{ChainCheck, Change, Event, Verification};
+use super::{ChainCheck, Change, Event, Origin, Verification};
 use crate::auth::Actor;
-use crate::http::Ctx;
 
 /// Records `change` in the transaction of `conn`. The event joins the hash chain when
 /// the transaction commits (migration `audit_chain_at_commit`): a deferred trigger then
 /// locks the chain head, assigns the next `seq` and computes
 /// `sha256(prev_hash || canonical JSON)` from the canonical JSON cut before `seq`, which
 /// sorts last. So no writer holds the head across a round trip, and a rollback records
-/// nothing.
+/// nothing. (An HTTP command records its event together with its idempotent answer:
+/// `audit::http::finish_command`.)
 pub async fn record(
     conn: &mut PgConnection,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     change: Change<'_>,
 ) -> Result<(), sqlx::Error> {
-    record_and_answer(conn, actor, ctx, change, None::<(i16, &())>).await
-}
-
-/// [`record`], and in the same statement stores `answer` (status, body) on the request's
-/// `Idempotency-Key` row when there is one: the last write of a command is one round
-/// trip (see `http::idempotency::finish_command`).
-pub async fn record_and_answer<B: serde::Serialize + Sync>(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    ctx: &Ctx,
-    change: Change<'_>,
-    answer: Option<(i16, &B)>,
-) -> Result<(), sqlx::Error> {
-    let event = pending_event(actor, ctx, change);
-    let (status, body) = answer.unzip();
-    let body = body.map(sqlx::types::Json);
+    let event = pending_event(actor, origin, change);
     sqlx::query!(
-        "with event as (
-             insert into audit_pending (event) values ($1))
-         update idempotency_keys set response_status = $2, response_body = $3
-          where $2::smallint is not null and user_id = $4 and key = $5",
-        event.pending_json(),
-        status,
-        // A jsonb parameter serialised straight from the handler's response type.
-        body as _,
-        event.actor_id,
-        event.idempotency_key,
+        "insert into audit_pending (event) values ($1)",
+        event.pending_json()
     )
     .execute(&mut *conn)
     .await?;
@@ -55,7 +32,7 @@ pub async fn record_and_answer<B: serde::Serialize + Sync>(
 /// The event that records `change`, as it goes into `audit_pending` (`seq` 0: the chain
 /// assigns it at commit). For statements that write the event themselves, beside the
 /// change it records (`stock::db::apply_checked_movements`).
-pub fn pending_event(actor: &Actor, ctx: &Ctx, change: Change<'_>) -> Event {
+pub fn pending_event(actor: &Actor, origin: &Origin, change: Change<'_>) -> Event {
     Event {
         seq: 0,
         at: Utc::now().trunc_subsecs(6),
@@ -64,8 +41,8 @@ pub fn pending_event(actor: &Actor, ctx: &Ctx, change: Change<'_>) -> Event {
         action: change.action.to_owned(),
         entity_kind: change.entity_kind.to_owned(),
         entity_id: change.entity_id,
-        request_id: ctx.request_id.clone(),
-        idempotency_key: ctx.idempotency_key.clone(),
+        request_id: origin.request_id.clone(),
+        idempotency_key: origin.idempotency_key.clone(),
         before: change.before,
         after: change.after,
     }

@@ -111,6 +111,24 @@ impl Event {
     }
 }
 
+/// Where a command came from, as its audit event and ledger rows record it: the request
+/// id and the `Idempotency-Key` of an HTTP request (see `audit::http` for its
+/// extractor), or neither for the CLI and the demo loader.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The `x-request-id` of this request.
+    pub request_id: Option<String>,
+    /// The `Idempotency-Key`, if sent.
+    pub idempotency_key: Option<String>,
+}
+
+impl Origin {
+    /// A command typed at the command line: no request id, no key.
+    pub fn cli() -> Self {
+        Self::default()
+    }
+}
+
 /// What a caller records; the chain position and time are filled in by [`db::record`].
 #[derive(Debug, Clone)]
 pub struct Change<'a> {

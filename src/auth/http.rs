@@ -19,11 +19,13 @@ use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{Actor, NewUser, Role, User, UserPatch, db, hash_token};
+use super::{Actor, NewUser, Role, User, UserPatch, cases, db, hash_token};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::audit::{self, Change};
 use crate::db::changes::Invalidate;
 use crate::error::{AppError, AppResult, Problem};
-use crate::http::{AppState, Command, Ctx, Json, Path, idempotency};
+use crate::http::{Command, Json, Path, idempotency};
 
 /// The bearer token of a request, or a 401 saying what is wrong with the header.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, AppError> {
@@ -195,7 +197,7 @@ fn bad_credentials() -> AppError {
               (status = 429, body = Problem, description = "Locked out; see Retry-After")))]
 pub async fn login(
     State(state): State<AppState>,
-    ctx: Ctx,
+    origin: Origin,
     Json(req): Json<LoginRequest>,
 ) -> AppResult<Json<LoginResponse>> {
     let key = super::login_key(&req.username);
@@ -216,7 +218,7 @@ pub async fn login(
 
     let (now, failures) = db::recent_failures(&mut tx, &key).await?;
     if let Some(retry_after_secs) = super::lockout_retry_after(&failures, now) {
-        audit::db::record(&mut tx, &audit_actor, &ctx, failed("locked_out")).await?;
+        audit::db::record(&mut tx, &audit_actor, &origin, failed("locked_out")).await?;
         tx.commit().await?;
         tracing::warn!(user.name = %key, retry_after_secs, "sign-in refused: locked out");
         return Err(AppError::TooManyRequests {
@@ -241,7 +243,7 @@ pub async fn login(
         .map_err(anyhow::Error::from)?;
     let Some(creds) = usable.filter(|_| matches) else {
         db::record_attempt(&mut tx, &key, false).await?;
-        audit::db::record(&mut tx, &audit_actor, &ctx, failed("bad_credentials")).await?;
+        audit::db::record(&mut tx, &audit_actor, &origin, failed("bad_credentials")).await?;
         tx.commit().await?;
         tracing::info!(user.name = %key, "sign-in failed");
         return Err(bad_credentials());
@@ -258,7 +260,7 @@ pub async fn login(
     audit::db::record(
         &mut tx,
         &creds.actor,
-        &ctx,
+        &origin,
         Change {
             action: "auth.login",
             entity_kind: "user",
@@ -285,7 +287,7 @@ pub async fn login(
 pub async fn logout(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     headers: HeaderMap,
 ) -> AppResult<StatusCode> {
     let token_hash = hash_token(bearer_token(&headers)?);
@@ -294,7 +296,7 @@ pub async fn logout(
     audit::db::record(
         &mut tx,
         &actor,
-        &ctx,
+        &origin,
         Change {
             action: "auth.logout",
             entity_kind: "user",
@@ -416,7 +418,7 @@ pub async fn get_user(
 pub async fn create_user(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     cmd: Command<CreateUserRequest>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Admin])?;
@@ -430,12 +432,26 @@ pub async fn create_user(
         req.password,
     )?;
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
-    let user = db::create_user(&mut tx, &actor, &ctx, new).await?;
+    let user = cases::create_user(&mut tx, &actor, &origin, new).await?;
     let body = serde_json::to_value(&user).map_err(anyhow::Error::from)?;
-    idempotency::finish(&mut tx, &actor, &ctx, StatusCode::CREATED, &body).await?;
+    idempotency::finish(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        StatusCode::CREATED,
+        &body,
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -451,7 +467,7 @@ pub async fn create_user(
 pub async fn update_user(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(username): Path<String>,
     cmd: Command<UpdateUserRequest>,
 ) -> AppResult<Response> {
@@ -465,12 +481,26 @@ pub async fn update_user(
         req.password,
     )?;
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
-    let user = db::update_user(&mut tx, &actor, &ctx, &username, patch).await?;
+    let user = cases::update_user(&mut tx, &actor, &origin, &username, patch).await?;
     let body = serde_json::to_value(&user).map_err(anyhow::Error::from)?;
-    idempotency::finish(&mut tx, &actor, &ctx, StatusCode::OK, &body).await?;
+    idempotency::finish(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        StatusCode::OK,
+        &body,
+    )
+    .await?;
     tx.commit().await?;
     state.sessions.invalidate();
     Ok((StatusCode::OK, Json(body)).into_response())

@@ -11,11 +11,13 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{Count, Counted, check_counted, db, posting};
+use crate::app::AppState;
 use crate::audit;
+use crate::audit::Origin;
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult};
 use crate::http::idempotency;
-use crate::http::{AppState, Command, Ctx, Json, Path};
+use crate::http::{Command, Json, Path};
 use crate::ids::{CountId, ItemId, LotId};
 use crate::stock::db::{Movement, insert_movement};
 
@@ -111,7 +113,7 @@ fn closed_conflict(status: &str) -> AppError {
 pub async fn create_count(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(code): Path<String>,
     cmd: Command<CreateCount>,
 ) -> AppResult<Response> {
@@ -119,7 +121,14 @@ pub async fn create_count(
     let mut tx = state.writes.begin().await?;
     let wh = state.warehouse_ids.in_path(&mut tx, &code).await?;
     actor.require_warehouse(wh.id, &wh.code)?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     let items: Option<Vec<ItemId>> = match &req.skus {
@@ -189,7 +198,8 @@ pub async fn create_count(
     };
     let body = view(&mut tx, &actor, id).await?;
     let res =
-        idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::CREATED, body).await?;
+        crate::audit::http::finish_command(tx, &actor, &origin, change, StatusCode::CREATED, body)
+            .await?;
     tracing::info!(count.id = %id, "count opened");
     Ok(res)
 }
@@ -206,7 +216,7 @@ pub async fn create_count(
 pub async fn record_count_lines(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<CountId>,
     cmd: Command<Vec<CountedLine>>,
 ) -> AppResult<Response> {
@@ -215,7 +225,14 @@ pub async fn record_count_lines(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no count with id {id}")))?;
     actor.require_warehouse(c.warehouse_id, &c.warehouse_code)?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     if c.status != "open" {
@@ -244,7 +261,8 @@ pub async fn record_count_lines(
         })),
     };
     let body = view(&mut tx, &actor, id).await?;
-    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
+    let res = crate::audit::http::finish_command(tx, &actor, &origin, change, StatusCode::OK, body)
+        .await?;
     Ok(res)
 }
 
@@ -261,7 +279,7 @@ pub async fn record_count_lines(
 pub async fn post_count(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<CountId>,
     cmd: Command<PostCount>,
 ) -> AppResult<Response> {
@@ -270,7 +288,14 @@ pub async fn post_count(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no count with id {id}")))?;
     actor.require_warehouse(c.warehouse_id, &c.warehouse_code)?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     if c.status != "open" {
@@ -312,8 +337,8 @@ pub async fn post_count(
                     ref_kind: Some("count"),
                     ref_id: Some(id.0),
                     actor: actor.id,
-                    request_id: ctx.request_id.as_deref(),
-                    idempotency_key: ctx.idempotency_key.as_deref(),
+                    request_id: origin.request_id.as_deref(),
+                    idempotency_key: origin.idempotency_key.as_deref(),
                 },
             )
             .await?;
@@ -332,7 +357,8 @@ pub async fn post_count(
         ),
     };
     let body = view(&mut tx, &actor, id).await?;
-    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
+    let res = crate::audit::http::finish_command(tx, &actor, &origin, change, StatusCode::OK, body)
+        .await?;
     tracing::info!(count.id = %id, adjustments = booked.len(), "count posted");
     Ok(res)
 }
@@ -350,7 +376,7 @@ pub async fn post_count(
 pub async fn cancel_count(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<CountId>,
     cmd: Command<CancelCount>,
 ) -> AppResult<Response> {
@@ -366,7 +392,14 @@ pub async fn cancel_count(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no count with id {id}")))?;
     actor.require_warehouse(c.warehouse_id, &c.warehouse_code)?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     if c.status != "open" {
@@ -381,7 +414,8 @@ pub async fn cancel_count(
         after: Some(json!({ "status": "cancelled", "reason": reason })),
     };
     let body = view(&mut tx, &actor, id).await?;
-    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
+    let res = crate::audit::http::finish_command(tx, &actor, &origin, change, StatusCode::OK, body)
+        .await?;
     Ok(res)
 }
 

@@ -17,10 +17,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::db::{self, MovementFilter};
 use super::{CsvOptions, Dataset, Format, Manifest, TextEncoder, Val, manifest_pairs};
+use crate::audit::Origin;
 use crate::audit::db::EventQuery;
 use crate::auth::Actor;
 use crate::error::AppError;
-use crate::http::Ctx;
 
 /// Bytes per streamed chunk.
 const CHUNK: usize = 64 * 1024;
@@ -84,7 +84,7 @@ pub struct Export {
 pub async fn start(
     pool: &PgPool,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     req: ExportRequest,
 ) -> Result<Export, AppError> {
     let dataset = req.source.dataset();
@@ -95,7 +95,7 @@ pub async fn start(
     crate::audit::db::record(
         &mut tx,
         actor,
-        ctx,
+        origin,
         crate::audit::Change {
             action: dataset.action(),
             entity_kind: "export",

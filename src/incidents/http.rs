@@ -11,11 +11,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::db::{self, IncidentRow, NewIncident};
 use super::{IncidentKind, IncidentStatus, LatLon, parse_area};
+use crate::app::AppState;
 use crate::audit;
+use crate::audit::Origin;
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::pagination::{self, Page};
-use crate::http::{AppState, Command, Ctx, Json, Path, Query, idempotency};
+use crate::http::{Command, Json, Path, Query, idempotency};
 use crate::ids::IncidentId;
 
 /// Incident routes.
@@ -141,7 +143,7 @@ fn check_population(p: Option<i64>) -> AppResult<()> {
 pub async fn create_incident(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     cmd: Command<CreateIncident>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
@@ -154,7 +156,14 @@ pub async fn create_incident(
     check_population(body.population)?;
 
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     let row = db::insert(
@@ -173,10 +182,10 @@ pub async fn create_incident(
     .await?;
     let out = Incident::from(row);
     let body = serde_json::to_value(&out).map_err(anyhow::Error::from)?;
-    idempotency::finish_command(
+    crate::audit::http::finish_command(
         tx,
         &actor,
-        &ctx,
+        &origin,
         audit::Change {
             action: "incident.create",
             entity_kind: "incident",
@@ -255,7 +264,7 @@ pub async fn get_incident(
 pub async fn update_incident(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<IncidentId>,
     cmd: Command<UpdateIncident>,
 ) -> AppResult<Response> {
@@ -274,7 +283,14 @@ pub async fn update_incident(
         }
     };
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     let before = db::get(&mut tx, id, true)
@@ -291,10 +307,10 @@ pub async fn update_incident(
     .await?;
     let before = serde_json::to_value(Incident::from(before)).map_err(anyhow::Error::from)?;
     let body = serde_json::to_value(Incident::from(row)).map_err(anyhow::Error::from)?;
-    idempotency::finish_command(
+    crate::audit::http::finish_command(
         tx,
         &actor,
-        &ctx,
+        &origin,
         audit::Change {
             action: "incident.update",
             entity_kind: "incident",

@@ -14,10 +14,11 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{Lot, db};
+use crate::app::AppState;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::{self, Page};
-use crate::http::{AppState, Json, Path, Query};
+use crate::http::{Json, Path, Query};
 use crate::ids::LotId;
 pub use ops::*;
 
@@ -96,8 +97,8 @@ pub async fn list_lots(
     let today = Utc::now().with_timezone(&state.settings.tz).date_naive();
     let mut conn = state.pool.acquire().await?;
     let warehouse =
-        crate::http::filters::warehouse_param(&mut conn, filter.warehouse.as_deref()).await?;
-    let item = crate::http::filters::sku_param(&mut conn, filter.sku.as_deref()).await?;
+        crate::warehouses::http::warehouse_param(&mut conn, filter.warehouse.as_deref()).await?;
+    let item = crate::catalog::http::sku_param(&mut conn, filter.sku.as_deref()).await?;
     if let Some(cat) = &filter.category
         && !crate::catalog::db::category_exists(&mut conn, cat).await?
     {

@@ -13,12 +13,14 @@ use super::{
     DiscrepancyReason, ReceivedLine, SendLine, Transfer, TransferStatus, check_send_lines, db,
     match_receipt,
 };
+use crate::app::AppState;
 use crate::audit;
+use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::idempotency;
 use crate::http::pagination::{self, Page};
-use crate::http::{AppState, Command, Ctx, Json, Path, Query};
+use crate::http::{Command, Json, Path, Query};
 use crate::ids::{LotId, TransferId};
 use crate::stock::db::{Movement, insert_movement};
 
@@ -120,7 +122,7 @@ fn closed_conflict(status: &str, verb: &str) -> AppError {
 pub async fn create_transfer(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     cmd: Command<CreateTransfer>,
 ) -> AppResult<Response> {
     let req = cmd.body;
@@ -151,7 +153,14 @@ pub async fn create_transfer(
         ));
     }
     actor.require_warehouse(from.id, &from.code)?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
 
@@ -218,8 +227,8 @@ pub async fn create_transfer(
                 ref_kind: Some("transfer"),
                 ref_id: Some(id.0),
                 actor: actor.id,
-                request_id: ctx.request_id.as_deref(),
-                idempotency_key: ctx.idempotency_key.as_deref(),
+                request_id: origin.request_id.as_deref(),
+                idempotency_key: origin.idempotency_key.as_deref(),
             },
         )
         .await?;
@@ -236,7 +245,8 @@ pub async fn create_transfer(
         after: Some(body.clone()),
     };
     let res =
-        idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::CREATED, body).await?;
+        crate::audit::http::finish_command(tx, &actor, &origin, change, StatusCode::CREATED, body)
+            .await?;
     tracing::info!(transfer.id = %id, "transfer sent");
     Ok(res)
 }
@@ -254,7 +264,7 @@ pub async fn create_transfer(
 pub async fn receive_transfer(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<TransferId>,
     cmd: Command<ReceiveTransfer>,
 ) -> AppResult<Response> {
@@ -264,7 +274,14 @@ pub async fn receive_transfer(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no transfer with id {id}")))?;
     actor.require_warehouse(t.to_warehouse_id, &t.to_code)?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     if t.status != "in_transit" {
@@ -343,8 +360,8 @@ pub async fn receive_transfer(
                     ref_kind: Some("transfer"),
                     ref_id: Some(id.0),
                     actor: actor.id,
-                    request_id: ctx.request_id.as_deref(),
-                    idempotency_key: ctx.idempotency_key.as_deref(),
+                    request_id: origin.request_id.as_deref(),
+                    idempotency_key: origin.idempotency_key.as_deref(),
                 },
             )
             .await?;
@@ -378,7 +395,8 @@ pub async fn receive_transfer(
         before: Some(serde_json::to_value(&before).map_err(anyhow::Error::from)?),
         after: Some(body.clone()),
     };
-    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
+    let res = crate::audit::http::finish_command(tx, &actor, &origin, change, StatusCode::OK, body)
+        .await?;
     tracing::info!(transfer.id = %id, "transfer received");
     Ok(res)
 }
@@ -394,7 +412,7 @@ pub async fn receive_transfer(
 pub async fn cancel_transfer(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<TransferId>,
     cmd: Command<CancelTransfer>,
 ) -> AppResult<Response> {
@@ -404,7 +422,14 @@ pub async fn cancel_transfer(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no transfer with id {id}")))?;
     actor.require_warehouse(t.from_warehouse_id, &t.from_code)?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     if t.status != "in_transit" {
@@ -428,8 +453,8 @@ pub async fn cancel_transfer(
                 ref_kind: Some("transfer"),
                 ref_id: Some(id.0),
                 actor: actor.id,
-                request_id: ctx.request_id.as_deref(),
-                idempotency_key: ctx.idempotency_key.as_deref(),
+                request_id: origin.request_id.as_deref(),
+                idempotency_key: origin.idempotency_key.as_deref(),
             },
         )
         .await?;
@@ -453,7 +478,8 @@ pub async fn cancel_transfer(
         before: Some(serde_json::to_value(&before).map_err(anyhow::Error::from)?),
         after: Some(body.clone()),
     };
-    let res = idempotency::finish_command(tx, &actor, &ctx, change, StatusCode::OK, body).await?;
+    let res = crate::audit::http::finish_command(tx, &actor, &origin, change, StatusCode::OK, body)
+        .await?;
     tracing::info!(transfer.id = %id, "transfer cancelled");
     Ok(res)
 }

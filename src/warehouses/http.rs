@@ -6,10 +6,11 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{TIERS, Warehouse, db};
+use crate::app::AppState;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::{self, Page};
-use crate::http::{AppState, Json, Path, Query};
+use crate::http::{Json, Path, Query};
 
 /// Warehouse routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -86,4 +87,17 @@ pub async fn get_warehouse(
         .await?
         .map(Json)
         .ok_or_else(|| AppError::not_found(format!("no warehouse with code {code}")))
+}
+
+/// Resolves the `warehouse` query parameter (a code) to its id: a code that names no
+/// warehouse is a 400 naming the parameter, not an empty result.
+pub async fn warehouse_param(
+    conn: &mut sqlx::PgConnection,
+    code: Option<&str>,
+) -> AppResult<Option<crate::ids::WarehouseId>> {
+    let Some(code) = code else { return Ok(None) };
+    super::db::by_code(conn, code)
+        .await?
+        .map(|w| Some(w.id))
+        .ok_or_else(|| AppError::bad_request("warehouse", format!("unknown warehouse `{code}`")))
 }

@@ -1534,14 +1534,14 @@ async fn reserve_as_planned(
     .await
     .expect("item and warehouse");
     let actor = stockpile::auth::Actor::system();
-    let ctx = stockpile::http::Ctx {
+    let origin = stockpile::audit::Origin {
         request_id: Some("verdict-test".into()),
         idempotency_key: None,
     };
     let id = stockpile::ids::RequestId::new();
     let event = stockpile::audit::db::pending_event(
         &actor,
-        &ctx,
+        &origin,
         stockpile::audit::Change {
             action: "allocation.request",
             entity_kind: "allocation_request",
@@ -1561,7 +1561,7 @@ async fn reserve_as_planned(
             include_affected_warehouses: false,
             status: "reserved",
             created_by: actor.id,
-            request_id: ctx.request_id.as_deref(),
+            request_id: origin.request_id.as_deref(),
             idempotency_key: None,
         },
         &db::NewLines {

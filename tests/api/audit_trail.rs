@@ -8,9 +8,9 @@ use std::pin::Pin;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
+use stockpile::audit::Origin;
 use stockpile::audit::{self, Change};
 use stockpile::auth::Actor;
-use stockpile::http::Ctx;
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, assert_problem};
@@ -24,7 +24,7 @@ async fn add_events(app: &TestApp, n: usize) {
         audit::db::record(
             &mut tx,
             &Actor::system(),
-            &Ctx::default(),
+            &Origin::cli(),
             Change {
                 action: "test.event",
                 entity_kind: "test",
@@ -868,7 +868,7 @@ async fn ledger_op(app: &TestApp, lot: Uuid, kind: &str, qty: i64, reserved: i64
     audit::db::record(
         &mut tx,
         &Actor::system(),
-        &Ctx::default(),
+        &Origin::cli(),
         Change {
             action: "test.movement",
             entity_kind: "lot",
@@ -1603,7 +1603,7 @@ const CALCULATIONS: &[(&str, &str)] = &[
 
 fn mutating_operations() -> BTreeSet<(String, String)> {
     let spec: Value =
-        serde_json::from_str(&stockpile::http::openapi::document()).expect("spec is JSON");
+        serde_json::from_str(&stockpile::app::openapi_document()).expect("spec is JSON");
     let mut ops = BTreeSet::new();
     for (path, item) in spec["paths"].as_object().expect("paths") {
         for method in ["post", "put", "patch", "delete"] {

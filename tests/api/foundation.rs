@@ -162,7 +162,7 @@ async fn reads_need_a_token() {
 
 #[test]
 fn the_committed_openapi_document_matches_the_code() {
-    let generated = stockpile::http::openapi::document();
+    let generated = stockpile::app::openapi_document();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("api-spec/openapi.json");
     if std::env::var_os("STOCKPILE_BLESS").is_some() {
         std::fs::write(&path, &generated).expect("write api-spec/openapi.json");

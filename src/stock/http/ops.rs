@@ -11,12 +11,14 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::app::AppState;
 use crate::audit::Change;
+use crate::audit::Origin;
 use crate::auth::{Actor, Role};
 use crate::catalog::Item;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::pagination::{self, Page};
-use crate::http::{AppState, Command, Ctx, Json, Path, Query, idempotency};
+use crate::http::{Command, Json, Path, Query, idempotency};
 use crate::ids::{ItemId, LotId};
 use crate::stock::db::{self, LockedLot, Movement, MovementRow, ReceivedLot, ReserveLevel};
 use crate::stock::{self as domain, AdjustmentReason, DateRule, Lot, LotStatus, Pick, Source};
@@ -99,12 +101,12 @@ async fn clerk_warehouse(
 async fn commit<T: Serialize + Sync>(
     tx: sqlx::Transaction<'_, sqlx::Postgres>,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     change: Change<'_>,
     status: StatusCode,
     out: &T,
 ) -> AppResult<Response> {
-    idempotency::finish_command(tx, actor, ctx, change, status, out).await
+    crate::audit::http::finish_command(tx, actor, origin, change, status, out).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -363,22 +365,29 @@ fn date_rule_error(i: usize, from_scan: bool, rule: &DateRule) -> FieldError {
 pub async fn create_receipt(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(code): Path<String>,
     cmd: Command<ReceiptRequest>,
 ) -> AppResult<Response> {
     let today = today(&state);
     let mut conn = state.writes.acquire().await?;
     let wh = clerk_warehouse(&state, &mut conn, &actor, &code).await?;
-    if ctx.idempotency_key.is_some() {
+    if origin.idempotency_key.is_some() {
         // The key's row is claimed first, in the transaction of the effect, so that a
         // retry replays the stored answer whatever has changed since.
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+        if let Some(replay) = idempotency::begin(
+            &mut tx,
+            actor.id,
+            origin.idempotency_key.as_deref(),
+            &cmd.fingerprint,
+        )
+        .await?
+        {
             return Ok(replay);
         }
         let (lines, resolved) = resolve_receipt(&state, &mut tx, cmd.body, today).await?;
-        return receive_locked(tx, &actor, &ctx, &wh, today, &lines, &resolved).await;
+        return receive_locked(tx, &actor, &origin, &wh, today, &lines, &resolved).await;
     }
     let (lines, resolved) = resolve_receipt(&state, &mut conn, cmd.body, today).await?;
     if resolved.iter().all(|(_, s)| *s == LotStatus::Available) {
@@ -399,7 +408,7 @@ pub async fn create_receipt(
             notes: &lines.iter().map(|l| l.note.as_deref()).collect::<Vec<_>>(),
             ref_id: receipt_id,
             actor: actor.id,
-            request_id: ctx.request_id.as_deref(),
+            request_id: origin.request_id.as_deref(),
         };
         let change = receipt_change(
             receipt_id,
@@ -408,7 +417,7 @@ pub async fn create_receipt(
                 (&*item.sku, &*l.lot_code, l.qty, false, LotStatus::Available)
             }),
         );
-        let event = crate::audit::db::pending_event(&actor, &ctx, change);
+        let event = crate::audit::db::pending_event(&actor, &origin, change);
         let applied = db::receive_into_existing_lots(&mut conn, &lots, &event).await?;
         if !applied.is_empty() {
             let out = ReceiptResponse {
@@ -435,7 +444,7 @@ pub async fn create_receipt(
         }
     }
     let tx = sqlx::Connection::begin(&mut *conn).await?;
-    receive_locked(tx, &actor, &ctx, &wh, today, &lines, &resolved).await
+    receive_locked(tx, &actor, &origin, &wh, today, &lines, &resolved).await
 }
 
 /// The audit record of a receipt: per line the item, lot code, quantity, whether the
@@ -557,7 +566,7 @@ async fn resolve_receipt(
 async fn receive_locked(
     mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     wh: &WarehouseRef,
     today: NaiveDate,
     lines: &[ParsedReceipt],
@@ -706,8 +715,8 @@ async fn receive_locked(
             ref_kind: Some("receipt"),
             ref_id: Some(receipt_id),
             actor: actor.id,
-            request_id: ctx.request_id.as_deref(),
-            idempotency_key: ctx.idempotency_key.as_deref(),
+            request_id: origin.request_id.as_deref(),
+            idempotency_key: origin.idempotency_key.as_deref(),
         });
     }
     for id in &to_quarantine {
@@ -750,7 +759,7 @@ async fn receive_locked(
             .iter()
             .map(|l| (&*l.sku, &*l.lot_code, l.qty, l.created, l.status)),
     );
-    commit(tx, actor, ctx, change, StatusCode::CREATED, &out).await
+    commit(tx, actor, origin, change, StatusCode::CREATED, &out).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -921,7 +930,7 @@ enum LotOp {
 async fn apply_lot_lines<'a>(
     state: &AppState,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     code: &str,
     fingerprint: &str,
     op: LotOp,
@@ -953,7 +962,7 @@ async fn apply_lot_lines<'a>(
         })).collect::<Vec<_>>()}),
         ),
     };
-    if ctx.idempotency_key.is_none() {
+    if origin.idempotency_key.is_none() {
         let lots: Vec<Uuid> = lines.iter().map(|l| l.lot.0).collect();
         let deltas: Vec<i64> = lines.iter().map(delta).collect();
         let reasons: Vec<&str> = lines.iter().map(|l| l.reason).collect();
@@ -967,11 +976,11 @@ async fn apply_lot_lines<'a>(
             kind,
             ref_id: op_id,
             actor: actor.id,
-            request_id: ctx.request_id.as_deref(),
+            request_id: origin.request_id.as_deref(),
             issue: op == LotOp::Issue,
             today,
         };
-        let event = crate::audit::db::pending_event(actor, ctx, change());
+        let event = crate::audit::db::pending_event(actor, origin, change());
         let applied = db::apply_checked_movements(&mut conn, &batch, &event).await?;
         if !applied.is_empty() {
             let out = OperationResponse {
@@ -996,7 +1005,14 @@ async fn apply_lot_lines<'a>(
         }
     }
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    if let Some(replay) = idempotency::begin(&mut tx, actor, ctx, fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     let mut ids: Vec<LotId> = lines.iter().map(|l| l.lot).collect();
@@ -1078,8 +1094,8 @@ async fn apply_lot_lines<'a>(
             ref_kind: Some(ref_kind),
             ref_id: Some(op_id),
             actor: actor.id,
-            request_id: ctx.request_id.as_deref(),
-            idempotency_key: ctx.idempotency_key.as_deref(),
+            request_id: origin.request_id.as_deref(),
+            idempotency_key: origin.idempotency_key.as_deref(),
         });
     }
     let balances = db::insert_movements(&mut tx, &movements).await?;
@@ -1101,7 +1117,7 @@ async fn apply_lot_lines<'a>(
             })
             .collect(),
     };
-    commit(tx, actor, ctx, change(), StatusCode::CREATED, &out).await
+    commit(tx, actor, origin, change(), StatusCode::CREATED, &out).await
 }
 
 /// Issue stock from named lots of a warehouse (local distribution).
@@ -1117,7 +1133,7 @@ async fn apply_lot_lines<'a>(
 pub async fn create_issue(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(code): Path<String>,
     cmd: Command<IssueRequest>,
 ) -> AppResult<Response> {
@@ -1125,7 +1141,7 @@ pub async fn create_issue(
     apply_lot_lines(
         &state,
         &actor,
-        &ctx,
+        &origin,
         &code,
         &cmd.fingerprint,
         LotOp::Issue,
@@ -1185,7 +1201,7 @@ pub async fn create_issue(
 pub async fn create_adjustment(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(code): Path<String>,
     cmd: Command<AdjustmentRequest>,
 ) -> AppResult<Response> {
@@ -1193,7 +1209,7 @@ pub async fn create_adjustment(
     apply_lot_lines(
         &state,
         &actor,
-        &ctx,
+        &origin,
         &code,
         &cmd.fingerprint,
         LotOp::Adjust,
@@ -1300,7 +1316,7 @@ pub struct StatusChange {
 async fn change_status(
     state: &AppState,
     actor: &Actor,
-    ctx: &Ctx,
+    origin: &Origin,
     id: LotId,
     cmd: &Command<StatusChange>,
     to: LotStatus,
@@ -1320,7 +1336,14 @@ async fn change_status(
         .ok_or_else(|| AppError::not_found(format!("no lot with id {id}")))?;
     let code = crate::warehouses::db::code_of(&mut tx, lot.warehouse_id).await?;
     actor.require_warehouse(lot.warehouse_id, &code)?;
-    if let Some(replay) = idempotency::begin(&mut tx, actor, ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     if !errors.is_empty() {
@@ -1358,7 +1381,7 @@ async fn change_status(
         before: Some(json!({"status": lot.status})),
         after: Some(json!({"status": to.as_str(), "reason": cmd.body.reason})),
     };
-    commit(tx, actor, ctx, change, StatusCode::OK, &out).await
+    commit(tx, actor, origin, change, StatusCode::OK, &out).await
 }
 
 /// Quarantine a lot: it can no longer be issued, transferred or allocated.
@@ -1373,11 +1396,11 @@ async fn change_status(
 pub async fn quarantine_lot(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<LotId>,
     cmd: Command<StatusChange>,
 ) -> AppResult<Response> {
-    change_status(&state, &actor, &ctx, id, &cmd, LotStatus::Quarantined).await
+    change_status(&state, &actor, &origin, id, &cmd, LotStatus::Quarantined).await
 }
 
 /// Release a quarantined lot.
@@ -1392,11 +1415,11 @@ pub async fn quarantine_lot(
 pub async fn release_lot(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(id): Path<LotId>,
     cmd: Command<StatusChange>,
 ) -> AppResult<Response> {
-    change_status(&state, &actor, &ctx, id, &cmd, LotStatus::Available).await
+    change_status(&state, &actor, &origin, id, &cmd, LotStatus::Available).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1424,14 +1447,21 @@ pub struct ReserveLevelInput {
 pub async fn set_reserve_levels(
     State(state): State<AppState>,
     actor: Actor,
-    ctx: Ctx,
+    origin: Origin,
     Path(code): Path<String>,
     cmd: Command<Vec<ReserveLevelInput>>,
 ) -> AppResult<Response> {
     actor.require(&[Role::Admin])?;
     let mut tx = state.writes.begin().await?;
     let wh = state.warehouse_ids.in_path(&mut tx, &code).await?;
-    if let Some(replay) = idempotency::begin(&mut tx, &actor, &ctx, &cmd.fingerprint).await? {
+    if let Some(replay) = idempotency::begin(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        &cmd.fingerprint,
+    )
+    .await?
+    {
         return Ok(replay);
     }
     let levels = &cmd.body;
@@ -1483,7 +1513,7 @@ pub async fn set_reserve_levels(
         before: Some(json!(touched(&before))),
         after: Some(json!(touched(&after))),
     };
-    commit(tx, &actor, &ctx, change, StatusCode::OK, &after).await
+    commit(tx, &actor, &origin, change, StatusCode::OK, &after).await
 }
 
 /// A warehouse's reserve levels.
@@ -1598,8 +1628,8 @@ pub async fn list_movements(
     }
     let mut conn = state.pool.acquire().await?;
     let warehouse =
-        crate::http::filters::warehouse_param(&mut conn, f.warehouse.as_deref()).await?;
-    let item = crate::http::filters::sku_param(&mut conn, f.sku.as_deref()).await?;
+        crate::warehouses::http::warehouse_param(&mut conn, f.warehouse.as_deref()).await?;
+    let item = crate::catalog::http::sku_param(&mut conn, f.sku.as_deref()).await?;
     let q = db::MovementQuery {
         warehouse,
         item,
