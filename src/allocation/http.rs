@@ -1195,7 +1195,7 @@ pub async fn dispatch_request(
     let mut shipments: BTreeMap<WarehouseId, ShipmentId> = BTreeMap::new();
     let mut lines = db::NewShipmentLines::default();
     for (lot, warehouse, qty) in &held {
-        let shipment = *shipments.entry(*warehouse).or_default(); // a new id
+        let shipment = *shipments.entry(*warehouse).or_insert_with(ShipmentId::new);
         lines.shipment_id.push(shipment.0);
         lines.lot_id.push(lot.0);
         lines.qty.push(*qty);
