@@ -2,8 +2,9 @@
 //! loader all call: each checks the rules in `auth` (pure), writes through `auth::db`
 //! and records its audit event, in the caller's transaction (the caller commits).
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 
 use super::{Actor, DEMO_USERS, DemoUser, NewUser, Role, User, UserPatch, db};
 use crate::audit::{self, Change, Origin};
@@ -164,4 +165,110 @@ pub async fn ensure_demo_users(pool: &PgPool) -> anyhow::Result<Vec<(DemoUser, S
         out.push((*demo, password));
     }
     Ok(out)
+}
+
+/// A new session: the bearer token (shown once), when it expires, and who signed in.
+#[derive(Debug)]
+pub struct Session {
+    /// The bearer token.
+    pub token: String,
+    /// When the token stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Who signed in.
+    pub user: User,
+}
+
+/// The one answer to every failed sign-in, so that it does not reveal which part was wrong.
+fn bad_credentials() -> AppError {
+    AppError::Unauthorized("the username or password is wrong".into())
+}
+
+/// Signs `username` in with `password` for `ttl`, in a transaction of its own.
+///
+/// An unknown user, a disabled one and a wrong password get the same answer in about the
+/// same time (every path costs one argon2 verification). After 5 failed attempts for a
+/// username within 15 minutes, further attempts get 429 with `Retry-After`, even with
+/// the right password. Every attempt is audited; failures are committed too.
+pub async fn login(
+    conn: &mut PgConnection,
+    origin: &Origin,
+    username: &str,
+    password: String,
+    ttl: chrono::Duration,
+) -> AppResult<Session> {
+    let key = super::login_key(username);
+    let mut tx = conn.begin().await?;
+    db::lock_login(&mut tx, &key).await?;
+    let found = db::credentials(&mut tx, &key).await?;
+    let audit_actor = found
+        .as_ref()
+        .map(|c| c.actor.clone())
+        .unwrap_or_else(Actor::system);
+    let failed = |reason: &'static str| Change {
+        action: "auth.login_failed",
+        entity_kind: "user",
+        entity_id: key.clone(),
+        before: None,
+        after: Some(json!({ "reason": reason })),
+    };
+
+    let (now, failures) = db::recent_failures(&mut tx, &key).await?;
+    if let Some(retry_after_secs) = super::lockout_retry_after(&failures, now) {
+        audit::db::record(&mut tx, &audit_actor, origin, failed("locked_out")).await?;
+        tx.commit().await?;
+        tracing::warn!(user.name = %key, retry_after_secs, "sign-in refused: locked out");
+        return Err(AppError::TooManyRequests {
+            detail: format!(
+                "too many failed sign-ins for this username; try again in {retry_after_secs} seconds"
+            ),
+            retry_after_secs,
+        });
+    }
+
+    // Verify against the user's hash, or a dummy one, so that every path costs one
+    // argon2 verification.
+    let usable = found
+        .as_ref()
+        .filter(|c| c.active && c.actor.role != Role::System);
+    let hash = usable
+        .and_then(|c| c.password_hash.clone())
+        .unwrap_or_else(|| super::DUMMY_HASH.clone());
+    let matches = tokio::task::spawn_blocking(move || super::verify_password(&password, &hash))
+        .await
+        .map_err(anyhow::Error::from)?;
+    let Some(creds) = usable.filter(|_| matches) else {
+        db::record_attempt(&mut tx, &key, false).await?;
+        audit::db::record(&mut tx, &audit_actor, origin, failed("bad_credentials")).await?;
+        tx.commit().await?;
+        tracing::info!(user.name = %key, "sign-in failed");
+        return Err(bad_credentials());
+    };
+
+    db::record_attempt(&mut tx, &key, true).await?;
+    let (token, token_hash) = super::new_token();
+    let expires_at = Utc::now() + ttl;
+    db::insert_session(&mut tx, &token_hash, creds.actor.id, expires_at).await?;
+    let user = db::user(&mut tx, &key)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the signed-in user vanished"))?;
+    audit::db::record(
+        &mut tx,
+        &creds.actor,
+        origin,
+        Change {
+            action: "auth.login",
+            entity_kind: "user",
+            entity_id: key.clone(),
+            before: None,
+            after: Some(json!({ "expires_at": expires_at })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user.name = %key, "signed in");
+    Ok(Session {
+        token,
+        expires_at,
+        user,
+    })
 }
