@@ -35,8 +35,8 @@ pub struct Incident {
     pub id: IncidentId,
     /// Name, e.g. "Typhoon Wipha, Taishan".
     pub name: String,
-    /// Kind: typhoon, flood, rainstorm, landslide, fire, earthquake, epidemic or other.
-    pub kind: String,
+    /// What happened.
+    pub kind: IncidentKind,
     /// Where supplies go (WGS84).
     pub point: LatLon,
     /// GeoJSON Polygon of the affected area; warehouses inside it are presumed cut off.
@@ -46,8 +46,8 @@ pub struct Incident {
     pub population: i64,
     /// When it started.
     pub started_at: DateTime<Utc>,
-    /// `open` or `closed`.
-    pub status: String,
+    /// Whether it still takes requests.
+    pub status: IncidentStatus,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
