@@ -738,13 +738,8 @@ pub async fn create_request(
                 .await?,
             );
         }
-        if let Some(replay) = idempotency::begin(
-            &mut tx,
-            actor.id,
-            origin.idempotency_key.as_deref(),
-            &cmd.fingerprint,
-        )
-        .await?
+        if let Some(replay) =
+            crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
         {
             return Ok(replay);
         }
@@ -1165,13 +1160,8 @@ pub async fn dispatch_request(
     actor.require(&[Role::Dispatcher])?;
     let mut tx = state.writes.begin().await?;
     let fingerprint = format!("POST /api/v1/requests/{id}/dispatch");
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &fingerprint).await?
     {
         return Ok(replay);
     }
@@ -1219,13 +1209,8 @@ pub async fn cancel_request(
     actor.require(&[Role::Dispatcher])?;
     let mut tx = state.writes.begin().await?;
     let fingerprint = format!("POST /api/v1/requests/{id}/cancel");
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &fingerprint).await?
     {
         return Ok(replay);
     }
@@ -1303,13 +1288,8 @@ pub async fn replan_request(
         drop(conn);
 
         let mut tx = state.writes.begin().await?;
-        if let Some(replay) = idempotency::begin(
-            &mut tx,
-            actor.id,
-            origin.idempotency_key.as_deref(),
-            &fingerprint,
-        )
-        .await?
+        if let Some(replay) =
+            crate::audit::http::claim_key(&mut tx, &actor, &origin, &fingerprint).await?
         {
             return Ok(replay);
         }
@@ -1407,13 +1387,8 @@ pub async fn deliver_shipment(
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
     let mut tx = state.writes.begin().await?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }

@@ -23,7 +23,7 @@ use crate::audit;
 use crate::audit::Origin;
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult, Problem};
-use crate::http::{Command, Json, Path, Query, idempotency};
+use crate::http::{Command, Json, Path, Query};
 use crate::ids::{ClosureId, SYSTEM_USER};
 use crate::incidents::{LatLon, parse_area};
 use crate::routing::{ClosedEdges, Closure, Network};
@@ -177,13 +177,8 @@ pub async fn replace_network(
     let net =
         Network::from_geojson(&text).map_err(|e| AppError::invalid(e.pointer(), e.to_string()))?;
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }
@@ -406,13 +401,8 @@ pub async fn create_closure(
         }
     }
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }
@@ -509,13 +499,8 @@ pub async fn end_closure(
     drop(conn);
     let mut tx = state.pool.begin().await?;
     let fingerprint = format!("DELETE /api/v1/closures/{id}");
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &fingerprint).await?
     {
         return Ok(replay);
     }

@@ -174,3 +174,21 @@ pub async fn finish_command<B: Serialize + Sync>(
     )
     .await
 }
+
+/// Starts a command: claims the request's `Idempotency-Key` for `actor` in the command's
+/// transaction, or returns the stored answer of the same request made before (see
+/// `http::idempotency::begin`). `None`: go ahead.
+pub async fn claim_key(
+    conn: &mut sqlx::PgConnection,
+    actor: &Actor,
+    origin: &Origin,
+    fingerprint: &str,
+) -> AppResult<Option<Response>> {
+    idempotency::begin(
+        conn,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        fingerprint,
+    )
+    .await
+}

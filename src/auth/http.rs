@@ -357,13 +357,8 @@ pub async fn create_user(
         req.password,
     )?;
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }
@@ -406,13 +401,8 @@ pub async fn update_user(
         req.password,
     )?;
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }

@@ -16,7 +16,6 @@ use crate::audit;
 use crate::audit::Origin;
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult};
-use crate::http::idempotency;
 use crate::http::{Command, Json, Path};
 use crate::ids::{CountId, ItemId, LotId};
 use crate::stock::db::{Movement, insert_movement};
@@ -121,13 +120,8 @@ pub async fn create_count(
     let mut tx = state.writes.begin().await?;
     let wh = state.warehouse_ids.in_path(&mut tx, &code).await?;
     actor.require_warehouse(wh.id, &wh.code)?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }
@@ -225,13 +219,8 @@ pub async fn record_count_lines(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no count with id {id}")))?;
     actor.require_warehouse(c.warehouse_id, &c.warehouse_code)?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }
@@ -288,13 +277,8 @@ pub async fn post_count(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no count with id {id}")))?;
     actor.require_warehouse(c.warehouse_id, &c.warehouse_code)?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }
@@ -392,13 +376,8 @@ pub async fn cancel_count(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no count with id {id}")))?;
     actor.require_warehouse(c.warehouse_id, &c.warehouse_code)?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }

@@ -17,7 +17,7 @@ use crate::audit::Origin;
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::pagination::{self, Page};
-use crate::http::{Command, Json, Path, Query, idempotency};
+use crate::http::{Command, Json, Path, Query};
 use crate::ids::IncidentId;
 
 /// Incident routes.
@@ -156,13 +156,8 @@ pub async fn create_incident(
     check_population(body.population)?;
 
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }
@@ -283,13 +278,8 @@ pub async fn update_incident(
         }
     };
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }

@@ -18,7 +18,6 @@ use crate::audit;
 use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
-use crate::http::idempotency;
 use crate::http::pagination::{self, Page};
 use crate::http::{Command, Json, Path, Query};
 use crate::ids::{LotId, TransferId};
@@ -153,13 +152,8 @@ pub async fn create_transfer(
         ));
     }
     actor.require_warehouse(from.id, &from.code)?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }
@@ -274,13 +268,8 @@ pub async fn receive_transfer(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no transfer with id {id}")))?;
     actor.require_warehouse(t.to_warehouse_id, &t.to_code)?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }
@@ -422,13 +411,8 @@ pub async fn cancel_transfer(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no transfer with id {id}")))?;
     actor.require_warehouse(t.from_warehouse_id, &t.from_code)?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }

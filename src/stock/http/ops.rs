@@ -18,7 +18,7 @@ use crate::auth::{Actor, Role};
 use crate::catalog::Item;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::pagination::{self, Page};
-use crate::http::{Command, Json, Path, Query, idempotency};
+use crate::http::{Command, Json, Path, Query};
 use crate::ids::{ItemId, LotId};
 use crate::stock::db::{self, LockedLot, Movement, MovementRow, ReceivedLot, ReserveLevel};
 use crate::stock::{self as domain, AdjustmentReason, DateRule, Lot, LotStatus, Pick, Source};
@@ -376,13 +376,8 @@ pub async fn create_receipt(
         // The key's row is claimed first, in the transaction of the effect, so that a
         // retry replays the stored answer whatever has changed since.
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        if let Some(replay) = idempotency::begin(
-            &mut tx,
-            actor.id,
-            origin.idempotency_key.as_deref(),
-            &cmd.fingerprint,
-        )
-        .await?
+        if let Some(replay) =
+            crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
         {
             return Ok(replay);
         }
@@ -1005,13 +1000,7 @@ async fn apply_lot_lines<'a>(
         }
     }
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        fingerprint,
-    )
-    .await?
+    if let Some(replay) = crate::audit::http::claim_key(&mut tx, actor, origin, fingerprint).await?
     {
         return Ok(replay);
     }
@@ -1336,13 +1325,8 @@ async fn change_status(
         .ok_or_else(|| AppError::not_found(format!("no lot with id {id}")))?;
     let code = crate::warehouses::db::code_of(&mut tx, lot.warehouse_id).await?;
     actor.require_warehouse(lot.warehouse_id, &code)?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, actor, origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }
@@ -1454,13 +1438,8 @@ pub async fn set_reserve_levels(
     actor.require(&[Role::Admin])?;
     let mut tx = state.writes.begin().await?;
     let wh = state.warehouse_ids.in_path(&mut tx, &code).await?;
-    if let Some(replay) = idempotency::begin(
-        &mut tx,
-        actor.id,
-        origin.idempotency_key.as_deref(),
-        &cmd.fingerprint,
-    )
-    .await?
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
     {
         return Ok(replay);
     }
