@@ -43,11 +43,14 @@ pub mod transfers;
 /// Warehouses of the reserve network.
 pub mod warehouses;
 
-pub use http::AppState;
+/// The application: state, routes and layers.
+pub mod app;
+
+pub use app::AppState;
 /// The pure core (`crates/core`), under the paths the service has always used.
 pub use stockpile_core::{gs1, planner, routing, rules};
 
 /// The whole HTTP service over `state`.
 pub fn app(state: AppState) -> axum::Router {
-    http::router(state)
+    app::router(state)
 }

@@ -23,8 +23,8 @@ pub mod network {
 
     use sqlx::PgConnection;
 
-    use crate::error::AppResult;
     use crate::app::AppState;
+    use crate::error::AppResult;
     use crate::routing::{ClosedEdges, Network};
 
     pub use crate::network::http::routes;

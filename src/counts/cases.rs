@@ -17,9 +17,9 @@ use sqlx::PgConnection;
 
 use super::{Count, Counted, Refusal, cancel_reason, check_counted, check_skus, db, post_lot};
 use crate::audit::Change;
+use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::AppResult;
-use crate::audit::Origin;
 use crate::ids::{CountId, ItemId, LotId};
 use crate::stock::db::{Movement, insert_movement};
 use crate::warehouses::ids::WarehouseIds;

@@ -13,11 +13,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::cases::{self, Outcome};
 use super::{Count, Counted};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::AppResult;
 use crate::http::{Command, Json, Path};
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::ids::{CountId, LotId};
 
 /// Count routes.
@@ -75,7 +75,8 @@ async fn respond(
     match outcome {
         ControlFlow::Break(replay) => Ok(replay),
         ControlFlow::Continue(done) => {
-            crate::audit::http::finish_command(tx, actor, origin, done.change, status, done.answer).await
+            crate::audit::http::finish_command(tx, actor, origin, done.change, status, done.answer)
+                .await
         }
     }
 }
@@ -98,8 +99,9 @@ pub async fn create_count(
     cmd: Command<CreateCount>,
 ) -> AppResult<Response> {
     let mut tx = state.writes.begin().await?;
-    let claim =
-        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
+    let claim = async |c: &mut PgConnection| {
+        crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
+    };
     let (warehouses, skus) = (&state.warehouse_ids, cmd.body.skus.clone());
     let opened = cases::open(&mut tx, &actor, warehouses, &code, skus, claim).await?;
     respond(tx, &actor, &origin, opened, StatusCode::CREATED).await
@@ -130,8 +132,9 @@ pub async fn record_count_lines(
         })
         .collect();
     let mut tx = state.writes.begin().await?;
-    let claim =
-        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
+    let claim = async |c: &mut PgConnection| {
+        crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
+    };
     let recorded = cases::record(&mut tx, &actor, id, lines, claim).await?;
     respond(tx, &actor, &origin, recorded, StatusCode::OK).await
 }
@@ -154,8 +157,9 @@ pub async fn post_count(
     cmd: Command<PostCount>,
 ) -> AppResult<Response> {
     let mut tx = state.writes.begin().await?;
-    let claim =
-        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
+    let claim = async |c: &mut PgConnection| {
+        crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
+    };
     let note = cmd.body.note.clone();
     let posted = cases::post(&mut tx, &actor, &origin, id, note, claim).await?;
     respond(tx, &actor, &origin, posted, StatusCode::OK).await
@@ -179,8 +183,9 @@ pub async fn cancel_count(
     cmd: Command<CancelCount>,
 ) -> AppResult<Response> {
     let mut tx = state.writes.begin().await?;
-    let claim =
-        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
+    let claim = async |c: &mut PgConnection| {
+        crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
+    };
     let reason = cmd.body.reason.clone();
     let cancelled = cases::cancel(&mut tx, &actor, id, &reason, claim).await?;
     respond(tx, &actor, &origin, cancelled, StatusCode::OK).await

@@ -16,11 +16,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::cases::{self, Outcome};
 use super::{ClosureDraft, ClosureOut, NetworkVersion, parse_lat_lon};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::{AppResult, Problem};
 use crate::http::{Command, Json, Path, Query};
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::ids::ClosureId;
 
 /// Network, closure and route routes.
@@ -44,7 +44,8 @@ async fn respond(
     match outcome {
         ControlFlow::Break(replay) => Ok(replay),
         ControlFlow::Continue(done) => {
-            crate::audit::http::finish_command(tx, actor, origin, done.change, status, done.answer).await
+            crate::audit::http::finish_command(tx, actor, origin, done.change, status, done.answer)
+                .await
         }
     }
 }
@@ -73,16 +74,23 @@ pub async fn replace_network(
     cmd: Command<Value>,
 ) -> AppResult<Response> {
     let mut tx = state.pool.begin().await?;
-    let claim =
-        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
+    let claim = async |c: &mut PgConnection| {
+        crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
+    };
     let replaced = match cases::replace(&mut tx, &actor, &cmd.body, claim).await? {
         ControlFlow::Break(replay) => return Ok(replay),
         ControlFlow::Continue(replaced) => replaced,
     };
     let done = replaced.done;
-    let res =
-        crate::audit::http::finish_command(tx, &actor, &origin, done.change, StatusCode::OK, done.answer)
-            .await?;
+    let res = crate::audit::http::finish_command(
+        tx,
+        &actor,
+        &origin,
+        done.change,
+        StatusCode::OK,
+        done.answer,
+    )
+    .await?;
     // Only once committed: the cache never holds a version no one else can read.
     state
         .network
@@ -184,8 +192,9 @@ pub async fn create_closure(
     cmd: Command<CreateClosure>,
 ) -> AppResult<Response> {
     let mut tx = state.pool.begin().await?;
-    let claim =
-        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
+    let claim = async |c: &mut PgConnection| {
+        crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
+    };
     let (cache, draft) = (&state.network, cmd.body.into());
     let created = cases::create_closure(&mut tx, cache, &actor, draft, Utc::now(), claim).await?;
     respond(tx, &actor, &origin, created, StatusCode::CREATED).await
@@ -228,8 +237,9 @@ pub async fn end_closure(
 ) -> AppResult<Response> {
     let mut tx = state.pool.begin().await?;
     let fingerprint = format!("DELETE /api/v1/closures/{id}");
-    let claim =
-        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &fingerprint).await;
+    let claim = async |c: &mut PgConnection| {
+        crate::audit::http::claim_key(c, &actor, &origin, &fingerprint).await
+    };
     let ended = cases::end_closure(&mut tx, &state.network, &actor, id, claim).await?;
     respond(tx, &actor, &origin, ended, StatusCode::OK).await
 }

@@ -20,9 +20,9 @@ use super::{
     check_route, check_send_lines, check_sources, db, landing_order, match_receipt,
 };
 use crate::audit::Change;
+use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
-use crate::audit::Origin;
 use crate::ids::{LotId, TransferId, WarehouseId};
 use crate::stock::db::{Movement, insert_movement};
 use crate::warehouses::ids::WarehouseIds;

@@ -14,12 +14,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::cases::{self, Outcome, ReceiveCmd, SendCmd};
 use super::{DiscrepancyReason, ReceivedLine, SendLine, Transfer, TransferStatus};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::AppResult;
 use crate::http::pagination::{self, Page};
 use crate::http::{Command, Json, Path, Query};
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::ids::{LotId, TransferId};
 
 /// Transfer routes.
@@ -146,7 +146,8 @@ async fn respond(
     match outcome {
         ControlFlow::Break(replay) => Ok(replay),
         ControlFlow::Continue(done) => {
-            crate::audit::http::finish_command(tx, actor, origin, done.change, status, done.answer).await
+            crate::audit::http::finish_command(tx, actor, origin, done.change, status, done.answer)
+                .await
         }
     }
 }
@@ -165,8 +166,9 @@ pub async fn create_transfer(
     cmd: Command<CreateTransfer>,
 ) -> AppResult<Response> {
     let mut tx = state.writes.begin().await?;
-    let claim =
-        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
+    let claim = async |c: &mut PgConnection| {
+        crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
+    };
     let warehouses = &state.warehouse_ids;
     let send = cases::send(&mut tx, &actor, &origin, warehouses, cmd.body.into(), claim).await?;
     respond(tx, &actor, &origin, send, StatusCode::CREATED).await
@@ -191,8 +193,9 @@ pub async fn receive_transfer(
 ) -> AppResult<Response> {
     let today = Utc::now().with_timezone(&state.settings.tz).date_naive();
     let mut tx = state.writes.begin().await?;
-    let claim =
-        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
+    let claim = async |c: &mut PgConnection| {
+        crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
+    };
     let req = cmd.body.into();
     let received = cases::receive(&mut tx, &actor, &origin, id, req, today, claim).await?;
     respond(tx, &actor, &origin, received, StatusCode::OK).await
@@ -214,8 +217,9 @@ pub async fn cancel_transfer(
     cmd: Command<CancelTransfer>,
 ) -> AppResult<Response> {
     let mut tx = state.writes.begin().await?;
-    let claim =
-        async |c: &mut PgConnection| crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await;
+    let claim = async |c: &mut PgConnection| {
+        crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
+    };
     let note = cmd.body.note.clone();
     let cancelled = cases::cancel(&mut tx, &actor, &origin, id, note, claim).await?;
     respond(tx, &actor, &origin, cancelled, StatusCode::OK).await

@@ -6,9 +6,9 @@ use std::ops::ControlFlow;
 
 use sqlx::PgConnection;
 use stockpile::audit::Change;
+use stockpile::audit::Origin;
 use stockpile::auth::Actor;
 use stockpile::error::AppError;
-use stockpile::audit::Origin;
 use stockpile::ids::LotId;
 use stockpile::transfers::cases::{self as transfers, ReceiveCmd, SendCmd};
 use stockpile::transfers::{ReceivedLine, SendLine, TransferStatus};
@@ -90,7 +90,7 @@ fn done<D>(outcome: ControlFlow<(), D>) -> D {
 /// Records a command's audit event the way a caller without keys does, and commits.
 async fn record_and_commit(mut tx: sqlx::Transaction<'_, sqlx::Postgres>, change: Change<'_>) {
     let (actor, origin) = (Actor::system(), Origin::cli());
-    stockpile::audit::db::record_and_answer(&mut tx, &actor, &origin, change, None::<(i16, &())>)
+    stockpile::audit::db::record(&mut tx, &actor, &origin, change)
         .await
         .expect("audit");
     tx.commit().await.expect("commit");

@@ -11,14 +11,14 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::app::AppState;
 use crate::audit::Change;
+use crate::audit::Origin;
 use crate::auth::{Actor, Role};
 use crate::catalog::Item;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::pagination::{self, Page};
 use crate::http::{Command, Json, Path, Query};
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::ids::{ItemId, LotId};
 use crate::stock::db::{self, LockedLot, Movement, MovementRow, ReceivedLot, ReserveLevel};
 use crate::stock::{self as domain, AdjustmentReason, DateRule, Lot, LotStatus, Pick, Source};
@@ -376,7 +376,9 @@ pub async fn create_receipt(
         // The key's row is claimed first, in the transaction of the effect, so that a
         // retry replays the stored answer whatever has changed since.
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
+        if let Some(replay) =
+            crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
+        {
             return Ok(replay);
         }
         let (lines, resolved) = resolve_receipt(&state, &mut tx, cmd.body, today).await?;
@@ -998,7 +1000,8 @@ async fn apply_lot_lines<'a>(
         }
     }
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, fingerprint).await? {
+    if let Some(replay) = crate::audit::http::claim_key(&mut tx, actor, origin, fingerprint).await?
+    {
         return Ok(replay);
     }
     let mut ids: Vec<LotId> = lines.iter().map(|l| l.lot).collect();
@@ -1322,7 +1325,9 @@ async fn change_status(
         .ok_or_else(|| AppError::not_found(format!("no lot with id {id}")))?;
     let code = crate::warehouses::db::code_of(&mut tx, lot.warehouse_id).await?;
     actor.require_warehouse(lot.warehouse_id, &code)?;
-    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, actor, origin, &cmd.fingerprint).await?
+    {
         return Ok(replay);
     }
     if !errors.is_empty() {
@@ -1433,7 +1438,9 @@ pub async fn set_reserve_levels(
     actor.require(&[Role::Admin])?;
     let mut tx = state.writes.begin().await?;
     let wh = state.warehouse_ids.in_path(&mut tx, &code).await?;
-    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
+    {
         return Ok(replay);
     }
     let levels = &cmd.body;
