@@ -22,13 +22,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{Priority, db};
+use crate::app::AppState;
 use crate::audit;
+use crate::audit::Origin;
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::pagination::{self, Page};
 use crate::http::{Command, Json, Path, Query, idempotency};
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::ids::{IncidentId, ItemId, LotId, RequestId, ShipmentId, WarehouseId};
 use crate::incidents::parse_area;
 use crate::planner::{
@@ -738,7 +738,9 @@ pub async fn create_request(
                 .await?,
             );
         }
-        if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
+        if let Some(replay) =
+            crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
+        {
             return Ok(replay);
         }
         // plan_now checked the incident open. A request racing with its closure is
@@ -770,7 +772,14 @@ pub async fn create_request(
         };
         // Exactly what was written: the plan passed every re-check under the locks.
         let view = staged.into_view(stamps);
-        return idempotency::finish_recorded(tx, actor.id, origin.idempotency_key.as_deref(), StatusCode::CREATED, view).await;
+        return idempotency::finish_recorded(
+            tx,
+            actor.id,
+            origin.idempotency_key.as_deref(),
+            StatusCode::CREATED,
+            view,
+        )
+        .await;
     }
     Err(AppError::Internal(anyhow::anyhow!(
         "the locked attempt did not hold"
@@ -1151,7 +1160,9 @@ pub async fn dispatch_request(
     actor.require(&[Role::Dispatcher])?;
     let mut tx = state.writes.begin().await?;
     let fingerprint = format!("POST /api/v1/requests/{id}/dispatch");
-    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &fingerprint).await? {
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &fingerprint).await?
+    {
         return Ok(replay);
     }
     let r = lock_changeable(&mut tx, id, "dispatch").await?;
@@ -1174,7 +1185,7 @@ pub async fn dispatch_request(
     let mut shipments: BTreeMap<WarehouseId, ShipmentId> = BTreeMap::new();
     let mut lines = db::NewShipmentLines::default();
     for (lot, warehouse, qty) in &held {
-        let shipment = *shipments.entry(*warehouse).or_default(); // a new id
+        let shipment = *shipments.entry(*warehouse).or_insert_with(ShipmentId::new);
         lines.shipment_id.push(shipment.0);
         lines.lot_id.push(lot.0);
         lines.qty.push(*qty);
@@ -1198,7 +1209,9 @@ pub async fn cancel_request(
     actor.require(&[Role::Dispatcher])?;
     let mut tx = state.writes.begin().await?;
     let fingerprint = format!("POST /api/v1/requests/{id}/cancel");
-    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &fingerprint).await? {
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &fingerprint).await?
+    {
         return Ok(replay);
     }
     let r = lock_changeable(&mut tx, id, "cancel").await?;
@@ -1275,7 +1288,9 @@ pub async fn replan_request(
         drop(conn);
 
         let mut tx = state.writes.begin().await?;
-        if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &fingerprint).await? {
+        if let Some(replay) =
+            crate::audit::http::claim_key(&mut tx, &actor, &origin, &fingerprint).await?
+        {
             return Ok(replay);
         }
         let locked = lock_changeable(&mut tx, id, "replan").await?;
@@ -1372,7 +1387,9 @@ pub async fn deliver_shipment(
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
     let mut tx = state.writes.begin().await?;
-    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
+    {
         return Ok(replay);
     }
     let status = db::lock_shipment_status(&mut tx, id)

@@ -1,5 +1,5 @@
-//! Allocation requests: plan, reserve atomically, dispatch and deliver; plus the road
-//! network, closures and routes the plans travel on.
+//! Allocation requests: plan, reserve atomically, dispatch and deliver, over the road
+//! network of [`crate::network`].
 //!
 //! Invariants:
 //! - Stock is reserved only through ledger rows (`reserve`, `release`, `dispatch`), written in
@@ -10,26 +10,35 @@
 //!   (`db::insert_request_if_available`), its own transaction.
 //! - Σ `allocation_picks.qty` of a request per lot equals what the ledger reserved for it,
 //!   until dispatch or cancel moves it out.
-//! - The road network in use is the newest `road_networks` row; each process caches the parsed
-//!   graph keyed by that row's id, so a replacement by any process is seen by all.
 
 pub mod db;
 pub mod http;
-pub mod network;
-pub mod network_db;
-
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::RwLock;
 
-use crate::routing::Network;
+/// The paths allocation code has always used for the road network, which now has a domain
+/// of its own ([`crate::network`]). Compatibility only: new code names `crate::network`.
+pub mod network {
+    use std::sync::Arc;
 
-/// The parsed road network of this process, keyed by its `road_networks` id.
-#[derive(Debug, Default)]
-pub struct NetworkCache {
-    pub(crate) current: RwLock<Option<(i64, Arc<Network>)>>,
+    use sqlx::PgConnection;
+
+    use crate::app::AppState;
+    use crate::error::AppResult;
+    use crate::routing::{ClosedEdges, Network};
+
+    pub use crate::network::http::routes;
+
+    /// [`crate::network::network_from`] over the state's network cache.
+    pub async fn network_from(
+        state: &AppState,
+        conn: &mut PgConnection,
+        row: crate::network::db::NetworkNow,
+    ) -> AppResult<(Arc<Network>, ClosedEdges)> {
+        crate::network::network_from(&state.network, conn, row).await
+    }
 }
+pub use crate::network::db as network_db;
 
 /// Request priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -11,13 +11,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::db::{self, IncidentRow, NewIncident};
 use super::{IncidentKind, IncidentStatus, LatLon, parse_area};
+use crate::app::AppState;
 use crate::audit;
+use crate::audit::Origin;
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::pagination::{self, Page};
 use crate::http::{Command, Json, Path, Query};
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::ids::IncidentId;
 
 /// Incident routes.
@@ -35,8 +35,8 @@ pub struct Incident {
     pub id: IncidentId,
     /// Name, e.g. "Typhoon Wipha, Taishan".
     pub name: String,
-    /// Kind: typhoon, flood, rainstorm, landslide, fire, earthquake, epidemic or other.
-    pub kind: String,
+    /// What happened.
+    pub kind: IncidentKind,
     /// Where supplies go (WGS84).
     pub point: LatLon,
     /// GeoJSON Polygon of the affected area; warehouses inside it are presumed cut off.
@@ -46,8 +46,8 @@ pub struct Incident {
     pub population: i64,
     /// When it started.
     pub started_at: DateTime<Utc>,
-    /// `open` or `closed`.
-    pub status: String,
+    /// Whether it still takes requests.
+    pub status: IncidentStatus,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -156,7 +156,9 @@ pub async fn create_incident(
     check_population(body.population)?;
 
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
+    {
         return Ok(replay);
     }
     let row = db::insert(
@@ -276,7 +278,9 @@ pub async fn update_incident(
         }
     };
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
+    {
         return Ok(replay);
     }
     let before = db::get(&mut tx, id, true)

@@ -24,11 +24,11 @@ use super::levels::{self, ReserveLevel, ReserveLevelInput};
 use super::movement::{self, MovementCmd, MovementResult, OperationResponse};
 use super::receipt::{self, ReceiptLine, ReceiptResponse, ReceiptResult, ResolvedLine};
 use super::{LockedLot, Lot, LotStatus, MovementKind, PickSuggestion, fields, pick_fefo};
+use crate::audit::Origin;
 use crate::audit::{self, Change};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::idempotency;
-use crate::audit::Origin;
 use crate::ids::{ItemId, LotId, WarehouseId};
 use crate::warehouses::ids::WarehouseRef;
 
@@ -64,7 +64,14 @@ impl<'c> Scope<'c> {
         out: &T,
     ) -> AppResult<()> {
         if let Scope::Keyed { conn, status } = self {
-            idempotency::finish(conn, actor.id, origin.idempotency_key.as_deref(), status, out).await?;
+            idempotency::finish(
+                conn,
+                actor.id,
+                origin.idempotency_key.as_deref(),
+                status,
+                out,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -107,8 +114,9 @@ impl Long<'_> {
                 tx.commit().await?;
             }
             Long::Keyed(conn, status) => {
-                let answer = Some((status.as_u16() as i16, out));
-                audit::db::record_and_answer(conn, actor, origin, change, answer).await?;
+                let event = audit::db::pending_event(actor, origin, change).pending_json();
+                let key = origin.idempotency_key.as_deref();
+                idempotency::record_and_answer(conn, actor.id, key, event, status, out).await?;
             }
         }
         Ok(())

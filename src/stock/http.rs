@@ -23,12 +23,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::cases::Scope;
 use super::{Lot, LotStatus, db};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::{self, Page};
 use crate::http::{Json, Path, Query};
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::ids::LotId;
 use crate::warehouses::ids::WarehouseRef;
 pub use levels::*;
@@ -104,7 +104,9 @@ impl<'c> Run<'c> {
             return Ok(Started::Go(Run::Own(conn, status)));
         }
         let mut tx = conn.begin().await?;
-        if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, fingerprint).await? {
+        if let Some(replay) =
+            crate::audit::http::claim_key(&mut tx, actor, origin, fingerprint).await?
+        {
             return Ok(Started::Replay(replay));
         }
         Ok(Started::Go(Run::Keyed(tx, status)))

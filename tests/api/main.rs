@@ -9,4 +9,5 @@ mod foundation;
 mod helpers;
 mod reads;
 mod stock_ops;
+mod transfer_count_cases;
 mod transfers_counts;

@@ -5,11 +5,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::{Run, Started};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::auth::{Actor, Role};
 use crate::error::AppResult;
 use crate::http::{Command, Json, Path};
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::stock::cases;
 use crate::stock::db::{self, ReserveLevel};
 pub use crate::stock::levels::ReserveLevelInput;
@@ -38,7 +38,8 @@ pub async fn set_reserve_levels(
         Started::Replay(replay) => return Ok(replay),
     };
     let items = &state.item_policies;
-    let out = cases::set_reserve_levels(run.scope(), &actor, &origin, items, &wh, &cmd.body).await?;
+    let out =
+        cases::set_reserve_levels(run.scope(), &actor, &origin, items, &wh, &cmd.body).await?;
     run.answer(out).await
 }
 

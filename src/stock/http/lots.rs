@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Run, Started};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::{self, Page};
 use crate::http::{Command, Json, Path, Query};
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::ids::LotId;
 use crate::stock::db::{self, MovementRow};
 use crate::stock::{Lot, LotStatus, MovementKind, cases};

@@ -7,11 +7,11 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Run, Started, clerk_warehouse, today};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::{Command, Json, Path, Query};
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::stock::PickSuggestion;
 use crate::stock::cases;
 pub use crate::stock::movement::{

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Run, Started, clerk_warehouse, today};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::catalog::Item;
 use crate::error::{AppError, AppResult};
 use crate::http::{Command, Json, Path};
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::stock::cases;
 pub use crate::stock::receipt::{ReceiptLine, ReceiptResponse, ReceiptResult};
 

@@ -1,10 +1,11 @@
-//! SQL of `network.rs`: stored road networks, the demo network's one-time store, and road
-//! closures.
+//! SQL of the network domain: stored road networks, the demo network's one-time store,
+//! and road closures.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
 
+use super::StoredClosure;
 use crate::ids::{ClosureId, UserId};
 
 /// The id of the newest stored network (the one in use); `None` when there is none.
@@ -70,50 +71,11 @@ pub async fn network_now(conn: &mut PgConnection) -> Result<NetworkNow, sqlx::Er
     .await
 }
 
-/// A stored road closure.
-#[derive(Debug, Clone)]
-pub struct ClosureRow {
-    /// Id.
-    pub id: ClosureId,
-    /// Name.
-    pub name: String,
-    /// Why.
-    pub reason: String,
-    /// Edges closed by id.
-    pub edge_ids: Vec<String>,
-    /// GeoJSON Polygon or MultiPolygon.
-    pub area: Option<Value>,
-    /// From.
-    pub starts_at: DateTime<Utc>,
-    /// Until (open-ended when absent).
-    pub ends_at: Option<DateTime<Utc>>,
-}
-
-/// A new closure.
-#[derive(Debug)]
-pub struct NewClosure<'a> {
-    /// Id.
-    pub id: ClosureId,
-    /// Name.
-    pub name: &'a str,
-    /// Why.
-    pub reason: &'a str,
-    /// Edges closed by id.
-    pub edge_ids: &'a [String],
-    /// GeoJSON Polygon or MultiPolygon.
-    pub area: Option<&'a Value>,
-    /// From.
-    pub starts_at: DateTime<Utc>,
-    /// Until (open-ended when absent).
-    pub ends_at: Option<DateTime<Utc>>,
-    /// Who closed the roads.
-    pub created_by: UserId,
-}
-
-/// Inserts a closure.
+/// Inserts a closure, recording who closed the roads.
 pub async fn insert_closure(
     conn: &mut PgConnection,
-    c: &NewClosure<'_>,
+    c: &StoredClosure,
+    created_by: UserId,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "insert into road_closures (id, name, reason, edge_ids, area, starts_at, ends_at, created_by)
@@ -121,11 +83,11 @@ pub async fn insert_closure(
         c.id as ClosureId,
         c.name,
         c.reason,
-        c.edge_ids,
-        c.area,
+        &c.edge_ids[..],
+        c.area.as_ref(),
         c.starts_at,
         c.ends_at,
-        c.created_by as UserId
+        created_by as UserId
     )
     .execute(conn)
     .await?;
@@ -133,9 +95,9 @@ pub async fn insert_closure(
 }
 
 /// The newest 1000 closures, newest first.
-pub async fn list_closures(conn: &mut PgConnection) -> Result<Vec<ClosureRow>, sqlx::Error> {
+pub async fn list_closures(conn: &mut PgConnection) -> Result<Vec<StoredClosure>, sqlx::Error> {
     sqlx::query_as!(
-        ClosureRow,
+        StoredClosure,
         r#"select id as "id: ClosureId", name, reason, edge_ids, area, starts_at, ends_at
              from road_closures order by id desc limit 1000"#
     )
@@ -147,9 +109,9 @@ pub async fn list_closures(conn: &mut PgConnection) -> Result<Vec<ClosureRow>, s
 pub async fn lock_closure(
     conn: &mut PgConnection,
     id: ClosureId,
-) -> Result<Option<ClosureRow>, sqlx::Error> {
+) -> Result<Option<StoredClosure>, sqlx::Error> {
     sqlx::query_as!(
-        ClosureRow,
+        StoredClosure,
         r#"select id as "id: ClosureId", name, reason, edge_ids, area, starts_at, ends_at
              from road_closures where id = $1 for update"#,
         id as ClosureId
@@ -170,9 +132,9 @@ pub async fn end_closure(
     conn: &mut PgConnection,
     id: ClosureId,
     ended_by: UserId,
-) -> Result<ClosureRow, sqlx::Error> {
+) -> Result<StoredClosure, sqlx::Error> {
     sqlx::query_as!(
-        ClosureRow,
+        StoredClosure,
         r#"update road_closures set ends_at = now(), ended_by = $2 where id = $1
            returning id as "id: ClosureId", name, reason, edge_ids, area, starts_at, ends_at"#,
         id as ClosureId,
