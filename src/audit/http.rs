@@ -192,3 +192,20 @@ pub async fn claim_key(
     )
     .await
 }
+
+/// Answers a command: the replayed answer, or the command's answer, recorded (with its
+/// audit event) and committed.
+pub async fn respond(
+    tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    actor: &Actor,
+    origin: &Origin,
+    outcome: super::Outcome<Response>,
+    status: StatusCode,
+) -> AppResult<Response> {
+    match outcome {
+        std::ops::ControlFlow::Break(replay) => Ok(replay),
+        std::ops::ControlFlow::Continue(done) => {
+            finish_command(tx, actor, origin, done.change, status, done.answer).await
+        }
+    }
+}

@@ -112,6 +112,19 @@ impl Event {
     }
 }
 
+/// What a command did: its answer (as JSON) and the audit event to record with it.
+#[derive(Debug)]
+pub struct Done {
+    /// The answer.
+    pub answer: Value,
+    /// The audit event.
+    pub change: Change<'static>,
+}
+
+/// A command's result: an earlier answer replayed when its `Idempotency-Key` was
+/// claimed before (`R`, a response), or the work done.
+pub type Outcome<R> = std::ops::ControlFlow<R, Done>;
+
 /// Where a command came from, as its audit event and ledger rows record it: the request
 /// id and the `Idempotency-Key` of an HTTP request (see `audit::http` for its
 /// extractor), or neither for the CLI and the demo loader.

@@ -24,18 +24,7 @@ use crate::ids::{CountId, ItemId, LotId};
 use crate::stock::db::{Movement, insert_movement};
 use crate::warehouses::ids::WarehouseIds;
 
-/// What a command did: the count as the caller may see it (as JSON, the answer) and the
-/// audit event to record with it.
-#[derive(Debug)]
-pub struct Done {
-    /// The count after the command: the answer.
-    pub answer: Value,
-    /// The audit event.
-    pub change: Change<'static>,
-}
-
-/// A command's result: an earlier answer replayed by `claim`, or the work done.
-pub type Outcome<R> = ControlFlow<R, Done>;
+pub use crate::audit::{Done, Outcome};
 
 /// Opens a blind count over the warehouse `code`, or its `skus`: locks every lot in
 /// scope and snapshots its on hand as expected, with the ledger high-water mark.

@@ -1,8 +1,6 @@
 //! HTTP handlers for cycle counts: open, record, post, cancel, show. Each parses the
 //! request, calls one use case of [`super::cases`] and shapes the answer.
 
-use std::ops::ControlFlow;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -11,10 +9,11 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::cases::{self, Outcome};
+use super::cases;
 use super::{Count, Counted};
 use crate::app::AppState;
 use crate::audit::Origin;
+use crate::audit::http::respond;
 use crate::auth::Actor;
 use crate::error::AppResult;
 use crate::http::{Command, Json, Path};
@@ -62,23 +61,6 @@ pub struct PostCount {
 pub struct CancelCount {
     /// Why the count will not be finished (1–200 characters).
     pub reason: String,
-}
-
-/// Answers a command: the replayed answer, or the count, recorded and committed.
-async fn respond(
-    tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    actor: &Actor,
-    origin: &Origin,
-    outcome: Outcome<Response>,
-    status: StatusCode,
-) -> AppResult<Response> {
-    match outcome {
-        ControlFlow::Break(replay) => Ok(replay),
-        ControlFlow::Continue(done) => {
-            crate::audit::http::finish_command(tx, actor, origin, done.change, status, done.answer)
-                .await
-        }
-    }
 }
 
 /// Open a blind count over a warehouse, or some of its SKUs: snapshots the expected

@@ -25,17 +25,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{ClosureId, SYSTEM_USER};
 use crate::routing::{ClosedEdges, Network, Route, SnapConfig};
 
-/// What a command did: the answer and the audit event to record with it.
-#[derive(Debug)]
-pub struct Done {
-    /// The answer (a closure, or the network version stored).
-    pub answer: Value,
-    /// The audit event.
-    pub change: Change<'static>,
-}
-
-/// A command's result: an earlier answer replayed by `claim`, or the work done.
-pub type Outcome<R> = ControlFlow<R, Done>;
+pub use crate::audit::{Done, Outcome};
 
 /// A network stored by [`replace`]: install it in the cache once committed
 /// ([`NetworkCache::install`]).

@@ -14,10 +14,11 @@ use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::cases::{self, Outcome};
+use super::cases;
 use super::{ClosureDraft, ClosureOut, NetworkVersion, parse_lat_lon};
 use crate::app::AppState;
 use crate::audit::Origin;
+use crate::audit::http::respond;
 use crate::auth::Actor;
 use crate::error::{AppResult, Problem};
 use crate::http::{Command, Json, Path, Query};
@@ -30,24 +31,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_route))
         .routes(routes!(create_closure, list_closures))
         .routes(routes!(end_closure))
-}
-
-/// Answers a command: the replayed answer, or the command's answer, recorded and
-/// committed.
-async fn respond(
-    tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    actor: &Actor,
-    origin: &Origin,
-    outcome: Outcome<Response>,
-    status: StatusCode,
-) -> AppResult<Response> {
-    match outcome {
-        ControlFlow::Break(replay) => Ok(replay),
-        ControlFlow::Continue(done) => {
-            crate::audit::http::finish_command(tx, actor, origin, done.change, status, done.answer)
-                .await
-        }
-    }
 }
 
 /// The network in use as GeoJSON; each edge has `state` (`open`, `closed` or `no_trucks`),

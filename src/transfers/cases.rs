@@ -27,18 +27,7 @@ use crate::ids::{LotId, TransferId, WarehouseId};
 use crate::stock::db::{Movement, insert_movement};
 use crate::warehouses::ids::WarehouseIds;
 
-/// What a command did: the transfer as it now stands (as JSON, the answer) and the audit
-/// event to record with it.
-#[derive(Debug)]
-pub struct Done {
-    /// The transfer after the command: the answer.
-    pub answer: Value,
-    /// The audit event.
-    pub change: Change<'static>,
-}
-
-/// A command's result: an earlier answer replayed by `claim`, or the work done.
-pub type Outcome<R> = ControlFlow<R, Done>;
+pub use crate::audit::{Done, Outcome};
 
 /// `send`'s command: from one warehouse to another, these lines.
 #[derive(Debug, Clone)]

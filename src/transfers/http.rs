@@ -1,8 +1,6 @@
 //! HTTP handlers for transfers: send, receive, cancel, list and show. Each parses the
 //! request, calls one use case of [`super::cases`] and shapes the answer.
 
-use std::ops::ControlFlow;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -12,10 +10,11 @@ use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::cases::{self, Outcome, ReceiveCmd, SendCmd};
+use super::cases::{self, ReceiveCmd, SendCmd};
 use super::{DiscrepancyReason, ReceivedLine, SendLine, Transfer, TransferStatus};
 use crate::app::AppState;
 use crate::audit::Origin;
+use crate::audit::http::respond;
 use crate::auth::Actor;
 use crate::error::AppResult;
 use crate::http::pagination::{self, Page};
@@ -131,23 +130,6 @@ impl From<ReceiveTransfer> for ReceiveCmd {
                 })
                 .collect(),
             note: req.note,
-        }
-    }
-}
-
-/// Answers a command: the replayed answer, or the transfer, recorded and committed.
-async fn respond(
-    tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    actor: &Actor,
-    origin: &Origin,
-    outcome: Outcome<Response>,
-    status: StatusCode,
-) -> AppResult<Response> {
-    match outcome {
-        ControlFlow::Break(replay) => Ok(replay),
-        ControlFlow::Continue(done) => {
-            crate::audit::http::finish_command(tx, actor, origin, done.change, status, done.answer)
-                .await
         }
     }
 }
