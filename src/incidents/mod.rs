@@ -5,6 +5,7 @@
 //! and do not intersect themselves. The same checks apply to closure areas, so they live
 //! here as pure functions returning the JSON pointer of the offending member.
 
+pub mod cases;
 pub mod db;
 pub mod http;
 
