@@ -13,16 +13,13 @@ macro_rules! id_type {
         #[schema(value_type = String, format = Uuid)]
         pub struct $name(pub Uuid);
 
+        // No `Default`: a fresh id is made on purpose with `new()`, never by
+        // `or_default()` or `..Default::default()`, where it would read like a bug.
+        #[allow(clippy::new_without_default)]
         impl $name {
             /// A fresh, time-ordered id (UUIDv7), so that ids sort by creation.
             pub fn new() -> Self {
                 Self(Uuid::now_v7())
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
             }
         }
 

@@ -28,6 +28,8 @@ pub mod http;
 pub mod ids;
 /// Incidents and their affected areas.
 pub mod incidents;
+/// The road network, road closures and truck routes.
+pub mod network;
 /// Stock summaries and alerts.
 pub mod reports;
 /// GBA demo data loader.
@@ -41,11 +43,14 @@ pub mod transfers;
 /// Warehouses of the reserve network.
 pub mod warehouses;
 
-pub use http::AppState;
+/// The application: state, routes and layers.
+pub mod app;
+
+pub use app::AppState;
 /// The pure core (`crates/core`), under the paths the service has always used.
 pub use stockpile_core::{gs1, planner, routing, rules};
 
 /// The whole HTTP service over `state`.
 pub fn app(state: AppState) -> axum::Router {
-    http::router(state)
+    app::router(state)
 }

@@ -270,7 +270,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn user_cmd(pool: &sqlx::PgPool, command: UserCmd) -> anyhow::Result<()> {
-    use stockpile::auth::{Actor, NewUser, UserPatch, db};
+    use stockpile::auth::{Actor, NewUser, UserPatch, cases, db};
     let system = Actor::system();
     let origin = stockpile::audit::Origin::default();
     match command {
@@ -292,7 +292,7 @@ async fn user_cmd(pool: &sqlx::PgPool, command: UserCmd) -> anyhow::Result<()> {
             let new = NewUser::parse(username, display_name, &role, warehouses, true, password)
                 .map_err(problem)?;
             let mut tx = pool.begin().await?;
-            let user = db::create_user(&mut tx, &system, &origin, new)
+            let user = cases::create_user(&mut tx, &system, &origin, new)
                 .await
                 .map_err(problem)?;
             tx.commit().await?;
@@ -304,7 +304,7 @@ async fn user_cmd(pool: &sqlx::PgPool, command: UserCmd) -> anyhow::Result<()> {
                 ..UserPatch::default()
             };
             let mut tx = pool.begin().await?;
-            let user = db::update_user(&mut tx, &system, &origin, &username, patch)
+            let user = cases::update_user(&mut tx, &system, &origin, &username, patch)
                 .await
                 .map_err(problem)?;
             tx.commit().await?;
@@ -347,7 +347,7 @@ fn problem(err: stockpile::error::AppError) -> anyhow::Error {
 
 async fn export_cmd(pool: &sqlx::PgPool, what: ExportCmd) -> anyhow::Result<()> {
     use futures_util::TryStreamExt;
-    use stockpile::exports::http::{AuditEventsParams, MovementsParams, StockAsOfParams};
+    use stockpile::exports::params::{AuditEventsParams, MovementsParams, StockAsOfParams};
     use tokio::io::AsyncWriteExt;
 
     let problem = |e: stockpile::error::AppError| anyhow::anyhow!("{e}");
@@ -402,9 +402,10 @@ async fn export_cmd(pool: &sqlx::PgPool, what: ExportCmd) -> anyhow::Result<()> 
         request_id: Some(format!("cli-{}", uuid::Uuid::now_v7())),
         idempotency_key: None,
     };
-    let export = stockpile::exports::run::start(pool, &stockpile::auth::Actor::system(), &origin, req)
-        .await
-        .map_err(problem)?;
+    let export =
+        stockpile::exports::run::start(pool, &stockpile::auth::Actor::system(), &origin, req)
+            .await
+            .map_err(problem)?;
     let mut out = tokio::io::stdout();
     let mut body = export.body;
     while let Some(chunk) = body.try_next().await? {
@@ -431,7 +432,7 @@ async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
                 None => tracing::info!("database already holds data; demo data not reloaded"),
             }
             // Printed once, to standard output only: never into the logs.
-            let users = stockpile::auth::db::ensure_demo_users(&db.pool).await?;
+            let users = stockpile::auth::cases::ensure_demo_users(&db.pool).await?;
             println!("demo users (passwords are new on every start and shown only here):");
             println!("  {:<16} {:<11} {:<10} password", "username", "role", "warehouse");
             for (user, password) in users {

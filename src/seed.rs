@@ -13,8 +13,8 @@ use chrono::{Days, NaiveDate};
 use serde::Deserialize;
 use sqlx::PgPool;
 
-use crate::auth::Actor;
 use crate::audit::Origin;
+use crate::auth::Actor;
 use crate::ids::{ItemId, LotId, SYSTEM_USER, UserId, WarehouseId};
 
 /// The seed folder of this checkout, used unless `--seed-dir` says otherwise.

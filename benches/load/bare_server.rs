@@ -30,10 +30,10 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use stockpile::allocation::db as alloc_db;
 use stockpile::audit::Change;
+use stockpile::audit::Origin;
 use stockpile::audit::db as audit_db;
 use stockpile::auth::{Actor, Role};
 use stockpile::http::Path;
-use stockpile::audit::Origin;
 use stockpile::ids::{IncidentId, RequestId, UserId, WarehouseId};
 use stockpile::stock::db as stock_db;
 use uuid::Uuid;
@@ -85,11 +85,11 @@ async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<Stri
         deltas: &[-1],
         reasons: &["load test"],
         notes: &[None],
-        kind: "issue",
+        op: stockpile::stock::movement::LotOp::Issue,
         ref_id: op,
         actor: b.actor.id,
         request_id: origin.request_id.as_deref(),
-        issue: true,
+        idempotency_key: None,
         today: chrono::Utc::now().date_naive(),
     };
     let mut conn = b.pool.acquire().await.map_err(failed)?;

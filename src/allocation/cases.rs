@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use geo::Point;
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
+use super::Priority;
 use super::db::{self, NewRequest, PlanWrite};
 use super::plan::{self, Intake};
 use super::request::{
@@ -25,12 +26,11 @@ use super::request::{
     check_delivery, check_lines, group_shipments,
 };
 use super::views::{self, PreviewView, RequestSummary, RequestView, ShipmentView};
-use super::{Priority, network};
+use crate::app::AppState;
 use crate::audit;
+use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::AppResult;
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::ids::{IncidentId, LotId, RequestId, ShipmentId, WarehouseId};
 use crate::planner::{self, Plan, PlanInput, Snapshot};
 use crate::stock::db::{Movement, insert_movements};
@@ -477,7 +477,7 @@ async fn plan_now(
 ) -> AppResult<Plan> {
     let snap = db::planner_snapshot(conn, &demand.item_ids(), incident_id).await?;
     let incident = plan::incident_for(snap.incident, incident_id, intake)?;
-    let (net, closed) = network::network_from(state, conn, snap.network).await?;
+    let (net, closed) = crate::network::network_from(&state.network, conn, snap.network).await?;
     let travel = net.travel_times(
         Point::new(incident.lon, incident.lat),
         &plan::points(&snap.warehouses),

@@ -9,12 +9,12 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::Priority;
-use super::network_db::NetworkNow;
 pub use super::plan::{CellTakes, NewLines, NewPicks, NewReservations};
 use super::plan::{IncidentPlace, ReserveLevel, SnapshotLot, SnapshotWarehouse};
 use super::request::{Held, RequestStatus, ShipmentStatus};
 use crate::ids::{IncidentId, ItemId, LotId, RequestId, ShipmentId, UserId, WarehouseId};
 use crate::incidents::{IncidentStatus, parse_area};
+use crate::network::db::NetworkNow;
 
 /// What the planner reads for these items and `incident`, in one statement (one round
 /// trip): where the incident is and whether it is open, the network in use and the

@@ -18,19 +18,18 @@ use super::request::{Received, RequestStatus};
 pub use super::views::{
     LineView, PickView, PreviewView, RequestSummary, RequestView, ShipmentLineView, ShipmentView,
 };
+use crate::app::AppState;
 use crate::audit;
+use crate::audit::Origin;
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::pagination::{self, Page};
 use crate::http::{Command, Json, Path, Query, idempotency};
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::ids::{IncidentId, LotId, RequestId, ShipmentId};
 
 /// Routes of this module.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .merge(super::network::routes())
         .routes(routes!(create_request))
         .routes(routes!(preview_allocation))
         .routes(routes!(list_requests))
@@ -146,7 +145,12 @@ pub struct Http<'a> {
 
 impl<'a> Http<'a> {
     /// Answers `status` to the request with `fingerprint`.
-    pub fn new(actor: &'a Actor, origin: &'a Origin, fingerprint: String, status: StatusCode) -> Self {
+    pub fn new(
+        actor: &'a Actor,
+        origin: &'a Origin,
+        fingerprint: String,
+        status: StatusCode,
+    ) -> Self {
         Http {
             actor,
             origin,
@@ -160,7 +164,7 @@ impl<T: Serialize + Send + Sync> Answer<T> for Http<'_> {
     type Out = Response;
 
     async fn claim(&mut self, conn: &mut PgConnection) -> AppResult<Option<Response>> {
-        idempotency::begin(conn, self.actor, self.origin, &self.fingerprint).await
+        crate::audit::http::claim_key(conn, self.actor, self.origin, &self.fingerprint).await
     }
 
     async fn finish(
@@ -171,11 +175,25 @@ impl<T: Serialize + Send + Sync> Answer<T> for Http<'_> {
     ) -> AppResult<Response> {
         match change {
             Some(change) => {
-                crate::audit::http::finish_command(tx, self.actor, self.origin, change, self.status, outcome)
-                    .await
+                crate::audit::http::finish_command(
+                    tx,
+                    self.actor,
+                    self.origin,
+                    change,
+                    self.status,
+                    outcome,
+                )
+                .await
             }
             None => {
-                idempotency::finish_recorded(tx, self.actor, self.origin, self.status, outcome).await
+                idempotency::finish_recorded(
+                    tx,
+                    self.actor.id,
+                    self.origin.idempotency_key.as_deref(),
+                    self.status,
+                    outcome,
+                )
+                .await
             }
         }
     }
@@ -206,7 +224,12 @@ pub async fn create_request(
         b.needed_by,
         b.include_affected_warehouses,
     );
-    let answer = Http::new(&actor, &origin, cmd.fingerprint.clone(), StatusCode::CREATED);
+    let answer = Http::new(
+        &actor,
+        &origin,
+        cmd.fingerprint.clone(),
+        StatusCode::CREATED,
+    );
     let mut conn = state.writes.acquire().await?;
     let now = Utc::now();
     cases::create_request(

@@ -1,5 +1,5 @@
-//! Allocation requests: plan, reserve atomically, dispatch and deliver; plus the road
-//! network, closures and routes the plans travel on.
+//! Allocation requests: plan, reserve atomically, dispatch and deliver, over the road
+//! network of [`crate::network`].
 //!
 //! Layers: `request` (the request's rules and statuses) and `plan` (snapshot to planner
 //! input, plan to rows) are pure, with unit tests; `cases` holds the use cases that the
@@ -16,32 +16,17 @@
 //!   proves that the two accept the same plans.
 //! - Σ `allocation_picks.qty` of a request per lot equals what the ledger reserved for it,
 //!   until dispatch or cancel moves it out.
-//! - The road network in use is the newest `road_networks` row; each process caches the parsed
-//!   graph keyed by that row's id, so a replacement by any process is seen by all.
 
 pub mod cases;
 pub mod db;
 pub mod http;
-pub mod network;
-pub mod network_db;
 pub mod plan;
 pub mod request;
 pub mod views;
 
 pub use request::{Refusal, RequestStatus, ShipmentStatus};
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
-use tokio::sync::RwLock;
-
-use crate::routing::Network;
-
-/// The parsed road network of this process, keyed by its `road_networks` id.
-#[derive(Debug, Default)]
-pub struct NetworkCache {
-    pub(crate) current: RwLock<Option<(i64, Arc<Network>)>>,
-}
 
 /// Request priority.
 #[derive(

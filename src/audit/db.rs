@@ -3,49 +3,26 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::PgConnection;
 
-use super::{ChainCheck, Change, Event, Verification};
+use super::{ChainCheck, Change, Event, Origin, Verification};
 use crate::auth::Actor;
-use crate::audit::Origin;
 
 /// Records `change` in the transaction of `conn`. The event joins the hash chain when
 /// the transaction commits (migration `audit_chain_at_commit`): a deferred trigger then
 /// locks the chain head, assigns the next `seq` and computes
 /// `sha256(prev_hash || canonical JSON)` from the canonical JSON cut before `seq`, which
 /// sorts last. So no writer holds the head across a round trip, and a rollback records
-/// nothing.
+/// nothing. (An HTTP command records its event together with its idempotent answer:
+/// `audit::http::finish_command`.)
 pub async fn record(
     conn: &mut PgConnection,
     actor: &Actor,
     origin: &Origin,
     change: Change<'_>,
 ) -> Result<(), sqlx::Error> {
-    record_and_answer(conn, actor, origin, change, None::<(i16, &())>).await
-}
-
-/// [`record`], and in the same statement stores `answer` (status, body) on the request's
-/// `Idempotency-Key` row when there is one: the last write of a command is one round
-/// trip (see `http::idempotency::finish_command`).
-pub async fn record_and_answer<B: serde::Serialize + Sync>(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    origin: &Origin,
-    change: Change<'_>,
-    answer: Option<(i16, &B)>,
-) -> Result<(), sqlx::Error> {
     let event = pending_event(actor, origin, change);
-    let (status, body) = answer.unzip();
-    let body = body.map(sqlx::types::Json);
     sqlx::query!(
-        "with event as (
-             insert into audit_pending (event) values ($1))
-         update idempotency_keys set response_status = $2, response_body = $3
-          where $2::smallint is not null and user_id = $4 and key = $5",
-        event.pending_json(),
-        status,
-        // A jsonb parameter serialised straight from the handler's response type.
-        body as _,
-        event.actor_id,
-        event.idempotency_key,
+        "insert into audit_pending (event) values ($1)",
+        event.pending_json()
     )
     .execute(&mut *conn)
     .await?;

@@ -1,18 +1,23 @@
 //! HTTP handlers for the audit trail: chain verification and the event query. Both are
 //! for auditors and admins only.
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde::Serialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::Verification;
 use super::db::{self, EventQuery, StoredEvent};
+use super::{Change, Origin, Verification};
+use crate::app::AppState;
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::{self, Page};
-use crate::http::{AppState, Json, Query};
+use crate::http::{Json, Query, idempotency};
 
 /// Routes of this module.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -114,4 +119,93 @@ pub async fn list_audit_events(
     let mut conn = state.pool.acquire().await?;
     let rows = db::list_events(&mut conn, &q).await?;
     Ok(Json(pagination::page(rows, limit, |e| e.seq)))
+}
+
+/// The origin of an HTTP request: its `x-request-id` and its `Idempotency-Key` (1 to 200
+/// visible ASCII characters, else a 400 naming the header).
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .headers
+            .get(&crate::http::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let idempotency_key = match parts.headers.get("idempotency-key") {
+            None => None,
+            Some(v) => {
+                let key = v.to_str().unwrap_or("");
+                if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(AppError::bad_request(
+                        "Idempotency-Key",
+                        "Idempotency-Key must be 1 to 200 visible ASCII characters",
+                    ));
+                }
+                Some(key.to_owned())
+            }
+        };
+        Ok(Origin {
+            request_id,
+            idempotency_key,
+        })
+    }
+}
+
+/// Ends a command, in the order every mutating handler keeps: records `change` in the
+/// audit trail and stores the answer for retries with the same key (one statement, see
+/// `http::idempotency::finish_command`), commits, and answers `status` with `body`.
+pub async fn finish_command<B: Serialize + Sync>(
+    tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    actor: &Actor,
+    origin: &Origin,
+    change: Change<'_>,
+    status: StatusCode,
+    body: B,
+) -> AppResult<Response> {
+    let event = db::pending_event(actor, origin, change).pending_json();
+    idempotency::finish_command(
+        tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        event,
+        status,
+        body,
+    )
+    .await
+}
+
+/// Starts a command: claims the request's `Idempotency-Key` for `actor` in the command's
+/// transaction, or returns the stored answer of the same request made before (see
+/// `http::idempotency::begin`). `None`: go ahead.
+pub async fn claim_key(
+    conn: &mut sqlx::PgConnection,
+    actor: &Actor,
+    origin: &Origin,
+    fingerprint: &str,
+) -> AppResult<Option<Response>> {
+    idempotency::begin(
+        conn,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        fingerprint,
+    )
+    .await
+}
+
+/// Answers a command: the replayed answer, or the command's answer, recorded (with its
+/// audit event) and committed.
+pub async fn respond(
+    tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    actor: &Actor,
+    origin: &Origin,
+    outcome: super::Outcome<Response>,
+    status: StatusCode,
+) -> AppResult<Response> {
+    match outcome {
+        std::ops::ControlFlow::Break(replay) => Ok(replay),
+        std::ops::ControlFlow::Continue(done) => {
+            finish_command(tx, actor, origin, done.change, status, done.answer).await
+        }
+    }
 }

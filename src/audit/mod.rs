@@ -66,20 +66,31 @@ impl Event {
 
     fn canonical_json_with_seq(&self, seq: i64) -> String {
         // serde_json's map is ordered by key (no `preserve_order`), so this is canonical.
-        json!({
-            "seq": seq,
-            "at": self.at.to_rfc3339_opts(SecondsFormat::Micros, true),
-            "actor_id": self.actor_id,
-            "actor_username": self.actor_username,
-            "action": self.action,
-            "entity_kind": self.entity_kind,
-            "entity_id": self.entity_id,
-            "request_id": self.request_id,
-            "idempotency_key": self.idempotency_key,
-            "before": self.before,
-            "after": self.after,
-        })
-        .to_string()
+        let mut fields = self.fields();
+        fields.insert("seq".into(), json!(seq));
+        Value::Object(fields).to_string()
+    }
+
+    /// The event's own fields, keyed by their column names (no `seq`).
+    fn fields(&self) -> serde_json::Map<String, Value> {
+        [
+            (
+                "at",
+                json!(self.at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+            ),
+            ("actor_id", json!(self.actor_id)),
+            ("actor_username", json!(self.actor_username)),
+            ("action", json!(self.action)),
+            ("entity_kind", json!(self.entity_kind)),
+            ("entity_id", json!(self.entity_id)),
+            ("request_id", json!(self.request_id)),
+            ("idempotency_key", json!(self.idempotency_key)),
+            ("before", json!(self.before)),
+            ("after", json!(self.after)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 
     /// The event as it goes into `audit_pending`: one jsonb value keyed by column name,
@@ -87,19 +98,9 @@ impl Event {
     /// is [`Self::canonical_json_head`]; the chain assigns `seq` at commit). Every
     /// statement that records an event binds this one value.
     pub fn pending_json(&self) -> Value {
-        json!({
-            "at": self.at.to_rfc3339_opts(SecondsFormat::Micros, true),
-            "actor_id": self.actor_id,
-            "actor_username": self.actor_username,
-            "action": self.action,
-            "entity_kind": self.entity_kind,
-            "entity_id": self.entity_id,
-            "request_id": self.request_id,
-            "idempotency_key": self.idempotency_key,
-            "before": self.before,
-            "after": self.after,
-            "canon": self.canonical_json_head(),
-        })
+        let mut fields = self.fields();
+        fields.insert("canon".into(), json!(self.canonical_json_head()));
+        Value::Object(fields)
     }
 
     /// `sha256(prev_hash || canonical_json)`, hex.
@@ -108,6 +109,37 @@ impl Event {
         h.update(prev_hash.as_bytes());
         h.update(self.canonical_json().as_bytes());
         hex::encode(h.finalize())
+    }
+}
+
+/// What a command did: its answer (as JSON) and the audit event to record with it.
+#[derive(Debug)]
+pub struct Done {
+    /// The answer.
+    pub answer: Value,
+    /// The audit event.
+    pub change: Change<'static>,
+}
+
+/// A command's result: an earlier answer replayed when its `Idempotency-Key` was
+/// claimed before (`R`, a response), or the work done.
+pub type Outcome<R> = std::ops::ControlFlow<R, Done>;
+
+/// Where a command came from, as its audit event and ledger rows record it: the request
+/// id and the `Idempotency-Key` of an HTTP request (see `audit::http` for its
+/// extractor), or neither for the CLI and the demo loader.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The `x-request-id` of this request.
+    pub request_id: Option<String>,
+    /// The `Idempotency-Key`, if sent.
+    pub idempotency_key: Option<String>,
+}
+
+impl Origin {
+    /// A command typed at the command line: no request id, no key.
+    pub fn cli() -> Self {
+        Self::default()
     }
 }
 

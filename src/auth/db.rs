@@ -1,14 +1,11 @@
-//! SQL for users, sessions and sign-in attempts, and the user use-cases that own a
-//! transaction's writes (the caller owns the transaction and commits it).
+//! SQL for users, sessions and sign-in attempts. The user use cases that combine these
+//! with rules and the audit trail are in `auth::cases`.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
-use super::{Actor, DEMO_USERS, DemoUser, NewUser, Role, User, UserPatch};
-use crate::audit::{self, Change};
+use super::{Actor, NewUser, Role, User};
 use crate::error::{AppError, AppResult};
-use crate::audit::Origin;
 use crate::ids::{UserId, WarehouseId};
 
 /// The active user behind an unexpired, unrevoked session token hash, and when the
@@ -241,7 +238,7 @@ pub async fn warehouse_ids(
     Ok(ids)
 }
 
-async fn set_warehouses(
+pub async fn set_warehouses(
     conn: &mut PgConnection,
     user: UserId,
     warehouses: &[WarehouseId],
@@ -263,22 +260,13 @@ async fn set_warehouses(
     Ok(())
 }
 
-/// Hashes a password off the async threads (argon2 is deliberately slow).
-pub async fn hash_password(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || super::hash_password(&password)).await?
-}
-
-/// Creates a user and records `user.create` (without the hash) as `actor`. The caller
-/// owns the transaction.
-pub async fn create_user(
+/// Inserts a user with a password hash already made.
+pub async fn insert_user(
     conn: &mut PgConnection,
-    actor: &Actor,
-    origin: &Origin,
-    new: NewUser,
-) -> AppResult<User> {
-    let warehouses = warehouse_ids(conn, &new.warehouses).await?;
-    let hash = hash_password(new.password).await?;
-    let id = UserId::new();
+    id: UserId,
+    new: &NewUser,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "insert into users (id, username, display_name, role, password_hash, active)
          values ($1, $2, $3, $4, $5, $6)",
@@ -286,156 +274,57 @@ pub async fn create_user(
         new.username,
         new.display_name,
         new.role.as_str(),
-        hash,
+        password_hash,
         new.active
     )
-    .execute(&mut *conn)
+    .execute(conn)
     .await?;
-    set_warehouses(conn, id, &warehouses).await?;
-    let user = user(conn, &new.username)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the new user vanished"))?;
-    audit::db::record(
-        conn,
-        actor,
-        origin,
-        Change {
-            action: "user.create",
-            entity_kind: "user",
-            entity_id: user.username.clone(),
-            before: None,
-            after: Some(serde_json::to_value(&user).map_err(anyhow::Error::from)?),
-        },
-    )
-    .await?;
-    Ok(user)
+    Ok(())
 }
 
-/// Changes a user and records `user.update` (without hashes) as `actor`. Disabling a
-/// user or changing the password revokes the user's sessions at once. The caller owns
-/// the transaction.
-pub async fn update_user(
+/// Locks the row of the user `username` (never the system user) and returns its id.
+pub async fn lock_user(
     conn: &mut PgConnection,
-    actor: &Actor,
-    origin: &Origin,
     username: &str,
-    patch: UserPatch,
-) -> AppResult<User> {
-    let locked = sqlx::query_scalar!(
+) -> Result<Option<UserId>, sqlx::Error> {
+    sqlx::query_scalar!(
         r#"select id as "id: UserId" from users where username = $1 and role <> 'system' for update"#,
         username
     )
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (Some(id), Some(before)) = (locked, user(conn, username).await?) else {
-        return Err(AppError::not_found(format!("no user `{username}`")));
-    };
-    let role = patch.role.unwrap_or(before.role);
-    let codes = patch
-        .warehouses
-        .clone()
-        .unwrap_or_else(|| before.warehouses.clone());
-    super::check_scope(role, &codes)?;
-    if id == actor.id && (patch.active == Some(false) || role != Role::Admin) {
-        return Err(AppError::conflict(
-            if patch.active == Some(false) {
-                "/active"
-            } else {
-                "/role"
-            },
-            "you cannot disable yourself or give up your own admin role; ask another admin",
-            None,
-        ));
-    }
-    let warehouses = match &patch.warehouses {
-        Some(codes) => Some(warehouse_ids(conn, codes).await?),
-        None => None,
-    };
-    let password_changed = patch.password.is_some();
-    let hash = match patch.password {
-        Some(p) => Some(hash_password(p).await?),
-        None => None,
-    };
-    let active = patch.active.unwrap_or(before.active);
+    .fetch_optional(conn)
+    .await
+}
+
+/// A user's new display name, role and active flag, and a new password hash if any.
+#[derive(Debug)]
+pub struct UserRow<'a> {
+    /// Display name.
+    pub display_name: &'a str,
+    /// Role.
+    pub role: Role,
+    /// Whether the user may sign in.
+    pub active: bool,
+    /// A new password hash, or `None` to keep the old one.
+    pub password_hash: Option<&'a str>,
+}
+
+/// Updates the user `id`.
+pub async fn update_user_row(
+    conn: &mut PgConnection,
+    id: UserId,
+    row: &UserRow<'_>,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "update users set display_name = $2, role = $3, active = $4,
                           password_hash = coalesce($5, password_hash), updated_at = now()
           where id = $1",
         id as UserId,
-        patch
-            .display_name
-            .as_deref()
-            .unwrap_or(&before.display_name),
-        role.as_str(),
-        active,
-        hash
+        row.display_name,
+        row.role.as_str(),
+        row.active,
+        row.password_hash
     )
-    .execute(&mut *conn)
+    .execute(conn)
     .await?;
-    if let Some(ws) = &warehouses {
-        set_warehouses(conn, id, ws).await?;
-    }
-    let revoked = if !active || password_changed {
-        revoke_sessions_of(conn, id).await?
-    } else {
-        0
-    };
-    let after = user(conn, username)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the user vanished"))?;
-    let mut after_json = serde_json::to_value(&after).map_err(anyhow::Error::from)?;
-    if let Some(obj) = after_json.as_object_mut() {
-        obj.insert("password_changed".into(), json!(password_changed));
-        obj.insert("sessions_revoked".into(), json!(revoked));
-    }
-    audit::db::record(
-        conn,
-        actor,
-        origin,
-        Change {
-            action: "user.update",
-            entity_kind: "user",
-            entity_id: after.username.clone(),
-            before: Some(serde_json::to_value(&before).map_err(anyhow::Error::from)?),
-            after: Some(after_json),
-        },
-    )
-    .await?;
-    Ok(after)
-}
-
-/// Makes sure every demo user exists and gives each a freshly generated password (a
-/// demo user that already exists gets a new one), audited as the system actor. Returns
-/// each demo user with its password, to print once. Call it only in demo mode, after
-/// the demo data (the clerks' warehouses) is loaded.
-pub async fn ensure_demo_users(pool: &PgPool) -> anyhow::Result<Vec<(DemoUser, String)>> {
-    let system = Actor::system();
-    let origin = Origin::cli();
-    let mut out = Vec::with_capacity(DEMO_USERS.len());
-    for demo in DEMO_USERS {
-        let password = super::random_password();
-        let warehouses: Vec<String> = demo.warehouse.iter().map(|w| (*w).to_owned()).collect();
-        let mut tx = pool.begin().await?;
-        let result = if user(&mut tx, demo.username).await?.is_some() {
-            let patch = UserPatch {
-                password: Some(password.clone()),
-                ..UserPatch::default()
-            };
-            update_user(&mut tx, &system, &origin, demo.username, patch).await
-        } else {
-            let new = NewUser {
-                username: demo.username.to_owned(),
-                display_name: demo.display_name.to_owned(),
-                role: demo.role,
-                warehouses,
-                active: true,
-                password: password.clone(),
-            };
-            create_user(&mut tx, &system, &origin, new).await
-        };
-        result.map_err(|e| anyhow::anyhow!("demo user {}: {e}", demo.username))?;
-        tx.commit().await?;
-        out.push((*demo, password));
-    }
-    Ok(out)
+    Ok(())
 }

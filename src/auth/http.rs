@@ -15,17 +15,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{Actor, NewUser, Role, User, UserPatch, db, hash_token};
+use super::{Actor, NewUser, Role, User, UserPatch, cases, db, hash_token};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::audit::{self, Change};
 use crate::db::changes::Invalidate;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::{Command, Json, Path, idempotency};
-use crate::app::AppState;
-use crate::audit::Origin;
 
 /// The bearer token of a request, or a 401 saying what is wrong with the header.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, AppError> {
@@ -180,11 +179,6 @@ pub struct LoginResponse {
     pub user: User,
 }
 
-/// The one answer to every failed sign-in, so that it does not reveal which part was wrong.
-fn bad_credentials() -> AppError {
-    AppError::Unauthorized("the username or password is wrong".into())
-}
-
 /// Sign in: trade a username and password for a bearer token.
 ///
 /// An unknown user, a disabled one and a wrong password get the same answer in about the
@@ -200,82 +194,13 @@ pub async fn login(
     origin: Origin,
     Json(req): Json<LoginRequest>,
 ) -> AppResult<Json<LoginResponse>> {
-    let key = super::login_key(&req.username);
-    let mut tx = state.pool.begin().await?;
-    db::lock_login(&mut tx, &key).await?;
-    let found = db::credentials(&mut tx, &key).await?;
-    let audit_actor = found
-        .as_ref()
-        .map(|c| c.actor.clone())
-        .unwrap_or_else(Actor::system);
-    let failed = |reason: &'static str| Change {
-        action: "auth.login_failed",
-        entity_kind: "user",
-        entity_id: key.clone(),
-        before: None,
-        after: Some(json!({ "reason": reason })),
-    };
-
-    let (now, failures) = db::recent_failures(&mut tx, &key).await?;
-    if let Some(retry_after_secs) = super::lockout_retry_after(&failures, now) {
-        audit::db::record(&mut tx, &audit_actor, &origin, failed("locked_out")).await?;
-        tx.commit().await?;
-        tracing::warn!(user.name = %key, retry_after_secs, "sign-in refused: locked out");
-        return Err(AppError::TooManyRequests {
-            detail: format!(
-                "too many failed sign-ins for this username; try again in {retry_after_secs} seconds"
-            ),
-            retry_after_secs,
-        });
-    }
-
-    // Verify against the user's hash, or a dummy one, so that every path costs one
-    // argon2 verification.
-    let usable = found
-        .as_ref()
-        .filter(|c| c.active && c.actor.role != Role::System);
-    let hash = usable
-        .and_then(|c| c.password_hash.clone())
-        .unwrap_or_else(|| super::DUMMY_HASH.clone());
-    let password = req.password;
-    let matches = tokio::task::spawn_blocking(move || super::verify_password(&password, &hash))
-        .await
-        .map_err(anyhow::Error::from)?;
-    let Some(creds) = usable.filter(|_| matches) else {
-        db::record_attempt(&mut tx, &key, false).await?;
-        audit::db::record(&mut tx, &audit_actor, &origin, failed("bad_credentials")).await?;
-        tx.commit().await?;
-        tracing::info!(user.name = %key, "sign-in failed");
-        return Err(bad_credentials());
-    };
-
-    db::record_attempt(&mut tx, &key, true).await?;
-    let (token, token_hash) = super::new_token();
-    let expires_at =
-        Utc::now() + chrono::Duration::hours(i64::from(state.settings.token_ttl_hours));
-    db::insert_session(&mut tx, &token_hash, creds.actor.id, expires_at).await?;
-    let user = db::user(&mut tx, &key)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the signed-in user vanished"))?;
-    audit::db::record(
-        &mut tx,
-        &creds.actor,
-        &origin,
-        Change {
-            action: "auth.login",
-            entity_kind: "user",
-            entity_id: key.clone(),
-            before: None,
-            after: Some(json!({ "expires_at": expires_at })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(user.name = %key, "signed in");
+    let ttl = chrono::Duration::hours(i64::from(state.settings.token_ttl_hours));
+    let mut conn = state.pool.acquire().await?;
+    let session = cases::login(&mut conn, &origin, &req.username, req.password, ttl).await?;
     Ok(Json(LoginResponse {
-        token,
-        expires_at,
-        user,
+        token: session.token,
+        expires_at: session.expires_at,
+        user: session.user,
     }))
 }
 
@@ -432,12 +357,21 @@ pub async fn create_user(
         req.password,
     )?;
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
+    {
         return Ok(replay);
     }
-    let user = db::create_user(&mut tx, &actor, &origin, new).await?;
+    let user = cases::create_user(&mut tx, &actor, &origin, new).await?;
     let body = serde_json::to_value(&user).map_err(anyhow::Error::from)?;
-    idempotency::finish(&mut tx, actor.id, origin.idempotency_key.as_deref(), StatusCode::CREATED, &body).await?;
+    idempotency::finish(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        StatusCode::CREATED,
+        &body,
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -467,12 +401,21 @@ pub async fn update_user(
         req.password,
     )?;
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
+    if let Some(replay) =
+        crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await?
+    {
         return Ok(replay);
     }
-    let user = db::update_user(&mut tx, &actor, &origin, &username, patch).await?;
+    let user = cases::update_user(&mut tx, &actor, &origin, &username, patch).await?;
     let body = serde_json::to_value(&user).map_err(anyhow::Error::from)?;
-    idempotency::finish(&mut tx, actor.id, origin.idempotency_key.as_deref(), StatusCode::OK, &body).await?;
+    idempotency::finish(
+        &mut tx,
+        actor.id,
+        origin.idempotency_key.as_deref(),
+        StatusCode::OK,
+        &body,
+    )
+    .await?;
     tx.commit().await?;
     state.sessions.invalidate();
     Ok((StatusCode::OK, Json(body)).into_response())

@@ -4,6 +4,7 @@
 //! are hashed with argon2id; a clerk acts only in assigned warehouses.
 
 pub mod cache;
+pub mod cases;
 pub mod db;
 pub mod http;
 

@@ -6,11 +6,11 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{Category, Item, db};
+use crate::app::AppState;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::{self, Page};
 use crate::http::{Json, Path, Query};
-use crate::app::AppState;
 
 /// Catalogue routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -94,4 +94,17 @@ pub async fn list_categories(
 ) -> AppResult<Json<Vec<Category>>> {
     let mut conn = state.pool.acquire().await?;
     Ok(Json(db::list_categories(&mut conn).await?))
+}
+
+/// Resolves the `sku` query parameter to the item's id: an unknown SKU is a 400 naming
+/// the parameter, not an empty result.
+pub async fn sku_param(
+    conn: &mut sqlx::PgConnection,
+    sku: Option<&str>,
+) -> AppResult<Option<crate::ids::ItemId>> {
+    let Some(sku) = sku else { return Ok(None) };
+    super::db::item_by_sku(conn, sku)
+        .await?
+        .map(|i| Some(i.id))
+        .ok_or_else(|| AppError::bad_request("sku", format!("unknown SKU `{sku}`")))
 }

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::{Asset, asset};
+use crate::app::AppState;
 use crate::error::AppError;
 use crate::http::Path;
-use crate::app::AppState;
 
 /// Everything is same-origin; Leaflet sets inline styles, hence `'unsafe-inline'` for styles
 /// only. `blob:` lets export downloads be saved from fetched bytes.

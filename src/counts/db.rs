@@ -3,7 +3,7 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Count, CountLine};
+use super::{Count, CountLine, CountStatus, CountedLot};
 use crate::ids::{CountId, ItemId, LotId, UserId, WarehouseId};
 
 /// Locks the lots of `warehouse` (of `items`, when given) in id order and returns their
@@ -73,8 +73,8 @@ pub struct LockedCount {
     pub warehouse_id: WarehouseId,
     /// Warehouse code.
     pub warehouse_code: String,
-    /// `open` or `posted`.
-    pub status: String,
+    /// Where it stands.
+    pub status: CountStatus,
     /// Ledger high-water mark of the snapshot.
     pub snapshot_movement_id: i64,
 }
@@ -87,7 +87,7 @@ pub async fn lock_count(
     sqlx::query_as!(
         LockedCount,
         r#"select c.id as "id: CountId", c.warehouse_id as "warehouse_id: WarehouseId", w.code as warehouse_code,
-                  c.status, c.snapshot_movement_id
+                  c.status as "status: CountStatus", c.snapshot_movement_id
              from counts c join warehouses w on w.id = c.warehouse_id
             where c.id = $1 for update of c"#,
         id as CountId
@@ -127,30 +127,13 @@ pub async fn set_counted(
     Ok(())
 }
 
-/// A counted lot at posting time, with its lot locked.
-#[derive(Debug, Clone)]
-pub struct PostLine {
-    /// Lot.
-    pub lot_id: LotId,
-    /// Lot code.
-    pub lot_code: String,
-    /// Units counted.
-    pub counted_qty: i64,
-    /// On hand now.
-    pub on_hand: i64,
-    /// Reserved now.
-    pub reserved: i64,
-    /// Net movement since the snapshot.
-    pub moved_after: i64,
-}
-
 /// Locks the counted lots of a count in id order and returns them with what moved on
 /// each since the snapshot's high-water mark.
 pub async fn lock_counted(
     conn: &mut PgConnection,
     id: CountId,
     hwm: i64,
-) -> Result<Vec<PostLine>, sqlx::Error> {
+) -> Result<Vec<CountedLot>, sqlx::Error> {
     let locked = sqlx::query!(
         r#"select l.id as "id: LotId", l.lot_code, l.on_hand, l.reserved, cl.counted_qty as "counted_qty!"
              from stock_lots l join count_lines cl on cl.lot_id = l.id
@@ -173,7 +156,7 @@ pub async fn lock_counted(
     .await?;
     Ok(locked
         .into_iter()
-        .map(|l| PostLine {
+        .map(|l| CountedLot {
             moved_after: moved
                 .iter()
                 .find(|m| m.lot_id == l.id)
@@ -255,7 +238,7 @@ pub async fn cancel(
 /// clerks).
 pub async fn get(conn: &mut PgConnection, id: CountId) -> Result<Option<Count>, sqlx::Error> {
     let Some(h) = sqlx::query!(
-        r#"select c.id as "id: CountId", w.code, c.status, c.skus, c.opened_by as "opened_by: UserId",
+        r#"select c.id as "id: CountId", w.code, c.status as "status: CountStatus", c.skus, c.opened_by as "opened_by: UserId",
                   c.opened_at, c.posted_by as "posted_by: UserId", c.posted_at, c.cancelled_at,
                   c.cancel_reason
              from counts c join warehouses w on w.id = c.warehouse_id where c.id = $1"#,

@@ -11,6 +11,7 @@
 
 pub mod db;
 pub mod http;
+pub mod params;
 pub mod run;
 
 use std::io::Write;

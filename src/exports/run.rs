@@ -17,10 +17,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::db::{self, MovementFilter};
 use super::{CsvOptions, Dataset, Format, Manifest, TextEncoder, Val, manifest_pairs};
+use crate::audit::Origin;
 use crate::audit::db::EventQuery;
 use crate::auth::Actor;
 use crate::error::AppError;
-use crate::audit::Origin;
 
 /// Bytes per streamed chunk.
 const CHUNK: usize = 64 * 1024;

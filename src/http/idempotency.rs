@@ -1,6 +1,8 @@
 //! `Idempotency-Key` handling. The key row is written in the same transaction as the
 //! effect: a failed request leaves no key behind, and a concurrent retry blocks on the
-//! primary key until the first commits, then replays its stored response.
+//! primary key until the first commits, then replays its stored response. This module
+//! is the only writer of `idempotency_keys`. Keys are per user: every function takes the
+//! user's id and the key the request sent (`None`: no key, nothing to do).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -8,9 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use super::{Ctx, Json};
-use crate::audit::{self, Change};
-use crate::auth::Actor;
+use super::Json;
 use crate::error::{AppError, AppResult};
 use crate::ids::UserId;
 
@@ -19,11 +19,11 @@ use crate::ids::UserId;
 /// when the caller should go ahead (or sent no key).
 pub async fn begin(
     conn: &mut PgConnection,
-    actor: &Actor,
-    ctx: &Ctx,
+    user: UserId,
+    key: Option<&str>,
     fingerprint: &str,
 ) -> AppResult<Option<Response>> {
-    let Some(key) = ctx.idempotency_key.as_deref() else {
+    let Some(key) = key else {
         return Ok(None);
     };
     // One statement: a new key is claimed; a key older than 24 hours is claimed again
@@ -36,7 +36,7 @@ pub async fn begin(
                 response_status = 0, response_body = null
           where idempotency_keys.created_at < now() - interval '24 hours'
          returning 1 as one",
-        actor.id as UserId,
+        user as UserId,
         key,
         fingerprint
     )
@@ -47,7 +47,7 @@ pub async fn begin(
     }
     let stored = sqlx::query!(
         "select request_hash, response_status, response_body from idempotency_keys where user_id = $1 and key = $2",
-        actor.id as UserId,
+        user as UserId,
         key
     )
     .fetch_one(&mut *conn)
@@ -70,15 +70,15 @@ pub async fn begin(
 /// Stores the response of the request that claimed the key.
 pub async fn finish<B: Serialize + Sync>(
     conn: &mut PgConnection,
-    actor: &Actor,
-    ctx: &Ctx,
+    user: UserId,
+    key: Option<&str>,
     status: StatusCode,
     body: &B,
 ) -> AppResult<()> {
-    if let Some(key) = ctx.idempotency_key.as_deref() {
+    if let Some(key) = key {
         sqlx::query!(
             "update idempotency_keys set response_status = $3, response_body = $4 where user_id = $1 and key = $2",
-            actor.id as UserId,
+            user as UserId,
             key,
             status.as_u16() as i16,
             sqlx::types::Json(body) as _
@@ -89,27 +89,53 @@ pub async fn finish<B: Serialize + Sync>(
     Ok(())
 }
 
-/// Ends a command, in the order every mutating handler must keep: records `change` in
-/// the audit trail, stores the answer for retries with the same key, commits, and
-/// answers `status` with `body`. All in the command's transaction, so a retry can never
-/// see an effect without its answer, or an answer without its audit event. `body` is
-/// serialised straight into the response (and into the key's row when there is one),
-/// with no `serde_json::Value` in between.
+/// Ends a command, in the order every mutating handler must keep: records `event` (an
+/// audit event as `audit::Event::pending_json` makes it) and stores the answer for
+/// retries with the same key, in one statement, commits, and answers `status` with
+/// `body`. All in the command's transaction, so a retry can never see an effect without
+/// its answer, or an answer without its audit event. `body` is serialised straight into
+/// the response (and into the key's row when there is one), with no `serde_json::Value`
+/// in between. Domains call it through `audit::http::finish_command`.
 pub async fn finish_command<B: Serialize + Sync>(
     mut tx: Transaction<'_, Postgres>,
-    actor: &Actor,
-    ctx: &Ctx,
-    change: Change<'_>,
+    user: UserId,
+    key: Option<&str>,
+    event: Value,
     status: StatusCode,
     body: B,
 ) -> AppResult<Response> {
-    let answer = ctx
-        .idempotency_key
-        .is_some()
-        .then_some((status.as_u16() as i16, &body));
-    audit::db::record_and_answer(&mut tx, actor, ctx, change, answer).await?;
+    record_and_answer(&mut tx, user, key, event, status, &body).await?;
     tx.commit().await?;
     Ok((status, Json(body)).into_response())
+}
+
+/// The last write of a command, in one statement, inside the caller's transaction:
+/// records `event` (as `audit::Event::pending_json` makes it) and, when the request
+/// sent a key, stores `status` and `body` as its answer.
+pub async fn record_and_answer<B: Serialize + Sync>(
+    conn: &mut PgConnection,
+    user: UserId,
+    key: Option<&str>,
+    event: Value,
+    status: StatusCode,
+    body: &B,
+) -> AppResult<()> {
+    let answer = key.map(|_| sqlx::types::Json(body));
+    sqlx::query!(
+        "with event as (
+             insert into audit_pending (event) values ($1))
+         update idempotency_keys set response_status = $2, response_body = $3
+          where $3::jsonb is not null and user_id = $4 and key = $5",
+        event,
+        status.as_u16() as i16,
+        // A jsonb parameter serialised straight from the handler's response type.
+        answer as _,
+        user as UserId,
+        key,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Ends a command whose own statement already wrote its audit event (such as
@@ -117,12 +143,12 @@ pub async fn finish_command<B: Serialize + Sync>(
 /// same key, commits, and answers `status` with `body`.
 pub async fn finish_recorded<B: Serialize + Sync>(
     mut tx: Transaction<'_, Postgres>,
-    actor: &Actor,
-    ctx: &Ctx,
+    user: UserId,
+    key: Option<&str>,
     status: StatusCode,
     body: B,
 ) -> AppResult<Response> {
-    finish(&mut tx, actor, ctx, status, &body).await?;
+    finish(&mut tx, user, key, status, &body).await?;
     tx.commit().await?;
     Ok((status, Json(body)).into_response())
 }

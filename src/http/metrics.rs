@@ -9,8 +9,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use super::AppState;
-
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the process-wide recorder once; later calls reuse it.
@@ -50,8 +48,17 @@ pub async fn track(req: Request, next: Next) -> Response {
     res
 }
 
+/// The pools whose sizes `/metrics` reports.
+#[derive(Clone)]
+pub struct Pools {
+    /// The main pool.
+    pub main: sqlx::PgPool,
+    /// The write pool.
+    pub writes: crate::db::WritePool,
+}
+
 /// `GET /metrics`.
-pub async fn render(State(state): State<AppState>) -> Response {
+pub async fn render(State(state): State<Pools>) -> Response {
     let Some(handle) = handle() else {
         return (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -60,7 +67,7 @@ pub async fn render(State(state): State<AppState>) -> Response {
             .into_response();
     };
     let pools = [
-        ("main", state.pool.size(), state.pool.num_idle()),
+        ("main", state.main.size(), state.main.num_idle()),
         ("writes", state.writes.size(), state.writes.num_idle()),
     ];
     for (pool, size, idle) in pools {

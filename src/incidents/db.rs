@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
 
+use super::{IncidentKind, IncidentStatus};
 use crate::ids::{IncidentId, UserId};
 
 /// An incident as stored.
@@ -14,7 +15,7 @@ pub struct IncidentRow {
     /// Name.
     pub name: String,
     /// Kind.
-    pub kind: String,
+    pub kind: IncidentKind,
     /// Latitude.
     pub lat: f64,
     /// Longitude.
@@ -25,8 +26,8 @@ pub struct IncidentRow {
     pub population: i64,
     /// Start.
     pub started_at: DateTime<Utc>,
-    /// `open` or `closed`.
-    pub status: String,
+    /// Open or closed.
+    pub status: IncidentStatus,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Updated.
@@ -63,8 +64,8 @@ pub async fn insert(
         IncidentRow,
         r#"insert into incidents (id, name, kind, lat, lon, affected_area, population, started_at, created_by)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           returning id as "id: IncidentId", name, kind, lat, lon, affected_area, population, started_at,
-                     status, created_at, updated_at"#,
+           returning id as "id: IncidentId", name, kind as "kind: IncidentKind", lat, lon, affected_area, population, started_at,
+                     status as "status: IncidentStatus", created_at, updated_at"#,
         IncidentId::new() as IncidentId,
         new.name,
         new.kind,
@@ -88,8 +89,8 @@ pub async fn get(
     if lock {
         sqlx::query_as!(
             IncidentRow,
-            r#"select id as "id: IncidentId", name, kind, lat, lon, affected_area, population, started_at,
-                      status, created_at, updated_at
+            r#"select id as "id: IncidentId", name, kind as "kind: IncidentKind", lat, lon, affected_area, population, started_at,
+                      status as "status: IncidentStatus", created_at, updated_at
                  from incidents where id = $1 for update"#,
             id as IncidentId
         )
@@ -98,8 +99,8 @@ pub async fn get(
     } else {
         sqlx::query_as!(
             IncidentRow,
-            r#"select id as "id: IncidentId", name, kind, lat, lon, affected_area, population, started_at,
-                      status, created_at, updated_at
+            r#"select id as "id: IncidentId", name, kind as "kind: IncidentKind", lat, lon, affected_area, population, started_at,
+                      status as "status: IncidentStatus", created_at, updated_at
                  from incidents where id = $1"#,
             id as IncidentId
         )
@@ -117,8 +118,8 @@ pub async fn list(
 ) -> Result<Vec<IncidentRow>, sqlx::Error> {
     sqlx::query_as!(
         IncidentRow,
-        r#"select id as "id: IncidentId", name, kind, lat, lon, affected_area, population, started_at,
-                  status, created_at, updated_at
+        r#"select id as "id: IncidentId", name, kind as "kind: IncidentKind", lat, lon, affected_area, population, started_at,
+                  status as "status: IncidentStatus", created_at, updated_at
              from incidents
             where ($1::text is null or status = $1) and ($2::uuid is null or id > $2)
             order by id limit $3"#,
@@ -163,8 +164,8 @@ pub async fn update(
                   affected_area = case when $6 then null else coalesce($5, affected_area) end,
                   updated_at = now()
             where id = $1
-        returning id as "id: IncidentId", name, kind, lat, lon, affected_area, population, started_at,
-                  status, created_at, updated_at"#,
+        returning id as "id: IncidentId", name, kind as "kind: IncidentKind", lat, lon, affected_area, population, started_at,
+                  status as "status: IncidentStatus", created_at, updated_at"#,
         id as IncidentId,
         name,
         status,

@@ -9,15 +9,18 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::db::{self, IncidentRow, NewIncident};
-use super::{IncidentKind, IncidentStatus, LatLon, parse_area};
-use crate::audit;
-use crate::auth::{Actor, Role};
+use sqlx::PgConnection;
+
+use super::cases;
+use super::db::{self, IncidentRow};
+use super::{IncidentKind, IncidentStatus, LatLon};
+use crate::app::AppState;
+use crate::audit::Origin;
+use crate::audit::http::respond;
+use crate::auth::Actor;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::pagination::{self, Page};
 use crate::http::{Command, Json, Path, Query};
-use crate::app::AppState;
-use crate::audit::Origin;
 use crate::ids::IncidentId;
 
 /// Incident routes.
@@ -35,8 +38,8 @@ pub struct Incident {
     pub id: IncidentId,
     /// Name, e.g. "Typhoon Wipha, Taishan".
     pub name: String,
-    /// Kind: typhoon, flood, rainstorm, landslide, fire, earthquake, epidemic or other.
-    pub kind: String,
+    /// What happened.
+    pub kind: IncidentKind,
     /// Where supplies go (WGS84).
     pub point: LatLon,
     /// GeoJSON Polygon of the affected area; warehouses inside it are presumed cut off.
@@ -46,8 +49,8 @@ pub struct Incident {
     pub population: i64,
     /// When it started.
     pub started_at: DateTime<Utc>,
-    /// `open` or `closed`.
-    pub status: String,
+    /// Whether it still takes requests.
+    pub status: IncidentStatus,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -115,27 +118,6 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
     Value::deserialize(d).map(Some)
 }
 
-fn check_name(name: &str) -> AppResult<()> {
-    let n = name.trim().chars().count();
-    if n == 0 || n > 200 {
-        return Err(AppError::invalid(
-            "/name",
-            "name must be 1 to 200 characters",
-        ));
-    }
-    Ok(())
-}
-
-fn check_population(p: Option<i64>) -> AppResult<()> {
-    if p.is_some_and(|p| p < 0) {
-        return Err(AppError::invalid(
-            "/population",
-            "population must be 0 or more",
-        ));
-    }
-    Ok(())
-}
-
 /// Open an incident.
 #[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = CreateIncident,
     security(("bearer" = ["dispatcher"])),
@@ -146,50 +128,12 @@ pub async fn create_incident(
     origin: Origin,
     cmd: Command<CreateIncident>,
 ) -> AppResult<Response> {
-    actor.require(&[Role::Dispatcher])?;
-    let body = &cmd.body;
-    check_name(&body.name)?;
-    body.point.validate("/point")?;
-    if let Some(area) = &body.affected_area {
-        parse_area(area, "/affected_area", false)?;
-    }
-    check_population(body.population)?;
-
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
-        return Ok(replay);
-    }
-    let row = db::insert(
-        &mut tx,
-        &NewIncident {
-            name: body.name.trim(),
-            kind: body.kind.as_str(),
-            lat: body.point.lat,
-            lon: body.point.lon,
-            affected_area: body.affected_area.as_ref(),
-            population: body.population.unwrap_or(0),
-            started_at: body.started_at.unwrap_or_else(Utc::now),
-            created_by: actor.id,
-        },
-    )
-    .await?;
-    let out = Incident::from(row);
-    let body = serde_json::to_value(&out).map_err(anyhow::Error::from)?;
-    crate::audit::http::finish_command(
-        tx,
-        &actor,
-        &origin,
-        audit::Change {
-            action: "incident.create",
-            entity_kind: "incident",
-            entity_id: out.id.to_string(),
-            before: None,
-            after: Some(body.clone()),
-        },
-        StatusCode::CREATED,
-        body,
-    )
-    .await
+    let claim = async |c: &mut PgConnection| {
+        crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
+    };
+    let created = cases::create(&mut tx, &actor, &cmd.body, claim).await?;
+    respond(tx, &actor, &origin, created, StatusCode::CREATED).await
 }
 
 /// Filters for `GET /api/v1/incidents`.
@@ -261,53 +205,12 @@ pub async fn update_incident(
     Path(id): Path<IncidentId>,
     cmd: Command<UpdateIncident>,
 ) -> AppResult<Response> {
-    actor.require(&[Role::Dispatcher])?;
-    let body = &cmd.body;
-    if let Some(name) = &body.name {
-        check_name(name)?;
-    }
-    check_population(body.population)?;
-    let area = match &body.affected_area {
-        None => db::AreaChange::Keep,
-        Some(Value::Null) => db::AreaChange::Remove,
-        Some(area) => {
-            parse_area(area, "/affected_area", false)?;
-            db::AreaChange::Set(area)
-        }
-    };
     let mut tx = state.pool.begin().await?;
-    if let Some(replay) = crate::audit::http::claim_key(&mut tx, &actor, &origin, &cmd.fingerprint).await? {
-        return Ok(replay);
-    }
-    let before = db::get(&mut tx, id, true)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no incident with id {id}")))?;
-    let row = db::update(
-        &mut tx,
-        id,
-        body.name.as_deref().map(str::trim),
-        body.status.map(IncidentStatus::as_str),
-        body.population,
-        area,
-    )
-    .await?;
-    let before = serde_json::to_value(Incident::from(before)).map_err(anyhow::Error::from)?;
-    let body = serde_json::to_value(Incident::from(row)).map_err(anyhow::Error::from)?;
-    crate::audit::http::finish_command(
-        tx,
-        &actor,
-        &origin,
-        audit::Change {
-            action: "incident.update",
-            entity_kind: "incident",
-            entity_id: id.to_string(),
-            before: Some(before),
-            after: Some(body.clone()),
-        },
-        StatusCode::OK,
-        body,
-    )
-    .await
+    let claim = async |c: &mut PgConnection| {
+        crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
+    };
+    let updated = cases::update(&mut tx, &actor, id, &cmd.body, claim).await?;
+    respond(tx, &actor, &origin, updated, StatusCode::OK).await
 }
 
 /// Body of `POST /api/v1/incidents/{id}/needs-estimate`.
@@ -360,53 +263,8 @@ pub async fn estimate_needs(
     Path(id): Path<IncidentId>,
     Json(body): Json<NeedsEstimateBody>,
 ) -> AppResult<Json<NeedsEstimate>> {
-    actor.require(&[Role::Dispatcher])?;
-    if !(1..=365).contains(&body.days) {
-        return Err(AppError::invalid("/days", "days must be between 1 and 365"));
-    }
-    if body
-        .population
-        .is_some_and(|p| !(1..=100_000_000).contains(&p))
-    {
-        return Err(AppError::invalid(
-            "/population",
-            "population must be between 1 and 100000000",
-        ));
-    }
     let mut conn = state.pool.acquire().await?;
-    let incident = db::get(&mut conn, id, false)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no incident with id {id}")))?;
-    let population = body.population.unwrap_or(incident.population);
-    if population <= 0 {
-        return Err(AppError::invalid(
-            "/population",
-            "the incident has no population recorded; give population",
-        ));
-    }
-    let items = crate::catalog::db::items_with_norms(&mut conn).await?;
-    let mut lines = Vec::new();
-    for item in items {
-        let Some(norm) = item
-            .need_norm
-            .and_then(|v| serde_json::from_value::<crate::catalog::NeedNorm>(v).ok())
-        else {
-            continue;
-        };
-        if let Some(qty) = norm.units_for(population, body.days).filter(|q| *q > 0) {
-            lines.push(SuggestedLine {
-                sku: item.sku,
-                name_en: item.name_en,
-                unit_en: item.unit_en,
-                qty,
-                basis: norm.basis,
-            });
-        }
-    }
-    Ok(Json(NeedsEstimate {
-        incident_id: id,
-        population,
-        days: body.days,
-        lines,
-    }))
+    Ok(Json(
+        cases::estimate_needs(&mut conn, &actor, id, &body).await?,
+    ))
 }

@@ -5,6 +5,7 @@
 //! and do not intersect themselves. The same checks apply to closure areas, so they live
 //! here as pure functions returning the JSON pointer of the offending member.
 
+pub mod cases;
 pub mod db;
 pub mod http;
 
@@ -15,8 +16,11 @@ use serde_json::Value;
 use crate::error::AppError;
 
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum IncidentKind {
     /// Typhoon wind and storm surge.
     Typhoon,
@@ -53,8 +57,11 @@ impl IncidentKind {
 }
 
 /// Whether an incident still takes requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum IncidentStatus {
     /// Taking requests.
     Open,

@@ -7,10 +7,10 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AlertKind, Alerts, GroupBy, Summary, db, summarise};
+use crate::app::AppState;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::{Json, Query};
-use crate::app::AppState;
 
 /// Report routes.
 pub fn routes() -> OpenApiRouter<AppState> {

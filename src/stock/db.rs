@@ -4,7 +4,10 @@
 use chrono::NaiveDate;
 use sqlx::PgConnection;
 
-use super::Lot;
+pub use super::levels::ReserveLevel;
+use super::movement::LotOp;
+pub use super::{ItemPolicy, LockedLot};
+use super::{Lot, LotStatus, MovementKind, PickCandidate, Source};
 use crate::ids::{ItemId, LotId, UserId, WarehouseId};
 
 /// Filters for listing lots.
@@ -17,7 +20,7 @@ pub struct LotQuery<'a> {
     /// Only this category and its sub-categories.
     pub category: Option<&'a str>,
     /// Only this status.
-    pub status: Option<&'a str>,
+    pub status: Option<LotStatus>,
     /// Only lots expiring between `today` and this day (inclusive).
     pub expiring_by: Option<NaiveDate>,
     /// `Some(true)`: only expired lots; `Some(false)`: only unexpired (or non-expiring).
@@ -38,7 +41,7 @@ pub async fn list_lots(conn: &mut PgConnection, q: &LotQuery<'_>) -> Result<Vec<
                   i.name_en as item_name_en, i.unit_zh, i.category_code,
                   l.warehouse_id as "warehouse_id: WarehouseId", w.code as warehouse_code,
                   l.lot_code, l.expires_on, l.on_hand, l.reserved, l.on_hand - l.reserved as "available!",
-                  l.status, l.received_on, l.source, l.donor
+                  l.status as "status: LotStatus", l.received_on, l.source, l.donor
              from stock_lots l
              join items i on i.id = l.item_id
              join warehouses w on w.id = l.warehouse_id
@@ -54,7 +57,7 @@ pub async fn list_lots(conn: &mut PgConnection, q: &LotQuery<'_>) -> Result<Vec<
         q.warehouse as Option<WarehouseId>,
         q.item as Option<ItemId>,
         q.category,
-        q.status,
+        q.status.map(LotStatus::as_str),
         q.expiring_by,
         q.expired,
         q.today,
@@ -73,7 +76,7 @@ pub async fn lot(conn: &mut PgConnection, id: LotId) -> Result<Option<Lot>, sqlx
                   i.name_en as item_name_en, i.unit_zh, i.category_code,
                   l.warehouse_id as "warehouse_id: WarehouseId", w.code as warehouse_code,
                   l.lot_code, l.expires_on, l.on_hand, l.reserved, l.on_hand - l.reserved as "available!",
-                  l.status, l.received_on, l.source, l.donor
+                  l.status as "status: LotStatus", l.received_on, l.source, l.donor
              from stock_lots l
              join items i on i.id = l.item_id
              join warehouses w on w.id = l.warehouse_id
@@ -95,8 +98,8 @@ pub struct NewLot<'a> {
     pub lot_code: &'a str,
     /// Expiry date.
     pub expires_on: Option<NaiveDate>,
-    /// `available` or `quarantined`.
-    pub status: &'a str,
+    /// Status.
+    pub status: LotStatus,
     /// Day received.
     pub received_on: NaiveDate,
     /// `supplier`, `donor` or `transfer`.
@@ -116,7 +119,7 @@ pub async fn insert_lot(conn: &mut PgConnection, lot: &NewLot<'_>) -> Result<Lot
         lot.warehouse as WarehouseId,
         lot.lot_code,
         lot.expires_on,
-        lot.status,
+        lot.status.as_str(),
         lot.received_on,
         lot.source,
         lot.donor
@@ -268,16 +271,17 @@ pub struct CheckedMovements<'a> {
     pub reasons: &'a [&'a str],
     /// Each line's note.
     pub notes: &'a [Option<&'a str>],
-    /// Ledger kind and reference kind (`issue`, `adjustment`).
-    pub kind: &'a str,
+    /// Issue or adjustment: the ledger kind and reference kind, and for an issue the
+    /// lots must be available (not quarantined) and not expired on `today`.
+    pub op: LotOp,
     /// The operation id, the ledger rows' `ref_id`.
     pub ref_id: uuid::Uuid,
     /// Who does it.
     pub actor: UserId,
     /// The request id.
     pub request_id: Option<&'a str>,
-    /// An issue: the lots must be available (not quarantined) and not expired on `today`.
-    pub issue: bool,
+    /// The request's Idempotency-Key, kept on the ledger rows.
+    pub idempotency_key: Option<&'a str>,
     /// Today in the deployment's time zone.
     pub today: NaiveDate,
 }
@@ -304,12 +308,14 @@ pub struct AppliedMovement {
 /// issue, available and not expired; no decrease beyond what is available, counting the
 /// lines before it on the same lot; no overflow), and only if all pass appends the ledger
 /// rows and `event` to the audit trail. Run outside a transaction it is its own: one
-/// round trip, and the lots stay locked only inside PostgreSQL.
+/// round trip, and the lots stay locked only inside PostgreSQL. Run inside the
+/// transaction that claimed an Idempotency-Key, it is the effect of that request.
 ///
 /// Returns the rows written, in line order, or nothing when some line failed; the
-/// caller then runs the operation the long way, which says exactly what is wrong. So
-/// this statement only has to be no more lenient than the rules in
-/// `stock::http::ops::apply_lot_lines`, never to explain them.
+/// caller then runs the operation the long way, which says exactly what is wrong. The
+/// rules are `stock::movement::check`; the differential test in
+/// `tests/api/differential_stock.rs` proves this statement accepts exactly what they
+/// accept, with the same balances.
 pub async fn apply_checked_movements(
     conn: &mut PgConnection,
     m: &CheckedMovements<'_>,
@@ -341,7 +347,7 @@ pub async fn apply_checked_movements(
          moved as (
              insert into stock_movements (lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
                                           actor_id, request_id, idempotency_key)
-             select lot_id, $8, delta, 0, reason, note, $8, $9, $10, $11, null
+             select lot_id, $8, delta, 0, reason, note, $8, $9, $10, $11, $13
                from line
               where (select ok from verdict)
               order by ord
@@ -359,13 +365,14 @@ pub async fn apply_checked_movements(
         m.reasons as &[&str],
         m.notes as &[Option<&str>],
         m.warehouse as WarehouseId,
-        m.issue,
+        m.op == LotOp::Issue,
         m.today,
-        m.kind,
+        m.op.kind().as_str(),
         m.ref_id,
         m.actor as UserId,
         m.request_id,
         event.pending_json(),
+        m.idempotency_key,
     )
     .fetch_all(conn)
     .await
@@ -395,6 +402,8 @@ pub struct ExistingLotReceipt<'a> {
     pub actor: UserId,
     /// The request id.
     pub request_id: Option<&'a str>,
+    /// The request's Idempotency-Key, kept on the ledger rows.
+    pub idempotency_key: Option<&'a str>,
 }
 
 /// A ledger row written by [`receive_into_existing_lots`].
@@ -414,10 +423,12 @@ pub struct ReceivedMovement {
 /// lot: locks the lines' lots of `warehouse` by (item, lot code) in id order, and only
 /// if each line's lot exists, is available (not quarantined), has the line's expiry and
 /// cannot overflow, appends the ledger rows and `event`. Outside a transaction it is its
-/// own. Returns the rows written, in line order, or nothing when some line does not fit;
-/// the caller then receives the long way (`stock::http::ops::receive_locked`), which
-/// creates lots and explains refusals. So this statement only has to be no more lenient
-/// than that, never to explain anything.
+/// own; inside the transaction that claimed an Idempotency-Key, it is that request's
+/// effect. Returns the rows written, in line order, or nothing when some line does not
+/// fit; the caller then receives the long way (`stock::cases::receive`), which creates
+/// lots and explains refusals. The rule is `stock::receipt::into_existing_lots`; the
+/// differential test in `tests/api/differential_stock.rs` proves this statement accepts
+/// exactly what it accepts, with the same balances.
 pub async fn receive_into_existing_lots(
     conn: &mut PgConnection,
     r: &ExistingLotReceipt<'_>,
@@ -447,7 +458,7 @@ pub async fn receive_into_existing_lots(
          moved as (
              insert into stock_movements (lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
                                           actor_id, request_id, idempotency_key)
-             select k.id, 'receipt', line.qty, 0, line.source, line.note, 'receipt', $8, $9, $10, null
+             select k.id, 'receipt', line.qty, 0, line.source, line.note, 'receipt', $8, $9, $10, $12
                from line join locked k on k.item_id = line.item_id and k.lot_code = line.lot_code
               where (select ok from verdict)
               order by line.ord
@@ -471,32 +482,10 @@ pub async fn receive_into_existing_lots(
         r.actor as UserId,
         r.request_id,
         event.pending_json(),
+        r.idempotency_key,
     )
     .fetch_all(conn)
     .await
-}
-
-/// A lot row locked for an operation, with what the rules need.
-#[derive(Debug, Clone)]
-pub struct LockedLot {
-    /// Lot id.
-    pub id: LotId,
-    /// Item.
-    pub item_id: ItemId,
-    /// Item SKU.
-    pub sku: String,
-    /// Warehouse.
-    pub warehouse_id: WarehouseId,
-    /// Lot code.
-    pub lot_code: String,
-    /// Expiry.
-    pub expires_on: Option<NaiveDate>,
-    /// On hand.
-    pub on_hand: i64,
-    /// Reserved.
-    pub reserved: i64,
-    /// `available` or `quarantined`.
-    pub status: String,
 }
 
 /// Locks the lots with these ids (`for update`, in id order, so that concurrent operations
@@ -510,7 +499,7 @@ pub async fn lock_lots(
         LockedLot,
         r#"select l.id as "id: LotId", l.item_id as "item_id: ItemId", i.sku,
                   l.warehouse_id as "warehouse_id: WarehouseId", l.lot_code, l.expires_on,
-                  l.on_hand, l.reserved, l.status
+                  l.on_hand, l.reserved, l.status as "status: LotStatus"
              from stock_lots l join items i on i.id = l.item_id
             where l.id = any($1)
             order by l.id
@@ -533,7 +522,7 @@ pub async fn lock_lots_by_code(
         LockedLot,
         r#"select l.id as "id: LotId", l.item_id as "item_id: ItemId", i.sku,
                   l.warehouse_id as "warehouse_id: WarehouseId", l.lot_code, l.expires_on,
-                  l.on_hand, l.reserved, l.status
+                  l.on_hand, l.reserved, l.status as "status: LotStatus"
              from stock_lots l join items i on i.id = l.item_id
             where l.warehouse_id = $1
               and (l.item_id, l.lot_code) in (select * from unnest($2::uuid[], $3::text[]))
@@ -560,10 +549,10 @@ pub struct ReceivedLot {
     pub expires_on: Option<NaiveDate>,
     /// Production date.
     pub produced_on: Option<NaiveDate>,
-    /// `available` or `quarantined`.
-    pub status: &'static str,
-    /// `supplier`, `donor` or `transfer`.
-    pub source: &'static str,
+    /// Status to create it with.
+    pub status: LotStatus,
+    /// Where it came from.
+    pub source: Source,
     /// Supplier or donor name.
     pub donor: Option<String>,
 }
@@ -581,8 +570,8 @@ pub async fn insert_received_lots(
     let codes: Vec<&str> = lots.iter().map(|l| l.lot_code.as_str()).collect();
     let expiries: Vec<Option<NaiveDate>> = lots.iter().map(|l| l.expires_on).collect();
     let produced: Vec<Option<NaiveDate>> = lots.iter().map(|l| l.produced_on).collect();
-    let statuses: Vec<&str> = lots.iter().map(|l| l.status).collect();
-    let sources: Vec<&str> = lots.iter().map(|l| l.source).collect();
+    let statuses: Vec<&str> = lots.iter().map(|l| l.status.as_str()).collect();
+    let sources: Vec<&str> = lots.iter().map(|l| l.source.as_str()).collect();
     let donors: Vec<Option<&str>> = lots.iter().map(|l| l.donor.as_deref()).collect();
     sqlx::query_scalar!(
         r#"insert into stock_lots (id, item_id, warehouse_id, lot_code, expires_on, produced_on, status,
@@ -612,31 +601,16 @@ pub async fn insert_received_lots(
 pub async fn set_status(
     conn: &mut PgConnection,
     lot: LotId,
-    status: &str,
+    status: LotStatus,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "update stock_lots set status = $2, updated_at = now() where id = $1",
         lot as LotId,
-        status
+        status.as_str()
     )
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// Catalogue facts a receipt needs about an item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemPolicy {
-    /// Item.
-    pub id: ItemId,
-    /// SKU.
-    pub sku: String,
-    /// GTIN-14.
-    pub gtin: Option<String>,
-    /// Shelf life; `None`: never expires.
-    pub shelf_life_days: Option<i32>,
-    /// Minimum remaining shelf life on receipt.
-    pub min_remaining_days: i32,
 }
 
 /// The items named by any of `skus` or `gtins`, in one round trip.
@@ -663,9 +637,9 @@ pub async fn pick_candidates(
     warehouse: WarehouseId,
     item: ItemId,
     today: NaiveDate,
-) -> Result<Vec<super::PickCandidate>, sqlx::Error> {
+) -> Result<Vec<PickCandidate>, sqlx::Error> {
     sqlx::query_as!(
-        super::PickCandidate,
+        PickCandidate,
         r#"select id as "lot: LotId", expires_on, received_on, on_hand - reserved as "available!"
              from stock_lots
             where warehouse_id = $1 and item_id = $2 and status = 'available'
@@ -692,7 +666,8 @@ pub struct MovementRow {
     /// Lot code.
     pub lot_code: String,
     /// Kind (`receipt`, `issue`, `adjustment`, …).
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: MovementKind,
     /// Change of on hand.
     pub qty: i64,
     /// Change of reserved.
@@ -721,7 +696,7 @@ pub struct MovementRow {
 
 /// Filters for the movement log.
 #[derive(Debug, Default)]
-pub struct MovementQuery<'a> {
+pub struct MovementQuery {
     /// Only this warehouse.
     pub warehouse: Option<WarehouseId>,
     /// Only this item.
@@ -729,7 +704,7 @@ pub struct MovementQuery<'a> {
     /// Only this lot.
     pub lot: Option<LotId>,
     /// Only this kind.
-    pub kind: Option<&'a str>,
+    pub kind: Option<MovementKind>,
     /// At or after.
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     /// Before.
@@ -743,11 +718,11 @@ pub struct MovementQuery<'a> {
 /// Ledger rows matching `q`, in id order.
 pub async fn list_movements(
     conn: &mut PgConnection,
-    q: &MovementQuery<'_>,
+    q: &MovementQuery,
 ) -> Result<Vec<MovementRow>, sqlx::Error> {
     sqlx::query_as!(
         MovementRow,
-        r#"select m.id, m.lot_id as "lot_id: LotId", i.sku, w.code as warehouse_code, l.lot_code, m.kind,
+        r#"select m.id, m.lot_id as "lot_id: LotId", i.sku, w.code as warehouse_code, l.lot_code, m.kind as "kind: MovementKind",
                   m.qty, m.reserved_delta, m.on_hand_after, m.reserved_after, m.reason, m.note,
                   m.ref_kind, m.ref_id, u.username as actor, m.request_id, m.idempotency_key, m.created_at
              from stock_movements m
@@ -767,7 +742,7 @@ pub async fn list_movements(
         q.warehouse as Option<WarehouseId>,
         q.item as Option<ItemId>,
         q.lot as Option<LotId>,
-        q.kind,
+        q.kind.map(MovementKind::as_str),
         q.from,
         q.to,
         q.after,
@@ -775,15 +750,6 @@ pub async fn list_movements(
     )
     .fetch_all(conn)
     .await
-}
-
-/// A warehouse's reserve level for one item.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct ReserveLevel {
-    /// Item SKU.
-    pub sku: String,
-    /// Minimum quantity ordinary allocation must leave.
-    pub min_qty: i64,
 }
 
 /// A warehouse's reserve levels, by SKU.

@@ -1,42 +1,139 @@
 //! HTTP handlers for stock lots and the clerk operations on them: receipts, issues,
 //! adjustments, quarantine, reserve levels, scans, stock cards and the movement log.
 //!
-//! Every mutation is one transaction in this order: claim the idempotency key, check the
-//! input, lock the lots (`for update`, id order), append the ledger rows, record one audit
-//! event, store the idempotent response, commit. Nothing slow happens while lots are locked.
+//! Handlers parse, call one use case of [`super::cases`] and answer. A mutation runs as
+//! [`Run`] starts it: without an Idempotency-Key on a plain connection (the use case
+//! tries its one statement, and only a refusal or a new lot takes a transaction); with
+//! one, in a transaction that claims the key first, so that a retry replays the stored
+//! answer, and that commits the effect, its audit event and the answer together.
 
-mod ops;
+mod levels;
+mod lots;
+mod movements;
+mod receipts;
 
 use axum::extract::State;
-use chrono::Utc;
-use serde::Deserialize;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{Lot, db};
+use super::cases::Scope;
+use super::{Lot, LotStatus, db};
+use crate::app::AppState;
+use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::{self, Page};
 use crate::http::{Json, Path, Query};
-use crate::app::AppState;
 use crate::ids::LotId;
-pub use ops::*;
+use crate::warehouses::ids::WarehouseRef;
+pub use levels::*;
+pub use lots::*;
+pub use movements::*;
+pub use receipts::*;
 
 /// Stock routes.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_lots))
         .routes(routes!(get_lot))
-        .routes(routes!(ops::create_receipt))
-        .routes(routes!(ops::decode_scan))
-        .routes(routes!(ops::create_issue))
-        .routes(routes!(ops::get_pick_suggestion))
-        .routes(routes!(ops::create_adjustment))
-        .routes(routes!(ops::quarantine_lot))
-        .routes(routes!(ops::release_lot))
-        .routes(routes!(ops::set_reserve_levels, ops::list_reserve_levels))
-        .routes(routes!(ops::get_lot_card))
-        .routes(routes!(ops::list_movements))
+        .routes(routes!(receipts::create_receipt))
+        .routes(routes!(receipts::decode_scan))
+        .routes(routes!(movements::create_issue))
+        .routes(routes!(movements::get_pick_suggestion))
+        .routes(routes!(movements::create_adjustment))
+        .routes(routes!(lots::quarantine_lot))
+        .routes(routes!(lots::release_lot))
+        .routes(routes!(
+            levels::set_reserve_levels,
+            levels::list_reserve_levels
+        ))
+        .routes(routes!(lots::get_lot_card))
+        .routes(routes!(lots::list_movements))
+}
+
+/// Today in the deployment's time zone.
+fn today(state: &AppState) -> NaiveDate {
+    Utc::now().with_timezone(&state.settings.tz).date_naive()
+}
+
+/// The warehouse named by `code`, if the actor is one of its clerks.
+async fn clerk_warehouse(
+    state: &AppState,
+    conn: &mut PgConnection,
+    actor: &Actor,
+    code: &str,
+) -> AppResult<WarehouseRef> {
+    let wh = state.warehouse_ids.in_path(conn, code).await?;
+    actor.require_warehouse(wh.id, &wh.code)?;
+    Ok(wh)
+}
+
+/// A mutation under way on a writer connection, answering with a fixed status.
+enum Run<'c> {
+    /// No Idempotency-Key: the use case runs on the connection as it is.
+    Own(&'c mut PgConnection, StatusCode),
+    /// The key is claimed in this transaction, which the answer commits.
+    Keyed(Transaction<'c, Postgres>, StatusCode),
+}
+
+/// How [`Run::start`] went.
+enum Started<'c> {
+    /// Go ahead.
+    Go(Run<'c>),
+    /// The same request was already done: its stored answer.
+    Replay(Response),
+}
+
+impl<'c> Run<'c> {
+    /// Starts a mutation that answers `status`: without an Idempotency-Key, on `conn` as
+    /// it is; with one, in a transaction on `conn` that claims the key first (or finds
+    /// the answer to replay, or a 422 for a key used for another request).
+    async fn start(
+        conn: &'c mut PgConnection,
+        actor: &Actor,
+        origin: &Origin,
+        fingerprint: &str,
+        status: StatusCode,
+    ) -> AppResult<Started<'c>> {
+        if origin.idempotency_key.is_none() {
+            return Ok(Started::Go(Run::Own(conn, status)));
+        }
+        let mut tx = conn.begin().await?;
+        if let Some(replay) =
+            crate::audit::http::claim_key(&mut tx, actor, origin, fingerprint).await?
+        {
+            return Ok(Started::Replay(replay));
+        }
+        Ok(Started::Go(Run::Keyed(tx, status)))
+    }
+
+    /// Where the use case runs.
+    fn scope(&mut self) -> Scope<'_> {
+        match self {
+            Run::Own(conn, _) => Scope::Own(conn),
+            Run::Keyed(tx, status) => Scope::Keyed {
+                conn: tx,
+                status: *status,
+            },
+        }
+    }
+
+    /// Commits a keyed mutation (the use case stored its answer) and answers `out`.
+    async fn answer<T: Serialize>(self, out: T) -> AppResult<Response> {
+        let status = match self {
+            Run::Own(_, status) => status,
+            Run::Keyed(tx, status) => {
+                tx.commit().await?;
+                status
+            }
+        };
+        Ok((status, Json(out)).into_response())
+    }
 }
 
 /// Filters for `GET /api/v1/lots`.
@@ -62,6 +159,29 @@ pub struct LotFilter {
     pub cursor: Option<String>,
 }
 
+impl LotFilter {
+    /// The status and the last expiry day asked for, checked.
+    fn parse(&self, today: NaiveDate) -> AppResult<(Option<LotStatus>, Option<NaiveDate>)> {
+        let status = self
+            .status
+            .as_deref()
+            .map(str::parse::<LotStatus>)
+            .transpose()
+            .map_err(|e| AppError::bad_request("status", e))?;
+        let expiring_by = match self.expiring_within_days {
+            Some(days @ 0..=3650) => Some(today + chrono::Days::new(days.unsigned_abs())),
+            Some(_) => {
+                return Err(AppError::bad_request(
+                    "expiring_within_days",
+                    "expiring_within_days must be between 0 and 3650",
+                ));
+            }
+            None => None,
+        };
+        Ok((status, expiring_by))
+    }
+}
+
 /// List stock lots, filtered, in a stable order.
 #[utoipa::path(get, path = "/api/v1/lots", tag = "stock", params(LotFilter),
     security(("bearer" = [])),
@@ -77,24 +197,8 @@ pub async fn list_lots(
         .as_deref()
         .map(pagination::decode)
         .transpose()?;
-    if let Some(status) = &filter.status
-        && status != "available"
-        && status != "quarantined"
-    {
-        return Err(AppError::bad_request(
-            "status",
-            format!("unknown status `{status}`: expected available or quarantined"),
-        ));
-    }
-    if let Some(days) = filter.expiring_within_days
-        && !(0..=3650).contains(&days)
-    {
-        return Err(AppError::bad_request(
-            "expiring_within_days",
-            "expiring_within_days must be between 0 and 3650",
-        ));
-    }
-    let today = Utc::now().with_timezone(&state.settings.tz).date_naive();
+    let today = today(&state);
+    let (status, expiring_by) = filter.parse(today)?;
     let mut conn = state.pool.acquire().await?;
     let warehouse =
         crate::warehouses::http::warehouse_param(&mut conn, filter.warehouse.as_deref()).await?;
@@ -111,10 +215,8 @@ pub async fn list_lots(
         warehouse,
         item,
         category: filter.category.as_deref(),
-        status: filter.status.as_deref(),
-        expiring_by: filter
-            .expiring_within_days
-            .map(|d| today + chrono::Days::new(d as u64)),
+        status,
+        expiring_by,
         expired: filter.expired,
         today,
         after,

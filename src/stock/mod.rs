@@ -4,19 +4,39 @@
 //! changes only by appending a ledger row; on hand never goes below zero; reserved stays
 //! between zero and on hand. A lot is usable through its expiry date and expired from the
 //! next day, in the deployment's time zone.
+//!
+//! Layout: this module holds the domain types (lot status, movement kinds, adjustment
+//! reasons), the small rules (expiry state, status changes, first-expiry-first-out) and
+//! the [`Refusal`]s, all pure. [`receipt`] holds the rules of a receipt, [`movement`]
+//! those of an issue or adjustment, [`levels`] those of reserve levels, [`fields`] the
+//! checks of a command's own fields. [`cases`] runs them against the database ([`db`]);
+//! [`http`] only parses, calls one case and answers.
 
+pub mod cases;
 pub mod db;
+pub mod fields;
 pub mod http;
 pub mod item_cache;
+pub mod levels;
+pub mod movement;
+pub mod receipt;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
+use crate::error::AppError;
 use crate::ids::{ItemId, LotId, WarehouseId};
+use fields::line_ptr;
+pub use receipt::{DateRule, receipt_status};
 
 /// A lot's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+// Stored as text (the `stock_lots_status` constraint), decoded straight into this enum.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum LotStatus {
     /// Usable.
     Available,
@@ -31,6 +51,122 @@ impl LotStatus {
             LotStatus::Available => "available",
             LotStatus::Quarantined => "quarantined",
         }
+    }
+
+    /// The transition of a lot in this status, with `reserved` units reserved, to `to`:
+    /// quarantine holds back an available lot with nothing reserved, release frees a
+    /// quarantined one. Anything else is refused.
+    pub fn change_to(self, to: LotStatus, reserved: i64, lot_code: &str) -> Result<(), Refusal> {
+        if self == to {
+            return Err(Refusal::AlreadyInStatus {
+                lot_code: lot_code.to_owned(),
+                status: to,
+            });
+        }
+        if to == LotStatus::Quarantined && reserved > 0 {
+            return Err(Refusal::ReservedBlocksQuarantine {
+                lot_code: lot_code.to_owned(),
+                reserved,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for LotStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for LotStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "available" => Ok(LotStatus::Available),
+            "quarantined" => Ok(LotStatus::Quarantined),
+            _ => Err(format!(
+                "unknown status `{s}`: expected available or quarantined"
+            )),
+        }
+    }
+}
+
+/// What a ledger row records, stored as text (`stock_movements_kind` constraint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum MovementKind {
+    /// Stock received.
+    Receipt,
+    /// Stock issued for local distribution.
+    Issue,
+    /// Stock leaving on a transfer.
+    TransferOut,
+    /// Transferred stock arriving.
+    TransferIn,
+    /// Transferred stock coming back on a cancelled transfer.
+    TransferReturn,
+    /// A clerk's adjustment or write-off.
+    Adjustment,
+    /// A correction posted by a cycle count.
+    CountAdjustment,
+    /// Stock reserved for an allocation.
+    Reserve,
+    /// A reservation given back.
+    Release,
+    /// Reserved stock dispatched.
+    Dispatch,
+    /// Demo or opening stock.
+    Seed,
+}
+
+impl MovementKind {
+    /// Every kind, in the order the API lists them.
+    pub const ALL: [MovementKind; 11] = [
+        MovementKind::Receipt,
+        MovementKind::Issue,
+        MovementKind::TransferOut,
+        MovementKind::TransferIn,
+        MovementKind::TransferReturn,
+        MovementKind::Adjustment,
+        MovementKind::CountAdjustment,
+        MovementKind::Reserve,
+        MovementKind::Release,
+        MovementKind::Dispatch,
+        MovementKind::Seed,
+    ];
+
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MovementKind::Receipt => "receipt",
+            MovementKind::Issue => "issue",
+            MovementKind::TransferOut => "transfer_out",
+            MovementKind::TransferIn => "transfer_in",
+            MovementKind::TransferReturn => "transfer_return",
+            MovementKind::Adjustment => "adjustment",
+            MovementKind::CountAdjustment => "count_adjustment",
+            MovementKind::Reserve => "reserve",
+            MovementKind::Release => "release",
+            MovementKind::Dispatch => "dispatch",
+            MovementKind::Seed => "seed",
+        }
+    }
+}
+
+impl std::str::FromStr for MovementKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MovementKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let all: Vec<&str> = MovementKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown kind `{s}`: expected one of {}", all.join(", "))
+            })
     }
 }
 
@@ -66,13 +202,61 @@ pub struct Lot {
     /// On hand minus reserved.
     pub available: i64,
     /// `available` or `quarantined`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: LotStatus,
     /// Day received.
     pub received_on: NaiveDate,
     /// Where it came from (`supplier`, `donor`, `transfer`).
     pub source: String,
     /// Supplier or donor name.
     pub donor: Option<String>,
+}
+
+/// A lot row as an operation reads it under its row lock, with what the rules need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedLot {
+    /// Lot id.
+    pub id: LotId,
+    /// Item.
+    pub item_id: ItemId,
+    /// Item SKU.
+    pub sku: String,
+    /// Warehouse.
+    pub warehouse_id: WarehouseId,
+    /// Lot code.
+    pub lot_code: String,
+    /// Expiry.
+    pub expires_on: Option<NaiveDate>,
+    /// On hand.
+    pub on_hand: i64,
+    /// Reserved.
+    pub reserved: i64,
+    /// Status.
+    pub status: LotStatus,
+}
+
+/// A lot's balances after a movement, as the rules predict them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Balances {
+    /// On hand after.
+    pub on_hand: i64,
+    /// Reserved after.
+    pub reserved: i64,
+}
+
+/// Catalogue facts a receipt needs about an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemPolicy {
+    /// Item.
+    pub id: ItemId,
+    /// SKU.
+    pub sku: String,
+    /// GTIN-14.
+    pub gtin: Option<String>,
+    /// Shelf life; `None`: never expires.
+    pub shelf_life_days: Option<i32>,
+    /// Minimum remaining shelf life on receipt.
+    pub min_remaining_days: i32,
 }
 
 /// Expiry state of a lot on `today`.
@@ -89,7 +273,8 @@ pub enum ExpiryState {
     Ok,
 }
 
-/// Classifies an expiry date: usable through `expires_on`, expired from the day after.
+/// Classifies an expiry date: usable through `expires_on`, expired from the day after
+/// ([`crate::rules::expired`]).
 pub fn expiry_state(
     expires_on: Option<NaiveDate>,
     today: NaiveDate,
@@ -97,7 +282,7 @@ pub fn expiry_state(
 ) -> ExpiryState {
     match expires_on {
         None => ExpiryState::NoExpiry,
-        Some(d) if d < today => ExpiryState::Expired,
+        Some(_) if crate::rules::expired(expires_on, today) => ExpiryState::Expired,
         Some(d) if (d - today).num_days() <= i64::from(alert_days) => ExpiryState::Expiring,
         Some(_) => ExpiryState::Ok,
     }
@@ -159,103 +344,204 @@ impl AdjustmentReason {
     }
 }
 
-/// Why a received lot's dates are refused. Each names the field at fault.
+/// Why a stock operation is refused once its lots are read. Each converts into the
+/// problem a client sees, naming the line and field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DateRule {
-    /// The item expires, but no expiry was given.
-    #[error("this item expires: give its expiry date")]
-    ExpiryMissing,
-    /// The item never expires, but an expiry was given.
+pub enum Refusal {
+    /// A line names a lot that does not exist.
+    #[error("no lot with id {lot}")]
+    UnknownLot {
+        /// Line index.
+        line: usize,
+        /// The lot named.
+        lot: LotId,
+    },
+    /// A line names a lot of another warehouse.
+    #[error("lot {lot} is not in warehouse {warehouse}")]
+    OtherWarehouse {
+        /// Line index.
+        line: usize,
+        /// The lot named.
+        lot: LotId,
+        /// The warehouse of the operation.
+        warehouse: String,
+    },
+    /// An issue from a quarantined lot.
+    #[error("lot {lot_code} is quarantined; release it before issuing from it")]
+    QuarantinedLot {
+        /// Line index.
+        line: usize,
+        /// The lot.
+        lot: LotId,
+        /// Its code.
+        lot_code: String,
+    },
+    /// An issue from an expired lot.
     #[error(
-        "this item does not expire (it has no shelf life in the catalogue); leave the expiry out"
+        "lot {lot_code} expired on {expiry}; write it off with an adjustment (reason expired) \
+         instead"
     )]
-    ExpiryNotExpected,
-    /// Expiry before production.
-    #[error("expiry {expiry} is before the production date {production}")]
-    ExpiryBeforeProduction {
-        /// Expiry.
-        expiry: NaiveDate,
-        /// Production.
-        production: NaiveDate,
-    },
-    /// Produced in the future.
-    #[error("production date {production} is in the future (today is {today})")]
-    ProducedInFuture {
-        /// Production.
-        production: NaiveDate,
-        /// Today.
-        today: NaiveDate,
-    },
-    /// Already expired, and not received into quarantine.
-    #[error("the lot expired on {expiry}; receive it with `quarantine: true` to hold it apart")]
-    Expired {
-        /// Expiry.
+    ExpiredLot {
+        /// Line index.
+        line: usize,
+        /// The lot's code.
+        lot_code: String,
+        /// Its expiry.
         expiry: NaiveDate,
     },
-    /// Too little shelf life left, and not received into quarantine.
+    /// A decrease beyond what the lot has available, counting the lines before it.
     #[error(
-        "the lot expires on {expiry}, {remaining} days from today; this item needs at least \
-         {min_remaining} days left on receipt (or `quarantine: true`)"
+        "only {available} units of lot {lot_code} are available ({on_hand} on hand, {reserved} \
+         reserved); cannot take {take}"
     )]
-    ShortDated {
-        /// Expiry.
-        expiry: NaiveDate,
-        /// Days left.
-        remaining: i64,
-        /// Days the item needs.
-        min_remaining: i32,
+    NotEnough {
+        /// Line index.
+        line: usize,
+        /// The lot.
+        lot: LotId,
+        /// Its code.
+        lot_code: String,
+        /// Available before this line.
+        available: i64,
+        /// On hand before this line.
+        on_hand: i64,
+        /// Reserved.
+        reserved: i64,
+        /// What the line takes.
+        take: u64,
+    },
+    /// A change that would carry the lot's on-hand balance past the largest integer.
+    #[error("{qty} would overflow the lot's on-hand balance")]
+    Overflow {
+        /// Line index.
+        line: usize,
+        /// The line's signed change.
+        qty: i64,
+    },
+    /// A receipt into a lot on record with another expiry.
+    #[error(
+        "lot {lot_code} of {sku} is on record with expiry {}, but this line says {}; a lot \
+         code has one expiry: check the label",
+        show_date(*.on_record),
+        show_date(*.received)
+    )]
+    ExpiryMismatch {
+        /// Line index.
+        line: usize,
+        /// The lot.
+        lot: LotId,
+        /// Its code.
+        lot_code: String,
+        /// Its item's SKU.
+        sku: String,
+        /// The lot's expiry.
+        on_record: Option<NaiveDate>,
+        /// The line's expiry.
+        received: Option<NaiveDate>,
+    },
+    /// A receipt into quarantine of a lot on record that has stock reserved.
+    #[error(
+        "lot {lot_code} already exists with {reserved} units reserved for allocations; it \
+         cannot be quarantined"
+    )]
+    QuarantineReserved {
+        /// Line index.
+        line: usize,
+        /// The lot.
+        lot: LotId,
+        /// Its code.
+        lot_code: String,
+        /// Units reserved.
+        reserved: i64,
+    },
+    /// A status change to the status the lot has.
+    #[error("lot {lot_code} is already {status}")]
+    AlreadyInStatus {
+        /// The lot's code.
+        lot_code: String,
+        /// Its status.
+        status: LotStatus,
+    },
+    /// Quarantining a lot that has stock reserved.
+    #[error(
+        "lot {lot_code} has {reserved} units reserved for allocations; release or dispatch them \
+         before quarantining the lot"
+    )]
+    ReservedBlocksQuarantine {
+        /// The lot's code.
+        lot_code: String,
+        /// Units reserved.
+        reserved: i64,
     },
 }
 
-/// Checks a received lot's dates against the item's shelf-life policy and returns the
-/// status to receive it with. An item with no shelf life never expires, so an expiry on it
-/// is refused rather than stored: it would make a non-expiring item look perishable to
-/// first-expiry-first-out picking and to the alerts.
-pub fn receipt_status(
-    expires_on: Option<NaiveDate>,
-    produced_on: Option<NaiveDate>,
-    item_expires: bool,
-    min_remaining_days: i32,
-    today: NaiveDate,
-    quarantine: bool,
-) -> Result<LotStatus, DateRule> {
-    if let Some(production) = produced_on
-        && production > today
-    {
-        return Err(DateRule::ProducedInFuture { production, today });
-    }
-    let expiry = match (item_expires, expires_on) {
-        (false, None) => {
-            return Ok(if quarantine {
-                LotStatus::Quarantined
-            } else {
-                LotStatus::Available
-            });
+fn show_date(d: Option<NaiveDate>) -> String {
+    d.map_or("none".to_owned(), |d| d.to_string())
+}
+
+impl From<Refusal> for AppError {
+    fn from(r: Refusal) -> Self {
+        let detail = r.to_string();
+        match r {
+            Refusal::UnknownLot { line, .. }
+            | Refusal::OtherWarehouse { line, .. }
+            | Refusal::ExpiredLot { line, .. } => {
+                AppError::invalid(line_ptr(line, "lot_id"), detail)
+            }
+            Refusal::QuarantinedLot { line, lot, .. } => AppError::conflict(
+                line_ptr(line, "lot_id"),
+                detail,
+                Some(json!({"lot_id": lot, "lot_status": LotStatus::Quarantined})),
+            ),
+            Refusal::NotEnough {
+                line,
+                lot,
+                available,
+                on_hand,
+                reserved,
+                ..
+            } => AppError::conflict(
+                line_ptr(line, "qty"),
+                detail,
+                Some(
+                    json!({"lot_id": lot, "available": available, "on_hand": on_hand,
+                            "reserved": reserved}),
+                ),
+            ),
+            Refusal::Overflow { line, .. } => AppError::invalid(line_ptr(line, "qty"), detail),
+            Refusal::ExpiryMismatch {
+                line,
+                lot,
+                on_record,
+                received,
+                ..
+            } => AppError::conflict(
+                line_ptr(line, "expires_on"),
+                detail,
+                Some(json!({
+                    "lot_id": lot,
+                    "expires_on_on_record": on_record,
+                    "expires_on_received": received,
+                })),
+            ),
+            Refusal::QuarantineReserved {
+                line,
+                lot,
+                reserved,
+                ..
+            } => AppError::conflict(
+                line_ptr(line, "quarantine"),
+                detail,
+                Some(json!({"lot_id": lot, "reserved": reserved})),
+            ),
+            Refusal::AlreadyInStatus { status, .. } => {
+                AppError::conflict("", detail, Some(json!({"lot_status": status})))
+            }
+            Refusal::ReservedBlocksQuarantine { reserved, .. } => {
+                AppError::conflict("", detail, Some(json!({"reserved": reserved})))
+            }
         }
-        (false, Some(_)) => return Err(DateRule::ExpiryNotExpected),
-        (true, None) => return Err(DateRule::ExpiryMissing),
-        (true, Some(e)) => e,
-    };
-    if let Some(production) = produced_on
-        && expiry < production
-    {
-        return Err(DateRule::ExpiryBeforeProduction { expiry, production });
     }
-    if quarantine {
-        return Ok(LotStatus::Quarantined);
-    }
-    if expiry < today {
-        return Err(DateRule::Expired { expiry });
-    }
-    let remaining = (expiry - today).num_days();
-    if remaining < i64::from(min_remaining_days) {
-        return Err(DateRule::ShortDated {
-            expiry,
-            remaining,
-            min_remaining: min_remaining_days,
-        });
-    }
-    Ok(LotStatus::Available)
 }
 
 /// A lot that first-expiry-first-out picking may draw on.
@@ -278,6 +564,19 @@ pub struct Pick {
     pub lot_id: LotId,
     /// How much to take from it.
     pub qty: i64,
+}
+
+/// A first-expiry-first-out proposal.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PickSuggestion {
+    /// Item SKU.
+    pub sku: String,
+    /// Units asked for.
+    pub qty: i64,
+    /// Lots to take from, in order.
+    pub picks: Vec<Pick>,
+    /// Units the warehouse cannot supply from usable lots.
+    pub shortfall: i64,
 }
 
 /// First-expiry-first-out: draws `qty` from `candidates` in order of expiry (non-expiring
@@ -337,63 +636,81 @@ mod tests {
         );
         assert_eq!(expiry_state(None, today, 30), ExpiryState::NoExpiry);
     }
+
     #[test]
-    fn receipts_refuse_expired_and_short_dated_lots_unless_quarantined() {
-        let today = day("2026-11-27");
-        let ok = receipt_status(Some(day("2027-02-01")), None, true, 60, today, false);
-        assert_eq!(ok, Ok(LotStatus::Available));
-        let short = receipt_status(Some(day("2027-01-25")), None, true, 60, today, false);
-        assert!(matches!(
-            short,
-            Err(DateRule::ShortDated { remaining: 59, .. })
-        ));
-        let expired = receipt_status(Some(day("2026-11-26")), None, true, 0, today, false);
-        assert!(matches!(expired, Err(DateRule::Expired { .. })));
-        let held = receipt_status(Some(day("2026-11-26")), None, true, 0, today, true);
-        assert_eq!(held, Ok(LotStatus::Quarantined));
-        // usable through the expiry date itself
+    fn quarantine_needs_an_available_lot_with_nothing_reserved_and_release_a_held_one() {
+        use LotStatus::{Available, Quarantined};
+        assert_eq!(Available.change_to(Quarantined, 0, "L"), Ok(()));
+        assert_eq!(Quarantined.change_to(Available, 0, "L"), Ok(()));
         assert_eq!(
-            receipt_status(Some(today), None, true, 0, today, false),
-            Ok(LotStatus::Available)
+            Available.change_to(Quarantined, 3, "L"),
+            Err(Refusal::ReservedBlocksQuarantine {
+                lot_code: "L".into(),
+                reserved: 3
+            })
         );
+        let again = Quarantined.change_to(Quarantined, 0, "L");
+        assert_eq!(
+            again.map_err(|r| r.to_string()),
+            Err("lot L is already quarantined".to_owned())
+        );
+        assert!(Available.change_to(Available, 0, "L").is_err());
     }
 
     #[test]
-    fn receipts_check_dates_against_the_items_shelf_life() {
-        let today = day("2026-11-27");
+    fn statuses_and_kinds_read_back_what_they_store() {
+        for s in [LotStatus::Available, LotStatus::Quarantined] {
+            assert_eq!(s.as_str().parse::<LotStatus>(), Ok(s));
+            assert_eq!(serde_json::to_value(s).ok(), Some(json!(s.as_str())));
+        }
+        for k in MovementKind::ALL {
+            assert_eq!(k.as_str().parse::<MovementKind>(), Ok(k));
+            assert_eq!(serde_json::to_value(k).ok(), Some(json!(k.as_str())));
+        }
         assert_eq!(
-            receipt_status(Some(day("2027-11-27")), None, false, 0, today, false),
-            Err(DateRule::ExpiryNotExpected)
+            "lost".parse::<MovementKind>(),
+            Err(
+                "unknown kind `lost`: expected one of receipt, issue, transfer_out, transfer_in, \
+                 transfer_return, adjustment, count_adjustment, reserve, release, dispatch, seed"
+                    .to_owned()
+            )
+        );
+        assert!("held".parse::<LotStatus>().is_err());
+    }
+
+    #[test]
+    fn refusals_name_the_field_at_fault() {
+        let problem = |r: Refusal| {
+            let e = AppError::from(r);
+            (e.status().as_u16(), e.problem().errors[0].pointer.clone())
+        };
+        let lot = LotId::new();
+        assert_eq!(
+            problem(Refusal::NotEnough {
+                line: 2,
+                lot,
+                lot_code: "A".into(),
+                available: 1,
+                on_hand: 3,
+                reserved: 2,
+                take: 5
+            }),
+            (409, "/lines/2/qty".to_owned())
         );
         assert_eq!(
-            receipt_status(None, None, true, 0, today, false),
-            Err(DateRule::ExpiryMissing)
+            problem(Refusal::ExpiryMismatch {
+                line: 0,
+                lot,
+                lot_code: "A".into(),
+                sku: "S".into(),
+                on_record: None,
+                received: Some(day("2027-01-01")),
+            }),
+            (409, "/lines/0/expires_on".to_owned())
         );
-        assert!(matches!(
-            receipt_status(
-                Some(day("2027-01-01")),
-                Some(day("2027-02-01")),
-                true,
-                0,
-                today,
-                true
-            ),
-            Err(DateRule::ProducedInFuture { .. })
-        ));
-        assert!(matches!(
-            receipt_status(
-                Some(day("2026-01-01")),
-                Some(day("2026-02-01")),
-                true,
-                0,
-                today,
-                true
-            ),
-            Err(DateRule::ExpiryBeforeProduction { .. })
-        ));
         assert_eq!(
-            receipt_status(None, None, false, 0, today, false),
-            Ok(LotStatus::Available)
+            problem(Refusal::UnknownLot { line: 1, lot }),
+            (422, "/lines/1/lot_id".to_owned())
         );
     }
 

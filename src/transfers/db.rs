@@ -6,43 +6,23 @@ use chrono::NaiveDate;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Transfer, TransferLine};
+use super::{DiscrepancyReason, SentLine, Transfer, TransferLine, TransferStatus};
 use crate::ids::{ItemId, LotId, TransferId, UserId, WarehouseId};
+use crate::rules::LotState;
 
-/// A lot row locked for update.
-#[derive(Debug, Clone)]
-pub struct LockedLot {
-    /// Lot id.
-    pub id: LotId,
-    /// Item.
-    pub item_id: ItemId,
-    /// Warehouse.
-    pub warehouse_id: WarehouseId,
-    /// Lot code.
-    pub lot_code: String,
-    /// Expiry.
-    pub expires_on: Option<NaiveDate>,
-    /// On hand.
-    pub on_hand: i64,
-    /// Reserved.
-    pub reserved: i64,
-    /// `available` or `quarantined`.
-    pub status: String,
-    /// Supplier or donor.
-    pub donor: Option<String>,
-}
-
-/// Locks the lots with `ids` (`for update`, in id order) and returns those that exist.
+/// Locks the lots with `ids` (`for update`, in id order) and returns those that exist, as
+/// the shared stock rules read them.
 pub async fn lock_lots(
     conn: &mut PgConnection,
     ids: &[LotId],
-) -> Result<Vec<LockedLot>, sqlx::Error> {
+) -> Result<Vec<LotState>, sqlx::Error> {
     let ids: Vec<Uuid> = ids.iter().map(|l| l.0).collect();
     sqlx::query_as!(
-        LockedLot,
-        r#"select id as "id: LotId", item_id as "item_id: ItemId", warehouse_id as "warehouse_id: WarehouseId",
-                  lot_code, expires_on, on_hand, reserved, status, donor
-             from stock_lots where id = any($1) order by id for update"#,
+        LotState,
+        r#"select l.id, l.warehouse_id, i.sku, l.lot_code, l.expires_on, l.on_hand, l.reserved,
+                  l.status = 'quarantined' as "quarantined!"
+             from stock_lots l join items i on i.id = l.item_id
+            where l.id = any($1) order by l.id for update of l"#,
         &ids[..]
     )
     .fetch_all(conn)
@@ -116,7 +96,7 @@ pub struct LockedTransfer {
     /// Destination code.
     pub to_code: String,
     /// Status.
-    pub status: String,
+    pub status: TransferStatus,
 }
 
 /// Locks a transfer's row.
@@ -128,7 +108,7 @@ pub async fn lock_transfer(
         LockedTransfer,
         r#"select t.id as "id: TransferId", t.from_warehouse_id as "from_warehouse_id: WarehouseId",
                   f.code as from_code, t.to_warehouse_id as "to_warehouse_id: WarehouseId", d.code as to_code,
-                  t.status
+                  t.status as "status: TransferStatus"
              from transfers t
              join warehouses f on f.id = t.from_warehouse_id
              join warehouses d on d.id = t.to_warehouse_id
@@ -138,25 +118,6 @@ pub async fn lock_transfer(
     )
     .fetch_optional(conn)
     .await
-}
-
-/// A line sent, with its source lot's identity.
-#[derive(Debug, Clone)]
-pub struct SentLine {
-    /// Position.
-    pub line_no: i32,
-    /// Source lot.
-    pub lot_id: LotId,
-    /// Units sent.
-    pub qty: i64,
-    /// Item.
-    pub item_id: ItemId,
-    /// Lot code.
-    pub lot_code: String,
-    /// Expiry.
-    pub expires_on: Option<NaiveDate>,
-    /// Donor.
-    pub donor: Option<String>,
 }
 
 /// The lines of a transfer, in line order.
@@ -220,7 +181,7 @@ pub async fn set_line_received(
     transfer: TransferId,
     line_no: i32,
     received_qty: i64,
-    reason: Option<&str>,
+    reason: Option<DiscrepancyReason>,
     dest_lot: Option<LotId>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
@@ -229,7 +190,7 @@ pub async fn set_line_received(
         transfer as TransferId,
         line_no,
         received_qty,
-        reason,
+        reason as Option<DiscrepancyReason>,
         dest_lot as Option<LotId>
     )
     .execute(conn)
@@ -241,7 +202,7 @@ pub async fn set_line_received(
 pub async fn close(
     conn: &mut PgConnection,
     id: TransferId,
-    status: &str,
+    status: TransferStatus,
     by: UserId,
     note: Option<&str>,
 ) -> Result<(), sqlx::Error> {
@@ -249,7 +210,7 @@ pub async fn close(
         "update transfers set status = $2, closed_by = $3, closed_at = now(), close_note = $4
           where id = $1 and status = 'in_transit'",
         id as TransferId,
-        status,
+        status as TransferStatus,
         by as UserId,
         note
     )
@@ -262,7 +223,7 @@ struct HeaderRow {
     id: TransferId,
     from_code: String,
     to_code: String,
-    status: String,
+    status: TransferStatus,
     note: Option<String>,
     created_by: UserId,
     created_at: chrono::DateTime<chrono::Utc>,
@@ -280,7 +241,7 @@ struct LineRow {
     expires_on: Option<NaiveDate>,
     qty: i64,
     received_qty: Option<i64>,
-    discrepancy_reason: Option<String>,
+    discrepancy_reason: Option<DiscrepancyReason>,
     dest_lot_id: Option<LotId>,
 }
 
@@ -289,13 +250,14 @@ struct LineRow {
 pub async fn list(
     conn: &mut PgConnection,
     warehouse: Option<WarehouseId>,
-    status: Option<&str>,
+    status: Option<TransferStatus>,
     after: Option<TransferId>,
     limit: i64,
 ) -> Result<Vec<Transfer>, sqlx::Error> {
     let headers = sqlx::query_as!(
         HeaderRow,
-        r#"select t.id as "id: TransferId", f.code as from_code, d.code as to_code, t.status, t.note,
+        r#"select t.id as "id: TransferId", f.code as from_code, d.code as to_code,
+                  t.status as "status: TransferStatus", t.note,
                   t.created_by as "created_by: UserId", t.created_at,
                   t.closed_by as "closed_by: UserId", t.closed_at, t.close_note
              from transfers t
@@ -307,7 +269,7 @@ pub async fn list(
             order by t.id
             limit $4"#,
         warehouse as Option<WarehouseId>,
-        status,
+        status as Option<TransferStatus>,
         after as Option<TransferId>,
         limit
     )
@@ -320,7 +282,8 @@ pub async fn list(
 pub async fn get(conn: &mut PgConnection, id: TransferId) -> Result<Option<Transfer>, sqlx::Error> {
     let headers = sqlx::query_as!(
         HeaderRow,
-        r#"select t.id as "id: TransferId", f.code as from_code, d.code as to_code, t.status, t.note,
+        r#"select t.id as "id: TransferId", f.code as from_code, d.code as to_code,
+                  t.status as "status: TransferStatus", t.note,
                   t.created_by as "created_by: UserId", t.created_at,
                   t.closed_by as "closed_by: UserId", t.closed_at, t.close_note
              from transfers t
@@ -342,7 +305,8 @@ async fn with_lines(
     let lines = sqlx::query_as!(
         LineRow,
         r#"select tl.transfer_id as "transfer_id: TransferId", tl.line_no, tl.lot_id as "lot_id: LotId",
-                  i.sku, l.lot_code, l.expires_on, tl.qty, tl.received_qty, tl.discrepancy_reason,
+                  i.sku, l.lot_code, l.expires_on, tl.qty, tl.received_qty,
+                  tl.discrepancy_reason as "discrepancy_reason: DiscrepancyReason",
                   tl.dest_lot_id as "dest_lot_id: LotId"
              from transfer_lines tl
              join stock_lots l on l.id = tl.lot_id
@@ -359,7 +323,6 @@ async fn with_lines(
     }
     let mut out = Vec::with_capacity(headers.len());
     for h in headers {
-        let in_transit = h.status == "in_transit";
         let lines: Vec<TransferLine> = by_transfer
             .remove(&h.id)
             .unwrap_or_default()
@@ -374,7 +337,7 @@ async fn with_lines(
                 received_qty: l.received_qty,
                 discrepancy_reason: l.discrepancy_reason,
                 dest_lot_id: l.dest_lot_id,
-                in_transit_qty: if in_transit { l.qty } else { 0 },
+                in_transit_qty: h.status.on_the_road(l.qty),
             })
             .collect();
         // Sums of stored bigints that each passed the send checks; saturate rather

@@ -2,20 +2,21 @@
 
 use sqlx::PgConnection;
 
-use super::Warehouse;
+use super::{Tier, Warehouse, WarehouseStatus};
 use crate::ids::WarehouseId;
 
 /// Warehouses after `after_code`, filtered.
 pub async fn list(
     conn: &mut PgConnection,
     city: Option<&str>,
-    tier: Option<&str>,
+    tier: Option<Tier>,
     after_code: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Warehouse>, sqlx::Error> {
     sqlx::query_as!(
         Warehouse,
-        r#"select id as "id: WarehouseId", code, name_zh, name_en, lat, lon, city, district, tier, status, handling_minutes
+        r#"select id as "id: WarehouseId", code, name_zh, name_en, lat, lon, city, district,
+                  tier as "tier: Tier", status as "status: WarehouseStatus", handling_minutes
              from warehouses
             where ($1::text is null or city = $1)
               and ($2::text is null or tier = $2)
@@ -23,7 +24,7 @@ pub async fn list(
             order by code
             limit $4"#,
         city,
-        tier,
+        tier.map(Tier::as_str),
         after_code,
         limit
     )
@@ -38,7 +39,8 @@ pub async fn by_code(
 ) -> Result<Option<Warehouse>, sqlx::Error> {
     sqlx::query_as!(
         Warehouse,
-        r#"select id as "id: WarehouseId", code, name_zh, name_en, lat, lon, city, district, tier, status, handling_minutes
+        r#"select id as "id: WarehouseId", code, name_zh, name_en, lat, lon, city, district,
+                  tier as "tier: Tier", status as "status: WarehouseStatus", handling_minutes
              from warehouses where code = $1"#,
         code
     )
@@ -73,7 +75,8 @@ pub async fn code_of(conn: &mut PgConnection, id: WarehouseId) -> Result<String,
 pub async fn all(conn: &mut PgConnection) -> Result<Vec<Warehouse>, sqlx::Error> {
     sqlx::query_as!(
         Warehouse,
-        r#"select id as "id: WarehouseId", code, name_zh, name_en, lat, lon, city, district, tier, status, handling_minutes
+        r#"select id as "id: WarehouseId", code, name_zh, name_en, lat, lon, city, district,
+                  tier as "tier: Tier", status as "status: WarehouseStatus", handling_minutes
              from warehouses order by code"#
     )
     .fetch_all(conn)

@@ -5,12 +5,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{TIERS, Warehouse, db};
+use super::{Tier, Warehouse, db};
+use crate::app::AppState;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::{self, Page};
 use crate::http::{Json, Path, Query};
-use crate::app::AppState;
 
 /// Warehouse routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -44,17 +44,19 @@ pub async fn list_warehouses(
     Query(filter): Query<WarehouseFilter>,
 ) -> AppResult<Json<Page<Warehouse>>> {
     let limit = pagination::limit(filter.limit)?;
-    if let Some(tier) = &filter.tier
-        && !TIERS.contains(&tier.as_str())
-    {
-        return Err(AppError::bad_request(
-            "tier",
-            format!(
-                "unknown tier `{tier}`: expected one of {}",
-                TIERS.join(", ")
-            ),
-        ));
-    }
+    let tier = match filter.tier.as_deref() {
+        None => None,
+        Some(name) => Some(Tier::parse(name).ok_or_else(|| {
+            let names: Vec<&str> = Tier::ALL.iter().map(|t| t.as_str()).collect();
+            AppError::bad_request(
+                "tier",
+                format!(
+                    "unknown tier `{name}`: expected one of {}",
+                    names.join(", ")
+                ),
+            )
+        })?),
+    };
     let after: Option<String> = filter
         .cursor
         .as_deref()
@@ -64,7 +66,7 @@ pub async fn list_warehouses(
     let rows = db::list(
         &mut conn,
         filter.city.as_deref(),
-        filter.tier.as_deref(),
+        tier,
         after.as_deref(),
         limit + 1,
     )
@@ -87,4 +89,17 @@ pub async fn get_warehouse(
         .await?
         .map(Json)
         .ok_or_else(|| AppError::not_found(format!("no warehouse with code {code}")))
+}
+
+/// Resolves the `warehouse` query parameter (a code) to its id: a code that names no
+/// warehouse is a 400 naming the parameter, not an empty result.
+pub async fn warehouse_param(
+    conn: &mut sqlx::PgConnection,
+    code: Option<&str>,
+) -> AppResult<Option<crate::ids::WarehouseId>> {
+    let Some(code) = code else { return Ok(None) };
+    super::db::by_code(conn, code)
+        .await?
+        .map(|w| Some(w.id))
+        .ok_or_else(|| AppError::bad_request("warehouse", format!("unknown warehouse `{code}`")))
 }

@@ -33,10 +33,10 @@ pub struct Warehouse {
     pub city: String,
     /// District.
     pub district: Option<String>,
-    /// `regional_centre`, `city`, `district` or `community`.
-    pub tier: String,
-    /// `active` or `inactive`.
-    pub status: String,
+    /// Where the warehouse stands in the network.
+    pub tier: Tier,
+    /// Whether it supplies at all.
+    pub status: WarehouseStatus,
     /// Minutes to pick and load before a truck leaves.
     pub handling_minutes: i32,
 }
@@ -48,5 +48,94 @@ impl Warehouse {
     }
 }
 
-/// The tiers of the network, largest first.
-pub const TIERS: [&str; 4] = ["regional_centre", "city", "district", "community"];
+/// The tiers of the network, largest first. Stored as text (the `warehouses_tier`
+/// check constraint lists the same names).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    serde::Deserialize,
+    sqlx::Type,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Tier {
+    /// The GBA Emergency Supplies Reserve Centre.
+    RegionalCentre,
+    /// A city depot.
+    City,
+    /// A district depot.
+    District,
+    /// A community point.
+    Community,
+}
+
+impl Tier {
+    /// Every tier, largest first.
+    pub const ALL: [Tier; 4] = [
+        Tier::RegionalCentre,
+        Tier::City,
+        Tier::District,
+        Tier::Community,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::RegionalCentre => "regional_centre",
+            Tier::City => "city",
+            Tier::District => "district",
+            Tier::Community => "community",
+        }
+    }
+
+    /// The tier with this stored name.
+    pub fn parse(name: &str) -> Option<Tier> {
+        Tier::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// Whether a warehouse supplies. An inactive warehouse is never planned from; it is never
+/// deleted (its ledger stays).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    serde::Deserialize,
+    sqlx::Type,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum WarehouseStatus {
+    /// In service.
+    Active,
+    /// Retired or closed.
+    Inactive,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tier_names_round_trip_and_match_serde() {
+        for t in Tier::ALL {
+            assert_eq!(Tier::parse(t.as_str()), Some(t));
+            assert_eq!(
+                serde_json::to_value(t).ok(),
+                Some(serde_json::json!(t.as_str()))
+            );
+        }
+        assert_eq!(Tier::parse("province"), None);
+    }
+}

@@ -8,9 +8,9 @@ use std::pin::Pin;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
+use stockpile::audit::Origin;
 use stockpile::audit::{self, Change};
 use stockpile::auth::Actor;
-use stockpile::audit::Origin;
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, assert_problem};

@@ -10,8 +10,8 @@ use std::time::Instant;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use stockpile::auth::{Actor, NewUser, Role};
 use stockpile::audit::Origin;
+use stockpile::auth::{Actor, NewUser, Role};
 
 use crate::helpers::{TestApp, assert_problem, read, wait_for_listeners};
 use authz_table::{Access, TABLE};
@@ -30,7 +30,7 @@ async fn add_user(app: &TestApp, username: &str, role: &str, codes: &[&str]) {
     )
     .expect("valid user");
     let mut tx = app.pool.begin().await.expect("tx");
-    stockpile::auth::db::create_user(&mut tx, &Actor::system(), &Origin::cli(), new)
+    stockpile::auth::cases::create_user(&mut tx, &Actor::system(), &Origin::cli(), new)
         .await
         .expect("create user");
     tx.commit().await.expect("commit");
@@ -900,10 +900,10 @@ async fn demo_users_are_made_only_in_demo_mode_and_can_sign_in() {
         .expect("count");
 
     // Act
-    let first = stockpile::auth::db::ensure_demo_users(&app.pool)
+    let first = stockpile::auth::cases::ensure_demo_users(&app.pool)
         .await
         .expect("demo users");
-    let second = stockpile::auth::db::ensure_demo_users(&app.pool)
+    let second = stockpile::auth::cases::ensure_demo_users(&app.pool)
         .await
         .expect("again");
 

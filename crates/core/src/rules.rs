@@ -131,7 +131,19 @@ pub fn required_expiry(arrival_date: NaiveDate, min_remaining_days: i32) -> Opti
 
 /// Quantity not yet promised: `on_hand − reserved`, never negative.
 pub fn lot_available(lot: &LotState) -> i64 {
-    lot.on_hand.saturating_sub(lot.reserved.max(0)).max(0)
+    available(lot.on_hand, lot.reserved)
+}
+
+/// [`lot_available`] of bare balances, for callers that hold a lot in another shape
+/// (a clerk's issue checks each line against this, as its running balance goes down).
+pub fn available(on_hand: i64, reserved: i64) -> i64 {
+    on_hand.saturating_sub(reserved.max(0)).max(0)
+}
+
+/// Whether a lot that is usable through `expires_on` has expired on `day` (it has from
+/// the day after its expiry date; a lot without one never expires).
+pub fn expired(expires_on: Option<NaiveDate>, day: NaiveDate) -> bool {
+    expires_on.is_some_and(|e| e < day)
 }
 
 /// Whether a lot can be picked on arrival, given the date it must still be usable on

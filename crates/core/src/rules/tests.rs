@@ -146,3 +146,19 @@ proptest! {
         prop_assert!(!plan_holds(&locked, &takes(&[(1, 0, over)]), false));
     }
 }
+
+#[test]
+fn available_is_on_hand_less_reserved_and_never_negative() {
+    assert_eq!(available(10, 3), 7);
+    assert_eq!(available(3, 10), 0);
+    assert_eq!(available(i64::MIN, 1), 0);
+    assert_eq!(available(5, -2), 5);
+}
+
+#[test]
+fn a_lot_is_usable_through_its_expiry_date_and_expired_the_day_after() {
+    let day = |s: &str| s.parse::<NaiveDate>().expect("date");
+    assert!(!expired(Some(day("2026-11-27")), day("2026-11-27")));
+    assert!(expired(Some(day("2026-11-26")), day("2026-11-27")));
+    assert!(!expired(None, day("2026-11-27")));
+}

@@ -1,0 +1,178 @@
+//! The application: its shared state, every domain's routes under one OpenAPI document,
+//! and the layers around them. The one place that names every domain; `http/` is the
+//! glue it uses, and names none.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRef, MatchedPath, Request};
+use axum::response::Response;
+use sqlx::PgPool;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::Settings;
+use crate::http;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database pool.
+    pub pool: PgPool,
+    /// The connections of the transactions that lock and write stock.
+    pub writes: crate::db::WritePool,
+    /// Run-time settings.
+    pub settings: Arc<Settings>,
+    /// The road network, parsed once per uploaded version (see `crate::network`).
+    pub network: Arc<crate::network::NetworkCache>,
+    /// Validated bearer tokens (see `crate::auth::cache`).
+    pub sessions: Arc<crate::auth::cache::SessionCache>,
+    /// Warehouse codes and their ids (see `crate::warehouses::ids`).
+    pub warehouse_ids: Arc<crate::warehouses::ids::WarehouseIds>,
+    /// What receipts, reserve levels and allocation requests need of catalogue items (see
+    /// `crate::stock::item_cache`).
+    pub item_policies: Arc<crate::stock::item_cache::ItemPolicies>,
+}
+
+impl AppState {
+    /// State over `pool` (and a [`WritePool`](crate::db::WritePool) beside it) with
+    /// `settings`. Starts the caches' change listener, so call it from inside the
+    /// runtime.
+    pub fn new(pool: PgPool, settings: Settings) -> Self {
+        let sessions = Arc::new(crate::auth::cache::SessionCache::default());
+        let item_policies = Arc::new(crate::stock::item_cache::ItemPolicies::default());
+        crate::db::changes::spawn_listener(
+            &pool,
+            vec![
+                (crate::auth::cache::CHANNEL, sessions.clone()),
+                (crate::stock::item_cache::CHANNEL, item_policies.clone()),
+            ],
+        );
+        Self {
+            writes: crate::db::WritePool::beside(&pool),
+            pool,
+            settings: Arc::new(settings),
+            network: Arc::default(),
+            sessions,
+            warehouse_ids: Arc::default(),
+            item_policies,
+        }
+    }
+}
+
+impl FromRef<AppState> for PgPool {
+    fn from_ref(state: &AppState) -> Self {
+        state.pool.clone()
+    }
+}
+
+impl FromRef<AppState> for http::metrics::Pools {
+    fn from_ref(state: &AppState) -> Self {
+        http::metrics::Pools {
+            main: state.pool.clone(),
+            writes: state.writes.clone(),
+        }
+    }
+}
+
+/// Every API route with its documentation.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(http::openapi::base())
+        .merge(crate::catalog::http::routes())
+        .merge(crate::warehouses::http::routes())
+        .merge(crate::stock::http::routes())
+        .merge(crate::auth::http::routes())
+        .merge(crate::transfers::http::routes())
+        .merge(crate::counts::http::routes())
+        .merge(crate::reports::http::routes())
+        .merge(crate::incidents::http::routes())
+        .merge(crate::network::http::routes())
+        .merge(crate::allocation::http::routes())
+        .merge(crate::audit::http::routes())
+        .merge(crate::exports::http::routes())
+}
+
+/// The OpenAPI document as pretty JSON, as committed in `api-spec/openapi.json`.
+pub fn openapi_document() -> String {
+    let (_, spec) = api_router().split_for_parts();
+    let mut text = serde_json::to_string_pretty(&spec).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The whole application: API routes plus health, metrics and the OpenAPI document,
+/// wrapped in request-id, tracing, metrics and panic layers.
+pub fn router(state: AppState) -> Router {
+    let (api, spec) = api_router().split_for_parts();
+    // Each operation's declared `security` roles are enforced before its handler runs.
+    let declared = crate::auth::http::DeclaredRoles::from_spec(
+        &serde_json::to_value(&spec).unwrap_or_default(),
+    );
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        (state.clone(), declared),
+        crate::auth::http::enforce_declared_roles,
+    ));
+    let spec_json =
+        Arc::new(serde_json::to_string_pretty(&spec).unwrap_or_else(|_| "{}".to_owned()));
+    let ops = Router::new()
+        .route("/healthz", axum::routing::get(http::healthz))
+        .route("/readyz", axum::routing::get(http::readyz))
+        .route("/metrics", axum::routing::get(http::metrics::render))
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let spec = spec_json.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        spec.as_str().to_owned(),
+                    )
+                }
+            }),
+        );
+
+    ops.merge(api)
+        .merge(crate::console::http::routes())
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(http::panic_response))
+        .layer(axum::middleware::from_fn(http::metrics::track))
+        .layer(PropagateRequestIdLayer::new(http::REQUEST_ID.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(|m| m.as_str().to_owned())
+                        .unwrap_or_default();
+                    let request_id = req
+                        .headers()
+                        .get(&http::REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        route,
+                        request.id = request_id,
+                        user.name = tracing::field::Empty
+                    )
+                })
+                .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "response"
+                    );
+                }),
+        )
+        .layer(SetRequestIdLayer::new(
+            http::REQUEST_ID.clone(),
+            MakeRequestUuid,
+        ))
+}
