@@ -475,7 +475,8 @@ pub enum Refusal {
     },
 }
 
-fn show_date(d: Option<NaiveDate>) -> String {
+/// An expiry date as refusals show it: the date, or `none` for stock that does not expire.
+pub(crate) fn show_date(d: Option<NaiveDate>) -> String {
     d.map_or("none".to_owned(), |d| d.to_string())
 }
 

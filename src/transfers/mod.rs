@@ -23,6 +23,7 @@ use serde_json::json;
 use crate::error::{AppError, FieldError};
 use crate::ids::{ItemId, LotId, TransferId, UserId, WarehouseId};
 use crate::rules::{LotState, lot_available};
+use crate::stock::show_date;
 
 /// Where a transfer stands. Stored as text (`transfers_status` check constraint); the
 /// only moves are `in_transit` → `received` and `in_transit` → `cancelled`
@@ -473,10 +474,6 @@ pub enum Refusal {
         /// The sent lot's expiry.
         sent: Option<NaiveDate>,
     },
-}
-
-fn show_date(d: Option<NaiveDate>) -> String {
-    d.map_or("none".to_owned(), |d| d.to_string())
 }
 
 impl From<Refusal> for AppError {
