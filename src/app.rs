@@ -108,12 +108,12 @@ pub fn openapi_document() -> String {
 pub fn router(state: AppState) -> Router {
     let (api, spec) = api_router().split_for_parts();
     // Each operation's declared `security` roles are enforced before its handler runs.
-    let declared = crate::auth::http::DeclaredRoles::from_spec(
+    let declared = crate::auth::guard::DeclaredRoles::from_spec(
         &serde_json::to_value(&spec).unwrap_or_default(),
     );
     let api = api.route_layer(axum::middleware::from_fn_with_state(
         (state.clone(), declared),
-        crate::auth::http::enforce_declared_roles,
+        crate::auth::guard::enforce_declared_roles,
     ));
     let spec_json =
         Arc::new(serde_json::to_string_pretty(&spec).unwrap_or_else(|_| "{}".to_owned()));

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod cases;
 pub mod db;
+pub mod guard;
 pub mod http;
 
 use std::sync::LazyLock;

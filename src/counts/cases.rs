@@ -17,14 +17,13 @@ use sqlx::PgConnection;
 
 use super::{Count, Counted, Refusal, cancel_reason, check_counted, check_skus, db, post_lot};
 use crate::audit::Change;
-use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::AppResult;
 use crate::ids::{CountId, ItemId, LotId};
 use crate::stock::db::{Movement, insert_movement};
 use crate::warehouses::ids::WarehouseIds;
 
-pub use crate::audit::{Done, Outcome};
+pub use crate::audit::{Done, Origin, Outcome};
 
 /// Opens a blind count over the warehouse `code`, or its `skus`: locks every lot in
 /// scope and snapshots its on hand as expected, with the ledger high-water mark.

@@ -20,14 +20,13 @@ use super::{
     check_route, check_send_lines, check_sources, db, landing_order, match_receipt,
 };
 use crate::audit::Change;
-use crate::audit::Origin;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::ids::{LotId, TransferId, WarehouseId};
 use crate::stock::db::{Movement, insert_movement};
 use crate::warehouses::ids::WarehouseIds;
 
-pub use crate::audit::{Done, Outcome};
+pub use crate::audit::{Done, Origin, Outcome};
 
 /// `send`'s command: from one warehouse to another, these lines.
 #[derive(Debug, Clone)]

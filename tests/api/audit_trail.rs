@@ -8,8 +8,7 @@ use std::pin::Pin;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
-use stockpile::audit::Origin;
-use stockpile::audit::{self, Change};
+use stockpile::audit::{self, Change, Origin};
 use stockpile::auth::Actor;
 use uuid::Uuid;
 

@@ -5,8 +5,7 @@
 use std::ops::ControlFlow;
 
 use sqlx::PgConnection;
-use stockpile::audit::Change;
-use stockpile::audit::Origin;
+use stockpile::audit::{Change, Origin};
 use stockpile::auth::Actor;
 use stockpile::error::AppError;
 use stockpile::ids::LotId;
