@@ -1791,3 +1791,80 @@ async fn the_requests_export_shows_requested_reserved_dispatched_and_delivered_p
     assert_eq!(reserved_only["dispatched"], 0);
     assert_eq!(bad, 400, "{}", String::from_utf8_lossy(&problem));
 }
+
+#[tokio::test]
+async fn an_events_json_fills_every_column_of_the_pending_row_and_names_no_other() {
+    // Arrange: the event's one jsonb value, as every statement that records one binds it.
+    let app = TestApp::empty().await;
+    let origin = Origin {
+        request_id: Some("req-1".into()),
+        idempotency_key: Some("key-1".into()),
+    };
+    let event = audit::db::pending_event(&Actor::system(), &origin, event_change());
+    let value = event.pending_json();
+    let keys: BTreeSet<String> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect();
+
+    // Act: the columns the expansion trigger fills (all but the row's own id and the
+    // `event` column it empties).
+    let columns: BTreeSet<String> = sqlx::query_scalar::<_, String>(
+        "select column_name::text from information_schema.columns
+          where table_name = 'audit_pending' and column_name not in ('id', 'event')",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("columns")
+    .into_iter()
+    .collect();
+
+    // Assert: the same names, so no column is silently left null and no key is dropped;
+    // and a row stored from the value reads back as the event it came from.
+    assert_eq!(keys, columns);
+    let mut tx = app.pool.begin().await.expect("begin");
+    audit::db::record(&mut tx, &Actor::system(), &origin, event_change())
+        .await
+        .expect("record");
+    let row: (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<Value>,
+        Option<Value>,
+        Option<Value>,
+    ) = sqlx::query_as(
+        "select action, entity_id, request_id, idempotency_key, before, after, event
+               from audit_pending order by id desc limit 1",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("pending row");
+    assert_eq!(
+        row,
+        (
+            "test.event".to_owned(),
+            "t1".to_owned(),
+            Some("req-1".to_owned()),
+            Some("key-1".to_owned()),
+            Some(json!({ "a": 1 })),
+            Some(json!({ "a": 2 })),
+            None
+        )
+    );
+    tx.rollback().await.expect("rollback");
+}
+
+/// The change the test above records.
+fn event_change() -> Change<'static> {
+    Change {
+        action: "test.event",
+        entity_kind: "test",
+        entity_id: "t1".into(),
+        before: Some(json!({ "a": 1 })),
+        after: Some(json!({ "a": 2 })),
+    }
+}
