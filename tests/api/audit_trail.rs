@@ -1828,15 +1828,7 @@ async fn an_events_json_fills_every_column_of_the_pending_row_and_names_no_other
     audit::db::record(&mut tx, &Actor::system(), &origin, event_change())
         .await
         .expect("record");
-    let row: (
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<Value>,
-        Option<Value>,
-        Option<Value>,
-    ) = sqlx::query_as(
+    let row: PendingRow = sqlx::query_as(
         "select action, entity_id, request_id, idempotency_key, before, after, event
                from audit_pending order by id desc limit 1",
     )
@@ -1857,6 +1849,18 @@ async fn an_events_json_fills_every_column_of_the_pending_row_and_names_no_other
     );
     tx.rollback().await.expect("rollback");
 }
+
+/// What the test above reads back of a pending row: action, entity id, request id, key,
+/// before, after, and the `event` column the trigger empties.
+type PendingRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<Value>,
+    Option<Value>,
+    Option<Value>,
+);
 
 /// The change the test above records.
 fn event_change() -> Change<'static> {
