@@ -554,20 +554,7 @@ async fn write_new(
         request_id: origin.request_id.as_deref(),
         idempotency_key: origin.idempotency_key.as_deref(),
     };
-    let written = db::write_plan_if_available(
-        conn,
-        &PlanWrite {
-            request: &request,
-            actor: actor.id,
-            lines: &rows.lines,
-            picks: &rows.picks,
-            reserve: &rows.reserve,
-            cells: &rows.cells,
-            levels_apply: demand.levels_apply(),
-            event: Some(&event),
-        },
-    )
-    .await?;
+    let written = write_rows(conn, actor, &request, &rows, demand, Some(&event)).await?;
     let Some(stamps) = written else {
         return Ok(None);
     };
@@ -627,21 +614,34 @@ async fn write_replan(
         request_id: origin.request_id.as_deref(),
         idempotency_key: origin.idempotency_key.as_deref(),
     };
-    let written = db::write_plan_if_available(
+    let written = write_rows(conn, actor, &request, &rows, demand, None).await?;
+    Ok(written.is_some())
+}
+
+/// Writes `rows` for `request` through the one statement that locks their cells,
+/// re-checks them and writes only if they still hold ([`db::write_plan_if_available`]).
+async fn write_rows(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    request: &NewRequest<'_>,
+    rows: &plan::PlanRows,
+    demand: &Demand,
+    event: Option<&audit::Event>,
+) -> Result<Option<db::Stamps>, sqlx::Error> {
+    db::write_plan_if_available(
         conn,
         &PlanWrite {
-            request: &request,
+            request,
             actor: actor.id,
             lines: &rows.lines,
             picks: &rows.picks,
             reserve: &rows.reserve,
             cells: &rows.cells,
             levels_apply: demand.levels_apply(),
-            event: None,
+            event,
         },
     )
-    .await?;
-    Ok(written.is_some())
+    .await
 }
 
 /// Logs and counts a plan that lost a race.
