@@ -38,7 +38,8 @@ pub struct Incident {
     pub id: IncidentId,
     /// Name, e.g. "Typhoon Wipha, Taishan".
     pub name: String,
-    /// What happened.
+    /// Kind: typhoon, flood, rainstorm, landslide, fire, earthquake, epidemic or other.
+    #[schema(value_type = String)]
     pub kind: IncidentKind,
     /// Where supplies go (WGS84).
     pub point: LatLon,
@@ -49,7 +50,8 @@ pub struct Incident {
     pub population: i64,
     /// When it started.
     pub started_at: DateTime<Utc>,
-    /// Whether it still takes requests.
+    /// `open` or `closed`.
+    #[schema(value_type = String)]
     pub status: IncidentStatus,
     /// Created.
     pub created_at: DateTime<Utc>,

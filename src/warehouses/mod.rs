@@ -33,9 +33,11 @@ pub struct Warehouse {
     pub city: String,
     /// District.
     pub district: Option<String>,
-    /// Where the warehouse stands in the network.
+    /// `regional_centre`, `city`, `district` or `community`.
+    #[schema(value_type = String)]
     pub tier: Tier,
-    /// Whether it supplies at all.
+    /// `active` or `inactive`.
+    #[schema(value_type = String)]
     pub status: WarehouseStatus,
     /// Minutes to pick and load before a truck leaves.
     pub handling_minutes: i32,
