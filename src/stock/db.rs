@@ -87,48 +87,6 @@ pub async fn lot(conn: &mut PgConnection, id: LotId) -> Result<Option<Lot>, sqlx
     .await
 }
 
-/// A new, empty lot.
-#[derive(Debug)]
-pub struct NewLot<'a> {
-    /// Item.
-    pub item: ItemId,
-    /// Warehouse.
-    pub warehouse: WarehouseId,
-    /// Lot code.
-    pub lot_code: &'a str,
-    /// Expiry date.
-    pub expires_on: Option<NaiveDate>,
-    /// Status.
-    pub status: LotStatus,
-    /// Day received.
-    pub received_on: NaiveDate,
-    /// `supplier`, `donor` or `transfer`.
-    pub source: &'a str,
-    /// Supplier or donor name.
-    pub donor: Option<&'a str>,
-}
-
-/// Inserts an empty lot (stock arrives through [`insert_movement`]).
-pub async fn insert_lot(conn: &mut PgConnection, lot: &NewLot<'_>) -> Result<LotId, sqlx::Error> {
-    let id = LotId::new();
-    sqlx::query!(
-        "insert into stock_lots (id, item_id, warehouse_id, lot_code, expires_on, status, received_on, source, donor)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        id as LotId,
-        lot.item as ItemId,
-        lot.warehouse as WarehouseId,
-        lot.lot_code,
-        lot.expires_on,
-        lot.status.as_str(),
-        lot.received_on,
-        lot.source,
-        lot.donor
-    )
-    .execute(conn)
-    .await?;
-    Ok(id)
-}
-
 /// One ledger row to append.
 #[derive(Debug, Clone)]
 pub struct Movement<'a> {
