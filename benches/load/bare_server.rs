@@ -89,6 +89,7 @@ async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<Stri
         actor: b.actor.id,
         request_id: origin.request_id.as_deref(),
         idempotency_key: None,
+        claim: None,
         today: chrono::Utc::now().date_naive(),
     };
     let mut conn = b.pool.acquire().await.map_err(failed)?;

@@ -1,8 +1,13 @@
 //! `Idempotency-Key` handling. The key row is written in the same transaction as the
 //! effect: a failed request leaves no key behind, and a concurrent retry blocks on the
-//! primary key until the first commits, then replays its stored response. This module
-//! is the only writer of `idempotency_keys`. Keys are per user: every function takes the
-//! user's id and the key the request sent (`None`: no key, nothing to do).
+//! primary key until the first commits, then replays its stored response. Keys are per
+//! user: every function takes the user's id and the key the request sent (`None`: no
+//! key, nothing to do).
+//!
+//! This module writes `idempotency_keys`, with one exception under the same rules: the
+//! one-statement stock commands (`stock::db::KeyClaim`) claim a fresh key, write their
+//! effect and store their answer in a single statement, so that a keyed issue or receipt
+//! needs no transaction. When that statement writes nothing, the command comes here.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -9,7 +9,10 @@
 //! writes nothing do they go the long way: lock the lots, check line by line, and say
 //! exactly what is wrong (or, for a receipt, create the lots it needs). Where the command
 //! runs is its [`Scope`]: on its own, or inside the caller's transaction that claimed an
-//! Idempotency-Key, so a keyed request takes the one statement too.
+//! Idempotency-Key. A keyed request first tries the one statement with the key's claim
+//! and answer in it, with no transaction at all ([`Claiming`]); only when that writes
+//! nothing (a refusal, a new lot, a retry) does the caller claim the key in a
+//! transaction and run the command there.
 
 use axum::http::StatusCode;
 use chrono::NaiveDate;
@@ -84,6 +87,17 @@ impl<'c> Scope<'c> {
     }
 }
 
+/// A keyed command outside any transaction, which claims its Idempotency-Key in the one
+/// statement of its effect (`receive_claiming`, `move_stock_claiming`).
+pub struct Claiming<'c> {
+    /// A connection outside any transaction.
+    pub conn: &'c mut PgConnection,
+    /// The request's fingerprint, stored with the key.
+    pub fingerprint: &'c str,
+    /// The status the command answers with.
+    pub status: StatusCode,
+}
+
 /// The long way's transaction: its own, or the caller's.
 enum Long<'c> {
     Own(Transaction<'c, Postgres>),
@@ -141,16 +155,13 @@ pub async fn receive(
     lines: Vec<ReceiptLine>,
     today: NaiveDate,
 ) -> AppResult<ReceiptResponse> {
-    let parsed = receipt::parse_lines(lines, today)?;
-    // One round trip for the items, or none when they are cached.
-    let (skus, gtins) = receipt::item_names(&parsed);
-    let policies = items.named(scope.conn(), &skus, &gtins).await?;
-    let lines = receipt::resolve(parsed, &policies, today)?;
+    let lines = resolve_lines(scope.conn(), items, lines, today).await?;
     if lines.iter().all(|l| l.status == LotStatus::Available) {
         // The common case, stock arriving for lots already on record, in one statement;
         // anything else (a new lot, another expiry, a quarantined lot) writes nothing
         // there and goes the long way, which creates lots and explains refusals.
-        if let Some(out) = receive_into_known_lots(scope.conn(), actor, origin, wh, &lines).await? {
+        let one = receive_into_known_lots(scope.conn(), actor, origin, wh, &lines, None);
+        if let Some(out) = one.await? {
             scope.answer_recorded(actor, origin, &out).await?;
             return Ok(out);
         }
@@ -168,6 +179,59 @@ pub async fn receive(
     Ok(out)
 }
 
+/// Parses receipt lines and resolves their items ([`receipt::parse_lines`],
+/// [`receipt::resolve`]).
+async fn resolve_lines(
+    conn: &mut PgConnection,
+    items: &ItemPolicies,
+    lines: Vec<ReceiptLine>,
+    today: NaiveDate,
+) -> AppResult<Vec<ResolvedLine>> {
+    let parsed = receipt::parse_lines(lines, today)?;
+    // One round trip for the items, or none when they are cached.
+    let (skus, gtins) = receipt::item_names(&parsed);
+    let policies = items.named(conn, &skus, &gtins).await?;
+    receipt::resolve(parsed, &policies, today)
+}
+
+/// A keyed receipt into lots on record with no transaction at all: claims the request's
+/// Idempotency-Key, writes the effect and its audit event, and stores the answer, in one
+/// statement ([`db::KeyClaim`]). `None` when it wrote nothing (a line is refused, needs
+/// a new lot or does not fit its lot, or the key is on record or being claimed): the
+/// caller then claims the key in a transaction, which replays a stored answer, and runs
+/// [`receive`] there. A refused line is `None` too, not an error, so that a retry of a
+/// receipt accepted before (whose expiry may have passed since) replays its answer.
+pub async fn receive_claiming(
+    claiming: Claiming<'_>,
+    actor: &Actor,
+    origin: &Origin,
+    items: &ItemPolicies,
+    wh: &WarehouseRef,
+    lines: Vec<ReceiptLine>,
+    today: NaiveDate,
+) -> AppResult<Option<ReceiptResponse>> {
+    let Claiming {
+        conn,
+        fingerprint,
+        status,
+    } = claiming;
+    let lines = match resolve_lines(conn, items, lines, today).await {
+        Ok(lines) => lines,
+        Err(e @ AppError::Internal(_)) => return Err(e),
+        // A refusal: the long way says it again, unless the key replays an answer.
+        Err(_) => return Ok(None),
+    };
+    if lines.iter().any(|l| l.status != LotStatus::Available) {
+        return Ok(None);
+    }
+    let claim = db::KeyClaim {
+        fingerprint,
+        status: status.as_u16() as i16,
+        warehouse: &wh.code,
+    };
+    receive_into_known_lots(conn, actor, origin, wh, &lines, Some(claim)).await
+}
+
 /// The one statement of a receipt (`db::receive_into_existing_lots`): the answer, or
 /// `None` when some line does not fit a lot on record and nothing was written.
 async fn receive_into_known_lots(
@@ -176,6 +240,7 @@ async fn receive_into_known_lots(
     origin: &Origin,
     wh: &WarehouseRef,
     lines: &[ResolvedLine],
+    claim: Option<db::KeyClaim<'_>>,
 ) -> AppResult<Option<ReceiptResponse>> {
     let receipt_id = Uuid::now_v7();
     let items: Vec<Uuid> = lines.iter().map(|l| l.item.id.0).collect();
@@ -205,6 +270,7 @@ async fn receive_into_known_lots(
         actor: actor.id,
         request_id: origin.request_id.as_deref(),
         idempotency_key: origin.idempotency_key.as_deref(),
+        claim,
     };
     let applied = db::receive_into_existing_lots(conn, &receipt, &event).await?;
     if applied.is_empty() {
@@ -382,7 +448,61 @@ pub async fn move_stock(
     today: NaiveDate,
 ) -> AppResult<OperationResponse> {
     let op_id = Uuid::now_v7();
+    // The common case in one statement: one round trip, the lots locked only inside
+    // PostgreSQL. When some line fails it writes nothing, and the long way below says
+    // what is wrong.
+    let one = move_in_one_statement(scope.conn(), actor, origin, wh, &cmd, op_id, today, None);
+    if let Some(out) = one.await? {
+        scope.answer_recorded(actor, origin, &out).await?;
+        return Ok(out);
+    }
+    let mut long = scope.long().await?;
+    let out = move_locked(long.conn(), actor, origin, wh, &cmd, op_id, today).await?;
     let change = movement::change(&cmd, op_id, &wh.code);
+    long.finish(actor, origin, change, &out).await?;
+    Ok(out)
+}
+
+/// A keyed issue or adjustment with no transaction at all: claims the request's
+/// Idempotency-Key, writes the effect and its audit event, and stores the answer, in one
+/// statement ([`db::KeyClaim`]). `None` when it wrote nothing (some line fails, or the
+/// key is on record or being claimed): the caller then claims the key in a transaction,
+/// which replays a stored answer, and runs [`move_stock`] there.
+pub async fn move_stock_claiming(
+    claiming: Claiming<'_>,
+    actor: &Actor,
+    origin: &Origin,
+    wh: &WarehouseRef,
+    cmd: &MovementCmd,
+    today: NaiveDate,
+) -> AppResult<Option<OperationResponse>> {
+    let Claiming {
+        conn,
+        fingerprint,
+        status,
+    } = claiming;
+    let claim = db::KeyClaim {
+        fingerprint,
+        status: status.as_u16() as i16,
+        warehouse: &wh.code,
+    };
+    let op_id = Uuid::now_v7();
+    move_in_one_statement(conn, actor, origin, wh, cmd, op_id, today, Some(claim)).await
+}
+
+/// The one statement of an issue or adjustment ([`db::apply_checked_movements`]): the
+/// answer, or `None` when it wrote nothing.
+#[allow(clippy::too_many_arguments)]
+async fn move_in_one_statement(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    origin: &Origin,
+    wh: &WarehouseRef,
+    cmd: &MovementCmd,
+    op_id: Uuid,
+    today: NaiveDate,
+    claim: Option<db::KeyClaim<'_>>,
+) -> AppResult<Option<OperationResponse>> {
     let lots: Vec<Uuid> = cmd.lines.iter().map(|l| l.lot.0).collect();
     let deltas: Vec<i64> = cmd.lines.iter().map(|l| l.delta).collect();
     let reasons: Vec<&str> = cmd.lines.iter().map(|l| l.reason.as_str()).collect();
@@ -398,39 +518,32 @@ pub async fn move_stock(
         actor: actor.id,
         request_id: origin.request_id.as_deref(),
         idempotency_key: origin.idempotency_key.as_deref(),
+        claim,
         today,
     };
-    // The common case in one statement: one round trip, the lots locked only inside
-    // PostgreSQL. When some line fails it writes nothing, and the long way below says
-    // what is wrong.
-    let event = audit::db::pending_event(actor, origin, change.clone());
-    let applied = db::apply_checked_movements(scope.conn(), &batch, &event).await?;
-    if !applied.is_empty() {
-        let results = applied
-            .into_iter()
-            .zip(&deltas)
-            .map(|(a, &qty)| MovementResult {
-                lot_id: a.lot_id,
-                sku: a.sku,
-                lot_code: a.lot_code,
-                qty,
-                movement_id: a.movement_id,
-                on_hand: a.on_hand,
-                reserved: a.reserved,
-                available: a.on_hand - a.reserved,
-            });
-        let out = OperationResponse {
-            id: op_id,
-            warehouse: wh.code.clone(),
-            lines: results.collect(),
-        };
-        scope.answer_recorded(actor, origin, &out).await?;
-        return Ok(out);
+    let event = audit::db::pending_event(actor, origin, movement::change(cmd, op_id, &wh.code));
+    let applied = db::apply_checked_movements(conn, &batch, &event).await?;
+    if applied.is_empty() {
+        return Ok(None);
     }
-    let mut long = scope.long().await?;
-    let out = move_locked(long.conn(), actor, origin, wh, &cmd, op_id, today).await?;
-    long.finish(actor, origin, change, &out).await?;
-    Ok(out)
+    let results = applied
+        .into_iter()
+        .zip(&deltas)
+        .map(|(a, &qty)| MovementResult {
+            lot_id: a.lot_id,
+            sku: a.sku,
+            lot_code: a.lot_code,
+            qty,
+            movement_id: a.movement_id,
+            on_hand: a.on_hand,
+            reserved: a.reserved,
+            available: a.on_hand - a.reserved,
+        });
+    Ok(Some(OperationResponse {
+        id: op_id,
+        warehouse: wh.code.clone(),
+        lines: results.collect(),
+    }))
 }
 
 /// The long way of an issue or adjustment, in a transaction: locks the lots, checks the

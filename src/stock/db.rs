@@ -215,6 +215,32 @@ pub async fn insert_movements(
         .collect())
 }
 
+/// A fresh Idempotency-Key that a one-statement command claims together with its
+/// effect ([`apply_checked_movements`], [`receive_into_existing_lots`]), storing its
+/// answer in the same statement, so that a keyed request needs no transaction of its
+/// own. The statement writes nothing when the user's key is already on record (a retry,
+/// or a key older than 24 hours to be claimed again); nor when a concurrent request
+/// with the same key claims it first (its claim then fails on the key's primary key and
+/// rolls the whole statement back). The caller then takes the long way, which claims
+/// the key in a transaction (`http::idempotency::begin`) and replays what is stored.
+/// The stored answer is built in SQL from the rows written, field by field as
+/// `OperationResponse` and `ReceiptResponse` serialise; the API tests check that a
+/// retry's replay equals the first answer, field for field.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyClaim<'a> {
+    /// The request's fingerprint (`http::Command::fingerprint`).
+    pub fingerprint: &'a str,
+    /// The status the command answers with, stored for retries.
+    pub status: i16,
+    /// The warehouse code the answer names.
+    pub warehouse: &'a str,
+}
+
+/// Whether `e` is the failed claim of a key that a concurrent request claimed first.
+fn key_taken(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.constraint()) == Some("idempotency_keys_pkey")
+}
+
 /// Issue or adjustment lines for [`apply_checked_movements`]: parallel slices, one entry
 /// per line, in request order.
 #[derive(Debug, Clone)]
@@ -240,6 +266,8 @@ pub struct CheckedMovements<'a> {
     pub request_id: Option<&'a str>,
     /// The request's Idempotency-Key, kept on the ledger rows.
     pub idempotency_key: Option<&'a str>,
+    /// Claim `idempotency_key` (which must be set) with the effect, and store the answer.
+    pub claim: Option<KeyClaim<'a>>,
     /// Today in the deployment's time zone.
     pub today: NaiveDate,
 }
@@ -266,8 +294,10 @@ pub struct AppliedMovement {
 /// issue, available and not expired; no decrease beyond what is available, counting the
 /// lines before it on the same lot; no overflow), and only if all pass appends the ledger
 /// rows and `event` to the audit trail. Run outside a transaction it is its own: one
-/// round trip, and the lots stay locked only inside PostgreSQL. Run inside the
-/// transaction that claimed an Idempotency-Key, it is the effect of that request.
+/// round trip, and the lots stay locked only inside PostgreSQL. With `claim` it also
+/// claims the request's Idempotency-Key and stores the answer ([`KeyClaim`]). Run
+/// inside the transaction that claimed an Idempotency-Key, it is the effect of that
+/// request.
 ///
 /// Returns the rows written, in line order, or nothing when some line failed; the
 /// caller then runs the operation the long way, which says exactly what is wrong. The
@@ -302,18 +332,36 @@ pub async fn apply_checked_movements(
                                       and (c.delta >= 0 or c.after - c.reserved >= 0)
                                       and c.after <= 9223372036854775807), false) as ok
                from checked c),
+         go as (
+             -- The rules, and a key to claim that is not on record yet.
+             select v.ok and ($14::text is null
+                              or not exists (select from idempotency_keys where user_id = $10 and key = $13)) as ok
+               from verdict v),
          moved as (
              insert into stock_movements (lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
                                           actor_id, request_id, idempotency_key)
              select lot_id, $8, delta, 0, reason, note, $8, $9, $10, $11, $13
                from line
-              where (select ok from verdict)
+              where (select ok from go)
               order by ord
-             returning id, lot_id, on_hand_after, reserved_after),
+             returning id, lot_id, qty, on_hand_after, reserved_after),
          event as (
              insert into audit_pending (event)
              select $12
-              where (select ok from verdict))
+              where (select ok from go)),
+         -- The answer (`stock::movement::OperationResponse`) stored for retries.
+         claim as (
+             insert into idempotency_keys (user_id, key, request_hash, response_status, response_body)
+             select $10, $13, $14, $16,
+                    jsonb_build_object('id', $9::uuid, 'warehouse', $15::text, 'lines', jsonb_agg(
+                        jsonb_build_object('lot_id', m.lot_id, 'sku', k.sku, 'lot_code', k.lot_code,
+                                           'qty', m.qty, 'movement_id', m.id, 'on_hand', m.on_hand_after,
+                                           'reserved', m.reserved_after,
+                                           'available', m.on_hand_after - m.reserved_after)
+                        order by m.id))
+               from moved m join locked k on k.id = m.lot_id
+              where $14::text is not null
+             having count(*) > 0)
          select m.id as movement_id, m.lot_id as "lot_id: LotId", k.sku, k.lot_code,
                 m.on_hand_after as on_hand, m.reserved_after as reserved
            from moved m join locked k on k.id = m.lot_id
@@ -331,9 +379,13 @@ pub async fn apply_checked_movements(
         m.request_id,
         event.pending_json(),
         m.idempotency_key,
+        m.claim.map(|c| c.fingerprint),
+        m.claim.map(|c| c.warehouse),
+        m.claim.map(|c| c.status),
     )
     .fetch_all(conn)
     .await
+    .or_else(|e| if key_taken(&e) { Ok(Vec::new()) } else { Err(e) })
 }
 
 /// Receipt lines for [`receive_into_existing_lots`]: parallel slices, one entry per
@@ -362,6 +414,8 @@ pub struct ExistingLotReceipt<'a> {
     pub request_id: Option<&'a str>,
     /// The request's Idempotency-Key, kept on the ledger rows.
     pub idempotency_key: Option<&'a str>,
+    /// Claim `idempotency_key` (which must be set) with the effect, and store the answer.
+    pub claim: Option<KeyClaim<'a>>,
 }
 
 /// A ledger row written by [`receive_into_existing_lots`].
@@ -381,8 +435,9 @@ pub struct ReceivedMovement {
 /// lot: locks the lines' lots of `warehouse` by (item, lot code) in id order, and only
 /// if each line's lot exists, is available (not quarantined), has the line's expiry and
 /// cannot overflow, appends the ledger rows and `event`. Outside a transaction it is its
-/// own; inside the transaction that claimed an Idempotency-Key, it is that request's
-/// effect. Returns the rows written, in line order, or nothing when some line does not
+/// own, and with `claim` also claims the request's Idempotency-Key and stores the answer
+/// ([`KeyClaim`]); inside the transaction that claimed an Idempotency-Key, it is that
+/// request's effect. Returns the rows written, in line order, or nothing when some line does not
 /// fit; the caller then receives the long way (`stock::cases::receive`), which creates
 /// lots and explains refusals. The rule is `stock::receipt::into_existing_lots`; the
 /// differential test in `tests/api/differential_stock.rs` proves this statement accepts
@@ -413,18 +468,36 @@ pub async fn receive_into_existing_lots(
              select coalesce(bool_and(c.id is not null and c.status = 'available' and c.same_expiry
                                       and c.after <= 9223372036854775807), false) as ok
                from checked c),
+         go as (
+             -- The rules, and a key to claim that is not on record yet.
+             select v.ok and ($13::text is null
+                              or not exists (select from idempotency_keys where user_id = $9 and key = $12)) as ok
+               from verdict v),
          moved as (
              insert into stock_movements (lot_id, kind, qty, reserved_delta, reason, note, ref_kind, ref_id,
                                           actor_id, request_id, idempotency_key)
              select k.id, 'receipt', line.qty, 0, line.source, line.note, 'receipt', $8, $9, $10, $12
                from line join locked k on k.item_id = line.item_id and k.lot_code = line.lot_code
-              where (select ok from verdict)
+              where (select ok from go)
               order by line.ord
-             returning id, lot_id, on_hand_after, reserved_after),
+             returning id, lot_id, qty, on_hand_after, reserved_after),
          event as (
              insert into audit_pending (event)
              select $11
-              where (select ok from verdict))
+              where (select ok from go)),
+         -- The answer (`stock::receipt::ReceiptResponse`) stored for retries.
+         claim as (
+             insert into idempotency_keys (user_id, key, request_hash, response_status, response_body)
+             select $9, $12, $13, $15,
+                    jsonb_build_object('id', $8::uuid, 'warehouse', $14::text, 'lines', jsonb_agg(
+                        jsonb_build_object('lot_id', m.lot_id, 'sku', i.sku, 'lot_code', k.lot_code,
+                                           'expires_on', k.expires_on, 'qty', m.qty, 'created', false,
+                                           'status', 'available', 'movement_id', m.id,
+                                           'on_hand', m.on_hand_after, 'reserved', m.reserved_after)
+                        order by m.id))
+               from moved m join locked k on k.id = m.lot_id join items i on i.id = k.item_id
+              where $13::text is not null
+             having count(*) > 0)
          select id as movement_id, lot_id as "lot_id: LotId", on_hand_after as on_hand,
                 reserved_after as reserved
            from moved
@@ -441,9 +514,13 @@ pub async fn receive_into_existing_lots(
         r.request_id,
         event.pending_json(),
         r.idempotency_key,
+        r.claim.map(|c| c.fingerprint),
+        r.claim.map(|c| c.warehouse),
+        r.claim.map(|c| c.status),
     )
     .fetch_all(conn)
     .await
+    .or_else(|e| if key_taken(&e) { Ok(Vec::new()) } else { Err(e) })
 }
 
 /// Locks the lots with these ids (`for update`, in id order, so that concurrent operations

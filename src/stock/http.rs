@@ -5,7 +5,10 @@
 //! [`Run`] starts it: without an Idempotency-Key on a plain connection (the use case
 //! tries its one statement, and only a refusal or a new lot takes a transaction); with
 //! one, in a transaction that claims the key first, so that a retry replays the stored
-//! answer, and that commits the effect, its audit event and the answer together.
+//! answer, and that commits the effect, its audit event and the answer together. Keyed
+//! receipts, issues and adjustments first try the one statement that also claims the
+//! key and stores the answer (`cases::receive_claiming`, `cases::move_stock_claiming`),
+//! and start a [`Run`] only when it wrote nothing.
 
 mod levels;
 mod lots;

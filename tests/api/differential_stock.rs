@@ -20,7 +20,7 @@ use sqlx::{Connection, PgConnection};
 use stockpile::audit::{Change, Origin};
 use stockpile::auth::Actor;
 use stockpile::ids::{ItemId, LotId, WarehouseId};
-use stockpile::stock::db::{self, CheckedMovements, ExistingLotReceipt};
+use stockpile::stock::db::{self, CheckedMovements, ExistingLotReceipt, KeyClaim};
 use stockpile::stock::movement::{self, LotOp, MovementLine};
 use stockpile::stock::receipt::{self, Arrival};
 use stockpile::stock::{Balances, LockedLot, LotStatus};
@@ -165,13 +165,14 @@ async fn arrange_lots(conn: &mut PgConnection, specs: &[LotSpec]) -> Vec<LockedL
     lots
 }
 
-/// What a statement left behind: each lot's balances, and the ledger rows and audit
-/// events in the transaction.
+/// What a statement left behind: each lot's balances, and the ledger rows, audit
+/// events and claimed Idempotency-Keys in the database.
 #[derive(Debug, PartialEq, Eq)]
 struct Written {
     balances: Vec<(LotId, Balances)>,
     movements: i64,
     events: i64,
+    keys: i64,
 }
 
 async fn written(conn: &mut PgConnection, lots: &[LockedLot]) -> Written {
@@ -185,8 +186,9 @@ async fn written(conn: &mut PgConnection, lots: &[LockedLot]) -> Written {
                 .expect("lot");
         balances.push((l.id, Balances { on_hand, reserved }));
     }
-    let (movements, events): (i64, i64) = sqlx::query_as(
-        "select (select count(*) from stock_movements), (select count(*) from audit_pending)",
+    let (movements, events, keys): (i64, i64, i64) = sqlx::query_as(
+        "select (select count(*) from stock_movements), (select count(*) from audit_pending),
+                (select count(*) from idempotency_keys)",
     )
     .fetch_one(&mut *conn)
     .await
@@ -195,7 +197,40 @@ async fn written(conn: &mut PgConnection, lots: &[LockedLot]) -> Written {
         balances,
         movements,
         events,
+        keys,
     }
+}
+
+/// A fresh key for a keyed case (`Some` flag), to claim with the effect.
+fn fresh_key(flag: Option<&str>) -> Option<String> {
+    flag.map(|k| format!("{k}-{}", Uuid::now_v7()))
+}
+
+/// The claim of `key`, if any, as a keyed request's statement makes it.
+fn claim(key: &Option<String>) -> Option<KeyClaim<'static>> {
+    key.as_ref().map(|_| KeyClaim {
+        fingerprint: "differential",
+        status: 201,
+        warehouse: HOME,
+    })
+}
+
+/// The movement ids of the answer stored under the system user's `key`.
+async fn answered_movements(conn: &mut PgConnection, key: &str) -> Vec<i64> {
+    let body: serde_json::Value = sqlx::query_scalar(
+        "select response_body from idempotency_keys where user_id = $1 and key = $2",
+    )
+    .bind(Actor::system().id.0)
+    .bind(key)
+    .fetch_one(&mut *conn)
+    .await
+    .expect("the stored answer");
+    body["lines"]
+        .as_array()
+        .expect("answer lines")
+        .iter()
+        .map(|l| l["movement_id"].as_i64().expect("movement id"))
+        .collect()
 }
 
 /// Keys of the ledger rows written after row `after`.
@@ -345,6 +380,7 @@ async fn movement_agrees(conn: &mut PgConnection, c: MovementCase) -> Result<(),
     let home = (WarehouseId(WAREHOUSES[0]), HOME);
     let rust = movement::check(c.op, home, today(), &lines, &lots);
 
+    let key = fresh_key(c.key);
     let before = written(conn, &lots).await;
     let last = last_movement(conn).await;
     let ids: Vec<Uuid> = lines.iter().map(|l| l.lot.0).collect();
@@ -361,10 +397,11 @@ async fn movement_agrees(conn: &mut PgConnection, c: MovementCase) -> Result<(),
         ref_id: Uuid::now_v7(),
         actor: Actor::system().id,
         request_id: Some("differential"),
-        idempotency_key: c.key,
+        idempotency_key: key.as_deref(),
+        claim: claim(&key),
         today: today(),
     };
-    let sql = db::apply_checked_movements(conn, &batch, &event(c.op.action(), c.key))
+    let sql = db::apply_checked_movements(conn, &batch, &event(c.op.action(), key.as_deref()))
         .await
         .map_err(|e| TestCaseError::fail(format!("the statement failed: {e}")))?;
     let after = written(conn, &lots).await;
@@ -389,7 +426,13 @@ async fn movement_agrees(conn: &mut PgConnection, c: MovementCase) -> Result<(),
             prop_assert_eq!(after.movements, before.movements + lines.len() as i64);
             prop_assert_eq!(after.events, before.events + 1);
             let keys = keys_after(conn, last).await;
-            prop_assert!(keys.iter().all(|k| k.as_deref() == c.key), "{:?}", keys);
+            prop_assert!(keys.iter().all(|k| *k == key), "{:?}", keys);
+            // A keyed statement claimed its key, with the answer naming its rows.
+            prop_assert_eq!(after.keys, before.keys + i64::from(key.is_some()));
+            if let Some(key) = &key {
+                let ids: Vec<i64> = sql.iter().map(|m| m.movement_id).collect();
+                prop_assert_eq!(answered_movements(conn, key).await, ids);
+            }
         }
         Err(refusal) => {
             prop_assert!(
@@ -493,6 +536,7 @@ async fn receipt_agrees(conn: &mut PgConnection, c: ReceiptCase) -> Result<(), T
         .collect();
     let rust = receipt::into_existing_lots(&arrivals, &at_home);
 
+    let key = fresh_key(c.key);
     let before = written(conn, &lots).await;
     let last = last_movement(conn).await;
     let items: Vec<Uuid> = arrivals.iter().map(|a| a.item.0).collect();
@@ -512,9 +556,10 @@ async fn receipt_agrees(conn: &mut PgConnection, c: ReceiptCase) -> Result<(), T
         ref_id: Uuid::now_v7(),
         actor: Actor::system().id,
         request_id: Some("differential"),
-        idempotency_key: c.key,
+        idempotency_key: key.as_deref(),
+        claim: claim(&key),
     };
-    let sql = db::receive_into_existing_lots(conn, &r, &event("stock.receipt", c.key))
+    let sql = db::receive_into_existing_lots(conn, &r, &event("stock.receipt", key.as_deref()))
         .await
         .map_err(|e| TestCaseError::fail(format!("the statement failed: {e}")))?;
     let after = written(conn, &lots).await;
@@ -547,7 +592,13 @@ async fn receipt_agrees(conn: &mut PgConnection, c: ReceiptCase) -> Result<(), T
             prop_assert_eq!(after.movements, before.movements + arrivals.len() as i64);
             prop_assert_eq!(after.events, before.events + 1);
             let keys = keys_after(conn, last).await;
-            prop_assert!(keys.iter().all(|k| k.as_deref() == c.key), "{:?}", keys);
+            prop_assert!(keys.iter().all(|k| *k == key), "{:?}", keys);
+            // A keyed statement claimed its key, with the answer naming its rows.
+            prop_assert_eq!(after.keys, before.keys + i64::from(key.is_some()));
+            if let Some(key) = &key {
+                let ids: Vec<i64> = sql.iter().map(|m| m.movement_id).collect();
+                prop_assert_eq!(answered_movements(conn, key).await, ids);
+            }
         }
         None => {
             prop_assert!(

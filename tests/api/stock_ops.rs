@@ -119,6 +119,13 @@ async fn ledger_rows(app: &TestApp) -> i64 {
         .expect("count ledger")
 }
 
+async fn audit_events(app: &TestApp) -> i64 {
+    sqlx::query_scalar("select count(*) from audit_events")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count audit events")
+}
+
 async fn lot_rows(app: &TestApp) -> i64 {
     sqlx::query_scalar("select count(*) from stock_lots")
         .fetch_one(&app.pool)
@@ -694,6 +701,75 @@ async fn a_retried_issue_takes_the_stock_once() {
     assert_eq!(a.0, 201, "{}", a.1);
     assert_eq!(a, b);
     assert_eq!(lot_state(&app, &lot).await.0, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_retries_with_one_key_book_once_and_all_get_the_first_answer() {
+    // Arrange: a lot of tents on record, and a keyed issue and a keyed receipt into that
+    // lot, each sent by 12 clients at once with the same key (a client retrying on
+    // timeouts while its first attempt still runs).
+    let app = Arc::new(TestApp::demo().await);
+    let clerk = app.token("clerk", &[WH]).await;
+    let lot = receive(&app, &clerk, TENT, 100).await;
+    let code: String = sqlx::query_scalar("select lot_code from stock_lots where id = $1::uuid")
+        .bind(&lot)
+        .fetch_one(&app.pool)
+        .await
+        .expect("lot code");
+    let issue = (
+        format!("/api/v1/warehouses/{WH}/issues"),
+        json!({"lines": [{"lot_id": lot, "qty": 7, "reason": "shelter"}]}),
+    );
+    let receipt = (
+        format!("/api/v1/warehouses/{WH}/receipts"),
+        json!({"lines": [receipt_line(TENT, &code, None, 5)]}),
+    );
+    let events_before = audit_events(&app).await;
+
+    // Act
+    let mut answers = Vec::new();
+    for (i, (path, body)) in [issue, receipt].into_iter().enumerate() {
+        let key = format!("burst-{i}-{}", Uuid::now_v7());
+        let mut tasks = Vec::new();
+        for _ in 0..12 {
+            let (app, clerk, path, body, key) = (
+                app.clone(),
+                clerk.clone(),
+                path.clone(),
+                body.clone(),
+                key.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                app.send(reqwest::Method::POST, &path, &clerk, &body, Some(&key))
+                    .await
+            }));
+        }
+        let mut got = Vec::new();
+        for t in tasks {
+            got.push(t.await.expect("client"));
+        }
+        answers.push(got);
+    }
+
+    // Assert: each command booked once, with one audit event, and every client got the
+    // same answer.
+    for got in &answers {
+        let first = &got[0];
+        assert_eq!(first.0, 201, "{}", first.1);
+        for other in got {
+            assert_eq!(other, first, "every retry gets the first answer");
+        }
+        let rows: i64 =
+            sqlx::query_scalar("select count(*) from stock_movements where ref_id = $1::uuid")
+                .bind(first.1["id"].as_str().expect("operation id"))
+                .fetch_one(&app.pool)
+                .await
+                .expect("ledger rows");
+        assert_eq!(rows, 1);
+    }
+    assert_eq!(lot_state(&app, &lot).await.0, 100 - 7 + 5);
+    assert_eq!(audit_events(&app).await, events_before + 2);
+    assert_ledger_invariant(&app).await;
 }
 
 // ---------------------------------------------------------------------------------------

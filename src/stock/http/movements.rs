@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -13,7 +13,7 @@ use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::http::{Command, Json, Path, Query};
 use crate::stock::PickSuggestion;
-use crate::stock::cases;
+use crate::stock::cases::{self, Claiming};
 pub use crate::stock::movement::{
     AdjustmentLine, IssueLine, MovementCmd, MovementResult, OperationResponse,
 };
@@ -49,6 +49,17 @@ async fn move_stock(
     // replays a stored answer below passed them the first time too.
     let cmd = parse()?;
     let status = StatusCode::CREATED;
+    if origin.idempotency_key.is_some() {
+        let claiming = Claiming {
+            conn: &mut conn,
+            fingerprint,
+            status,
+        };
+        let one = cases::move_stock_claiming(claiming, actor, origin, &wh, &cmd, today(state));
+        if let Some(out) = one.await? {
+            return Ok((status, Json(out)).into_response());
+        }
+    }
     let mut run = match Run::start(&mut conn, actor, origin, fingerprint, status).await? {
         Started::Go(run) => run,
         Started::Replay(replay) => return Ok(replay),

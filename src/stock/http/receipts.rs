@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,7 +14,7 @@ use crate::auth::Actor;
 use crate::catalog::Item;
 use crate::error::{AppError, AppResult};
 use crate::http::{Command, Json, Path};
-use crate::stock::cases;
+use crate::stock::cases::{self, Claiming};
 pub use crate::stock::receipt::{ReceiptLine, ReceiptResponse, ReceiptResult};
 
 /// A receipt: stock arriving at a warehouse.
@@ -48,12 +48,24 @@ pub async fn create_receipt(
     let mut conn = state.writes.acquire().await?;
     let wh = clerk_warehouse(&state, &mut conn, &actor, &code).await?;
     let status = StatusCode::CREATED;
+    let items = &state.item_policies;
+    let lines = cmd.body.lines;
+    if origin.idempotency_key.is_some() {
+        let claiming = Claiming {
+            conn: &mut conn,
+            fingerprint: &cmd.fingerprint,
+            status,
+        };
+        let again = lines.clone();
+        let one = cases::receive_claiming(claiming, &actor, &origin, items, &wh, again, today);
+        if let Some(out) = one.await? {
+            return Ok((status, Json(out)).into_response());
+        }
+    }
     let mut run = match Run::start(&mut conn, &actor, &origin, &cmd.fingerprint, status).await? {
         Started::Go(run) => run,
         Started::Replay(replay) => return Ok(replay),
     };
-    let items = &state.item_policies;
-    let lines = cmd.body.lines;
     let out = cases::receive(run.scope(), &actor, &origin, items, &wh, lines, today).await?;
     run.answer(out).await
 }
