@@ -75,6 +75,16 @@ pub enum AppError {
         /// Seconds until a retry may succeed.
         retry_after_secs: u64,
     },
+    /// The database cannot be reached just now (it is down, restarting, or out of
+    /// connections): nothing was done, and the same request may be retried after
+    /// `retry_after_secs`.
+    #[error("{detail}")]
+    Unavailable {
+        /// What is unavailable, for the client.
+        detail: String,
+        /// Seconds until a retry may succeed.
+        retry_after_secs: u64,
+    },
     /// Anything the client cannot fix. Its text is logged, never sent.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -131,6 +141,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -144,6 +155,7 @@ impl AppError {
             AppError::NotFound(_) => "not-found",
             AppError::Conflict { .. } => "conflict",
             AppError::TooManyRequests { .. } => "too-many-requests",
+            AppError::Unavailable { .. } => "unavailable",
             AppError::Internal(_) => "internal",
         }
     }
@@ -204,8 +216,12 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let AppError::Internal(err) = &self {
-            tracing::error!(error = ?err, "request failed");
+        match &self {
+            AppError::Internal(err) => tracing::error!(error = ?err, "request failed"),
+            AppError::Unavailable { detail, .. } => {
+                tracing::warn!(%detail, "request refused: the database is unavailable");
+            }
+            _ => {}
         }
         let problem = self.problem();
         let body = serde_json::to_vec(&problem).unwrap_or_default();
@@ -217,6 +233,9 @@ impl IntoResponse for AppError {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             AppError::TooManyRequests {
+                retry_after_secs, ..
+            }
+            | AppError::Unavailable {
                 retry_after_secs, ..
             } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
@@ -231,6 +250,14 @@ impl IntoResponse for AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
+        if let Some(detail) = unavailable(&err) {
+            return AppError::Unavailable {
+                detail: format!(
+                    "the database is unavailable ({detail}); nothing was done, retry shortly"
+                ),
+                retry_after_secs: 2,
+            };
+        }
         if let Some(db) = err.as_database_error() {
             if let Some(mapped) = db.constraint().and_then(on_constraint) {
                 return mapped;
@@ -245,6 +272,28 @@ impl From<sqlx::Error> for AppError {
             }
         }
         AppError::Internal(err.into())
+    }
+}
+
+/// Why `err` means the database cannot be reached just now, or `None` when it is about
+/// this request. A lost or refused connection, a pool with no connection to give within
+/// its timeout, and PostgreSQL's own "shutting down", "starting up" and "too many
+/// connections" (SQLSTATE class 08, 57P01–57P03, 53300) are all things a retry fixes.
+/// A statement cut off by a lost connection may or may not have committed; a client
+/// that retries with the same `Idempotency-Key` finds out which without doing it twice.
+pub fn unavailable(err: &sqlx::Error) -> Option<&'static str> {
+    match err {
+        sqlx::Error::Io(_) => Some("connection lost"),
+        sqlx::Error::PoolTimedOut => Some("no connection within the timeout"),
+        sqlx::Error::PoolClosed => Some("shutting down"),
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some(code) if code.starts_with("08") => Some("connection failure"),
+            Some("57P01" | "57P02") => Some("the server is shutting down"),
+            Some("57P03") => Some("the server is starting up"),
+            Some("53300") => Some("too many connections"),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -277,5 +326,45 @@ pub fn on_constraint(name: &str) -> Option<AppError> {
 impl From<axum::Error> for AppError {
     fn from(err: axum::Error) -> Self {
         AppError::Internal(err.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> sqlx::Error {
+        sqlx::Error::Io(std::io::Error::from(kind))
+    }
+
+    #[test]
+    fn a_database_out_of_reach_is_a_503_problem_with_retry_after() {
+        for err in [
+            io(std::io::ErrorKind::ConnectionRefused),
+            io(std::io::ErrorKind::UnexpectedEof),
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+        ] {
+            let shown = format!("{err}");
+            let response = AppError::from(err).into_response();
+            assert_eq!(
+                response.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{shown}"
+            );
+            let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok());
+            assert_eq!(header(header::CONTENT_TYPE), Some(PROBLEM_JSON), "{shown}");
+            assert_eq!(header(header::RETRY_AFTER), Some("2"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn other_database_errors_stay_server_errors() {
+        let err = sqlx::Error::RowNotFound;
+        assert!(unavailable(&err).is_none());
+        assert_eq!(
+            AppError::from(err).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

@@ -423,6 +423,7 @@ async fn export_cmd(pool: &sqlx::PgPool, what: ExportCmd) -> anyhow::Result<()> 
 async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let db = Database::open(&config).await?;
+    let supervisor = db.supervise();
     let result = async {
         stockpile::db::migrate(&db.pool).await?;
         if serve.demo {
@@ -474,6 +475,9 @@ async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
         served
     }
     .await;
+    if let Some(supervisor) = supervisor {
+        supervisor.abort();
+    }
     db.pool.close().await;
     db.shutdown();
     result

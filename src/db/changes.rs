@@ -43,6 +43,8 @@ pub fn spawn_listener(pool: &PgPool, subscribers: Vec<Subscriber>) {
             for (_, cache) in &subscribers {
                 cache.set_listening(false);
             }
+            // Most often the server went away: so did the pools' connections.
+            super::connections_lost();
             if service_pool.is_closed() {
                 // The service is shutting down (and may stop its private cluster).
                 listener_pool.close().await;
@@ -70,8 +72,12 @@ async fn listen(
     }
     loop {
         // `None` means the connection dropped and was re-established (re-subscribed):
-        // notifications in between are lost, so every cache forgets everything.
+        // notifications in between are lost, so every cache forgets everything, and the
+        // pools' connections from before are not trusted either.
         let notification = listener.try_recv().await?;
+        if notification.is_none() {
+            super::connections_lost();
+        }
         for (channel, cache) in subscribers {
             if notification
                 .as_ref()

@@ -148,6 +148,36 @@ impl LocalCluster {
                 .unwrap_or(false)
     }
 
+    /// Whether the postmaster named in `postmaster.pid` is alive: cheaper than
+    /// `pg_ctl status`, for a supervisor that asks twice a second. A postmaster killed
+    /// and not yet reaped (a zombie) counts as dead.
+    pub fn postmaster_alive(&self) -> bool {
+        let Some(pid) = std::fs::read_to_string(self.pgdata.join("postmaster.pid"))
+            .ok()
+            .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<u32>().ok()))
+        else {
+            return false;
+        };
+        // `/proc/PID/stat` is "PID (name) STATE …"; the name may hold spaces.
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+                Some(!matches!(state, 'Z' | 'X'))
+            })
+            .unwrap_or(false)
+    }
+
+    /// The last `n` lines of the server's log, for a message about why it failed.
+    pub fn log_tail(&self, n: usize) -> String {
+        std::fs::read_to_string(self.root.join("postgres.log"))
+            .map(|s| {
+                let lines: Vec<&str> = s.lines().collect();
+                lines[lines.len().saturating_sub(n)..].join("\n")
+            })
+            .unwrap_or_default()
+    }
+
     /// Initialises the cluster on first use and starts it unless a server already runs
     /// on this folder, in which case it is joined and left running on exit.
     pub fn ensure_running(&self) -> anyhow::Result<()> {
@@ -237,12 +267,7 @@ impl LocalCluster {
             );
             std::thread::sleep(Duration::from_millis(500 * (attempt + 1)));
         }
-        let tail = std::fs::read_to_string(&log)
-            .map(|s| {
-                let lines: Vec<&str> = s.lines().collect();
-                lines[lines.len().saturating_sub(8)..].join("\n")
-            })
-            .unwrap_or_default();
+        let tail = self.log_tail(8);
         let pid = self.pgdata.join("postmaster.pid");
         bail!(
             "the private PostgreSQL cluster in {} did not start: {last_error}\n{tail}\n\

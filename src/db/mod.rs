@@ -3,8 +3,11 @@
 
 pub mod changes;
 pub mod cluster;
+pub mod supervise;
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -20,7 +23,7 @@ pub struct Database {
     /// The pool every request draws from.
     pub pool: PgPool,
     /// The private cluster, when this process uses one (started or joined).
-    pub cluster: Option<LocalCluster>,
+    pub cluster: Option<Arc<LocalCluster>>,
 }
 
 impl Database {
@@ -37,11 +40,21 @@ impl Database {
                 let cluster = LocalCluster::new(&config.data_dir, cluster::Profile::Durable)?;
                 cluster.ensure_running()?;
                 cluster.ensure_database("stockpile").await?;
-                (cluster.connect_options("stockpile"), Some(cluster))
+                (
+                    cluster.connect_options("stockpile"),
+                    Some(Arc::new(cluster)),
+                )
             }
         };
         let pool = pool(options, config.db_pool).await?;
         Ok(Self { pool, cluster })
+    }
+
+    /// Supervises the private cluster if this process started it ([`supervise`]): the
+    /// task to abort before [`Database::shutdown`].
+    pub fn supervise(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let cluster = self.cluster.as_ref().filter(|c| c.is_owned())?;
+        Some(supervise::spawn(cluster.clone()))
     }
 
     /// Stops the private cluster if this process started it.
@@ -74,8 +87,40 @@ fn pool_options(max: u32) -> PgPoolOptions {
         .max_connections(max.max(1))
         // A ping before every checkout is a round trip on every request; a broken
         // connection surfaces as an error on first use instead, and the pool drops it.
+        // After the database was lost, no idle connection from before is handed out.
         .test_before_acquire(false)
+        .before_acquire(|_conn, meta| Box::pin(async move { Ok(!opened_before_loss(meta.age)) }))
         .acquire_timeout(Duration::from_secs(10))
+}
+
+/// When the process last lost the database, in milliseconds since [`clock`]'s start
+/// (0: never).
+static LOST_AT_MS: AtomicU64 = AtomicU64::new(0);
+
+/// The process's monotonic clock.
+fn clock() -> &'static Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now)
+}
+
+/// Records that the database was lost (its server died, restarted or dropped this
+/// process's connections): every pooled connection opened before now is closed when
+/// next taken from its pool, instead of failing the request that takes it. The change
+/// listener calls it when its own connection drops, and the cluster supervisor when it
+/// restarts the private cluster.
+pub fn connections_lost() {
+    let now = u64::try_from(clock().elapsed().as_millis()).unwrap_or(u64::MAX);
+    LOST_AT_MS.fetch_max(now.max(1), Ordering::SeqCst);
+}
+
+/// Whether a connection `age` old was opened before the database was last lost.
+fn opened_before_loss(age: Duration) -> bool {
+    let lost = LOST_AT_MS.load(Ordering::SeqCst);
+    if lost == 0 {
+        return false;
+    }
+    let now = clock().elapsed();
+    now.saturating_sub(age) <= Duration::from_millis(lost)
 }
 
 /// The connections of the commands that lock and write stock (receipts, issues,
@@ -155,4 +200,22 @@ pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
         .iter()
         .filter(|m| m.migration_type.is_up_migration())
         .all(|m| applied.contains(&m.version)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_a_loss_only_connections_opened_since_are_handed_out() {
+        // A connection opened an hour ago predates any loss recorded from now on.
+        let old = clock().elapsed() + Duration::from_secs(3600);
+        connections_lost();
+        assert!(opened_before_loss(old), "an old connection is dropped");
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(
+            !opened_before_loss(Duration::from_millis(1)),
+            "a connection opened after the loss is kept"
+        );
+    }
 }

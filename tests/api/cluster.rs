@@ -8,6 +8,34 @@ use stockpile::db::LocalCluster;
 use stockpile::db::cluster::Profile;
 
 fn postgres_processes_on(dir: &Path) -> usize {
+    postgres_pids_on(dir).len()
+}
+
+/// The postmaster of the cluster in `dir` and every server process it started (each
+/// names the data folder, or is a child of one that does).
+fn postgres_pids_on(dir: &Path) -> Vec<i32> {
+    let postmasters = postmaster_pids_on(dir);
+    let parent = |pid: i32| -> Option<i32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let mut pids = postmasters.clone();
+    for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
+        if let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>()
+            && parent(pid).is_some_and(|p| postmasters.contains(&p))
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn postmaster_pids_on(dir: &Path) -> Vec<i32> {
     let needle = dir.join("pg").display().to_string();
     std::fs::read_dir("/proc")
         .expect("proc")
@@ -18,10 +46,14 @@ fn postgres_processes_on(dir: &Path) -> usize {
                 .bytes()
                 .all(|b| b.is_ascii_digit())
         })
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains("postgres") && c.contains(&needle))
-        .count()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse::<i32>().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            Some((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")))
+        })
+        .filter(|(_, c)| c.contains("postgres") && c.contains(&needle))
+        .map(|(pid, _)| pid)
+        .collect()
 }
 
 async fn can_query(cluster: &LocalCluster) -> bool {
@@ -104,6 +136,231 @@ async fn the_private_cluster_starts_restarts_recovers_and_stops_cleanly() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    assert_eq!(
+        postgres_processes_on(&dir),
+        0,
+        "no postgres process is left behind"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `stockpile serve` on a private cluster of its own, in `dir`: the child, its address,
+/// and a demo clerk's (username, password, warehouse code) from what it printed.
+async fn serve_demo(
+    dir: &Path,
+    log: &Path,
+) -> (tokio::process::Child, String, (String, String, String)) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stockpile"))
+        .arg("--data")
+        .arg(dir)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .env_remove("DATABASE_URL")
+        .env_remove("STOCKPILE_LOG_JSON")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn stockpile serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut clerk = None;
+    let addr = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.expect("stdout line") {
+            if let Some(url) = line.strip_prefix("stockpile listening on http://") {
+                return url.trim().to_owned();
+            }
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if let [user, "clerk", warehouse, password] = cols[..] {
+                clerk.get_or_insert((user.to_owned(), password.to_owned(), warehouse.to_owned()));
+            }
+        }
+        panic!(
+            "stockpile serve exited before listening; see {}",
+            log.display()
+        );
+    })
+    .await
+    .expect("stockpile serve started in time");
+    (child, addr, clerk.expect("a demo clerk was printed"))
+}
+
+/// POSTs `body` to `path` with a bearer token and an Idempotency-Key: status, body,
+/// content type and `Retry-After`.
+async fn post_keyed(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    token: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> Option<(u16, serde_json::Value, String, Option<String>)> {
+    let res = client
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .ok()?;
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (content_type, retry_after) = (
+        header("content-type").unwrap_or_default(),
+        header("retry-after"),
+    );
+    let status = res.status().as_u16();
+    let body = res.json().await.unwrap_or(serde_json::Value::Null);
+    Some((status, body, content_type, retry_after))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_restarts_its_private_cluster_after_a_kill_9_of_the_postmaster_and_loses_nothing() {
+    // Arrange: the service on a private cluster of its own, with the demo data; a
+    // clerk receives a lot and issues from it, both acknowledged.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-heals");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("data folder");
+    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-heals.log");
+    let (mut child, addr, (user, password, warehouse)) = serve_demo(&dir, &log).await;
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": user, "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login body");
+    let token = login["token"].as_str().expect("token").to_owned();
+    let receipts = format!("/api/v1/warehouses/{warehouse}/receipts");
+    let issues = format!("/api/v1/warehouses/{warehouse}/issues");
+    let lot_code = format!("HEAL-{}", uuid::Uuid::now_v7().simple());
+    let receipt = serde_json::json!({"lines": [
+        {"sku": "TENT-12M2-SGL", "lot_code": lot_code, "qty": 10, "source": "supplier"}]});
+    let (status, received, _, _) =
+        post_keyed(&client, &base, &receipts, &token, "heal-receipt", &receipt)
+            .await
+            .expect("receipt");
+    assert_eq!(status, 201, "{received}");
+    let lot = received["lines"][0]["lot_id"].clone();
+    let issue = serde_json::json!({"lines": [{"lot_id": lot, "qty": 1, "reason": "shelter"}]});
+    let (status, issued, _, _) = post_keyed(&client, &base, &issues, &token, "heal-1", &issue)
+        .await
+        .expect("issue");
+    assert_eq!(status, 201, "{issued}");
+
+    // Act: kill -9 the postmaster and every server process under the running service,
+    // as a power cut of the database would, then keep sending a second keyed issue, as a
+    // clerk's screen retries, until it is acknowledged.
+    let victims = postgres_pids_on(&dir);
+    assert!(
+        victims.len() > 1,
+        "a postmaster and its backends: {victims:?}"
+    );
+    let killed = std::time::Instant::now();
+    for pid in &victims {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let mut refusals = Vec::new();
+    let second = loop {
+        assert!(
+            killed.elapsed() < std::time::Duration::from_secs(90),
+            "not healed within 90 s; see {}",
+            log.display()
+        );
+        match post_keyed(&client, &base, &issues, &token, "heal-2", &issue).await {
+            Some((201, body, _, _)) => break body,
+            Some(other) => refusals.push(other),
+            None => panic!("the service itself went away; see {}", log.display()),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let healed = killed.elapsed();
+    let ready = client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .status()
+        .as_u16();
+    let replay = post_keyed(&client, &base, &issues, &token, "heal-1", &issue)
+        .await
+        .expect("replay");
+    let (status, lot_now) = {
+        let res = client
+            .get(format!(
+                "{base}/api/v1/lots/{}",
+                lot.as_str().expect("lot id")
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("lot");
+        (
+            res.status().as_u16(),
+            res.json::<serde_json::Value>().await.expect("lot body"),
+        )
+    };
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+
+    // Assert: while the database was down every answer was a 503 problem saying when to
+    // retry; the service came back by itself, with a new postmaster; the acknowledged
+    // issue is there once and replays, and the retried one was done once.
+    eprintln!(
+        "healed {} ms after kill -9, after {} refusals",
+        healed.as_millis(),
+        refusals.len()
+    );
+    assert!(
+        !refusals.is_empty(),
+        "the first retry found the database down"
+    );
+    for (status, body, content_type, retry_after) in &refusals {
+        assert_eq!(*status, 503, "{body}");
+        assert_eq!(content_type, "application/problem+json");
+        assert!(retry_after.is_some(), "503 without Retry-After: {body}");
+    }
+    assert_eq!(ready, 200);
+    let postmasters = postmaster_pids_on(&dir);
+    assert_eq!(postmasters.len(), 1, "{postmasters:?}");
+    assert!(!victims.contains(&postmasters[0]), "a new postmaster");
+    assert!(
+        log_text.contains("the private PostgreSQL cluster is running again"),
+        "the supervisor restarted it"
+    );
+    assert_eq!(
+        (replay.0, &replay.1),
+        (201, &issued),
+        "the first issue replays"
+    );
+    assert_ne!(second["id"], issued["id"]);
+    assert_eq!(status, 200, "{lot_now}");
+    assert_eq!(
+        lot_now["on_hand"], 8,
+        "received 10, issued 1 twice: {lot_now}"
+    );
+
+    // The service stops the cluster it restarted, leaving no server behind.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id().expect("pid") as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let exit = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait())
+        .await
+        .expect("serve stops")
+        .expect("exit status");
+    assert!(exit.success(), "{exit}");
     assert_eq!(
         postgres_processes_on(&dir),
         0,
