@@ -75,6 +75,27 @@ enum DbCmd {
         #[arg(default_value = "stockpile")]
         database: String,
     },
+    /// Take a base backup into a folder and copy the archived WAL there (put it on
+    /// another disk or machine).
+    Backup {
+        /// The backup folder.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// Only force the current WAL segment out and copy the archive (every few
+        /// minutes, between nightly base backups).
+        #[arg(long)]
+        wal_only: bool,
+    },
+    /// Restore a backup folder into a new data folder (`--data`), as the database stood
+    /// at a point in time, and leave it stopped.
+    Restore {
+        /// The backup folder.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// The instant to restore to (RFC 3339, e.g. 2026-12-05T21:30:00+08:00).
+        #[arg(long)]
+        to_time: chrono::DateTime<chrono::FixedOffset>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -515,6 +536,29 @@ async fn db_cmd(config: &Config, command: DbCmd) -> anyhow::Result<()> {
             }
         }
         DbCmd::Url { database } => println!("{}", cluster.url(&database)),
+        DbCmd::Backup { to, wal_only } => {
+            cluster.ensure_running()?;
+            let report = stockpile::db::backup::backup(&cluster, &to, wal_only).await;
+            cluster.stop_if_owned()?;
+            let report = report?;
+            if let Some(base) = &report.base {
+                println!("base backup: {}", base.display());
+            }
+            println!(
+                "WAL: {} segment(s) copied, up to {}",
+                report.wal_copied,
+                report.last_wal.as_deref().unwrap_or("-")
+            );
+        }
+        DbCmd::Restore { from, to_time } => {
+            let base = stockpile::db::backup::restore(&from, to_time, &config.data_dir).await?;
+            println!(
+                "restored {} as of {to_time} into {}; start it with `stockpile --data {} serve`",
+                base.display(),
+                config.data_dir.display(),
+                config.data_dir.display()
+            );
+        }
     }
     Ok(())
 }

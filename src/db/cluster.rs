@@ -66,6 +66,9 @@ impl LocalCluster {
         }
         std::fs::create_dir_all(&socket_dir)
             .with_context(|| format!("cannot create {}", socket_dir.display()))?;
+        let wal_archive = root.join("wal-archive");
+        std::fs::create_dir_all(&wal_archive)
+            .with_context(|| format!("cannot create {}", wal_archive.display()))?;
 
         let run_as = if Uid::effective().is_root() {
             let user = User::from_name("postgres").ok().flatten().ok_or_else(|| {
@@ -75,7 +78,7 @@ impl LocalCluster {
                          creates `postgres`, or run `useradd --system postgres`"
                 )
             })?;
-            for dir in [&root, &socket_dir] {
+            for dir in [&root, &socket_dir, &wal_archive] {
                 chown_if_needed(dir, user.uid, user.gid)?;
             }
             if pgdata.exists() {
@@ -115,6 +118,11 @@ impl LocalCluster {
     /// The PostgreSQL data directory.
     pub fn pgdata(&self) -> &Path {
         &self.pgdata
+    }
+
+    /// Where a durable cluster archives its finished WAL segments (`db::backup`).
+    pub fn wal_archive(&self) -> PathBuf {
+        self.root.join("wal-archive")
     }
 
     /// Connection options for database `db` over the socket.
@@ -236,8 +244,20 @@ impl LocalCluster {
              -c port={PORT} -c max_connections=200",
             self.socket_dir.display()
         );
-        if self.profile == Profile::Ephemeral {
-            opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        match self.profile {
+            Profile::Ephemeral => {
+                opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+            }
+            // Every finished WAL segment is copied into the archive (at the latest after
+            // 5 minutes of activity), for backups that restore to a point in time.
+            Profile::Durable => {
+                let archive = self.wal_archive();
+                opts.push_str(&format!(
+                    " -c archive_mode=on -c archive_timeout=300 \
+                     -c archive_command='test ! -f \"{0}/%f\" && cp %p \"{0}/%f\"'",
+                    archive.display()
+                ));
+            }
         }
         opts
     }
@@ -412,7 +432,13 @@ pub fn find_bindir() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os("PATH")
         && let Some(dir) = std::env::split_paths(&path).find(|d| has_tools(d))
     {
-        return Ok(dir);
+        // A link such as /usr/local/bin/initdb leads to the folder with every tool
+        // (pg_basebackup too).
+        let real = dir.join("initdb").canonicalize().ok();
+        return Ok(match real.as_deref().and_then(Path::parent) {
+            Some(real) if has_tools(real) => real.to_path_buf(),
+            _ => dir,
+        });
     }
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
         let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());

@@ -1,6 +1,7 @@
 //! Database access: the connection pool, embedded migrations, and the private local
 //! PostgreSQL cluster used when `DATABASE_URL` is unset.
 
+pub mod backup;
 pub mod changes;
 pub mod cluster;
 pub mod supervise;
