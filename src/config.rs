@@ -59,6 +59,11 @@ pub struct ServeConfig {
     #[arg(long, default_value_t = false)]
     pub demo: bool,
 
+    /// Seconds within which every request is answered; past them, a 503 problem with
+    /// `Retry-After` (a hung database must not hang the screens).
+    #[arg(long, env = "STOCKPILE_REQUEST_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
     /// Lifetime of a sign-in token, in hours.
     #[arg(long, env = "STOCKPILE_TOKEN_TTL_HOURS", default_value_t = 12)]
     pub token_ttl_hours: u32,

@@ -75,9 +75,10 @@ pub enum AppError {
         /// Seconds until a retry may succeed.
         retry_after_secs: u64,
     },
-    /// The database cannot be reached just now (it is down, restarting, or out of
-    /// connections): nothing was done, and the same request may be retried after
-    /// `retry_after_secs`.
+    /// The database cannot be reached just now (it is down, restarting, hung, or out
+    /// of connections). Nothing was acknowledged; a request cut off in its commit may
+    /// or may not have been done, so clients retry after `retry_after_secs` with the
+    /// same Idempotency-Key.
     #[error("{detail}")]
     Unavailable {
         /// What is unavailable, for the client.
@@ -219,7 +220,7 @@ impl IntoResponse for AppError {
         match &self {
             AppError::Internal(err) => tracing::error!(error = ?err, "request failed"),
             AppError::Unavailable { detail, .. } => {
-                tracing::warn!(%detail, "request refused: the database is unavailable");
+                tracing::warn!(%detail, "request not answered: the database is unavailable");
             }
             _ => {}
         }
@@ -253,7 +254,8 @@ impl From<sqlx::Error> for AppError {
         if let Some(detail) = unavailable(&err) {
             return AppError::Unavailable {
                 detail: format!(
-                    "the database is unavailable ({detail}); nothing was done, retry shortly"
+                    "the database is unavailable ({detail}); retry shortly with the same \
+                     Idempotency-Key, which never repeats what was done"
                 ),
                 retry_after_secs: 2,
             };

@@ -488,7 +488,12 @@ async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
         tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "stockpile is listening");
         println!("stockpile listening on http://{addr}");
         let writes = state.writes.clone();
-        let served = axum::serve(listener, stockpile::app(state))
+        let limit = std::time::Duration::from_secs(serve.request_timeout_secs);
+        let app = stockpile::app(state).layer(axum::middleware::from_fn_with_state(
+            limit,
+            stockpile::http::deadline::deadline,
+        ));
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("server error");

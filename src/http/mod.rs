@@ -3,6 +3,7 @@
 //! domain module: the application (state, routes, layers) is assembled in `crate::app`,
 //! and extractors of domain types (the actor, the origin) live with their domain.
 
+pub mod deadline;
 pub mod extract;
 pub mod idempotency;
 pub mod metrics;
