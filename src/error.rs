@@ -279,8 +279,9 @@ impl From<sqlx::Error> for AppError {
 
 /// Why `err` means the database cannot be reached just now, or `None` when it is about
 /// this request. A lost or refused connection, a pool with no connection to give within
-/// its timeout, and PostgreSQL's own "shutting down", "starting up" and "too many
-/// connections" (SQLSTATE class 08, 57P01–57P03, 53300) are all things a retry fixes.
+/// its timeout, and PostgreSQL's own "shutting down", "starting up", "disk full", "out of
+/// memory" and "too many connections" (SQLSTATE class 08, 57P01–57P03, 53100–53300) are
+/// all things a retry fixes once the operator or the supervisor has.
 /// A statement cut off by a lost connection may or may not have committed; a client
 /// that retries with the same `Idempotency-Key` finds out which without doing it twice.
 pub fn unavailable(err: &sqlx::Error) -> Option<&'static str> {
@@ -292,6 +293,8 @@ pub fn unavailable(err: &sqlx::Error) -> Option<&'static str> {
             Some(code) if code.starts_with("08") => Some("connection failure"),
             Some("57P01" | "57P02") => Some("the server is shutting down"),
             Some("57P03") => Some("the server is starting up"),
+            Some("53100") => Some("its disk is full"),
+            Some("53200") => Some("it is out of memory"),
             Some("53300") => Some("too many connections"),
             _ => None,
         },

@@ -249,11 +249,14 @@ impl LocalCluster {
                 opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
             }
             // Every finished WAL segment is copied into the archive (at the latest after
-            // 5 minutes of activity), for backups that restore to a point in time.
+            // 5 minutes of activity), for backups that restore to a point in time. After
+            // a crash, one syncfs of the data folder's file system instead of an fsync
+            // per file before WAL replay: measured, it takes seconds off the restart.
             Profile::Durable => {
                 let archive = self.wal_archive();
                 opts.push_str(&format!(
-                    " -c archive_mode=on -c archive_timeout=300 \
+                    " -c recovery_init_sync_method=syncfs \
+                     -c archive_mode=on -c archive_timeout=300 \
                      -c archive_command='test ! -f \"{0}/%f\" && cp %p \"{0}/%f\"'",
                     archive.display()
                 ));
@@ -268,9 +271,10 @@ impl LocalCluster {
         let log = self.root.join("postgres.log");
         let opts = self.server_options();
         let mut last_error = String::new();
-        // Backends orphaned by a killed server keep its shared memory for a moment, so
-        // a start right after a crash may need a few tries.
-        for attempt in 0..5 {
+        // Backends orphaned by a killed server keep its shared memory until they notice
+        // (a second or three under load), so a start right after a crash may need a few
+        // tries: every quarter second, for up to 30 s.
+        for _ in 0..120 {
             let out = self.pg_ctl(
                 ["start", "-w", "-t", "60", "-o", opts.as_str(), "-l"],
                 &[log.as_os_str(), OsStr::new("-D"), self.pgdata.as_os_str()],
@@ -285,7 +289,7 @@ impl LocalCluster {
                 String::from_utf8_lossy(&out.stdout).trim(),
                 String::from_utf8_lossy(&out.stderr).trim()
             );
-            std::thread::sleep(Duration::from_millis(500 * (attempt + 1)));
+            std::thread::sleep(Duration::from_millis(250));
         }
         let tail = self.log_tail(8);
         let pid = self.pgdata.join("postmaster.pid");
