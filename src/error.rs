@@ -252,6 +252,10 @@ impl IntoResponse for AppError {
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         if let Some(detail) = unavailable(&err) {
+            if connection_lost(&err) {
+                // Tell the pools now rather than when the change listener notices.
+                crate::db::connections_lost();
+            }
             return AppError::Unavailable {
                 detail: format!(
                     "the database is unavailable ({detail}); retry shortly with the same \
@@ -299,6 +303,18 @@ pub fn unavailable(err: &sqlx::Error) -> Option<&'static str> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// Whether `err` says that the connection itself is gone (as when the server died or
+/// was shut down), not only that none could be had.
+fn connection_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P02"),
+        _ => false,
     }
 }
 

@@ -86,6 +86,16 @@ enum DbCmd {
         #[arg(long)]
         wal_only: bool,
     },
+    /// Make the data folder (`--data`) a synchronous streaming standby of the running
+    /// private cluster in another folder, and leave both running.
+    Standby {
+        /// The primary's data folder.
+        #[arg(long)]
+        primary_data: std::path::PathBuf,
+    },
+    /// Promote the standby in the data folder (`--data`) to primary, once the old
+    /// primary is gone.
+    Promote,
     /// Restore a backup folder into a new data folder (`--data`), as the database stood
     /// at a point in time, and leave it stopped.
     Restore {
@@ -553,6 +563,30 @@ async fn db_cmd(config: &Config, command: DbCmd) -> anyhow::Result<()> {
                 "WAL: {} segment(s) copied, up to {}",
                 report.wal_copied,
                 report.last_wal.as_deref().unwrap_or("-")
+            );
+        }
+        DbCmd::Standby { primary_data } => {
+            let primary = LocalCluster::new(&primary_data, Profile::Durable)?;
+            if !primary.is_running() {
+                anyhow::bail!(
+                    "no cluster runs in {}: start it first",
+                    primary_data.display()
+                );
+            }
+            stockpile::db::standby::create(&primary, &config.data_dir).await?;
+            println!(
+                "{} is a synchronous standby of {}: {}",
+                config.data_dir.display(),
+                primary_data.display(),
+                cluster.url("stockpile")
+            );
+        }
+        DbCmd::Promote => {
+            stockpile::db::standby::promote(&cluster).await?;
+            println!(
+                "{} is the primary now: {}",
+                config.data_dir.display(),
+                cluster.url("stockpile")
             );
         }
         DbCmd::Restore { from, to_time } => {

@@ -4,8 +4,9 @@
 #
 # Usage: benches/faults/run.sh [seconds_of_load] [fault…]
 #   faults: serve-kill9 postmaster-kill9 backend-terminate postgres-stop-20s disk-full
-#           (the default: all five; disk-full mounts a 512 MB tmpfs as the data folder,
-#           so it needs root), and failover, which says why it does not run yet.
+#           failover (the default: all six). disk-full mounts a 512 MB tmpfs as the data
+#           folder, so it needs root; failover runs a primary and its synchronous standby
+#           (`db standby`), kills the primary and promotes the standby (`db promote`).
 # FAULT_CLIENTS (default 4) concurrent clients; FAULT_PROFILE=dev uses the debug build
 # (CI), default release. Each fault gets a fresh `stockpile serve --demo` on a private
 # cluster of its own in target/faults/<fault>/, on port FAULT_PORT (default 18090).
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-20}
 shift || true
-FAULTS=${*:-serve-kill9 postmaster-kill9 backend-terminate postgres-stop-20s disk-full}
+FAULTS=${*:-serve-kill9 postmaster-kill9 backend-terminate postgres-stop-20s disk-full failover}
 CLIENTS=${FAULT_CLIENTS:-4}
 PORT=${FAULT_PORT:-18090}
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -32,11 +33,17 @@ ROOT=$PWD/target/faults
 BASE=http://127.0.0.1:$PORT
 SERVE=
 DATA=
+PRIMARY=
+FAILOVER_URL=
 
 # Starts serve on $DATA (with the demo data the first time) and waits until it listens.
 start_serve() {
     local demo=${1:-}
-    $BIN --data "$DATA" serve $demo --listen 127.0.0.1:$PORT >>"$DIR/serve.out" 2>>"$DIR/serve.log" &
+    if [ -n "$FAILOVER_URL" ]; then
+        DATABASE_URL=$FAILOVER_URL $BIN serve $demo --listen 127.0.0.1:$PORT >>"$DIR/serve.out" 2>>"$DIR/serve.log" &
+    else
+        $BIN --data "$DATA" serve $demo --listen 127.0.0.1:$PORT >>"$DIR/serve.out" 2>>"$DIR/serve.log" &
+    fi
     SERVE=$!
     disown $SERVE 2>/dev/null || true
     echo $SERVE >"$DIR/serve.pid"
@@ -54,7 +61,9 @@ stop_all() {
         while kill -0 $SERVE 2>/dev/null; do sleep 0.1; done
     fi
     SERVE=
-    [ -n "$DATA" ] && $BIN --data "$DATA" db stop >/dev/null 2>&1 || true
+    for dir in $DATA $PRIMARY; do
+        $BIN --data "$dir" db stop >/dev/null 2>&1 || true
+    done
 }
 MOUNTED=
 trap 'stop_all; if [ -n "$MOUNTED" ]; then umount "$MOUNTED"; fi' EXIT
@@ -82,6 +91,13 @@ inject() {
             sleep 10
             rm -f "$DATA/filler"
             ;;
+        failover)
+            # The primary dies; the operator (or a failover manager) promotes the
+            # standby; the service finds it by itself.
+            kill -9 "$(head -1 "$PRIMARY/pg/postmaster.pid")"
+            sleep 1
+            $BIN --data "$DATA" db promote >/dev/null
+            ;;
         postgres-stop-20s)
             local pids
             pids="$(postmaster) $(pgrep -P "$(postmaster)" | tr '\n' ' ')"
@@ -96,10 +112,7 @@ printf '%-18s %12s %5s %8s %8s %16s %14s %s\n' fault acknowledged lost doubled "
 failed=0
 for fault in $FAULTS; do
     case $fault in
-        failover)
-            printf '%-18s %s\n' "$fault" "not run: needs the synchronous standby (issue 18, section 2), not built yet"
-            continue ;;
-        serve-kill9 | postmaster-kill9 | backend-terminate | postgres-stop-20s | disk-full) ;;
+        serve-kill9 | postmaster-kill9 | backend-terminate | postgres-stop-20s | disk-full | failover) ;;
         *) echo "unknown fault $fault" >&2; exit 2 ;;
     esac
     DIR=$ROOT/$fault
@@ -115,6 +128,19 @@ for fault in $FAULTS; do
             continue
         fi
         MOUNTED=$DATA
+    fi
+    PRIMARY=
+    FAILOVER_URL=
+    if [ "$fault" = failover ]; then
+        # A primary and its synchronous standby, each a private cluster; the service
+        # reaches them through one URL that lists both, and checks and audits the
+        # standby (the primary after the failover) at the end.
+        PRIMARY=$DIR/primary
+        DATA=$DIR/standby
+        $BIN --data "$PRIMARY" db start >/dev/null 2>>"$DIR/serve.log"
+        $BIN --data "$DATA" db standby --primary-data "$PRIMARY" >/dev/null 2>>"$DIR/serve.log"
+        socket() { $BIN --data "$1" db url | sed -n 's/.*host=\([^&]*\).*/\1/p'; }
+        FAILOVER_URL="postgresql://stockpile@/stockpile?host=$(socket "$PRIMARY"),$(socket "$DATA")&port=5432&target_session_attrs=read-write"
     fi
     start_serve --demo
     read -r CLERK WH PASSWORD < <(awk '$2 == "clerk" { print $1, $3, $4; exit }' "$DIR/serve.out")

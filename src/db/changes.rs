@@ -29,17 +29,23 @@ pub type Subscriber = (&'static str, Arc<dyn Invalidate>);
 /// settings, not its slots), until `pool` is closed. Call it once, from inside the
 /// runtime.
 pub fn spawn_listener(pool: &PgPool, subscribers: Vec<Subscriber>) {
-    let options = pool.connect_options().as_ref().clone();
-    let listener_pool = PgPoolOptions::new()
-        .max_connections(1)
-        .max_lifetime(None)
-        .idle_timeout(None)
-        .connect_lazy_with(options);
     let service_pool = pool.clone();
     tokio::spawn(async move {
         let mut warned = false;
         loop {
+            // The service pool's options as they are now: after a failover they name
+            // the new primary (`db::primary`).
+            let options = service_pool.connect_options().as_ref().clone();
+            // A short acquire timeout: the listener is how a lost database is noticed
+            // (and, with several hosts, how a failover is), so it must not wait long.
+            let listener_pool = PgPoolOptions::new()
+                .max_connections(1)
+                .max_lifetime(None)
+                .idle_timeout(None)
+                .acquire_timeout(Duration::from_secs(2))
+                .connect_lazy_with(options);
             let Err(error) = listen(&listener_pool, &subscribers).await;
+            listener_pool.close().await;
             for (_, cache) in &subscribers {
                 cache.set_listening(false);
             }
@@ -47,7 +53,6 @@ pub fn spawn_listener(pool: &PgPool, subscribers: Vec<Subscriber>) {
             super::connections_lost();
             if service_pool.is_closed() {
                 // The service is shutting down (and may stop its private cluster).
-                listener_pool.close().await;
                 return;
             }
             if !warned {

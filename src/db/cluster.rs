@@ -319,6 +319,21 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// Promotes a standby to primary (`pg_ctl promote`), waiting until it is done.
+    pub fn promote(&self) -> anyhow::Result<()> {
+        let out = self.pg_ctl(
+            ["promote", "-w", "-t", "60", "-D"],
+            &[self.pgdata.as_os_str()],
+        )?;
+        if !out.status.success() {
+            bail!(
+                "pg_ctl promote failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
     /// Stops the server if this process started it.
     pub fn stop_if_owned(&self) -> anyhow::Result<()> {
         if self.is_owned() { self.stop() } else { Ok(()) }

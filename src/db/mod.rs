@@ -4,6 +4,8 @@
 pub mod backup;
 pub mod changes;
 pub mod cluster;
+pub mod primary;
+pub mod standby;
 pub mod supervise;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,12 +31,25 @@ pub struct Database {
 
 impl Database {
     /// Connects to `DATABASE_URL`, or starts (or joins) the private cluster in `data_dir`.
+    /// A URL that lists several hosts (`host=/a,/b`, or `h1:5432,h2:5432`, as libpq
+    /// takes with `target_session_attrs=read-write`) connects to the one that takes
+    /// writes, and after a failover finds the new one by itself ([`primary`]).
     pub async fn open(config: &crate::config::Config) -> anyhow::Result<Self> {
         let (options, cluster) = match &config.database_url {
             Some(url) => {
-                let options: PgConnectOptions = url
-                    .parse()
+                let hosts = primary::hosts_of(url)
+                    .iter()
+                    .map(|u| u.parse::<PgConnectOptions>())
+                    .collect::<Result<Vec<_>, _>>()
                     .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+                let options = if hosts.len() > 1 {
+                    primary::follow(hosts).await?
+                } else {
+                    hosts
+                        .into_iter()
+                        .next()
+                        .context("DATABASE_URL names no host")?
+                };
                 (options, None)
             }
             None => {
@@ -48,6 +63,7 @@ impl Database {
             }
         };
         let pool = pool(options, config.db_pool).await?;
+        primary::register(&pool, None);
         Ok(Self { pool, cluster })
     }
 
@@ -110,6 +126,13 @@ fn clock() -> &'static Instant {
 /// listener calls it when its own connection drops, and the cluster supervisor when it
 /// restarts the private cluster.
 pub fn connections_lost() {
+    connections_lost_quietly();
+    primary::LOST.notify_one();
+}
+
+/// [`connections_lost`], without looking for a new primary: after pointing the pools at
+/// one.
+fn connections_lost_quietly() {
     let now = u64::try_from(clock().elapsed().as_millis()).unwrap_or(u64::MAX);
     LOST_AT_MS.fetch_max(now.max(1), Ordering::SeqCst);
 }
@@ -150,10 +173,15 @@ impl WritePool {
     /// A pool of up to as many connections as `pool`'s, to the same database. It opens
     /// them when first needed.
     pub fn beside(pool: &PgPool) -> Self {
-        let options = (*pool.connect_options())
-            .clone()
-            .options([("plan_cache_mode", "force_generic_plan")]);
-        Self(pool_options(pool.options().get_max_connections()).connect_lazy_with(options))
+        let options = Self::settings((*pool.connect_options()).clone());
+        let writes = pool_options(pool.options().get_max_connections()).connect_lazy_with(options);
+        primary::register(&writes, Some(Self::settings));
+        Self(writes)
+    }
+
+    /// What the write connections set when they open.
+    fn settings(options: PgConnectOptions) -> PgConnectOptions {
+        options.options([("plan_cache_mode", "force_generic_plan")])
     }
 
     /// Begins a transaction that locks and writes stock.
