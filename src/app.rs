@@ -22,6 +22,9 @@ use crate::http;
 pub struct AppState {
     /// The database pool.
     pub pool: PgPool,
+    /// Reads that may lag behind the writes (the read-only list endpoints, `audit
+    /// verify`): a replica's pool with `--read-database-url`, else `pool`.
+    pub reads: PgPool,
     /// The connections of the transactions that lock and write stock.
     pub writes: crate::db::WritePool,
     /// Run-time settings.
@@ -38,6 +41,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The same state, with reads that may lag sent to `reads` (a replica's pool).
+    pub fn with_reads(mut self, reads: PgPool) -> Self {
+        self.reads = reads;
+        self
+    }
+
     /// State over `pool` (and a [`WritePool`](crate::db::WritePool) beside it) with
     /// `settings`. Starts the caches' change listener, so call it from inside the
     /// runtime.
@@ -53,6 +62,7 @@ impl AppState {
         );
         Self {
             writes: crate::db::WritePool::beside(&pool),
+            reads: pool.clone(),
             pool,
             settings: Arc::new(settings),
             network: Arc::default(),

@@ -13,6 +13,11 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 
+    /// PostgreSQL URL of a replica for reads that may lag: the read-only list
+    /// endpoints and `audit verify`. Unset: they read the primary.
+    #[arg(long, env = "STOCKPILE_READ_DATABASE_URL", global = true)]
+    pub read_database_url: Option<String>,
+
     /// Folder of the private PostgreSQL cluster (used when DATABASE_URL is unset).
     #[arg(
         long = "data",

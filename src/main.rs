@@ -276,7 +276,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cmd: AuditCmd::Verify,
         } => {
             let db = Database::open(&config).await?;
-            let result = stockpile::audit::db::verify(&db.pool).await;
+            let result = stockpile::audit::db::verify(&db.reads).await;
             db.pool.close().await;
             db.shutdown();
             let outcome = result?;
@@ -484,7 +484,7 @@ async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
                 speed_kmh: serve.snap_speed_kmh,
             },
         };
-        let state = stockpile::AppState::new(db.pool.clone(), settings);
+        let state = stockpile::AppState::new(db.pool.clone(), settings).with_reads(db.reads.clone());
         let listener = tokio::net::TcpListener::bind(serve.listen)
             .await
             .with_context(|| format!("cannot listen on {}", serve.listen))?;

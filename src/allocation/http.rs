@@ -296,7 +296,7 @@ pub async fn list_requests(
         after,
         limit: limit + 1,
     };
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let rows = cases::list_requests(&mut conn, q).await?;
     Ok(Json(pagination::page(rows, limit, |r| r.id)))
 }

@@ -39,7 +39,7 @@ pub async fn verify_audit(
     actor: Actor,
 ) -> AppResult<Json<Verification>> {
     actor.require(READERS)?;
-    Ok(Json(db::verify(&state.pool).await?))
+    Ok(Json(db::verify(&state.reads).await?))
 }
 
 /// Filters for `GET /api/v1/audit/events`.
@@ -116,7 +116,7 @@ pub async fn list_audit_events(
         .map(pagination::decode::<i64>)
         .transpose()?;
     q.limit = Some(limit + 1);
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let rows = db::list_events(&mut conn, &q).await?;
     Ok(Json(pagination::page(rows, limit, |e| e.seq)))
 }

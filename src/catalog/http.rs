@@ -48,7 +48,7 @@ pub async fn list_items(
         .as_deref()
         .map(pagination::decode)
         .transpose()?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     if let Some(cat) = &filter.category
         && !db::category_exists(&mut conn, cat).await?
     {

@@ -134,10 +134,12 @@ impl LocalCluster {
             .database(db)
     }
 
-    /// A libpq URL for database `db`, for tools such as `psql` and `pgbench`.
+    /// A URL for database `db`, for tools such as `psql` and `pgbench`, and for
+    /// `DATABASE_URL` (the `host` parameter names the socket folder and overrides
+    /// `localhost`, which sqlx wants there).
     pub fn url(&self, db: &str) -> String {
         format!(
-            "postgresql://{SUPERUSER}@/{db}?host={}&port={PORT}",
+            "postgresql://{SUPERUSER}@localhost/{db}?host={}&port={PORT}",
             self.socket_dir.display()
         )
     }

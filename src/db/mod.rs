@@ -27,6 +27,8 @@ pub struct Database {
     pub pool: PgPool,
     /// The private cluster, when this process uses one (started or joined).
     pub cluster: Option<Arc<LocalCluster>>,
+    /// The pool of reads that may lag (`--read-database-url`): a replica's, or `pool`.
+    pub reads: PgPool,
 }
 
 impl Database {
@@ -64,7 +66,22 @@ impl Database {
         };
         let pool = pool(options, config.db_pool).await?;
         primary::register(&pool, None);
-        Ok(Self { pool, cluster })
+        // Opened when first used: a replica that is down fails the reads sent to it
+        // (503), not the service's start.
+        let reads = match &config.read_database_url {
+            Some(url) => {
+                let options: PgConnectOptions = url
+                    .parse()
+                    .context("--read-database-url is not a valid PostgreSQL URL")?;
+                pool_options(config.db_pool).connect_lazy_with(connect_options(options))
+            }
+            None => pool.clone(),
+        };
+        Ok(Self {
+            pool,
+            cluster,
+            reads,
+        })
     }
 
     /// Supervises the private cluster if this process started it ([`supervise`]): the

@@ -166,7 +166,7 @@ pub async fn list_incidents(
         .as_deref()
         .map(pagination::decode)
         .transpose()?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let rows = db::list(
         &mut conn,
         filter.status.map(IncidentStatus::as_str),

@@ -201,7 +201,7 @@ pub async fn list_closures(
     _actor: Actor,
     Query(filter): Query<ClosureFilter>,
 ) -> AppResult<Json<Vec<ClosureOut>>> {
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let closures =
         cases::list_closures(&state.network, &mut conn, filter.active, Utc::now()).await?;
     Ok(Json(closures))

@@ -50,7 +50,7 @@ pub async fn get_stock_summary(
     Query(params): Query<SummaryParams>,
 ) -> AppResult<Json<Summary>> {
     let today = Utc::now().with_timezone(&state.settings.tz).date_naive();
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let cells = db::cells(&mut conn, today).await?;
     summarise(&cells, params.group_by.unwrap_or_default(), today)
         .map(Json)
@@ -68,7 +68,7 @@ pub async fn list_alerts(
     Query(params): Query<AlertParams>,
 ) -> AppResult<Json<Alerts>> {
     let today = Utc::now().with_timezone(&state.settings.tz).date_naive();
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let warehouse = match &params.warehouse {
         None => None,
         Some(code) => Some(

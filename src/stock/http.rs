@@ -202,7 +202,7 @@ pub async fn list_lots(
         .transpose()?;
     let today = today(&state);
     let (status, expiring_by) = filter.parse(today)?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let warehouse =
         crate::warehouses::http::warehouse_param(&mut conn, filter.warehouse.as_deref()).await?;
     let item = crate::catalog::http::sku_param(&mut conn, filter.sku.as_deref()).await?;

@@ -223,7 +223,7 @@ pub async fn list_transfers(
         .as_deref()
         .map(pagination::decode)
         .transpose()?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let warehouse = filter.warehouse.as_deref();
     let rows = cases::list(&mut conn, warehouse, filter.status, after, limit + 1).await?;
     Ok(Json(pagination::page(rows, limit, |t| t.id)))

@@ -62,7 +62,7 @@ pub async fn list_warehouses(
         .as_deref()
         .map(pagination::decode)
         .transpose()?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let rows = db::list(
         &mut conn,
         filter.city.as_deref(),

@@ -150,6 +150,15 @@ async fn serve_demo(
     dir: &Path,
     log: &Path,
 ) -> (tokio::process::Child, String, (String, String, String)) {
+    serve_demo_with(dir, log, &[]).await
+}
+
+/// [`serve_demo`], with `env` (such as `DATABASE_URL`) set for it.
+async fn serve_demo_with(
+    dir: &Path,
+    log: &Path,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String, (String, String, String)) {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stockpile"))
         .arg("--data")
@@ -157,6 +166,7 @@ async fn serve_demo(
         .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
         .env_remove("DATABASE_URL")
         .env_remove("STOCKPILE_LOG_JSON")
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::fs::File::create(log).expect("log file"))
         .kill_on_drop(true)
@@ -520,6 +530,151 @@ async fn a_backup_restores_to_a_point_in_time_between_two_operations_and_its_cha
     );
     eprintln!("{verified}");
     for dir in [&live, &backups, &restored] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_endpoints_read_the_replica_of_read_database_url_and_writes_the_primary() {
+    // Arrange: a primary with the schema and the demo data, a synchronous standby of it,
+    // and the service writing to the primary and reading lists from the standby.
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let (primary_dir, standby_dir) = (tmp.join("reads-primary"), tmp.join("reads-standby"));
+    for dir in [&primary_dir, &standby_dir] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    stockpile_cli(&primary_dir, &["db", "start"], "").await;
+    stockpile_cli(&primary_dir, &["migrate"], "").await;
+    stockpile_cli(&primary_dir, &["seed"], "").await;
+    let primary_dir_arg = primary_dir.to_str().expect("utf-8");
+    stockpile_cli(
+        &standby_dir,
+        &["db", "standby", "--primary-data", primary_dir_arg],
+        "",
+    )
+    .await;
+    let primary = LocalCluster::new(&primary_dir, Profile::Durable).expect("primary");
+    let standby = LocalCluster::new(&standby_dir, Profile::Durable).expect("standby");
+    let (primary_url, standby_url) = (primary.url("stockpile"), standby.url("stockpile"));
+    let log = tmp.join("reads-serve.log");
+    let env = [
+        ("DATABASE_URL", primary_url.as_str()),
+        ("STOCKPILE_READ_DATABASE_URL", standby_url.as_str()),
+    ];
+    let (mut child, addr, (user, password, warehouse)) =
+        serve_demo_with(&primary_dir, &log, &env).await;
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": user, "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login body");
+    let token = login["token"].as_str().expect("token").to_owned();
+    // The standby has replayed everything so far; then its replay is paused.
+    let mut on_primary = sqlx::PgConnection::connect_with(&primary.connect_options("stockpile"))
+        .await
+        .expect("primary");
+    let mut on_standby = sqlx::PgConnection::connect_with(&standby.connect_options("stockpile"))
+        .await
+        .expect("standby");
+    let written: String = sqlx::query_scalar("select pg_current_wal_lsn()::text")
+        .fetch_one(&mut on_primary)
+        .await
+        .expect("lsn");
+    for _ in 0..300 {
+        let caught_up: bool = sqlx::query_scalar("select pg_last_wal_replay_lsn() >= $1::pg_lsn")
+            .bind(&written)
+            .fetch_one(&mut on_standby)
+            .await
+            .expect("replay lsn");
+        if caught_up {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    sqlx::query("select pg_wal_replay_pause()")
+        .execute(&mut on_standby)
+        .await
+        .expect("pause replay");
+
+    // Act: receive a new lot (a write), then list the warehouse's tents (a read).
+    let code = format!("READS-{}", uuid::Uuid::now_v7().simple());
+    let receipt = serde_json::json!({"lines": [
+        {"sku": "TENT-12M2-SGL", "lot_code": code, "qty": 3, "source": "supplier"}]});
+    let (status, received, _, _) = post_keyed(
+        &client,
+        &base,
+        &format!("/api/v1/warehouses/{warehouse}/receipts"),
+        &token,
+        "reads-receipt",
+        &receipt,
+    )
+    .await
+    .expect("receipt");
+    let listed = |client: reqwest::Client, url: String, token: String| async move {
+        let page: serde_json::Value = client
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("page");
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|l| l["lot_code"].as_str().map(str::to_owned))
+            .collect::<Vec<String>>()
+    };
+    let list_url = format!("{base}/api/v1/lots?warehouse={warehouse}&sku=TENT-12M2-SGL&limit=1000");
+    let while_paused = listed(client.clone(), list_url.clone(), token.clone()).await;
+    sqlx::query("select pg_wal_replay_resume()")
+        .execute(&mut on_standby)
+        .await
+        .expect("resume replay");
+    let mut after_resume = Vec::new();
+    for _ in 0..300 {
+        after_resume = listed(client.clone(), list_url.clone(), token.clone()).await;
+        if after_resume.contains(&code) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let verified = stockpile_cli(
+        &primary_dir,
+        &["--read-database-url", &standby_url, "audit", "verify"],
+        "",
+    )
+    .await;
+
+    // Assert: the write went to the primary and was acknowledged; the list, read from
+    // the paused standby, did not show it until replay resumed; audit verify ran on it.
+    assert_eq!(status, 201, "{received}");
+    assert!(!while_paused.is_empty(), "the standby lists the demo lots");
+    assert!(
+        !while_paused.contains(&code),
+        "read from the paused standby: {while_paused:?}"
+    );
+    assert!(after_resume.contains(&code), "{after_resume:?}");
+    eprintln!("{verified}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id().expect("pid") as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let _ = child.wait().await;
+    on_primary.close().await.ok();
+    on_standby.close().await.ok();
+    stockpile_cli(&standby_dir, &["db", "stop"], "").await;
+    stockpile_cli(&primary_dir, &["db", "stop"], "").await;
+    for dir in [&primary_dir, &standby_dir] {
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -53,7 +53,7 @@ pub async fn list_reserve_levels(
     _actor: Actor,
     Path(code): Path<String>,
 ) -> AppResult<Json<Vec<ReserveLevel>>> {
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let wh = state.warehouse_ids.in_path(&mut conn, &code).await?;
     Ok(Json(db::reserve_levels(&mut conn, wh.id).await?))
 }

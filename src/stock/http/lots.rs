@@ -159,7 +159,7 @@ pub async fn list_movements(
         .map(str::parse::<MovementKind>)
         .transpose()
         .map_err(|e| AppError::bad_request("kind", e))?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.reads.acquire().await?;
     let warehouse =
         crate::warehouses::http::warehouse_param(&mut conn, f.warehouse.as_deref()).await?;
     let item = crate::catalog::http::sku_param(&mut conn, f.sku.as_deref()).await?;
