@@ -25,6 +25,8 @@ pub struct AppState {
     /// Reads that may lag behind the writes (the read-only list endpoints, `audit
     /// verify`): a replica's pool with `--read-database-url`, else `pool`.
     pub reads: PgPool,
+    /// Whether `reads` is a replica's.
+    pub reads_replica: bool,
     /// The connections of the transactions that lock and write stock.
     pub writes: crate::db::WritePool,
     /// Run-time settings.
@@ -44,7 +46,13 @@ impl AppState {
     /// The same state, with reads that may lag sent to `reads` (a replica's pool).
     pub fn with_reads(mut self, reads: PgPool) -> Self {
         self.reads = reads;
+        self.reads_replica = true;
         self
+    }
+
+    /// The replica's pool, when reads go to one.
+    pub fn replica(&self) -> Option<&PgPool> {
+        self.reads_replica.then_some(&self.reads)
     }
 
     /// State over `pool` (and a [`WritePool`](crate::db::WritePool) beside it) with
@@ -63,6 +71,7 @@ impl AppState {
         Self {
             writes: crate::db::WritePool::beside(&pool),
             reads: pool.clone(),
+            reads_replica: false,
             pool,
             settings: Arc::new(settings),
             network: Arc::default(),

@@ -14,7 +14,7 @@ pub struct Config {
     pub database_url: Option<String>,
 
     /// PostgreSQL URL of a replica for reads that may lag: the read-only list
-    /// endpoints and `audit verify`. Unset: they read the primary.
+    /// endpoints, exports and `audit verify`. Unset: they read the primary.
     #[arg(long, env = "STOCKPILE_READ_DATABASE_URL", global = true)]
     pub read_database_url: Option<String>,
 

@@ -292,7 +292,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Export { what } => {
             let db = Database::open(&config).await?;
-            let result = export_cmd(&db.pool, what).await;
+            let replica = config.read_database_url.is_some().then_some(&db.reads);
+            let result = export_cmd(&db.pool, replica, what).await;
             db.pool.close().await;
             db.shutdown();
             result
@@ -376,7 +377,11 @@ fn problem(err: stockpile::error::AppError) -> anyhow::Error {
     }
 }
 
-async fn export_cmd(pool: &sqlx::PgPool, what: ExportCmd) -> anyhow::Result<()> {
+async fn export_cmd(
+    pool: &sqlx::PgPool,
+    replica: Option<&sqlx::PgPool>,
+    what: ExportCmd,
+) -> anyhow::Result<()> {
     use futures_util::TryStreamExt;
     use stockpile::exports::params::{AuditEventsParams, MovementsParams, StockAsOfParams};
     use tokio::io::AsyncWriteExt;
@@ -433,10 +438,15 @@ async fn export_cmd(pool: &sqlx::PgPool, what: ExportCmd) -> anyhow::Result<()> 
         request_id: Some(format!("cli-{}", uuid::Uuid::now_v7())),
         idempotency_key: None,
     };
-    let export =
-        stockpile::exports::run::start(pool, &stockpile::auth::Actor::system(), &origin, req)
-            .await
-            .map_err(problem)?;
+    let export = stockpile::exports::run::start(
+        pool,
+        replica,
+        &stockpile::auth::Actor::system(),
+        &origin,
+        req,
+    )
+    .await
+    .map_err(problem)?;
     let mut out = tokio::io::stdout();
     let mut body = export.body;
     while let Some(chunk) = body.try_next().await? {
@@ -484,7 +494,10 @@ async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
                 speed_kmh: serve.snap_speed_kmh,
             },
         };
-        let state = stockpile::AppState::new(db.pool.clone(), settings).with_reads(db.reads.clone());
+        let mut state = stockpile::AppState::new(db.pool.clone(), settings);
+        if config.read_database_url.is_some() {
+            state = state.with_reads(db.reads.clone());
+        }
         let listener = tokio::net::TcpListener::bind(serve.listen)
             .await
             .with_context(|| format!("cannot listen on {}", serve.listen))?;

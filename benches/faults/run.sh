@@ -7,6 +7,8 @@
 #           failover (the default: all six). disk-full mounts a 512 MB tmpfs as the data
 #           folder, so it needs root; failover runs a primary and its synchronous standby
 #           (`db standby`), kills the primary and promotes the standby (`db promote`).
+#   Two more kinds inject nothing, to compare throughput (acknowledged ÷ seconds): none
+#   (the private cluster alone) and standby (a primary and its synchronous standby).
 # FAULT_CLIENTS (default 4) concurrent clients; FAULT_PROFILE=dev uses the debug build
 # (CI), default release. Each fault gets a fresh `stockpile serve --demo` on a private
 # cluster of its own in target/faults/<fault>/, on port FAULT_PORT (default 18090).
@@ -98,6 +100,7 @@ inject() {
             sleep 1
             $BIN --data "$DATA" db promote >/dev/null
             ;;
+        none | standby) ;;
         postgres-stop-20s)
             local pids
             pids="$(postmaster) $(pgrep -P "$(postmaster)" | tr '\n' ' ')"
@@ -113,6 +116,7 @@ failed=0
 for fault in $FAULTS; do
     case $fault in
         serve-kill9 | postmaster-kill9 | backend-terminate | postgres-stop-20s | disk-full | failover) ;;
+        none | standby) ;;
         *) echo "unknown fault $fault" >&2; exit 2 ;;
     esac
     DIR=$ROOT/$fault
@@ -131,7 +135,7 @@ for fault in $FAULTS; do
     fi
     PRIMARY=
     FAILOVER_URL=
-    if [ "$fault" = failover ]; then
+    if [ "$fault" = failover ] || [ "$fault" = standby ]; then
         # A primary and its synchronous standby, each a private cluster; the service
         # reaches them through one URL that lists both, and checks and audits the
         # standby (the primary after the failover) at the end.

@@ -33,7 +33,7 @@ async fn respond(
     req: ExportRequest,
 ) -> AppResult<Response> {
     let format = req.format;
-    let export = run::start(&state.pool, actor, origin, req).await?;
+    let export = run::start(&state.pool, state.replica(), actor, origin, req).await?;
     let m = &export.manifest;
     let mut res = Response::new(Body::from_stream(export.body));
     *res.status_mut() = StatusCode::OK;

@@ -79,10 +79,35 @@ pub struct Export {
     pub file_name: String,
 }
 
+/// Waits (up to 10 s) until `replica` has replayed everything `primary` has written so
+/// far; a 503 if it does not.
+async fn caught_up(primary: &PgPool, replica: &PgPool) -> Result<(), AppError> {
+    let written: String = sqlx::query_scalar("select pg_current_wal_lsn()::text")
+        .fetch_one(primary)
+        .await?;
+    for _ in 0..100 {
+        let replayed: Option<bool> =
+            sqlx::query_scalar("select pg_last_wal_replay_lsn() >= $1::pg_lsn")
+                .bind(&written)
+                .fetch_one(replica)
+                .await?;
+        // `None`: not a standby (a promoted or plain server has everything it has).
+        if replayed.is_none_or(|r| r) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(AppError::Unavailable {
+        detail: "the read replica lags more than 10 s behind; retry the export shortly".into(),
+        retry_after_secs: 10,
+    })
+}
+
 /// Records the export in the audit chain, then starts it. Fails before producing any
 /// byte if the export cannot start (for xlsx: if the workbook cannot be written).
 pub async fn start(
     pool: &PgPool,
+    replica: Option<&PgPool>,
     actor: &Actor,
     origin: &Origin,
     req: ExportRequest,
@@ -113,7 +138,17 @@ pub async fn start(
     .await?;
     tx.commit().await?;
 
-    let mut snap = pool.begin().await?;
+    // With a replica (`--read-database-url`), the rows are read there, once it has
+    // replayed the export's own event: the manifest then names that event and a chain
+    // head at least as new.
+    let reads = match replica {
+        Some(replica) => {
+            caught_up(pool, replica).await?;
+            replica
+        }
+        None => pool,
+    };
+    let mut snap = reads.begin().await?;
     sqlx::query!("set transaction isolation level repeatable read, read only")
         .execute(&mut *snap)
         .await?;

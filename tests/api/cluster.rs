@@ -653,9 +653,23 @@ async fn list_endpoints_read_the_replica_of_read_database_url_and_writes_the_pri
         "",
     )
     .await;
+    let exported = stockpile_cli(
+        &primary_dir,
+        &[
+            "--read-database-url",
+            &standby_url,
+            "export",
+            "movements",
+            "--format",
+            "csv",
+        ],
+        "",
+    )
+    .await;
 
     // Assert: the write went to the primary and was acknowledged; the list, read from
-    // the paused standby, did not show it until replay resumed; audit verify ran on it.
+    // the paused standby, did not show it until replay resumed; audit verify and an
+    // export ran on it.
     assert_eq!(status, 201, "{received}");
     assert!(!while_paused.is_empty(), "the standby lists the demo lots");
     assert!(
@@ -663,6 +677,10 @@ async fn list_endpoints_read_the_replica_of_read_database_url_and_writes_the_pri
         "read from the paused standby: {while_paused:?}"
     );
     assert!(after_resume.contains(&code), "{after_resume:?}");
+    assert!(
+        exported.contains(&code),
+        "the export, read on the standby, has the receipt"
+    );
     eprintln!("{verified}");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id().expect("pid") as i32),
