@@ -16,7 +16,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -24,7 +24,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use sqlx::Connection;
 
 use super::LocalCluster;
-use super::cluster::{Profile, SUPERUSER};
+use super::cluster::Profile;
 
 /// What a backup wrote.
 #[derive(Debug)]
@@ -51,25 +51,7 @@ pub async fn backup(
     } else {
         let stamp = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
         let dir = to.join(format!("base-{stamp}"));
-        let out = Command::new(cluster.bindir().join("pg_basebackup"))
-            .arg("--host")
-            .arg(cluster.socket_dir())
-            .args(["--port", "5432", "--username", SUPERUSER, "--no-password"])
-            .args([
-                "--format=plain",
-                "--wal-method=stream",
-                "--checkpoint=fast",
-                "--pgdata",
-            ])
-            .arg(&dir)
-            .output()
-            .context("cannot run pg_basebackup")?;
-        if !out.status.success() {
-            bail!(
-                "pg_basebackup failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
+        cluster.base_backup(&dir, None)?;
         let finished = server_now(cluster).await?;
         std::fs::write(to.join(format!("base-{stamp}.done")), finished.to_rfc3339())?;
         Some(dir)

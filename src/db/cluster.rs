@@ -321,6 +321,43 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// Copies the running cluster into `target` with `pg_basebackup` (plain files, with
+    /// the WAL they need, after a fast checkpoint). With `standby`, the copy is made a
+    /// streaming standby of this cluster under that `application_name`
+    /// (`--write-recovery-conf`). Runs as the calling user; the copy's files are handed
+    /// to the server's account when a [`LocalCluster`] is made on them.
+    pub fn base_backup(&self, target: &Path, standby: Option<&str>) -> anyhow::Result<()> {
+        let mut conninfo = format!(
+            "host={} port={PORT} user={SUPERUSER}",
+            self.socket_dir.display()
+        );
+        if let Some(name) = standby {
+            conninfo.push_str(&format!(" application_name={name}"));
+        }
+        let mut cmd = Command::new(self.bindir.join("pg_basebackup"));
+        cmd.arg("--dbname").arg(&conninfo).args([
+            "--no-password",
+            "--format=plain",
+            "--wal-method=stream",
+            "--checkpoint=fast",
+        ]);
+        if standby.is_some() {
+            cmd.arg("--write-recovery-conf");
+        }
+        let out = cmd
+            .arg("--pgdata")
+            .arg(target)
+            .output()
+            .context("cannot run pg_basebackup")?;
+        if !out.status.success() {
+            bail!(
+                "pg_basebackup failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
     /// Promotes a standby to primary (`pg_ctl promote`), waiting until it is done.
     pub fn promote(&self) -> anyhow::Result<()> {
         let out = self.pg_ctl(

@@ -15,14 +15,13 @@
 //! and the operator's choice (`alter system reset synchronous_standby_names`) to pay it
 //! or not.
 
-use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use sqlx::Connection;
 
 use super::LocalCluster;
-use super::cluster::{Profile, SUPERUSER};
+use super::cluster::Profile;
 
 /// The standby's `application_name`, as the primary's `synchronous_standby_names` names it.
 pub const STANDBY_NAME: &str = "stockpile_standby";
@@ -38,29 +37,7 @@ pub async fn create(primary: &LocalCluster, data: &std::path::Path) -> anyhow::R
         );
     }
     std::fs::create_dir_all(data)?;
-    let conninfo = format!(
-        "host={} port=5432 user={SUPERUSER} application_name={STANDBY_NAME}",
-        primary.socket_dir().display()
-    );
-    let out = Command::new(primary.bindir().join("pg_basebackup"))
-        .arg("--dbname")
-        .arg(&conninfo)
-        .args([
-            "--no-password",
-            "--format=plain",
-            "--wal-method=stream",
-            "--checkpoint=fast",
-        ])
-        .args(["--write-recovery-conf", "--pgdata"])
-        .arg(&pgdata)
-        .output()
-        .context("cannot run pg_basebackup")?;
-    if !out.status.success() {
-        bail!(
-            "pg_basebackup failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
+    primary.base_backup(&pgdata, Some(STANDBY_NAME))?;
     // Made after the copy, so that it hands the files to the server's account.
     let standby = LocalCluster::new(data, Profile::Durable)?;
     standby.start()?;

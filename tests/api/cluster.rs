@@ -195,6 +195,20 @@ async fn serve_demo_with(
     (child, addr, clerk.expect("a demo clerk was printed"))
 }
 
+/// Signs in at the service at `base`: the bearer token.
+async fn login(client: &reqwest::Client, base: &str, user: &str, password: &str) -> String {
+    let answer: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": user, "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login body");
+    answer["token"].as_str().expect("token").to_owned()
+}
+
 /// POSTs `body` to `path` with a bearer token and an Idempotency-Key: status, body,
 /// content type and `Retry-After`.
 async fn post_keyed(
@@ -239,16 +253,7 @@ async fn serve_restarts_its_private_cluster_after_a_kill_9_of_the_postmaster_and
     let (mut child, addr, (user, password, warehouse)) = serve_demo(&dir, &log).await;
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
-    let login: serde_json::Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"username": user, "password": password}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("login body");
-    let token = login["token"].as_str().expect("token").to_owned();
+    let token = login(&client, &base, &user, &password).await;
     let receipts = format!("/api/v1/warehouses/{warehouse}/receipts");
     let issues = format!("/api/v1/warehouses/{warehouse}/issues");
     let lot_code = format!("HEAL-{}", uuid::Uuid::now_v7().simple());
@@ -565,16 +570,7 @@ async fn list_endpoints_read_the_replica_of_read_database_url_and_writes_the_pri
         serve_demo_with(&primary_dir, &log, &env).await;
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
-    let login: serde_json::Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"username": user, "password": password}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("login body");
-    let token = login["token"].as_str().expect("token").to_owned();
+    let token = login(&client, &base, &user, &password).await;
     // The standby has replayed everything so far; then its replay is paused.
     let mut on_primary = sqlx::PgConnection::connect_with(&primary.connect_options("stockpile"))
         .await
