@@ -1,5 +1,7 @@
 //! Health, readiness, metrics, request ids, the OpenAPI contract, and the demo data.
 
+use serde_json::Value;
+
 use crate::helpers::{TestApp, read};
 
 #[tokio::test]
@@ -172,6 +174,136 @@ fn the_committed_openapi_document_matches_the_code() {
         committed == generated,
         "api-spec/openapi.json is out of date: run `STOCKPILE_BLESS=1 cargo test openapi` and commit it"
     );
+}
+
+/// The error statuses the shared machinery can answer for an operation, from what the
+/// document says of it: a parameter or body that does not parse (400), the bearer guard
+/// (401, and 403 where roles are named), a path that names nothing (404), a body that
+/// does not fit (422), sign-in lockout (429), and the database out of reach (503).
+fn standard_errors(op: &Value) -> Vec<&'static str> {
+    let params = op["parameters"].as_array().cloned().unwrap_or_default();
+    let has_param = |place: &str| params.iter().any(|p| p["in"] == place);
+    let requirements = op["security"].as_array().cloned().unwrap_or_default();
+    let role_gated = requirements.iter().any(|r| {
+        r.as_object().is_some_and(|m| {
+            m.values()
+                .any(|scopes| scopes.as_array().is_some_and(|s| !s.is_empty()))
+        })
+    });
+    let body = op.get("requestBody").is_some();
+    let mut out = vec!["503"];
+    if has_param("path") || has_param("query") || has_param("header") || body {
+        out.push("400");
+    }
+    if !requirements.is_empty() {
+        out.push("401");
+    }
+    if role_gated {
+        out.push("403");
+    }
+    if has_param("path") {
+        out.push("404");
+    }
+    if body {
+        out.push("422");
+    }
+    if op["operationId"] == "login" {
+        out.extend(["401", "429"]);
+    }
+    out
+}
+
+#[test]
+fn every_operation_declares_the_errors_it_can_answer_as_problem_json() {
+    // Arrange
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("api-spec/openapi.json");
+    let text = std::fs::read_to_string(&path).expect("read api-spec/openapi.json");
+    let doc: Value = serde_json::from_str(&text).expect("the document is JSON");
+    let mut operations = 0;
+    let mut missing = Vec::new();
+    let mut not_problem_json = Vec::new();
+    // Act
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            operations += 1;
+            let name = format!("{} {path}", method.to_uppercase());
+            let responses = &op["responses"];
+            for status in standard_errors(op) {
+                if responses.get(status).is_none() {
+                    missing.push(format!("{name}: {status}"));
+                }
+            }
+            for (status, response) in responses.as_object().expect("responses") {
+                if !(status.starts_with('4') || status.starts_with('5')) {
+                    continue;
+                }
+                let content = response["content"].as_object();
+                let problem = content.is_some_and(|c| {
+                    c.len() == 1
+                        && c.get("application/problem+json")
+                            .is_some_and(|m| m["schema"]["$ref"] == "#/components/schemas/Problem")
+                });
+                let retry_after = !matches!(status.as_str(), "429" | "503")
+                    || response["headers"]["Retry-After"].is_object();
+                if !problem || !retry_after {
+                    not_problem_json.push(format!("{name}: {status} {response}"));
+                }
+            }
+        }
+    }
+    // Assert
+    assert!(
+        operations >= 60,
+        "only {operations} operations in the document"
+    );
+    assert!(missing.is_empty(), "undeclared errors: {missing:#?}");
+    assert!(
+        not_problem_json.is_empty(),
+        "error responses not declared as application/problem+json with the Problem schema \
+         (and Retry-After on 429 and 503): {not_problem_json:#?}"
+    );
+}
+
+/// Every `$ref` under `value`, with where it stands.
+fn references<'a>(value: &'a Value, at: String, out: &mut Vec<(String, &'a str)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("$ref", Value::String(target)) => out.push((at.clone(), target)),
+                    _ => references(inner, format!("{at}/{key}"), out),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, inner) in items.iter().enumerate() {
+                references(inner, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_in_the_committed_openapi_document_resolves() {
+    // Arrange
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("api-spec/openapi.json");
+    let text = std::fs::read_to_string(&path).expect("read api-spec/openapi.json");
+    let doc: Value = serde_json::from_str(&text).expect("the document is JSON");
+    let mut refs = Vec::new();
+    // Act
+    references(&doc, String::new(), &mut refs);
+    let dangling: Vec<_> = refs
+        .iter()
+        .filter(|(_, target)| {
+            target
+                .strip_prefix('#')
+                .is_none_or(|pointer| doc.pointer(pointer).is_none())
+        })
+        .collect();
+    // Assert
+    assert!(refs.len() > 100, "only {} references", refs.len());
+    assert!(dangling.is_empty(), "references to nothing: {dangling:#?}");
 }
 
 #[tokio::test]
