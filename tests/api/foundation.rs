@@ -307,6 +307,47 @@ fn every_reference_in_the_committed_openapi_document_resolves() {
 }
 
 #[tokio::test]
+async fn a_nul_character_in_a_path_query_or_body_is_refused_naming_it_not_a_500() {
+    // Arrange: PostgreSQL text cannot hold U+0000; each of these failed in the database
+    // with a 500 before the house extractors refused it.
+    let app = TestApp::demo().await;
+    let admin = app.token("admin", &[]).await;
+    let reads = [
+        ("/api/v1/items/a%00b", "sku"),
+        ("/api/v1/users/a%00b", "username"),
+        ("/api/v1/warehouses/JM%00", "code"),
+        ("/api/v1/lots?warehouse=JM%00", "warehouse"),
+        ("/api/v1/items?category=%00", "category"),
+        ("/api/v1/audit/events?actor=%00", "actor"),
+    ];
+    let mut answers = Vec::new();
+    // Act
+    for (path, named) in reads {
+        let (status, body) = app.get(path, &admin).await;
+        answers.push((path, 400, named, status, body));
+    }
+    let (status, body) = app
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/warehouses/JM-JH-RC/reserve-levels",
+            &admin,
+            &serde_json::json!([{"sku": "WATER-5L\u{0}", "min_qty": 10}]),
+            None,
+        )
+        .await;
+    answers.push(("reserve levels", 422, "/0/sku", status, body));
+    let user = serde_json::json!({"username": "nul-test", "role": "auditor",
+        "password": "correct horse battery staple", "display_name": "x\u{0}"});
+    let (status, body) = app.post("/api/v1/users", &admin, &user).await;
+    answers.push(("users", 422, "/display_name", status, body));
+    // Assert
+    for (path, expected, named, status, body) in answers {
+        assert_eq!(status, expected, "{path}: {body}");
+        crate::helpers::assert_problem(status, &body, expected, named);
+    }
+}
+
+#[tokio::test]
 async fn the_service_serves_its_openapi_document() {
     let app = TestApp::empty().await;
     let (status, body) = read(
