@@ -289,6 +289,20 @@ mod tests {
     }
 
     #[test]
+    fn a_standard_error_declared_without_a_description_gets_the_standard_one() {
+        let responses = completed(|op| {
+            op.security(SecurityRequirement::new("bearer", ["admin"]))
+                .response("403", Response::new(""))
+        });
+        let described = responses["403"]["description"].as_str().unwrap_or_default();
+        assert!(described.contains("role"), "{described}");
+        assert_eq!(
+            responses["403"]["content"][PROBLEM_JSON]["schema"]["$ref"],
+            "#/components/schemas/Problem"
+        );
+    }
+
+    #[test]
     fn any_role_may_call_an_operation_secured_without_scopes_so_it_has_no_403() {
         let responses = completed(|op| {
             op.security(SecurityRequirement::new("bearer", Vec::<String>::new()))
@@ -316,6 +330,10 @@ mod tests {
             )
         });
         assert_eq!(responses["409"]["description"], "Not enough stock");
+        assert_eq!(
+            responses["503"]["content"][PROBLEM_JSON]["schema"]["$ref"],
+            "#/components/schemas/Problem"
+        );
         assert_eq!(
             responses["409"]["content"],
             json!({PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}})
