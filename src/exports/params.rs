@@ -137,6 +137,7 @@ impl AuditEventsParams {
 impl StockAsOfParams {
     /// The validated request; `at` must not be in the future.
     pub fn into_request(self) -> AppResult<ExportRequest> {
+        crate::http::instant_param("at", Some(self.at))?;
         if self.at > Utc::now() {
             return Err(AppError::invalid(
                 "at",

@@ -224,6 +224,24 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
     })
 }
 
+/// Fails with a 400 naming `param` unless the instant `at` lies in the years 0001 to 9999.
+/// RFC 3339 writes four-digit years only, but the parser also takes signed and longer
+/// ones, and PostgreSQL refuses instants before 4713 BC: such a value would fail in the
+/// database (a 500, or an export cut off after its headers were sent).
+pub fn instant_param(
+    param: &str,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), AppError> {
+    use chrono::Datelike;
+    match at {
+        Some(at) if !(1..=9999).contains(&at.year()) => Err(AppError::bad_request(
+            param,
+            format!("`{param}` must be an RFC 3339 instant in the years 0001 to 9999"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn missing_field(message: &str) -> Option<&str> {
     let rest = message.strip_prefix("missing field `")?;
     rest.split('`').next()
@@ -339,6 +357,18 @@ mod tests {
         let err = parse_query::<Q>("limit=1%00").expect_err("nul");
         assert!(
             matches!(&err, AppError::BadRequest { errors, .. } if errors[0].pointer == "limit")
+        );
+    }
+
+    #[test]
+    fn an_instant_outside_the_years_1_to_9999_is_a_400_naming_the_parameter() {
+        let at = |text: &str| text.parse::<chrono::DateTime<chrono::Utc>>().ok();
+        assert!(instant_param("from", at("2026-12-05T00:00:00Z")).is_ok());
+        assert!(instant_param("from", None).is_ok());
+        let err = instant_param("from", at("-10000-01-01T00:00:00Z"));
+        assert!(
+            matches!(&err, Err(AppError::BadRequest { errors, .. }) if errors[0].pointer == "from"),
+            "{err:?}"
         );
     }
 

@@ -348,6 +348,36 @@ async fn a_nul_character_in_a_path_query_or_body_is_refused_naming_it_not_a_500(
 }
 
 #[tokio::test]
+async fn an_instant_before_the_year_1_is_a_400_naming_the_parameter_not_a_500() {
+    // Arrange: PostgreSQL refuses instants before 4713 BC; these were a 500 (movements,
+    // audit events) or an export whose body stopped after a 200.
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    let long_ago = "-10000-01-01T00:00:00Z";
+    let reads = [
+        (format!("/api/v1/movements?from={long_ago}"), "from"),
+        (format!("/api/v1/audit/events?to={long_ago}"), "to"),
+        (format!("/api/v1/exports/movements?from={long_ago}"), "from"),
+        (
+            format!("/api/v1/exports/audit-events?from={long_ago}"),
+            "from",
+        ),
+        (format!("/api/v1/exports/stock-as-of?at={long_ago}"), "at"),
+    ];
+    let mut answers = Vec::new();
+    // Act
+    for (path, named) in reads {
+        let (status, body) = app.get(&path, &auditor).await;
+        answers.push((path, named, status, body));
+    }
+    // Assert
+    for (path, named, status, body) in answers {
+        assert_eq!(status, 400, "{path}: {body}");
+        crate::helpers::assert_problem(status, &body, 400, named);
+    }
+}
+
+#[tokio::test]
 async fn the_service_serves_its_openapi_document() {
     let app = TestApp::empty().await;
     let (status, body) = read(
