@@ -224,19 +224,33 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
     })
 }
 
-/// Fails with a 400 naming `param` unless the instant `at` lies in the years 0001 to 9999.
-/// RFC 3339 writes four-digit years only, but the parser also takes signed and longer
-/// ones, and PostgreSQL refuses instants before 4713 BC: such a value would fail in the
-/// database (a 500, or an export cut off after its headers were sent).
-pub fn instant_param(
-    param: &str,
-    at: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<(), AppError> {
-    use chrono::Datelike;
-    match at {
-        Some(at) if !(1..=9999).contains(&at.year()) => Err(AppError::bad_request(
+/// Whether a date or instant lies in the years 0001 to 9999. RFC 3339 writes four-digit
+/// years only, but chrono also parses signed and longer ones, and PostgreSQL refuses
+/// dates before 4713 BC: such a value would fail in the database (a 500, or an export
+/// cut off after its headers were sent) or come back in a form no client expects.
+fn in_rfc3339_years<D: chrono::Datelike>(value: &D) -> bool {
+    (1..=9999).contains(&value.year())
+}
+
+/// Fails with a 400 naming the query parameter `param` unless the date or instant `value`
+/// lies in the years 0001 to 9999.
+pub fn instant_param<D: chrono::Datelike>(param: &str, value: Option<D>) -> Result<(), AppError> {
+    match value {
+        Some(v) if !in_rfc3339_years(&v) => Err(AppError::bad_request(
             param,
-            format!("`{param}` must be an RFC 3339 instant in the years 0001 to 9999"),
+            format!("`{param}` must be an RFC 3339 date or instant in the years 0001 to 9999"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Fails with a 422 naming the body field at `pointer` unless the date or instant `value`
+/// lies in the years 0001 to 9999.
+pub fn date_field<D: chrono::Datelike>(pointer: &str, value: Option<D>) -> Result<(), AppError> {
+    match value {
+        Some(v) if !in_rfc3339_years(&v) => Err(AppError::invalid(
+            pointer,
+            "must be an RFC 3339 date or instant in the years 0001 to 9999",
         )),
         _ => Ok(()),
     }
@@ -361,13 +375,20 @@ mod tests {
     }
 
     #[test]
-    fn an_instant_outside_the_years_1_to_9999_is_a_400_naming_the_parameter() {
+    fn a_date_outside_the_years_1_to_9999_is_refused_naming_where_it_is() {
         let at = |text: &str| text.parse::<chrono::DateTime<chrono::Utc>>().ok();
         assert!(instant_param("from", at("2026-12-05T00:00:00Z")).is_ok());
-        assert!(instant_param("from", None).is_ok());
+        assert!(instant_param::<chrono::NaiveDate>("from", None).is_ok());
         let err = instant_param("from", at("-10000-01-01T00:00:00Z"));
         assert!(
             matches!(&err, Err(AppError::BadRequest { errors, .. }) if errors[0].pointer == "from"),
+            "{err:?}"
+        );
+        let day = |text: &str| text.parse::<chrono::NaiveDate>().ok();
+        assert!(date_field("/on", day("9999-12-31")).is_ok());
+        let err = date_field("/on", day("+10000-01-01"));
+        assert!(
+            matches!(&err, Err(AppError::Validation { errors, .. }) if errors[0].pointer == "/on"),
             "{err:?}"
         );
     }

@@ -378,6 +378,63 @@ async fn an_instant_before_the_year_1_is_a_400_naming_the_parameter_not_a_500() 
 }
 
 #[tokio::test]
+async fn a_date_outside_the_years_1_to_9999_in_a_body_is_a_422_naming_it_not_a_500() {
+    // Arrange: each of these was stored, or failed in the database with a 500.
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let clerk = app.token("clerk", &["JM-JH-RC"]).await;
+    let long_ago = "-10000-01-01T00:00:00Z";
+    let commands = [
+        (
+            "/api/v1/closures".to_owned(),
+            &dispatcher,
+            serde_json::json!({"name": "x", "reason": "x", "edge_ids": ["e"], "starts_at": long_ago}),
+            "/starts_at",
+        ),
+        (
+            "/api/v1/incidents".to_owned(),
+            &dispatcher,
+            serde_json::json!({"name": "x", "kind": "flood", "point": {"lat": 22.5, "lon": 113.5},
+                               "started_at": long_ago}),
+            "/started_at",
+        ),
+        (
+            format!("/api/v1/incidents/{}/requests", uuid::Uuid::now_v7()),
+            &dispatcher,
+            serde_json::json!({"priority": "normal", "needed_by": long_ago,
+                               "lines": [{"sku": "TENT-12M2-SGL", "qty": 1}]}),
+            "/needed_by",
+        ),
+        (
+            "/api/v1/warehouses/JM-JH-RC/receipts".to_owned(),
+            &clerk,
+            serde_json::json!({"lines": [{"sku": "WATER-5L", "lot_code": "Y10K", "qty": 1,
+                                          "expires_on": "+10000-01-01"}]}),
+            "/lines/0/expires_on",
+        ),
+        (
+            "/api/v1/warehouses/JM-JH-RC/receipts".to_owned(),
+            &clerk,
+            serde_json::json!({"lines": [{"sku": "WATER-5L", "lot_code": "Y0", "qty": 1,
+                                          "expires_on": "2099-01-01",
+                                          "production_date": "-10000-01-01"}]}),
+            "/lines/0/production_date",
+        ),
+    ];
+    let mut answers = Vec::new();
+    // Act
+    for (path, token, body, named) in commands {
+        let (status, problem) = app.post(&path, token, &body).await;
+        answers.push((path, named, status, problem));
+    }
+    // Assert
+    for (path, named, status, problem) in answers {
+        assert_eq!(status, 422, "{path}: {problem}");
+        crate::helpers::assert_problem(status, &problem, 422, named);
+    }
+}
+
+#[tokio::test]
 async fn the_service_serves_its_openapi_document() {
     let app = TestApp::empty().await;
     let (status, body) = read(

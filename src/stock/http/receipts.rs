@@ -45,6 +45,10 @@ pub async fn create_receipt(
     origin: Origin,
     cmd: Command<ReceiptRequest>,
 ) -> AppResult<Response> {
+    for (i, line) in cmd.body.lines.iter().enumerate() {
+        crate::http::date_field(&format!("/lines/{i}/expires_on"), line.expires_on)?;
+        crate::http::date_field(&format!("/lines/{i}/production_date"), line.production_date)?;
+    }
     let today = today(&state);
     let mut conn = state.writes.acquire().await?;
     let status = StatusCode::CREATED;
