@@ -114,9 +114,18 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::exports::http::routes())
 }
 
+/// The API routes and the OpenAPI document that describes them, completed with the
+/// error responses every operation can answer (`http::openapi::declare_errors`). The one
+/// document that is served, committed, and read for the roles each operation needs.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, mut spec) = api_router().split_for_parts();
+    http::openapi::declare_errors(&mut spec);
+    (api, spec)
+}
+
 /// The OpenAPI document as pretty JSON, as committed in `api-spec/openapi.json`.
 pub fn openapi_document() -> String {
-    let (_, spec) = api_router().split_for_parts();
+    let (_, spec) = api();
     let mut text = serde_json::to_string_pretty(&spec).unwrap_or_default();
     text.push('\n');
     text
@@ -125,7 +134,7 @@ pub fn openapi_document() -> String {
 /// The whole application: API routes plus health, metrics and the OpenAPI document,
 /// wrapped in request-id, tracing, metrics and panic layers.
 pub fn router(state: AppState) -> Router {
-    let (api, spec) = api_router().split_for_parts();
+    let (api, spec) = api();
     // Each operation's declared `security` roles are enforced before its handler runs.
     let declared = crate::auth::guard::DeclaredRoles::from_spec(
         &serde_json::to_value(&spec).unwrap_or_default(),

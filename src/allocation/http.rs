@@ -218,6 +218,7 @@ pub async fn create_request(
 ) -> AppResult<Response> {
     actor.require(&[Role::Dispatcher])?;
     let b = &cmd.body;
+    crate::http::date_field("/needed_by", b.needed_by)?;
     let demand = demand_cmd(
         &b.lines,
         b.priority,

@@ -63,8 +63,11 @@ pub struct EventFilter {
     pub cursor: Option<String>,
 }
 
-/// Checks that `from` is not after `to`.
+/// Checks that `from` and `to` are instants the database can compare (a 400) and that
+/// `from` is not after `to` (a 422).
 pub fn check_window(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> AppResult<()> {
+    crate::http::instant_param("from", from)?;
+    crate::http::instant_param("to", to)?;
     if let (Some(f), Some(t)) = (from, to)
         && f > t
     {

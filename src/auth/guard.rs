@@ -1,6 +1,8 @@
 //! Who is calling, at the HTTP boundary: the `Actor` extractor turns a bearer token into
-//! the user behind the request, or a 401 with `WWW-Authenticate: Bearer`; and the route
-//! middleware that enforces each operation's declared roles before its handler runs.
+//! the user behind the request, or a 401 with `WWW-Authenticate: Bearer`; the route
+//! middleware that enforces each operation's declared roles before its handler runs; and
+//! the `ClerkWarehouse` extractor that checks a clerk's warehouse scope before the body is
+//! read.
 //!
 //! Never log a token: only its hash is looked up and cached.
 
@@ -18,6 +20,8 @@ use chrono::Utc;
 use super::{Actor, Role, db, hash_token};
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::http::Path;
+use crate::warehouses::ids::WarehouseRef;
 
 /// The bearer token of a request, or a 401 saying what is wrong with the header.
 pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, AppError> {
@@ -105,7 +109,9 @@ impl DeclaredRoles {
 /// handler runs, so that the OpenAPI document is the authority on who may call what, and
 /// a caller without the role gets 403 before the body is even parsed (never a 422 that
 /// tells them about a body they may not send). Handlers still check with
-/// `actor.require(..)` as defence in depth; warehouse scope stays in the handlers.
+/// `actor.require(..)` as defence in depth. Warehouse scope is checked by
+/// [`ClerkWarehouse`] where the path names the warehouse, and by the use cases where it
+/// follows from a stored lot, transfer or count.
 pub async fn enforce_declared_roles(
     State((state, declared)): State<(AppState, DeclaredRoles)>,
     req: Request,
@@ -130,4 +136,33 @@ pub async fn enforce_declared_roles(
         }
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// The warehouse named by the request path's `{code}`, in which the caller acts as one of
+/// its clerks: a 404 when no warehouse has the code, else a 403 unless the caller is a
+/// clerk assigned to it. Put it before the body extractor in a handler's arguments (axum
+/// runs the body extractor last), so that a clerk of another warehouse gets the 403
+/// without the body being read: never a 400 or 422 about a body they may not send here.
+#[derive(Debug, Clone)]
+pub struct ClerkWarehouse(pub WarehouseRef);
+
+impl FromRequestParts<AppState> for ClerkWarehouse {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let actor = Actor::from_request_parts(parts, state).await?;
+        let Path(params) =
+            Path::<HashMap<String, String>>::from_request_parts(parts, state).await?;
+        let code = params.get("code").ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!(
+                "ClerkWarehouse used on a route without a {{code}} parameter"
+            ))
+        })?;
+        let wh = state.warehouse_ids.in_path_of(&state.pool, code).await?;
+        actor.require_warehouse(wh.id, &wh.code)?;
+        Ok(ClerkWarehouse(wh))
+    }
 }

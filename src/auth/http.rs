@@ -87,6 +87,7 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     security(("bearer" = [])),
     responses((status = 204, description = "The token is revoked"),
+              (status = 400, body = Problem, description = "A malformed `Idempotency-Key` header"),
               (status = 401, body = Problem)))]
 pub async fn logout(
     State(state): State<AppState>,

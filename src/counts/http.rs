@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::audit::Origin;
 use crate::audit::http::respond;
 use crate::auth::Actor;
+use crate::auth::guard::ClerkWarehouse;
 use crate::error::AppResult;
 use crate::http::{Command, Json, Path};
 use crate::ids::{CountId, LotId};
@@ -76,8 +77,8 @@ pub struct CancelCount {
 pub async fn create_count(
     State(state): State<AppState>,
     actor: Actor,
+    ClerkWarehouse(wh): ClerkWarehouse,
     origin: Origin,
-    Path(code): Path<String>,
     cmd: Command<CreateCount>,
 ) -> AppResult<Response> {
     let mut tx = state.writes.begin().await?;
@@ -85,7 +86,7 @@ pub async fn create_count(
         crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
     };
     let (warehouses, skus) = (&state.warehouse_ids, cmd.body.skus.clone());
-    let opened = cases::open(&mut tx, &actor, warehouses, &code, skus, claim).await?;
+    let opened = cases::open(&mut tx, &actor, warehouses, &wh.code, skus, claim).await?;
     respond(tx, &actor, &origin, opened, StatusCode::CREATED).await
 }
 

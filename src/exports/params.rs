@@ -27,6 +27,7 @@ pub struct MovementsParams {
     /// Item SKU.
     pub sku: Option<String>,
     /// `csv` (default), `jsonl` or `xlsx`.
+    #[param(inline)]
     pub format: Option<Format>,
     /// CSV: start with a UTF-8 byte-order mark (for Excel).
     pub bom: Option<bool>,
@@ -50,6 +51,7 @@ pub struct AuditEventsParams {
     /// Action, or a prefix ending in `.`.
     pub action: Option<String>,
     /// `csv` (default), `jsonl` or `xlsx`.
+    #[param(inline)]
     pub format: Option<Format>,
     /// CSV: start with a UTF-8 byte-order mark (for Excel).
     pub bom: Option<bool>,
@@ -65,6 +67,7 @@ pub struct StockAsOfParams {
     /// The instant (RFC 3339); not in the future.
     pub at: DateTime<Utc>,
     /// `csv` (default), `jsonl` or `xlsx`.
+    #[param(inline)]
     pub format: Option<Format>,
     /// CSV: start with a UTF-8 byte-order mark (for Excel).
     pub bom: Option<bool>,
@@ -134,6 +137,7 @@ impl AuditEventsParams {
 impl StockAsOfParams {
     /// The validated request; `at` must not be in the future.
     pub fn into_request(self) -> AppResult<ExportRequest> {
+        crate::http::instant_param("at", Some(self.at))?;
         if self.at > Utc::now() {
             return Err(AppError::invalid(
                 "at",
@@ -157,6 +161,7 @@ pub struct RequestsParams {
     /// Only this incident's requests.
     pub incident: Option<uuid::Uuid>,
     /// `csv` (default), `jsonl` or `xlsx`.
+    #[param(inline)]
     pub format: Option<Format>,
     /// CSV: start with a UTF-8 byte-order mark (for Excel).
     pub bom: Option<bool>,

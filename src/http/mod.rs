@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use sqlx::PgPool;
 
 use crate::error::AppError;
-pub use extract::{Command, Json, Path, Query};
+pub use extract::{Command, Json, Path, Query, date_field, instant_param};
 
 /// The request id header, echoed on every response.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -130,6 +130,7 @@ pub async fn create_incident(
     origin: Origin,
     cmd: Command<CreateIncident>,
 ) -> AppResult<Response> {
+    crate::http::date_field("/started_at", cmd.body.started_at)?;
     let mut tx = state.pool.begin().await?;
     let claim = async |c: &mut PgConnection| {
         crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await

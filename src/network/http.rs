@@ -174,6 +174,8 @@ pub async fn create_closure(
     origin: Origin,
     cmd: Command<CreateClosure>,
 ) -> AppResult<Response> {
+    crate::http::date_field("/starts_at", cmd.body.starts_at)?;
+    crate::http::date_field("/ends_at", cmd.body.ends_at)?;
     let mut tx = state.pool.begin().await?;
     let claim = async |c: &mut PgConnection| {
         crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await

@@ -36,6 +36,7 @@ pub struct AlertParams {
     /// Only this warehouse (code).
     pub warehouse: Option<String>,
     /// Only this kind: `expired`, `expiring` or `below_reserve`.
+    #[param(inline)]
     pub kind: Option<AlertKind>,
 }
 

@@ -33,7 +33,6 @@ use crate::error::{AppError, AppResult};
 use crate::http::pagination::{self, Page};
 use crate::http::{Json, Path, Query};
 use crate::ids::LotId;
-use crate::warehouses::ids::WarehouseRef;
 pub use levels::*;
 pub use lots::*;
 pub use movements::*;
@@ -62,18 +61,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Today in the deployment's time zone.
 fn today(state: &AppState) -> NaiveDate {
     Utc::now().with_timezone(&state.settings.tz).date_naive()
-}
-
-/// The warehouse named by `code`, if the actor is one of its clerks.
-async fn clerk_warehouse(
-    state: &AppState,
-    conn: &mut PgConnection,
-    actor: &Actor,
-    code: &str,
-) -> AppResult<WarehouseRef> {
-    let wh = state.warehouse_ids.in_path(conn, code).await?;
-    actor.require_warehouse(wh.id, &wh.code)?;
-    Ok(wh)
 }
 
 /// A mutation under way on a writer connection, answering with a fixed status.

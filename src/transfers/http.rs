@@ -92,6 +92,7 @@ pub struct TransferFilter {
     /// Warehouse code: transfers from or to it.
     pub warehouse: Option<String>,
     /// `in_transit`, `received` or `cancelled`.
+    #[param(inline)]
     pub status: Option<TransferStatus>,
     /// Page size, 1–1000 (default 100).
     pub limit: Option<i64>,

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 use crate::error::{AppError, AppResult};
 use crate::ids::WarehouseId;
@@ -40,13 +40,7 @@ impl WarehouseIds {
         conn: &mut PgConnection,
         code: &str,
     ) -> Result<Option<WarehouseRef>, sqlx::Error> {
-        let known = self
-            .by_code
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(code)
-            .copied();
-        let id = match known {
+        let id = match self.known(code) {
             Some(id) => id,
             None => match super::db::id_by_code(conn, code).await? {
                 Some(id) => {
@@ -70,5 +64,27 @@ impl WarehouseIds {
         self.find(conn, code)
             .await?
             .ok_or_else(|| AppError::not_found(format!("no warehouse with code {code}")))
+    }
+
+    /// Like [`Self::in_path`], but takes a connection from `pool` only when the code has
+    /// not been seen yet: for checks made before a handler holds a connection.
+    pub async fn in_path_of(&self, pool: &PgPool, code: &str) -> AppResult<WarehouseRef> {
+        if let Some(id) = self.known(code) {
+            return Ok(WarehouseRef {
+                id,
+                code: code.to_owned(),
+            });
+        }
+        let mut conn = pool.acquire().await?;
+        self.in_path(&mut conn, code).await
+    }
+
+    /// The id of `code`, if it has been read before.
+    fn known(&self, code: &str) -> Option<WarehouseId> {
+        self.by_code
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(code)
+            .copied()
     }
 }

@@ -1,5 +1,7 @@
 //! Health, readiness, metrics, request ids, the OpenAPI contract, and the demo data.
 
+use serde_json::Value;
+
 use crate::helpers::{TestApp, read};
 
 #[tokio::test]
@@ -172,6 +174,264 @@ fn the_committed_openapi_document_matches_the_code() {
         committed == generated,
         "api-spec/openapi.json is out of date: run `STOCKPILE_BLESS=1 cargo test openapi` and commit it"
     );
+}
+
+/// The error statuses the shared machinery can answer for an operation, from what the
+/// document says of it: a parameter or body that does not parse (400), the bearer guard
+/// (401, and 403 where roles are named), a path that names nothing (404), a body that
+/// does not fit (422), sign-in lockout (429), and the database out of reach (503).
+fn standard_errors(op: &Value) -> Vec<&'static str> {
+    let params = op["parameters"].as_array().cloned().unwrap_or_default();
+    let has_param = |place: &str| params.iter().any(|p| p["in"] == place);
+    let requirements = op["security"].as_array().cloned().unwrap_or_default();
+    let role_gated = requirements.iter().any(|r| {
+        r.as_object().is_some_and(|m| {
+            m.values()
+                .any(|scopes| scopes.as_array().is_some_and(|s| !s.is_empty()))
+        })
+    });
+    let body = op.get("requestBody").is_some();
+    let mut out = vec!["503"];
+    if has_param("path") || has_param("query") || has_param("header") || body {
+        out.push("400");
+    }
+    if !requirements.is_empty() {
+        out.push("401");
+    }
+    if role_gated {
+        out.push("403");
+    }
+    if has_param("path") {
+        out.push("404");
+    }
+    if body {
+        out.push("422");
+    }
+    if op["operationId"] == "login" {
+        out.extend(["401", "429"]);
+    }
+    out
+}
+
+#[test]
+fn every_operation_declares_the_errors_it_can_answer_as_problem_json() {
+    // Arrange
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("api-spec/openapi.json");
+    let text = std::fs::read_to_string(&path).expect("read api-spec/openapi.json");
+    let doc: Value = serde_json::from_str(&text).expect("the document is JSON");
+    let mut operations = 0;
+    let mut missing = Vec::new();
+    let mut not_problem_json = Vec::new();
+    // Act
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            operations += 1;
+            let name = format!("{} {path}", method.to_uppercase());
+            let responses = &op["responses"];
+            for status in standard_errors(op) {
+                if responses.get(status).is_none() {
+                    missing.push(format!("{name}: {status}"));
+                }
+            }
+            for (status, response) in responses.as_object().expect("responses") {
+                if !(status.starts_with('4') || status.starts_with('5')) {
+                    continue;
+                }
+                let content = response["content"].as_object();
+                let problem = content.is_some_and(|c| {
+                    c.len() == 1
+                        && c.get("application/problem+json")
+                            .is_some_and(|m| m["schema"]["$ref"] == "#/components/schemas/Problem")
+                });
+                let retry_after = !matches!(status.as_str(), "429" | "503")
+                    || response["headers"]["Retry-After"].is_object();
+                if !problem || !retry_after {
+                    not_problem_json.push(format!("{name}: {status} {response}"));
+                }
+            }
+        }
+    }
+    // Assert
+    assert!(
+        operations >= 60,
+        "only {operations} operations in the document"
+    );
+    assert!(missing.is_empty(), "undeclared errors: {missing:#?}");
+    assert!(
+        not_problem_json.is_empty(),
+        "error responses not declared as application/problem+json with the Problem schema \
+         (and Retry-After on 429 and 503): {not_problem_json:#?}"
+    );
+}
+
+/// Every `$ref` under `value`, with where it stands.
+fn references<'a>(value: &'a Value, at: String, out: &mut Vec<(String, &'a str)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("$ref", Value::String(target)) => out.push((at.clone(), target)),
+                    _ => references(inner, format!("{at}/{key}"), out),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, inner) in items.iter().enumerate() {
+                references(inner, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_in_the_committed_openapi_document_resolves() {
+    // Arrange
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("api-spec/openapi.json");
+    let text = std::fs::read_to_string(&path).expect("read api-spec/openapi.json");
+    let doc: Value = serde_json::from_str(&text).expect("the document is JSON");
+    let mut refs = Vec::new();
+    // Act
+    references(&doc, String::new(), &mut refs);
+    let dangling: Vec<_> = refs
+        .iter()
+        .filter(|(_, target)| {
+            target
+                .strip_prefix('#')
+                .is_none_or(|pointer| doc.pointer(pointer).is_none())
+        })
+        .collect();
+    // Assert
+    assert!(refs.len() > 100, "only {} references", refs.len());
+    assert!(dangling.is_empty(), "references to nothing: {dangling:#?}");
+}
+
+#[tokio::test]
+async fn a_nul_character_in_a_path_query_or_body_is_refused_naming_it_not_a_500() {
+    // Arrange: PostgreSQL text cannot hold U+0000; each of these failed in the database
+    // with a 500 before the house extractors refused it.
+    let app = TestApp::demo().await;
+    let admin = app.token("admin", &[]).await;
+    let reads = [
+        ("/api/v1/items/a%00b", "sku"),
+        ("/api/v1/users/a%00b", "username"),
+        ("/api/v1/warehouses/JM%00", "code"),
+        ("/api/v1/lots?warehouse=JM%00", "warehouse"),
+        ("/api/v1/items?category=%00", "category"),
+        ("/api/v1/audit/events?actor=%00", "actor"),
+    ];
+    let mut answers = Vec::new();
+    // Act
+    for (path, named) in reads {
+        let (status, body) = app.get(path, &admin).await;
+        answers.push((path, 400, named, status, body));
+    }
+    let (status, body) = app
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/warehouses/JM-JH-RC/reserve-levels",
+            &admin,
+            &serde_json::json!([{"sku": "WATER-5L\u{0}", "min_qty": 10}]),
+            None,
+        )
+        .await;
+    answers.push(("reserve levels", 422, "/0/sku", status, body));
+    let user = serde_json::json!({"username": "nul-test", "role": "auditor",
+        "password": "correct horse battery staple", "display_name": "x\u{0}"});
+    let (status, body) = app.post("/api/v1/users", &admin, &user).await;
+    answers.push(("users", 422, "/display_name", status, body));
+    // Assert
+    for (path, expected, named, status, body) in answers {
+        assert_eq!(status, expected, "{path}: {body}");
+        crate::helpers::assert_problem(status, &body, expected, named);
+    }
+}
+
+#[tokio::test]
+async fn an_instant_before_the_year_1_is_a_400_naming_the_parameter_not_a_500() {
+    // Arrange: PostgreSQL refuses instants before 4713 BC; these were a 500 (movements,
+    // audit events) or an export whose body stopped after a 200.
+    let app = TestApp::demo().await;
+    let auditor = app.token("auditor", &[]).await;
+    let long_ago = "-10000-01-01T00:00:00Z";
+    let reads = [
+        (format!("/api/v1/movements?from={long_ago}"), "from"),
+        (format!("/api/v1/audit/events?to={long_ago}"), "to"),
+        (format!("/api/v1/exports/movements?from={long_ago}"), "from"),
+        (
+            format!("/api/v1/exports/audit-events?from={long_ago}"),
+            "from",
+        ),
+        (format!("/api/v1/exports/stock-as-of?at={long_ago}"), "at"),
+    ];
+    let mut answers = Vec::new();
+    // Act
+    for (path, named) in reads {
+        let (status, body) = app.get(&path, &auditor).await;
+        answers.push((path, named, status, body));
+    }
+    // Assert
+    for (path, named, status, body) in answers {
+        assert_eq!(status, 400, "{path}: {body}");
+        crate::helpers::assert_problem(status, &body, 400, named);
+    }
+}
+
+#[tokio::test]
+async fn a_date_outside_the_years_1_to_9999_in_a_body_is_a_422_naming_it_not_a_500() {
+    // Arrange: each of these was stored, or failed in the database with a 500.
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let clerk = app.token("clerk", &["JM-JH-RC"]).await;
+    let long_ago = "-10000-01-01T00:00:00Z";
+    let commands = [
+        (
+            "/api/v1/closures".to_owned(),
+            &dispatcher,
+            serde_json::json!({"name": "x", "reason": "x", "edge_ids": ["e"], "starts_at": long_ago}),
+            "/starts_at",
+        ),
+        (
+            "/api/v1/incidents".to_owned(),
+            &dispatcher,
+            serde_json::json!({"name": "x", "kind": "flood", "point": {"lat": 22.5, "lon": 113.5},
+                               "started_at": long_ago}),
+            "/started_at",
+        ),
+        (
+            format!("/api/v1/incidents/{}/requests", uuid::Uuid::now_v7()),
+            &dispatcher,
+            serde_json::json!({"priority": "normal", "needed_by": long_ago,
+                               "lines": [{"sku": "TENT-12M2-SGL", "qty": 1}]}),
+            "/needed_by",
+        ),
+        (
+            "/api/v1/warehouses/JM-JH-RC/receipts".to_owned(),
+            &clerk,
+            serde_json::json!({"lines": [{"sku": "WATER-5L", "lot_code": "Y10K", "qty": 1,
+                                          "expires_on": "+10000-01-01"}]}),
+            "/lines/0/expires_on",
+        ),
+        (
+            "/api/v1/warehouses/JM-JH-RC/receipts".to_owned(),
+            &clerk,
+            serde_json::json!({"lines": [{"sku": "WATER-5L", "lot_code": "Y0", "qty": 1,
+                                          "expires_on": "2099-01-01",
+                                          "production_date": "-10000-01-01"}]}),
+            "/lines/0/production_date",
+        ),
+    ];
+    let mut answers = Vec::new();
+    // Act
+    for (path, token, body, named) in commands {
+        let (status, problem) = app.post(&path, token, &body).await;
+        answers.push((path, named, status, problem));
+    }
+    // Assert
+    for (path, named, status, problem) in answers {
+        assert_eq!(status, 422, "{path}: {problem}");
+        crate::helpers::assert_problem(status, &problem, 422, named);
+    }
 }
 
 #[tokio::test]

@@ -602,6 +602,94 @@ async fn a_clerk_of_another_warehouse_gets_403_and_nothing_is_written() {
     assert_eq!(lot_state(&app, &lot).await, (10, 0, "available".into()));
 }
 
+#[tokio::test]
+async fn a_clerk_of_another_warehouse_gets_403_before_their_body_is_read() {
+    // Arrange: a clerk of OTHER_WH, and bodies that would be a 400 (not JSON) or a 422
+    // (JSON of the wrong shape) from a clerk of WH.
+    let app = TestApp::demo().await;
+    let theirs = app.token("clerk", &[OTHER_WH]).await;
+    let ledger = ledger_rows(&app).await;
+    let bodies = [
+        ("application/json", "{"),
+        ("application/json", "{\"lines\": 7, \"bogus\": true}"),
+        ("text/plain", "lines"),
+    ];
+    let mut answers = Vec::new();
+    // Act
+    for op in ["receipts", "issues", "adjustments", "counts"] {
+        for (content_type, body) in bodies {
+            let res = app
+                .client
+                .post(app.url(&format!("/api/v1/warehouses/{WH}/{op}")))
+                .bearer_auth(&theirs)
+                .header("content-type", content_type)
+                .header("Idempotency-Key", "")
+                .body(body)
+                .send()
+                .await
+                .expect("send");
+            let (status, problem) = crate::helpers::read(res).await;
+            answers.push((op, body, status, problem));
+        }
+    }
+    // Assert
+    for (op, body, status, problem) in answers {
+        assert_eq!(status, 403, "{op} with {body}: {problem}");
+        assert_problem(status, &problem, 403, "");
+        assert!(
+            problem["detail"].as_str().is_some_and(|d| d.contains(WH)),
+            "{op}: the refusal names the warehouse: {problem}"
+        );
+    }
+    assert_eq!(ledger_rows(&app).await, ledger);
+}
+
+#[tokio::test]
+async fn a_clerk_of_the_warehouse_still_gets_400_and_422_for_a_bad_body() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let ours = app.token("clerk", &[WH]).await;
+    let mut answers = Vec::new();
+    // Act
+    for op in ["receipts", "issues", "adjustments", "counts"] {
+        for (body, expected) in [("{", 400), ("{\"skus\": 7, \"lines\": 7}", 422)] {
+            let res = app
+                .client
+                .post(app.url(&format!("/api/v1/warehouses/{WH}/{op}")))
+                .bearer_auth(&ours)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("send");
+            let (status, problem) = crate::helpers::read(res).await;
+            answers.push((op, expected, status, problem));
+        }
+    }
+    // Assert
+    for (op, expected, status, problem) in answers {
+        assert_eq!(status, expected, "{op}: {problem}");
+        assert_problem(status, &problem, expected, "");
+    }
+}
+
+#[tokio::test]
+async fn a_clerk_naming_no_warehouse_gets_404_before_their_body_is_read() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let ours = app.token("clerk", &[WH]).await;
+    // Act
+    let (status, problem) = app
+        .post(
+            "/api/v1/warehouses/NO-SUCH-WH/issues",
+            &ours,
+            &json!({"lines": "not a list"}),
+        )
+        .await;
+    // Assert
+    assert_problem(status, &problem, 404, "");
+}
+
 // ---------------------------------------------------------------------------------------
 // Idempotency
 // ---------------------------------------------------------------------------------------

@@ -152,6 +152,8 @@ pub async fn list_movements(
     Query(f): Query<MovementFilter>,
 ) -> AppResult<Json<Page<MovementRow>>> {
     let limit = pagination::limit(f.limit)?;
+    crate::http::instant_param("from", f.from)?;
+    crate::http::instant_param("to", f.to)?;
     let after: Option<i64> = f.cursor.as_deref().map(pagination::decode).transpose()?;
     let kind = f
         .kind

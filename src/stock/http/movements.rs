@@ -6,10 +6,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Run, Started, clerk_warehouse, today};
+use super::{Run, Started, today};
 use crate::app::AppState;
 use crate::audit::Origin;
 use crate::auth::Actor;
+use crate::auth::guard::ClerkWarehouse;
 use crate::error::{AppError, AppResult};
 use crate::http::{Command, Json, Path, Query};
 use crate::stock::PickSuggestion;
@@ -17,6 +18,7 @@ use crate::stock::cases::{self, Claiming};
 pub use crate::stock::movement::{
     AdjustmentLine, IssueLine, MovementCmd, MovementResult, OperationResponse,
 };
+use crate::warehouses::ids::WarehouseRef;
 
 /// A manual issue: local distribution from named lots.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -39,12 +41,11 @@ async fn move_stock(
     state: &AppState,
     actor: &Actor,
     origin: &Origin,
-    code: &str,
+    wh: &WarehouseRef,
     fingerprint: &str,
     parse: impl FnOnce() -> AppResult<MovementCmd>,
 ) -> AppResult<Response> {
     let mut conn = state.writes.acquire().await?;
-    let wh = clerk_warehouse(state, &mut conn, actor, code).await?;
     // The lines' own fields; nothing here depends on stored state, so a retry that
     // replays a stored answer below passed them the first time too.
     let cmd = parse()?;
@@ -55,7 +56,7 @@ async fn move_stock(
             fingerprint,
             status,
         };
-        let one = cases::move_stock_claiming(claiming, actor, origin, &wh, &cmd, today(state));
+        let one = cases::move_stock_claiming(claiming, actor, origin, wh, &cmd, today(state));
         if let Some(out) = one.await? {
             return Ok((status, Json(out)).into_response());
         }
@@ -64,7 +65,7 @@ async fn move_stock(
         Started::Go(run) => run,
         Started::Replay(replay) => return Ok(replay),
     };
-    let out = cases::move_stock(run.scope(), actor, origin, &wh, cmd, today(state)).await?;
+    let out = cases::move_stock(run.scope(), actor, origin, wh, cmd, today(state)).await?;
     run.answer(out).await
 }
 
@@ -81,13 +82,13 @@ async fn move_stock(
 pub async fn create_issue(
     State(state): State<AppState>,
     actor: Actor,
+    ClerkWarehouse(wh): ClerkWarehouse,
     origin: Origin,
-    Path(code): Path<String>,
     cmd: Command<IssueRequest>,
 ) -> AppResult<Response> {
     let lines = cmd.body.lines;
     let parse = || MovementCmd::issue(lines);
-    move_stock(&state, &actor, &origin, &code, &cmd.fingerprint, parse).await
+    move_stock(&state, &actor, &origin, &wh, &cmd.fingerprint, parse).await
 }
 
 /// Adjust or write off stock of named lots (quarantined lots included).
@@ -103,13 +104,13 @@ pub async fn create_issue(
 pub async fn create_adjustment(
     State(state): State<AppState>,
     actor: Actor,
+    ClerkWarehouse(wh): ClerkWarehouse,
     origin: Origin,
-    Path(code): Path<String>,
     cmd: Command<AdjustmentRequest>,
 ) -> AppResult<Response> {
     let lines = cmd.body.lines;
     let parse = || MovementCmd::adjust(lines);
-    move_stock(&state, &actor, &origin, &code, &cmd.fingerprint, parse).await
+    move_stock(&state, &actor, &origin, &wh, &cmd.fingerprint, parse).await
 }
 
 /// Query of `GET /warehouses/{code}/pick-suggestion`.

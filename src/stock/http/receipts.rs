@@ -7,13 +7,14 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Run, Started, clerk_warehouse, today};
+use super::{Run, Started, today};
 use crate::app::AppState;
 use crate::audit::Origin;
 use crate::auth::Actor;
+use crate::auth::guard::ClerkWarehouse;
 use crate::catalog::Item;
 use crate::error::{AppError, AppResult};
-use crate::http::{Command, Json, Path};
+use crate::http::{Command, Json};
 use crate::stock::cases::{self, Claiming};
 pub use crate::stock::receipt::{ReceiptLine, ReceiptResponse, ReceiptResult};
 
@@ -40,13 +41,16 @@ pub struct ReceiptRequest {
 pub async fn create_receipt(
     State(state): State<AppState>,
     actor: Actor,
+    ClerkWarehouse(wh): ClerkWarehouse,
     origin: Origin,
-    Path(code): Path<String>,
     cmd: Command<ReceiptRequest>,
 ) -> AppResult<Response> {
+    for (i, line) in cmd.body.lines.iter().enumerate() {
+        crate::http::date_field(&format!("/lines/{i}/expires_on"), line.expires_on)?;
+        crate::http::date_field(&format!("/lines/{i}/production_date"), line.production_date)?;
+    }
     let today = today(&state);
     let mut conn = state.writes.acquire().await?;
-    let wh = clerk_warehouse(&state, &mut conn, &actor, &code).await?;
     let status = StatusCode::CREATED;
     let items = &state.item_policies;
     let lines = cmd.body.lines;
