@@ -40,8 +40,10 @@ pub enum Scope<'c> {
     /// commits by itself, and the long way begins and commits its own transaction.
     Own(&'c mut PgConnection),
     /// Inside the transaction open on `conn`, in which the caller claimed the request's
-    /// Idempotency-Key: the command writes its effect, its audit event and its answer
-    /// (`status` and the outcome, for retries) there, and the caller commits.
+    /// Idempotency-Key after the command's one statement with the key in it
+    /// ([`Claiming`]) wrote nothing: the command goes the long way there, writing its
+    /// effect, its audit event and its answer (`status` and the outcome, for retries),
+    /// and the caller commits.
     Keyed {
         /// The connection, in the caller's transaction.
         conn: &'c mut PgConnection,
@@ -55,27 +57,6 @@ impl<'c> Scope<'c> {
         match self {
             Scope::Own(conn) | Scope::Keyed { conn, .. } => conn,
         }
-    }
-
-    /// After a statement that wrote the effect and its audit event: stores the answer
-    /// under the key, if there is one.
-    async fn answer_recorded<T: Serialize + Sync>(
-        self,
-        actor: &Actor,
-        origin: &Origin,
-        out: &T,
-    ) -> AppResult<()> {
-        if let Scope::Keyed { conn, status } = self {
-            idempotency::finish(
-                conn,
-                actor.id,
-                origin.idempotency_key.as_deref(),
-                status,
-                out,
-            )
-            .await?;
-        }
-        Ok(())
     }
 
     /// The transaction of the long way.
@@ -156,15 +137,15 @@ pub async fn receive(
     today: NaiveDate,
 ) -> AppResult<ReceiptResponse> {
     let lines = resolve_lines(scope.conn(), items, lines, today).await?;
-    if lines.iter().all(|l| l.status == LotStatus::Available) {
-        // The common case, stock arriving for lots already on record, in one statement;
-        // anything else (a new lot, another expiry, a quarantined lot) writes nothing
-        // there and goes the long way, which creates lots and explains refusals.
-        let one = receive_into_known_lots(scope.conn(), actor, origin, wh, &lines, None);
-        if let Some(out) = one.await? {
-            scope.answer_recorded(actor, origin, &out).await?;
-            return Ok(out);
-        }
+    // The common case, stock arriving for lots already on record, in one statement;
+    // anything else (a new lot, another expiry, a quarantined lot) writes nothing there
+    // and goes the long way, which creates lots and explains refusals. A keyed receipt
+    // tried its statement already (`receive_claiming`), so it goes the long way at once.
+    if let Scope::Own(conn) = &mut scope
+        && lines.iter().all(|l| l.status == LotStatus::Available)
+        && let Some(out) = receive_into_known_lots(conn, actor, origin, wh, &lines, None).await?
+    {
+        return Ok(out);
     }
     let mut long = scope.long().await?;
     let out = receive_locked(long.conn(), actor, origin, wh, today, &lines).await?;
@@ -450,11 +431,13 @@ pub async fn move_stock(
     let op_id = Uuid::now_v7();
     // The common case in one statement: one round trip, the lots locked only inside
     // PostgreSQL. When some line fails it writes nothing, and the long way below says
-    // what is wrong.
-    let one = move_in_one_statement(scope.conn(), actor, origin, wh, &cmd, op_id, today, None);
-    if let Some(out) = one.await? {
-        scope.answer_recorded(actor, origin, &out).await?;
-        return Ok(out);
+    // what is wrong. A keyed command tried its statement already (`move_stock_claiming`),
+    // so it goes the long way at once.
+    if let Scope::Own(conn) = &mut scope {
+        let one = move_in_one_statement(conn, actor, origin, wh, &cmd, op_id, today, None);
+        if let Some(out) = one.await? {
+            return Ok(out);
+        }
     }
     let mut long = scope.long().await?;
     let out = move_locked(long.conn(), actor, origin, wh, &cmd, op_id, today).await?;
