@@ -56,8 +56,8 @@ impl AppState {
     }
 
     /// State over `pool` (and a [`WritePool`](crate::db::WritePool) beside it) with
-    /// `settings`. Starts the caches' change listener, so call it from inside the
-    /// runtime.
+    /// `settings`. Starts the caches' change listener and the compaction of the stock
+    /// cell totals (`stock::cells`), so call it from inside the runtime.
     pub fn new(pool: PgPool, settings: Settings) -> Self {
         let sessions = Arc::new(crate::auth::cache::SessionCache::default());
         let item_policies = Arc::new(crate::stock::item_cache::ItemPolicies::default());
@@ -68,6 +68,7 @@ impl AppState {
                 (crate::stock::item_cache::CHANNEL, item_policies.clone()),
             ],
         );
+        crate::stock::cells::spawn_compaction(&pool);
         Self {
             writes: crate::db::WritePool::beside(&pool),
             reads: pool.clone(),

@@ -105,8 +105,9 @@ async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<Stri
 
 /// An allocation request's SQL, statement for statement as the service runs it without
 /// an Idempotency-Key (one line of one unit, priority high, the bench SKUs in turn): the
-/// one read the plan needs (the service's own `allocation::db::planner_snapshot`: the
-/// incident, network, warehouses, levels and lots), then the service's own
+/// two reads the plan needs (the service's own `allocation::db::planner_places`: the
+/// incident, network, warehouses and levels; then `allocation::db::planner_stock`: each
+/// warehouse's totals and usable lots, arriving today), then the service's own
 /// `allocation::db::insert_request_if_available`, drawing first expiry first from the
 /// bench depot's lots that the lots read returned.
 async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<String, Failure> {
@@ -114,10 +115,22 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
     let n = b.requests.fetch_add(1, Ordering::Relaxed) as usize;
     let (item_id, sku) = b.items[n % b.items.len()].clone();
     let mut conn = b.pool.acquire().await.map_err(failed)?;
-    let lots = alloc_db::planner_snapshot(&mut conn, &[item_id], IncidentId(b.incident))
+    let places = alloc_db::planner_places(&mut conn, &[item_id], IncidentId(b.incident))
         .await
-        .map_err(failed)?
-        .lots;
+        .map_err(failed)?;
+    let today = chrono::Utc::now().date_naive();
+    let mut ask = alloc_db::StockAsk::default();
+    for w in &places.warehouses {
+        ask.warehouse_id.push(w.id.0);
+        ask.item_id.push(item_id);
+        ask.sku.push(sku.clone());
+        ask.arrives.push(true);
+        ask.required.push(Some(today));
+        ask.demand.push(1);
+    }
+    let (_, lots) = alloc_db::planner_stock(&mut conn, &ask)
+        .await
+        .map_err(failed)?;
     let lot: Uuid = lots
         .iter()
         .filter(|l| l.warehouse_id.0 == b.warehouse && !l.quarantined && l.on_hand > l.reserved)

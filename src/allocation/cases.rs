@@ -464,9 +464,11 @@ async fn known_items(
         .collect())
 }
 
-/// Reads the incident, network, warehouses, reserve levels and lots (one round trip),
-/// and plans at `now`. Holds no lock of its own; in the last attempt the caller has
-/// already locked the lots.
+/// Reads the incident, network, warehouses and reserve levels (one round trip), routes,
+/// then reads the stock the plan can use given when each warehouse's supplies would
+/// arrive (a second round trip: each cell's totals and its usable lots cut at the
+/// demand, `db::planner_stock`), and plans at `now`. Holds no lock of its own; in the
+/// last attempt the caller has already locked the lots.
 async fn plan_now(
     state: &AppState,
     conn: &mut PgConnection,
@@ -475,18 +477,21 @@ async fn plan_now(
     demand: &Demand,
     now: DateTime<Utc>,
 ) -> AppResult<Plan> {
-    let snap = db::planner_snapshot(conn, &demand.item_ids(), incident_id).await?;
-    let incident = plan::incident_for(snap.incident, incident_id, intake)?;
-    let (net, closed) = crate::network::network_from(&state.network, conn, snap.network).await?;
+    let places = db::planner_places(conn, &demand.item_ids(), incident_id).await?;
+    let incident = plan::incident_for(places.incident, incident_id, intake)?;
+    let (net, closed) = crate::network::network_from(&state.network, conn, places.network).await?;
     let travel = net.travel_times(
         Point::new(incident.lon, incident.lat),
-        &plan::points(&snap.warehouses),
+        &plan::points(&places.warehouses),
         &closed,
         &state.settings.snap,
     );
     let warehouses =
-        plan::warehouse_states(snap.warehouses, travel, incident.affected_area.as_ref());
-    let snapshot = Snapshot::new(demand.policies(), warehouses, plan::lot_states(snap.lots));
+        plan::warehouse_states(places.warehouses, travel, incident.affected_area.as_ref());
+    let ask = plan::stock_ask(&warehouses, demand, now, state.settings.tz);
+    let (cells, lots) = db::planner_stock(conn, &ask).await?;
+    let snapshot =
+        Snapshot::summarized(demand.policies(), warehouses, cells, plan::lot_states(lots));
     let lines = demand.planner_lines();
     let input = PlanInput {
         lines: &lines,

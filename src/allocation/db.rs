@@ -15,22 +15,24 @@ use super::request::{Held, RequestStatus, ShipmentStatus};
 use crate::ids::{IncidentId, ItemId, LotId, RequestId, ShipmentId, UserId, WarehouseId};
 use crate::incidents::{IncidentStatus, parse_area};
 use crate::network::db::NetworkNow;
+use crate::planner::CellStock;
 
-/// What the planner reads for these items and `incident`, in one statement (one round
+/// Where the planner plans, for these items and `incident`, in one statement (one round
 /// trip): where the incident is and whether it is open, the network in use and the
-/// closures in force now, every warehouse by code, the reserve levels of these items,
-/// and their lots that hold stock, by id.
+/// closures in force now, every warehouse by code, and the reserve levels of these items.
+/// The stock comes next, from [`planner_stock`], once the caller knows when each
+/// warehouse's supplies would arrive.
 ///
 /// One row of named, typed columns: the incident's and the network's as scalars, and
 /// each other part as one array per field, in the part's order (binary arrays: no JSON to
 /// build or parse on this per-request read). An unexpected shape (parts whose arrays
 /// differ in length, a null where a value belongs, an unknown incident status, a stored
 /// area that is not a polygon) is an error, never a default.
-pub async fn planner_snapshot(
+pub async fn planner_places(
     conn: &mut PgConnection,
     items: &[Uuid],
     incident: IncidentId,
-) -> Result<PlannerSnapshot, sqlx::Error> {
+) -> Result<PlannerPlaces, sqlx::Error> {
     let r = sqlx::query!(
         r#"select inc.status as "incident_status?", inc.lat as "incident_lat?",
                   inc.lon as "incident_lon?", inc.affected_area as "incident_area?",
@@ -43,11 +45,7 @@ pub async fn planner_snapshot(
                   w.active as "warehouse_active!", w.lat as "warehouse_lat!", w.lon as "warehouse_lon!",
                   w.handling_minutes as "warehouse_handling_minutes!",
                   lv.warehouse_id as "level_warehouse_id!: Vec<WarehouseId>", lv.sku as "level_sku!",
-                  lv.qty as "level_qty!",
-                  l.id as "lot_id!: Vec<LotId>", l.warehouse_id as "lot_warehouse_id!: Vec<WarehouseId>",
-                  l.sku as "lot_sku!", l.lot_code as "lot_code!",
-                  l.expires_on as "lot_expires_on!: Vec<Option<NaiveDate>>", l.on_hand as "lot_on_hand!",
-                  l.reserved as "lot_reserved!", l.quarantined as "lot_quarantined!"
+                  lv.qty as "level_qty!"
              from (select) as one
              left join incidents inc on inc.id = $2
             cross join (select coalesce(array_agg(id), '{}') as id, coalesce(array_agg(code), '{}') as code,
@@ -58,19 +56,7 @@ pub async fn planner_snapshot(
             cross join (select coalesce(array_agg(r.warehouse_id), '{}') as warehouse_id,
                                coalesce(array_agg(i.sku), '{}') as sku, coalesce(array_agg(r.min_qty), '{}') as qty
                           from reserve_levels r join items i on i.id = r.item_id
-                         where r.item_id = any($1)) lv
-            cross join (select coalesce(array_agg(id), '{}') as id,
-                               coalesce(array_agg(warehouse_id), '{}') as warehouse_id,
-                               coalesce(array_agg(sku), '{}') as sku, coalesce(array_agg(lot_code), '{}') as lot_code,
-                               coalesce(array_agg(expires_on), '{}') as expires_on,
-                               coalesce(array_agg(on_hand), '{}') as on_hand,
-                               coalesce(array_agg(reserved), '{}') as reserved,
-                               coalesce(array_agg(quarantined), '{}') as quarantined
-                          from (select l.id, l.warehouse_id, i.sku, l.lot_code, l.expires_on, l.on_hand,
-                                       l.reserved, l.status = 'quarantined' as quarantined
-                                  from stock_lots l join items i on i.id = l.item_id
-                                 where l.item_id = any($1) and l.on_hand > 0
-                                 order by l.id) l) l"#,
+                         where r.item_id = any($1)) lv"#,
         items,
         incident as IncidentId
     )
@@ -140,6 +126,111 @@ pub async fn planner_snapshot(
         w.reserve_levels.push(ReserveLevel { sku, level });
     }
 
+    Ok(PlannerPlaces {
+        incident,
+        network: NetworkNow {
+            version: r.network_version,
+            closures: r.closures,
+        },
+        warehouses,
+    })
+}
+
+/// The stock the planner reads for the cells `ask` names, in one statement: each cell's
+/// totals (kept by the database: migration `stock_cells`) and short-dated stock on
+/// arrival, and its lots usable on arrival in FEFO order, cut where they cover the
+/// cell's demand (`stock_fefo_lots`). Exactly [`crate::planner::cell_stock`] of every
+/// cell that holds stock, as the differential test in
+/// `tests/api/differential_allocation.rs` proves; its cost follows the cells and the
+/// lots a plan can use, not every lot of the items.
+pub async fn planner_stock(
+    conn: &mut PgConnection,
+    ask: &StockAsk,
+) -> Result<(Vec<CellStock>, Vec<SnapshotLot>), sqlx::Error> {
+    let r = sqlx::query!(
+        r#"with
+         pairs as (
+             select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::date[], $6::int8[])
+                        with ordinality as t(warehouse_id, item_id, sku, arrives, required, demand, n)),
+         totals as (
+             select item_id, warehouse_id, sum(on_hand)::int8 as on_hand, sum(reserved)::int8 as reserved,
+                    sum(quarantined)::int8 as quarantined
+               from (select item_id, warehouse_id, on_hand, reserved, quarantined
+                       from stock_cells where item_id = any($2)
+                     union all
+                     select item_id, warehouse_id, on_hand, reserved, quarantined
+                       from stock_cell_changes where item_id = any($2)) t
+              group by item_id, warehouse_id),
+         cells as (
+             select p.n, p.warehouse_id, p.item_id, p.sku, p.arrives, p.required, p.demand,
+                    t.on_hand, t.reserved, t.quarantined,
+                    case when p.arrives then stock_cell_short(p.item_id, p.warehouse_id, p.required)
+                         else 0 end as short
+               from pairs p join totals t on t.item_id = p.item_id and t.warehouse_id = p.warehouse_id
+              where t.on_hand + t.quarantined > 0),
+         lots as (
+             select c.n, l.k, l.id, c.warehouse_id, c.sku, l.lot_code, l.expires_on, l.on_hand, l.reserved
+               from cells c
+              cross join lateral stock_fefo_lots(c.item_id, c.warehouse_id, c.required, c.demand)
+                         with ordinality as l(id, lot_code, expires_on, on_hand, reserved, k)
+              where c.arrives)
+         select (select coalesce(array_agg(warehouse_id order by n), '{}') from cells) as "cell_warehouse_id!: Vec<Uuid>",
+                (select coalesce(array_agg(sku order by n), '{}') from cells) as "cell_sku!: Vec<String>",
+                (select coalesce(array_agg(on_hand + quarantined order by n), '{}') from cells) as "cell_held!: Vec<i64>",
+                (select coalesce(array_agg(quarantined order by n), '{}') from cells) as "cell_quarantined!: Vec<i64>",
+                (select coalesce(array_agg(on_hand - reserved order by n), '{}') from cells) as "cell_available!: Vec<i64>",
+                (select coalesce(array_agg(reserved order by n), '{}') from cells) as "cell_reserved!: Vec<i64>",
+                (select coalesce(array_agg(short order by n), '{}') from cells) as "cell_short!: Vec<i64>",
+                (select coalesce(array_agg(id order by n, k), '{}') from lots) as "lot_id!: Vec<LotId>",
+                (select coalesce(array_agg(warehouse_id order by n, k), '{}') from lots) as "lot_warehouse_id!: Vec<WarehouseId>",
+                (select coalesce(array_agg(sku order by n, k), '{}') from lots) as "lot_sku!: Vec<String>",
+                (select coalesce(array_agg(lot_code order by n, k), '{}') from lots) as "lot_code!: Vec<String>",
+                (select coalesce(array_agg(expires_on order by n, k), '{}') from lots) as "lot_expires_on!: Vec<Option<NaiveDate>>",
+                (select coalesce(array_agg(on_hand order by n, k), '{}') from lots) as "lot_on_hand!: Vec<i64>",
+                (select coalesce(array_agg(reserved order by n, k), '{}') from lots) as "lot_reserved!: Vec<i64>""#,
+        &ask.warehouse_id,
+        &ask.item_id,
+        &ask.sku,
+        &ask.arrives,
+        &ask.required as &[Option<NaiveDate>],
+        &ask.demand,
+    )
+    .fetch_one(conn)
+    .await?;
+
+    same_len(
+        "cell",
+        &[
+            r.cell_warehouse_id.len(),
+            r.cell_sku.len(),
+            r.cell_held.len(),
+            r.cell_quarantined.len(),
+            r.cell_available.len(),
+            r.cell_reserved.len(),
+            r.cell_short.len(),
+        ],
+    )?;
+    let cells = r
+        .cell_warehouse_id
+        .into_iter()
+        .zip(r.cell_sku)
+        .zip(r.cell_held.into_iter().zip(r.cell_quarantined))
+        .zip(r.cell_available.into_iter().zip(r.cell_reserved))
+        .zip(r.cell_short)
+        .map(
+            |((((warehouse_id, sku), (held, quarantined)), (available, reserved)), short_dated)| {
+                CellStock {
+                    warehouse_id,
+                    sku,
+                    held,
+                    quarantined,
+                    available,
+                    reserved,
+                    short_dated,
+                }
+            },
+        )
+        .collect();
     same_len(
         "lot",
         &[
@@ -150,7 +241,6 @@ pub async fn planner_snapshot(
             r.lot_expires_on.len(),
             r.lot_on_hand.len(),
             r.lot_reserved.len(),
-            r.lot_quarantined.len(),
         ],
     )?;
     let lots = r
@@ -160,12 +250,8 @@ pub async fn planner_snapshot(
         .zip(r.lot_sku.into_iter().zip(r.lot_code))
         .zip(r.lot_expires_on)
         .zip(r.lot_on_hand.into_iter().zip(r.lot_reserved))
-        .zip(r.lot_quarantined)
         .map(
-            |(
-                ((((id, warehouse_id), (sku, lot_code)), expires_on), (on_hand, reserved)),
-                quarantined,
-            )| {
+            |((((id, warehouse_id), (sku, lot_code)), expires_on), (on_hand, reserved))| {
                 SnapshotLot {
                     id,
                     warehouse_id,
@@ -174,24 +260,34 @@ pub async fn planner_snapshot(
                     expires_on,
                     on_hand,
                     reserved,
-                    quarantined,
+                    quarantined: false,
                 }
             },
         )
         .collect();
-
-    Ok(PlannerSnapshot {
-        incident,
-        network: NetworkNow {
-            version: r.network_version,
-            closures: r.closures,
-        },
-        warehouses,
-        lots,
-    })
+    Ok((cells, lots))
 }
 
-/// A snapshot of a shape [`planner_snapshot`] does not expect.
+/// The cells [`planner_stock`] reads, as parallel columns: one per (warehouse, item)
+/// that may supply, with when its supplies would arrive and the item's demand.
+#[derive(Debug, Default)]
+pub struct StockAsk {
+    /// Warehouses.
+    pub warehouse_id: Vec<Uuid>,
+    /// Items.
+    pub item_id: Vec<Uuid>,
+    /// Their SKUs.
+    pub sku: Vec<String>,
+    /// Whether the warehouse has an arrival date (it is reachable).
+    pub arrives: Vec<bool>,
+    /// The date lots must still be usable on (`rules::required_expiry` of the arrival
+    /// date); `None` with `arrives` when that is beyond the calendar.
+    pub required: Vec<Option<NaiveDate>>,
+    /// The item's demand: the planner takes no more from one cell.
+    pub demand: Vec<i64>,
+}
+
+/// A snapshot of a shape [`planner_places`] or [`planner_stock`] does not expect.
 fn shape(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("planner snapshot: {what}").into())
 }
@@ -221,17 +317,15 @@ fn stored_area(area: &Value) -> Result<MultiPolygon<f64>, sqlx::Error> {
     parse_area(area, "/affected_area", false).map_err(|e| shape(&format!("affected area: {e}")))
 }
 
-/// What [`planner_snapshot`] read.
+/// What [`planner_places`] read.
 #[derive(Debug, Clone)]
-pub struct PlannerSnapshot {
+pub struct PlannerPlaces {
     /// The incident; `None` when there is no incident with that id.
     pub incident: Option<IncidentPlace>,
     /// The network in use and the closures in force.
     pub network: NetworkNow,
     /// Every warehouse, by code, with its reserve levels for the items.
     pub warehouses: Vec<SnapshotWarehouse>,
-    /// The items' lots that hold stock, by id.
-    pub lots: Vec<SnapshotLot>,
 }
 
 /// Locks every lot of these items, in id order (the last-resort, fully serialised attempt).

@@ -12,12 +12,13 @@ use geo::{Intersects, MultiPolygon, Point};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::db::StockAsk;
 use super::request::{Demand, DemandedItem, Refusal};
 use crate::ids::{IncidentId, LotId, WarehouseId};
 use crate::incidents::IncidentStatus;
 use crate::planner::{LotState, Plan, PlanLine, WarehouseState};
 use crate::routing::Travel;
-use crate::rules::Takes;
+use crate::rules::{Takes, arrival, required_expiry};
 
 /// Where an incident is and whether it takes requests.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,6 +143,35 @@ pub fn warehouse_states(
                 .collect(),
         })
         .collect()
+}
+
+/// The cells whose stock a plan reads: every warehouse × every demanded item, with the
+/// date lots must still be usable on at arrival (the planner's own rule:
+/// `rules::arrival`, then `rules::required_expiry`), and the item's demand, which no
+/// cell gives more of.
+pub fn stock_ask(
+    warehouses: &[WarehouseState],
+    demand: &Demand,
+    now: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+) -> StockAsk {
+    let mut ask = StockAsk::default();
+    for w in warehouses {
+        let arrival = arrival(now, w.eta_minutes, tz);
+        for line in &demand.lines {
+            ask.warehouse_id.push(w.id);
+            ask.item_id.push(line.item.id.0);
+            ask.sku.push(line.item.sku.clone());
+            ask.arrives.push(arrival.is_some());
+            ask.required.push(
+                arrival.and_then(|(_, date)| {
+                    required_expiry(date, line.item.min_remaining_days.max(0))
+                }),
+            );
+            ask.demand.push(line.qty.max(0));
+        }
+    }
+    ask
 }
 
 /// The planner's lots.

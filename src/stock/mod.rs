@@ -13,6 +13,7 @@
 //! [`http`] only parses, calls one case and answers.
 
 pub mod cases;
+pub mod cells;
 pub mod db;
 pub mod fields;
 pub mod http;

@@ -6,6 +6,7 @@ mod auth;
 mod cluster;
 mod differential_allocation;
 mod differential_stock;
+mod differential_stock_cells;
 mod foundation;
 mod helpers;
 mod reads;

@@ -24,6 +24,9 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+mod cells;
+pub use cells::{CellStock, cell_stock};
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -89,6 +92,7 @@ pub struct Snapshot {
     items: Vec<ItemPolicy>,
     warehouses: Vec<WarehouseState>,
     lots: Vec<LotState>,
+    cells: Vec<CellStock>,
     index: Index,
 }
 
@@ -99,6 +103,8 @@ struct Group {
     /// Range into `Index::lot_order`.
     lots: Range<usize>,
     reserve_level: i64,
+    /// The cell's totals, when the snapshot was summarized (index into `cells`).
+    cell: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -119,11 +125,26 @@ impl Snapshot {
         warehouses: Vec<WarehouseState>,
         lots: Vec<LotState>,
     ) -> Snapshot {
-        let index = Index::build(&items, &warehouses, &lots);
+        Snapshot::summarized(items, warehouses, Vec::new(), lots)
+    }
+
+    /// A snapshot of large stock: each (warehouse, SKU) cell's totals, and only the lots
+    /// that [`cell_stock`] keeps (see the `cells` module). A cell with totals takes its
+    /// explanation's figures from them and picks from its lots; a cell without takes
+    /// both from its lots, as in [`Snapshot::new`]. If a cell is listed twice the first
+    /// wins.
+    pub fn summarized(
+        items: Vec<ItemPolicy>,
+        warehouses: Vec<WarehouseState>,
+        cells: Vec<CellStock>,
+        lots: Vec<LotState>,
+    ) -> Snapshot {
+        let index = Index::build(&items, &warehouses, &lots, &cells);
         Snapshot {
             items,
             warehouses,
             lots,
+            cells,
             index,
         }
     }
@@ -145,7 +166,12 @@ impl Snapshot {
 }
 
 impl Index {
-    fn build(items: &[ItemPolicy], warehouses: &[WarehouseState], lots: &[LotState]) -> Index {
+    fn build(
+        items: &[ItemPolicy],
+        warehouses: &[WarehouseState],
+        lots: &[LotState],
+        cells: &[CellStock],
+    ) -> Index {
         let mut min_days = HashMap::with_capacity(items.len());
         for item in items {
             min_days.insert(item.sku.clone(), item.min_remaining_days.max(0));
@@ -156,14 +182,31 @@ impl Index {
             wh_of.entry(w.id).or_insert(i);
         }
         let mut sku_ids: HashMap<&str, u32> = HashMap::new();
+        let mut names: Vec<&str> = Vec::new();
+        // SKUs numbered in order of first appearance.
+        fn number<'s>(
+            ids: &mut HashMap<&'s str, u32>,
+            names: &mut Vec<&'s str>,
+            sku: &'s str,
+        ) -> u32 {
+            *ids.entry(sku).or_insert_with(|| {
+                names.push(sku);
+                u32::try_from(names.len() - 1).unwrap_or(u32::MAX)
+            })
+        }
         let mut keyed: Vec<(u32, usize, usize)> = Vec::with_capacity(lots.len());
         for (i, lot) in lots.iter().enumerate() {
             let Some(&w) = wh_of.get(&lot.warehouse_id) else {
                 continue;
             };
-            let next = u32::try_from(sku_ids.len()).unwrap_or(u32::MAX);
-            let s = *sku_ids.entry(lot.sku.as_str()).or_insert(next);
-            keyed.push((s, w, i));
+            keyed.push((number(&mut sku_ids, &mut names, lot.sku.as_str()), w, i));
+        }
+        let mut cell_keys: Vec<(u32, usize, usize)> = Vec::with_capacity(cells.len());
+        for (i, cell) in cells.iter().enumerate() {
+            let Some(&w) = wh_of.get(&cell.warehouse_id) else {
+                continue;
+            };
+            cell_keys.push((number(&mut sku_ids, &mut names, cell.sku.as_str()), w, i));
         }
         keyed.sort_unstable_by(|a, b| {
             let (la, lb) = (&lots[a.2], &lots[b.2]);
@@ -171,6 +214,8 @@ impl Index {
                 .cmp(&(b.0, b.1))
                 .then_with(|| fefo_key(la).cmp(&fefo_key(lb)))
         });
+        cell_keys.sort_unstable();
+        cell_keys.dedup_by_key(|k| (k.0, k.1));
         let mut levels: HashMap<(usize, &str), i64> = HashMap::new();
         for (i, w) in warehouses.iter().enumerate() {
             for (sku, level) in &w.reserve_levels {
@@ -179,30 +224,47 @@ impl Index {
             }
         }
 
+        // One group per (SKU, warehouse) that has lots or totals, in that order.
         let lot_order: Vec<usize> = keyed.iter().map(|k| k.2).collect();
-        let mut groups = Vec::new();
-        let mut skus = HashMap::with_capacity(sku_ids.len());
-        let mut start = 0;
-        while start < keyed.len() {
-            let sku = keyed[start].0;
-            let sku_start = groups.len();
-            let mut g_start = start;
-            while g_start < keyed.len() && keyed[g_start].0 == sku {
-                let w = keyed[g_start].1;
-                let mut end = g_start;
-                while end < keyed.len() && keyed[end].0 == sku && keyed[end].1 == w {
-                    end += 1;
-                }
-                let name = lots[keyed[g_start].2].sku.as_str();
-                groups.push(Group {
-                    warehouse: w,
-                    lots: g_start..end,
-                    reserve_level: levels.get(&(w, name)).copied().unwrap_or(0).max(0),
-                });
-                g_start = end;
+        let mut groups: Vec<Group> = Vec::new();
+        let mut skus = HashMap::with_capacity(names.len());
+        let mut open: Option<(u32, usize)> = None; // the SKU being grouped, its first group
+        let (mut li, mut ci) = (0, 0);
+        loop {
+            let lot_key = keyed.get(li).map(|k| (k.0, k.1));
+            let cell_key = cell_keys.get(ci).map(|k| (k.0, k.1));
+            let key = match (lot_key, cell_key) {
+                (None, None) => break,
+                (Some(k), None) | (None, Some(k)) => k,
+                (Some(a), Some(b)) => a.min(b),
+            };
+            let start = li;
+            while keyed.get(li).is_some_and(|k| (k.0, k.1) == key) {
+                li += 1;
             }
-            skus.insert(lots[keyed[start].2].sku.clone(), sku_start..groups.len());
-            start = g_start;
+            let cell = (cell_key == Some(key)).then(|| {
+                ci += 1;
+                cell_keys[ci - 1].2
+            });
+            match open {
+                Some((sku, _)) if sku == key.0 => {}
+                _ => {
+                    if let Some((sku, first)) = open {
+                        skus.insert(names[sku as usize].to_owned(), first..groups.len());
+                    }
+                    open = Some((key.0, groups.len()));
+                }
+            }
+            let name = names[key.0 as usize];
+            groups.push(Group {
+                warehouse: key.1,
+                lots: start..li,
+                reserve_level: levels.get(&(key.1, name)).copied().unwrap_or(0).max(0),
+                cell,
+            });
+        }
+        if let Some((sku, first)) = open {
+            skus.insert(names[sku as usize].to_owned(), first..groups.len());
         }
         Index {
             min_days,
@@ -336,6 +398,58 @@ struct Tally {
     usable: i64,
 }
 
+impl Tally {
+    /// The tally of a cell's lots, on arrival (when there is one) with `required`.
+    fn of_lots<'a>(
+        lots: impl Iterator<Item = &'a LotState>,
+        arrival: Option<(DateTime<Utc>, NaiveDate)>,
+        required: Option<NaiveDate>,
+    ) -> Tally {
+        let mut t = Tally::default();
+        for lot in lots {
+            if lot.on_hand <= 0 {
+                continue;
+            }
+            t.held = t.held.saturating_add(lot.on_hand);
+            if lot.quarantined {
+                t.quarantined = t.quarantined.saturating_add(lot.on_hand);
+                continue;
+            }
+            let a = lot_available(lot);
+            t.available = t.available.saturating_add(a);
+            t.reserved_elsewhere = t.reserved_elsewhere.saturating_add(lot.on_hand - a);
+            if arrival.is_some() {
+                match lot_usable(lot, required) {
+                    Ok(a) => t.usable = t.usable.saturating_add(a),
+                    Err(SkipReason::ExpiredOrShortDated) => {
+                        t.short_dated = t.short_dated.saturating_add(a)
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        t
+    }
+
+    /// The tally of a cell from its totals: what is available and not short-dated is
+    /// usable (see [`cell_stock`]).
+    fn of_cell(cell: &CellStock, arrives: bool) -> Tally {
+        let short_dated = if arrives { cell.short_dated } else { 0 };
+        Tally {
+            held: cell.held,
+            available: cell.available,
+            quarantined: cell.quarantined,
+            reserved_elsewhere: cell.reserved,
+            short_dated,
+            usable: if arrives {
+                cell.available.saturating_sub(short_dated).max(0)
+            } else {
+                0
+            },
+        }
+    }
+}
+
 /// Plans a request against a snapshot. See the module documentation for the rule.
 pub fn plan(input: &PlanInput, snapshot: &Snapshot) -> Plan {
     let index = &snapshot.index;
@@ -414,30 +528,12 @@ pub fn plan(input: &PlanInput, snapshot: &Snapshot) -> Plan {
                 .and_then(|(_, date)| required_expiry(date, min_days));
             let lots = &index.lot_order[group.lots.clone()];
 
-            let mut t = Tally::default();
-            for &l in lots {
-                let lot = &snapshot.lots[l];
-                if lot.on_hand <= 0 {
-                    continue;
+            let t = match group.cell {
+                Some(c) => Tally::of_cell(&snapshot.cells[c], r.arrival.is_some()),
+                None => {
+                    Tally::of_lots(lots.iter().map(|&l| &snapshot.lots[l]), r.arrival, required)
                 }
-                t.held = t.held.saturating_add(lot.on_hand);
-                if lot.quarantined {
-                    t.quarantined = t.quarantined.saturating_add(lot.on_hand);
-                    continue;
-                }
-                let a = lot_available(lot);
-                t.available = t.available.saturating_add(a);
-                t.reserved_elsewhere = t.reserved_elsewhere.saturating_add(lot.on_hand - a);
-                if r.arrival.is_some() {
-                    match lot_usable(lot, required) {
-                        Ok(a) => t.usable = t.usable.saturating_add(a),
-                        Err(SkipReason::ExpiredOrShortDated) => {
-                            t.short_dated = t.short_dated.saturating_add(a)
-                        }
-                        Err(_) => {}
-                    }
-                }
-            }
+            };
             if t.held == 0 {
                 continue; // holds nothing: neither a source nor worth explaining
             }
