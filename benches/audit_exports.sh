@@ -21,15 +21,24 @@
 # canonical JSON), the canonical JSON byte for byte as src/audit/mod.rs makes it, and the
 # chain head is set to the last event. `audit verify` must then pass.
 #
-# Figures of 2026-12-06 (a shared 2-core machine, PostgreSQL 15, the private cluster's
-# durable settings; N = 1,000,000; whole script 3 min 52 s, data generation 93 s):
-#   export movements csv      182k rows/s (5.5 s)   peak RSS 14 MiB   194 MB
-#   export movements jsonl    150k rows/s (6.7 s)   peak RSS 14 MiB   445 MB
-#   export movements xlsx      67k rows/s (15.0 s)  peak RSS 16 MiB    60 MB
-#   export audit-events csv   118k rows/s (8.5 s)   peak RSS 14 MiB   450 MB
-#   export audit-events jsonl 105k rows/s (9.5 s)   peak RSS 14 MiB   572 MB
-#   export audit-events xlsx   45k rows/s (22.4 s)  peak RSS 17 MiB   177 MB
-#   audit verify, 1M events + 1M movement links: 8.9 s, peak RSS 12 MiB
+# Times and peak RSS come from GNU time (/usr/bin/time), or from Python's getrusage where
+# that is missing. Every export also records its own audit event, so the audit-events
+# exports count a few events more than N.
+#
+# Figures of 2026-12-05 (N = 1,000,000; a shared 2-core machine, load average 3-5 from
+# other work; PostgreSQL 15.18 with the private cluster's durable settings; the whole
+# script 3 min 49 s, of which 126 s generating the data):
+#                               rows/s (time)     peak RSS   output
+#   export movements csv        217k (4.6 s)      25 MiB     200 MB
+#   export movements jsonl      234k (4.3 s)      26 MiB     447 MB
+#   export movements xlsx        61k (16.4 s)     30 MiB      68 MB
+#   export audit-events csv     144k (6.9 s)      26 MiB     383 MB
+#   export audit-events jsonl   134k (7.4 s)      26 MiB     530 MB
+#   export audit-events xlsx     46k (21.9 s)     29 MiB     101 MB
+#   export stock-as-of csv      10,000 lots from 1M movements in 0.43 s, 24 MiB
+#   audit verify, 1M events + 1M movement links: 4.7 s, peak RSS 19 MiB
+#   receipt-shaped tx/s, audit off/on (every commit flushed): 1 writer 285/272,
+#   4 writers 1301/973, 8 writers 2547/1213
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000000}
