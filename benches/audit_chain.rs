@@ -1,15 +1,16 @@
-//! Audit-chain verification at scale: appends N events to a scratch database, each
-//! naming one ledger movement (the movement ↔ event link rule of `audit`), then times
-//! `audit::db::verify` over the whole chain and the link check.
+//! What the audit chain costs writers: receipt-shaped transactions per second (one ledger
+//! row on a lot of the writer's own, in its own transaction) at 1, 4 and 8 concurrent
+//! writers, each without and with the audit event that must go with it.
 //!
-//! Driven by `benches/audit_exports.sh`, which creates the scratch database and its
-//! movements; on its own it needs `STOCKPILE_BENCH_DATABASE_URL` and does nothing without it.
+//! Run by `benches/audit_exports.sh` against its scratch database, after the exports
+//! (which need the lots it generates); on its own it needs `STOCKPILE_BENCH_DATABASE_URL`
+//! naming a migrated database with at least one lot, and does nothing without it.
+//! `STOCKPILE_BENCH_CONTENTION_SECS` (default 5) is the length of each run; 0 skips them.
 
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use stockpile::audit::{self, Event};
+use stockpile::audit;
 
 fn main() -> anyhow::Result<()> {
     let Ok(url) = std::env::var("STOCKPILE_BENCH_DATABASE_URL") else {
@@ -22,36 +23,6 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(url: &str) -> anyhow::Result<()> {
     let pool = stockpile::db::pool(url.parse()?, 4).await?;
-    let (first, count): (Option<i64>, i64) =
-        sqlx::query_as("select min(id), count(*) from stock_movements")
-            .fetch_one(&pool)
-            .await?;
-    let first = first.unwrap_or(1);
-    let head: i64 = sqlx::query_scalar("select seq from audit_chain_head")
-        .fetch_one(&pool)
-        .await?;
-    if head == 0 {
-        let started = Instant::now();
-        append(&pool, first, count).await?;
-        println!(
-            "generated {count} events in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-    }
-    let started = Instant::now();
-    let v = audit::db::verify(&pool).await?;
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "verify: ok={} events={} movements={} in {secs:.2} s ({:.0} events/s)",
-        v.ok,
-        v.events_checked,
-        v.movements_checked,
-        v.events_checked as f64 / secs
-    );
-    anyhow::ensure!(v.ok, "the generated chain must verify: {v:?}");
-
-    // What the single chain head costs writers: receipt-shaped transactions (one ledger
-    // row, on a lot of the writer's own) with and without their audit event.
     let secs: u64 = std::env::var("STOCKPILE_BENCH_CONTENTION_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -127,67 +98,4 @@ async fn contention(
     }
     pool.close().await;
     Ok(total as f64 / secs as f64)
-}
-
-/// Appends one event per movement, in batches, computing the hashes as `record` does.
-async fn append(pool: &sqlx::PgPool, first: i64, count: i64) -> anyhow::Result<()> {
-    const BATCH: i64 = 10_000;
-    let base: DateTime<Utc> = DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
-    let system = stockpile::ids::SYSTEM_USER.0;
-    let mut prev = audit::genesis_hash();
-    let mut seq = 0i64;
-    while seq < count {
-        let mut cols: (
-            Vec<i64>,
-            Vec<DateTime<Utc>>,
-            Vec<String>,
-            Vec<serde_json::Value>,
-        ) = Default::default();
-        let mut hashes: (Vec<String>, Vec<String>) = Default::default();
-        for _ in 0..BATCH.min(count - seq) {
-            seq += 1;
-            let e = Event {
-                seq,
-                at: base + Duration::milliseconds(seq),
-                actor_id: system,
-                actor_username: "system".into(),
-                action: "stock.receipt".into(),
-                entity_kind: "lot".into(),
-                entity_id: format!("bench-{seq}"),
-                request_id: None,
-                idempotency_key: None,
-                before: None,
-                after: Some(json!({ "movement_ids": [first + seq - 1], "qty": 1 })),
-            };
-            let h = e.hash(&prev);
-            cols.0.push(e.seq);
-            cols.1.push(e.at);
-            cols.2.push(e.entity_id);
-            cols.3.push(e.after.unwrap_or_default());
-            hashes.0.push(std::mem::replace(&mut prev, h.clone()));
-            hashes.1.push(h);
-        }
-        sqlx::query(
-            "insert into audit_events (seq, at, actor_id, actor_username, action, entity_kind,
-                                       entity_id, after, prev_hash, hash)
-             select s, a, $7, 'system', 'stock.receipt', 'lot', e, af, p, h
-               from unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::jsonb[], $5::text[], $6::text[])
-                    as t(s, a, e, af, p, h)",
-        )
-        .bind(&cols.0)
-        .bind(&cols.1)
-        .bind(&cols.2)
-        .bind(&cols.3)
-        .bind(&hashes.0)
-        .bind(&hashes.1)
-        .bind(system)
-        .execute(pool)
-        .await?;
-    }
-    sqlx::query("update audit_chain_head set seq = $1, hash = $2 where id")
-        .bind(seq)
-        .bind(&prev)
-        .execute(pool)
-        .await?;
-    Ok(())
 }
