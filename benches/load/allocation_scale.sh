@@ -48,7 +48,7 @@ for size in $SIZES; do
     psql "$ADMIN_URL" -qc "drop database if exists $DB with (force)" -c "create database $DB"
     DATABASE_URL=$URL $BIN migrate >/dev/null
     DATABASE_URL=$URL $BIN seed >/dev/null
-    psql "$URL" -q -v size="$size" -v warehouses="$WAREHOUSES" <<'SQL'
+    psql "$URL" -q -v ON_ERROR_STOP=1 -v size="$size" -v warehouses="$WAREHOUSES" <<'SQL'
 insert into users (id, username, display_name, role) values (gen_random_uuid(), 'bench-dispatcher', 'Bench dispatcher', 'dispatcher');
 select setseed(0.21);
 insert into warehouses (id, code, name_zh, name_en, lat, lon, city, tier, handling_minutes)
@@ -57,7 +57,7 @@ select gen_random_uuid(), 'BENCH-W' || lpad(g::text, 3, '0'), '基准仓库' || 
   from generate_series(1, greatest(:warehouses - (select count(*) from warehouses), 0)) g;
 create temporary table w as select row_number() over (order by code) - 1 as n, id from warehouses;
 insert into stock_lots (id, item_id, warehouse_id, lot_code, expires_on, received_on, source)
-select gen_random_uuid(), i.id, w.id, 'SCALE-' || g, current_date - 30 + (g * 7919) % 760, current_date, 'supplier'
+select gen_random_uuid(), i.id, w.id, 'SCALE-' || g, current_date - 30 + ((g * 7919) % 760)::int, current_date, 'supplier'
   from items i, generate_series(1, greatest(:size - (select count(*) from stock_lots l join items i on i.id = l.item_id
                                                      where i.sku = 'MASK-MEDICAL'), 0)) g
   join w on w.n = g % (select count(*) from w)

@@ -105,9 +105,10 @@ async fn issue(State(b): State<Arc<Bench>>, Path(n): Path<usize>) -> Result<Stri
 
 /// An allocation request's SQL, statement for statement as the service runs it without
 /// an Idempotency-Key (one line of one unit, priority high, the bench SKUs in turn): the
-/// two reads the plan needs (the service's own `allocation::db::planner_places`: the
-/// incident, network, warehouses and levels; then `allocation::db::planner_stock`: each
-/// warehouse's totals and usable lots, arriving today), then the service's own
+/// three reads the plan needs (the service's own `allocation::db::planner_places`: the
+/// incident, network, warehouses and levels; `allocation::db::planner_cells`: each
+/// warehouse's totals, arriving today; `allocation::db::planner_lots`: the bench depot's
+/// first usable lot), then the service's own
 /// `allocation::db::insert_request_if_available`, drawing first expiry first from the
 /// bench depot's lots that the lots read returned.
 async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<String, Failure> {
@@ -126,9 +127,18 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
         ask.sku.push(sku.clone());
         ask.arrives.push(true);
         ask.required.push(Some(today));
-        ask.demand.push(1);
     }
-    let (_, lots) = alloc_db::planner_stock(&mut conn, &ask)
+    alloc_db::planner_cells(&mut conn, &ask)
+        .await
+        .map_err(failed)?;
+    let draw = alloc_db::LotAsk {
+        warehouse_id: vec![b.warehouse],
+        item_id: vec![item_id],
+        sku: vec![sku.clone()],
+        required: vec![Some(today)],
+        qty: vec![1],
+    };
+    let lots = alloc_db::planner_lots(&mut conn, &draw)
         .await
         .map_err(failed)?;
     let lot: Uuid = lots

@@ -465,10 +465,12 @@ async fn known_items(
 }
 
 /// Reads the incident, network, warehouses and reserve levels (one round trip), routes,
-/// then reads the stock the plan can use given when each warehouse's supplies would
-/// arrive (a second round trip: each cell's totals and its usable lots cut at the
-/// demand, `db::planner_stock`), and plans at `now`. Holds no lock of its own; in the
-/// last attempt the caller has already locked the lots.
+/// reads each cell's stock totals given when its supplies would arrive (a second,
+/// `db::planner_cells`), decides from them how much the plan draws from each cell
+/// (`planner::draws`), reads only the lots those draws need (a third,
+/// `db::planner_lots`), and plans at `now`. Holds no lock of its own; in the last
+/// attempt the caller has already locked the lots. Its cost follows the warehouses and
+/// the lots the plan picks, not the lots in the network.
 async fn plan_now(
     state: &AppState,
     conn: &mut PgConnection,
@@ -489,9 +491,7 @@ async fn plan_now(
     let warehouses =
         plan::warehouse_states(places.warehouses, travel, incident.affected_area.as_ref());
     let ask = plan::stock_ask(&warehouses, demand, now, state.settings.tz);
-    let (cells, lots) = db::planner_stock(conn, &ask).await?;
-    let snapshot =
-        Snapshot::summarized(demand.policies(), warehouses, cells, plan::lot_states(lots));
+    let cells = db::planner_cells(conn, &ask).await?;
     let lines = demand.planner_lines();
     let input = PlanInput {
         lines: &lines,
@@ -501,6 +501,10 @@ async fn plan_now(
         now,
         tz: state.settings.tz,
     };
+    let totals = Snapshot::summarized(demand.policies(), warehouses, cells, Vec::new());
+    let draws = planner::draws(&input, &totals);
+    let lots = db::planner_lots(conn, &plan::lot_ask(&ask, &draws)).await?;
+    let snapshot = totals.with_lots(plan::lot_states(lots));
     Ok(planner::plan(&input, &snapshot))
 }
 

@@ -20,8 +20,8 @@ use crate::planner::CellStock;
 /// Where the planner plans, for these items and `incident`, in one statement (one round
 /// trip): where the incident is and whether it is open, the network in use and the
 /// closures in force now, every warehouse by code, and the reserve levels of these items.
-/// The stock comes next, from [`planner_stock`], once the caller knows when each
-/// warehouse's supplies would arrive.
+/// The stock comes next, from [`planner_cells`] and [`planner_lots`], once the caller
+/// knows when each warehouse's supplies would arrive.
 ///
 /// One row of named, typed columns: the incident's and the network's as scalars, and
 /// each other part as one array per field, in the part's order (binary arrays: no JSON to
@@ -136,22 +136,20 @@ pub async fn planner_places(
     })
 }
 
-/// The stock the planner reads for the cells `ask` names, in one statement: each cell's
-/// totals (kept by the database: migration `stock_cells`) and short-dated stock on
-/// arrival, and its lots usable on arrival in FEFO order, cut where they cover the
-/// cell's demand (`stock_fefo_lots`). Exactly [`crate::planner::cell_stock`] of every
-/// cell that holds stock, as the differential test in
-/// `tests/api/differential_allocation.rs` proves; its cost follows the cells and the
-/// lots a plan can use, not every lot of the items.
-pub async fn planner_stock(
+/// The stock totals of the cells `ask` names that hold stock, in one statement: each
+/// cell's totals (kept by the database: migration `stock_cells`) and its short-dated
+/// stock on arrival. Exactly the totals of [`crate::planner::cell_stock`], as the
+/// differential test in `tests/api/differential_stock_cells.rs` proves; its cost
+/// follows the cells, not the lots.
+pub async fn planner_cells(
     conn: &mut PgConnection,
     ask: &StockAsk,
-) -> Result<(Vec<CellStock>, Vec<SnapshotLot>), sqlx::Error> {
+) -> Result<Vec<CellStock>, sqlx::Error> {
     let r = sqlx::query!(
         r#"with
          pairs as (
-             select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::date[], $6::int8[])
-                        with ordinality as t(warehouse_id, item_id, sku, arrives, required, demand, n)),
+             select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::date[])
+                        with ordinality as t(warehouse_id, item_id, sku, arrives, required, n)),
          totals as (
              select item_id, warehouse_id, sum(on_hand)::int8 as on_hand, sum(reserved)::int8 as reserved,
                     sum(quarantined)::int8 as quarantined
@@ -162,61 +160,45 @@ pub async fn planner_stock(
                        from stock_cell_changes where item_id = any($2)) t
               group by item_id, warehouse_id),
          cells as (
-             select p.n, p.warehouse_id, p.item_id, p.sku, p.arrives, p.required, p.demand,
-                    t.on_hand, t.reserved, t.quarantined,
+             select p.n, p.warehouse_id, p.sku, t.on_hand, t.reserved, t.quarantined,
                     case when p.arrives then stock_cell_short(p.item_id, p.warehouse_id, p.required)
                          else 0 end as short
                from pairs p join totals t on t.item_id = p.item_id and t.warehouse_id = p.warehouse_id
-              where t.on_hand + t.quarantined > 0),
-         lots as (
-             select c.n, l.k, l.id, c.warehouse_id, c.sku, l.lot_code, l.expires_on, l.on_hand, l.reserved
-               from cells c
-              cross join lateral stock_fefo_lots(c.item_id, c.warehouse_id, c.required, c.demand)
-                         with ordinality as l(id, lot_code, expires_on, on_hand, reserved, k)
-              where c.arrives)
-         select (select coalesce(array_agg(warehouse_id order by n), '{}') from cells) as "cell_warehouse_id!: Vec<Uuid>",
-                (select coalesce(array_agg(sku order by n), '{}') from cells) as "cell_sku!: Vec<String>",
-                (select coalesce(array_agg(on_hand + quarantined order by n), '{}') from cells) as "cell_held!: Vec<i64>",
-                (select coalesce(array_agg(quarantined order by n), '{}') from cells) as "cell_quarantined!: Vec<i64>",
-                (select coalesce(array_agg(on_hand - reserved order by n), '{}') from cells) as "cell_available!: Vec<i64>",
-                (select coalesce(array_agg(reserved order by n), '{}') from cells) as "cell_reserved!: Vec<i64>",
-                (select coalesce(array_agg(short order by n), '{}') from cells) as "cell_short!: Vec<i64>",
-                (select coalesce(array_agg(id order by n, k), '{}') from lots) as "lot_id!: Vec<LotId>",
-                (select coalesce(array_agg(warehouse_id order by n, k), '{}') from lots) as "lot_warehouse_id!: Vec<WarehouseId>",
-                (select coalesce(array_agg(sku order by n, k), '{}') from lots) as "lot_sku!: Vec<String>",
-                (select coalesce(array_agg(lot_code order by n, k), '{}') from lots) as "lot_code!: Vec<String>",
-                (select coalesce(array_agg(expires_on order by n, k), '{}') from lots) as "lot_expires_on!: Vec<Option<NaiveDate>>",
-                (select coalesce(array_agg(on_hand order by n, k), '{}') from lots) as "lot_on_hand!: Vec<i64>",
-                (select coalesce(array_agg(reserved order by n, k), '{}') from lots) as "lot_reserved!: Vec<i64>""#,
+              where t.on_hand + t.quarantined > 0)
+         select coalesce(array_agg(warehouse_id order by n), '{}') as "warehouse_id!: Vec<Uuid>",
+                coalesce(array_agg(sku order by n), '{}') as "sku!: Vec<String>",
+                coalesce(array_agg(on_hand + quarantined order by n), '{}') as "held!: Vec<i64>",
+                coalesce(array_agg(quarantined order by n), '{}') as "quarantined!: Vec<i64>",
+                coalesce(array_agg(on_hand - reserved order by n), '{}') as "available!: Vec<i64>",
+                coalesce(array_agg(reserved order by n), '{}') as "reserved!: Vec<i64>",
+                coalesce(array_agg(short order by n), '{}') as "short!: Vec<i64>"
+           from cells"#,
         &ask.warehouse_id,
         &ask.item_id,
         &ask.sku,
         &ask.arrives,
         &ask.required as &[Option<NaiveDate>],
-        &ask.demand,
     )
     .fetch_one(conn)
     .await?;
-
     same_len(
         "cell",
         &[
-            r.cell_warehouse_id.len(),
-            r.cell_sku.len(),
-            r.cell_held.len(),
-            r.cell_quarantined.len(),
-            r.cell_available.len(),
-            r.cell_reserved.len(),
-            r.cell_short.len(),
+            r.warehouse_id.len(),
+            r.sku.len(),
+            r.held.len(),
+            r.quarantined.len(),
+            r.available.len(),
+            r.reserved.len(),
+            r.short.len(),
         ],
     )?;
-    let cells = r
-        .cell_warehouse_id
+    Ok(r.warehouse_id
         .into_iter()
-        .zip(r.cell_sku)
-        .zip(r.cell_held.into_iter().zip(r.cell_quarantined))
-        .zip(r.cell_available.into_iter().zip(r.cell_reserved))
-        .zip(r.cell_short)
+        .zip(r.sku)
+        .zip(r.held.into_iter().zip(r.quarantined))
+        .zip(r.available.into_iter().zip(r.reserved))
+        .zip(r.short)
         .map(
             |((((warehouse_id, sku), (held, quarantined)), (available, reserved)), short_dated)| {
                 CellStock {
@@ -230,26 +212,63 @@ pub async fn planner_stock(
                 }
             },
         )
-        .collect();
+        .collect())
+}
+
+/// The lots a plan picks from, in one statement: for each cell `ask` names, its lots
+/// usable on arrival (not quarantined, with stock not yet promised, expiring on or after
+/// the required date or never) in FEFO order, up to and including the first at which
+/// they cover the cell's draw (`stock_fefo_lots`). Exactly the lots of
+/// [`crate::planner::cell_stock`] with the draw as demand (the differential test in
+/// `tests/api/differential_stock_cells.rs`); it reads the lots it returns and no others.
+pub async fn planner_lots(
+    conn: &mut PgConnection,
+    ask: &LotAsk,
+) -> Result<Vec<SnapshotLot>, sqlx::Error> {
+    let r = sqlx::query!(
+        r#"with
+         cells as (
+             select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::date[], $5::int8[])
+                        with ordinality as t(warehouse_id, item_id, sku, required, qty, n)),
+         lots as (
+             select c.n, l.k, l.id, c.warehouse_id, c.sku, l.lot_code, l.expires_on, l.on_hand, l.reserved
+               from cells c
+              cross join lateral stock_fefo_lots(c.item_id, c.warehouse_id, c.required, c.qty)
+                         with ordinality as l(id, lot_code, expires_on, on_hand, reserved, k))
+         select coalesce(array_agg(id order by n, k), '{}') as "id!: Vec<LotId>",
+                coalesce(array_agg(warehouse_id order by n, k), '{}') as "warehouse_id!: Vec<WarehouseId>",
+                coalesce(array_agg(sku order by n, k), '{}') as "sku!: Vec<String>",
+                coalesce(array_agg(lot_code order by n, k), '{}') as "lot_code!: Vec<String>",
+                coalesce(array_agg(expires_on order by n, k), '{}') as "expires_on!: Vec<Option<NaiveDate>>",
+                coalesce(array_agg(on_hand order by n, k), '{}') as "on_hand!: Vec<i64>",
+                coalesce(array_agg(reserved order by n, k), '{}') as "reserved!: Vec<i64>"
+           from lots"#,
+        &ask.warehouse_id,
+        &ask.item_id,
+        &ask.sku,
+        &ask.required as &[Option<NaiveDate>],
+        &ask.qty,
+    )
+    .fetch_one(conn)
+    .await?;
     same_len(
         "lot",
         &[
-            r.lot_id.len(),
-            r.lot_warehouse_id.len(),
-            r.lot_sku.len(),
+            r.id.len(),
+            r.warehouse_id.len(),
+            r.sku.len(),
             r.lot_code.len(),
-            r.lot_expires_on.len(),
-            r.lot_on_hand.len(),
-            r.lot_reserved.len(),
+            r.expires_on.len(),
+            r.on_hand.len(),
+            r.reserved.len(),
         ],
     )?;
-    let lots = r
-        .lot_id
+    Ok(r.id
         .into_iter()
-        .zip(r.lot_warehouse_id)
-        .zip(r.lot_sku.into_iter().zip(r.lot_code))
-        .zip(r.lot_expires_on)
-        .zip(r.lot_on_hand.into_iter().zip(r.lot_reserved))
+        .zip(r.warehouse_id)
+        .zip(r.sku.into_iter().zip(r.lot_code))
+        .zip(r.expires_on)
+        .zip(r.on_hand.into_iter().zip(r.reserved))
         .map(
             |((((id, warehouse_id), (sku, lot_code)), expires_on), (on_hand, reserved))| {
                 SnapshotLot {
@@ -264,12 +283,26 @@ pub async fn planner_stock(
                 }
             },
         )
-        .collect();
-    Ok((cells, lots))
+        .collect())
 }
 
-/// The cells [`planner_stock`] reads, as parallel columns: one per (warehouse, item)
-/// that may supply, with when its supplies would arrive and the item's demand.
+/// The cells a plan draws from, for [`planner_lots`], as parallel columns.
+#[derive(Debug, Default)]
+pub struct LotAsk {
+    /// Warehouses.
+    pub warehouse_id: Vec<Uuid>,
+    /// Items.
+    pub item_id: Vec<Uuid>,
+    /// Their SKUs.
+    pub sku: Vec<String>,
+    /// The date lots must still be usable on (`None`: only lots that never expire).
+    pub required: Vec<Option<NaiveDate>>,
+    /// What the plan draws from the cell.
+    pub qty: Vec<i64>,
+}
+
+/// The cells [`planner_cells`] reads, as parallel columns: one per (warehouse, item),
+/// with whether and when its supplies would arrive.
 #[derive(Debug, Default)]
 pub struct StockAsk {
     /// Warehouses.
@@ -283,11 +316,10 @@ pub struct StockAsk {
     /// The date lots must still be usable on (`rules::required_expiry` of the arrival
     /// date); `None` with `arrives` when that is beyond the calendar.
     pub required: Vec<Option<NaiveDate>>,
-    /// The item's demand: the planner takes no more from one cell.
-    pub demand: Vec<i64>,
 }
 
-/// A snapshot of a shape [`planner_places`] or [`planner_stock`] does not expect.
+/// A snapshot of a shape [`planner_places`], [`planner_cells`] or [`planner_lots`] does
+/// not expect.
 fn shape(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("planner snapshot: {what}").into())
 }

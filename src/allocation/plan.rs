@@ -12,11 +12,11 @@ use geo::{Intersects, MultiPolygon, Point};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::db::StockAsk;
+use super::db::{LotAsk, StockAsk};
 use super::request::{Demand, DemandedItem, Refusal};
 use crate::ids::{IncidentId, LotId, WarehouseId};
 use crate::incidents::IncidentStatus;
-use crate::planner::{LotState, Plan, PlanLine, WarehouseState};
+use crate::planner::{CellDraw, LotState, Plan, PlanLine, WarehouseState};
 use crate::routing::Travel;
 use crate::rules::{Takes, arrival, required_expiry};
 
@@ -147,8 +147,7 @@ pub fn warehouse_states(
 
 /// The cells whose stock a plan reads: every warehouse × every demanded item, with the
 /// date lots must still be usable on at arrival (the planner's own rule:
-/// `rules::arrival`, then `rules::required_expiry`), and the item's demand, which no
-/// cell gives more of.
+/// `rules::arrival`, then `rules::required_expiry`).
 pub fn stock_ask(
     warehouses: &[WarehouseState],
     demand: &Demand,
@@ -168,10 +167,28 @@ pub fn stock_ask(
                     required_expiry(date, line.item.min_remaining_days.max(0))
                 }),
             );
-            ask.demand.push(line.qty.max(0));
         }
     }
     ask
+}
+
+/// The cells whose lots a plan reads: those it draws from (`draws`), each with its
+/// required date from `ask` and its draw.
+pub fn lot_ask(ask: &StockAsk, draws: &[CellDraw]) -> LotAsk {
+    let mut lots = LotAsk::default();
+    for d in draws {
+        let Some(i) = (0..ask.sku.len())
+            .find(|&i| ask.warehouse_id[i] == d.warehouse_id && ask.sku[i] == d.sku)
+        else {
+            continue; // the planner draws only from cells it was given
+        };
+        lots.warehouse_id.push(d.warehouse_id);
+        lots.item_id.push(ask.item_id[i]);
+        lots.sku.push(d.sku.clone());
+        lots.required.push(ask.required[i]);
+        lots.qty.push(d.qty);
+    }
+    lots
 }
 
 /// The planner's lots.

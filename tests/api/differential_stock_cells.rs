@@ -1,8 +1,9 @@
 //! What the planner reads of large stock is written twice: once in Rust
 //! (`planner::cell_stock`, the statement of what a cell gives the planner: its totals,
 //! its short-dated stock on arrival, its usable lots in FEFO order cut at the demand),
-//! and once in SQL (`allocation::db::planner_stock`, over the totals the database keeps
-//! in `stock_cells` and `stock_cell_changes`, `stock_cell_short` and `stock_fefo_lots`).
+//! and once in SQL (`allocation::db::planner_cells` and `planner_lots`, over the totals
+//! the database keeps in `stock_cells` and `stock_cell_changes`, `stock_cell_short` and
+//! `stock_fefo_lots`).
 //! This differential property test proves they agree: on random lots (on hand, reserved,
 //! quarantined, expiry or none), changed again after they were stored, with the kept
 //! totals compacted at random points (so that both the compacted rows and the pending
@@ -16,7 +17,7 @@ use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use sqlx::PgPool;
-use stockpile::allocation::db::{StockAsk, planner_stock};
+use stockpile::allocation::db::{LotAsk, StockAsk, planner_cells, planner_lots};
 use stockpile::planner::{CellStock, cell_stock};
 use stockpile::rules::LotState;
 use uuid::Uuid;
@@ -261,6 +262,7 @@ fn the_stock_the_planner_reads_is_exactly_cell_stock_of_the_lots() {
                 let today = today(&app.pool).await;
 
                 let mut ask = StockAsk::default();
+                let mut lot_ask = LotAsk::default();
                 let mut expected_cells: Vec<CellStock> = Vec::new();
                 let mut expected_lots: Vec<Vec<LotState>> = Vec::new();
                 for (c, &(arrival, demand)) in case.asks.iter().enumerate() {
@@ -271,7 +273,6 @@ fn the_stock_the_planner_reads_is_exactly_cell_stock_of_the_lots() {
                     ask.sku.push(sku.clone());
                     ask.arrives.push(required.is_some());
                     ask.required.push(required.flatten());
-                    ask.demand.push(demand);
                     let lots = lots_of(&app.pool, warehouses[c], item, &sku).await;
                     let (cell, cut) = cell_stock(warehouses[c], &sku, &lots, required, demand);
                     if cell.held > 0 {
@@ -282,14 +283,22 @@ fn the_stock_the_planner_reads_is_exactly_cell_stock_of_the_lots() {
                         if cut.len() < usable && required.is_some() {
                             cut_short.fetch_add(1, Ordering::Relaxed);
                         }
+                        if let Some(required) = required {
+                            lot_ask.warehouse_id.push(warehouses[c]);
+                            lot_ask.item_id.push(item);
+                            lot_ask.sku.push(sku.clone());
+                            lot_ask.required.push(required);
+                            lot_ask.qty.push(demand);
+                        }
                         expected_cells.push(cell);
                         expected_lots.push(cut);
                     }
                 }
-                let (cells, lots) =
-                    planner_stock(&mut app.pool.acquire().await.expect("conn"), &ask)
-                        .await
-                        .expect("planner_stock");
+                let mut conn = app.pool.acquire().await.expect("conn");
+                let cells = planner_cells(&mut conn, &ask).await.expect("planner_cells");
+                let lots = planner_lots(&mut conn, &lot_ask)
+                    .await
+                    .expect("planner_lots");
                 prop_assert_eq!(&cells, &expected_cells);
                 let mut got: Vec<Vec<LotState>> = vec![Vec::new(); expected_cells.len()];
                 for l in stockpile::allocation::plan::lot_states(lots) {
@@ -306,7 +315,7 @@ fn the_stock_the_planner_reads_is_exactly_cell_stock_of_the_lots() {
                 Ok(())
             })
         })
-        .expect("planner_stock returns cell_stock of the lots");
+        .expect("planner_cells and planner_lots return cell_stock of the lots");
     // The cases exercised what they are for: cells with usable lots, and cuts.
     let (with_lots, cut_short) = (with_lots.into_inner(), cut_short.into_inner());
     assert!(

@@ -149,6 +149,12 @@ impl Snapshot {
         }
     }
 
+    /// The same snapshot with `lots` in place of its lots (the lots read for the cells'
+    /// draws: see [`draws`]).
+    pub fn with_lots(self, lots: Vec<LotState>) -> Snapshot {
+        Snapshot::summarized(self.items, self.warehouses, self.cells, lots)
+    }
+
     /// Item policies as given.
     pub fn items(&self) -> &[ItemPolicy] {
         &self.items
@@ -452,6 +458,33 @@ impl Tally {
 
 /// Plans a request against a snapshot. See the module documentation for the rule.
 pub fn plan(input: &PlanInput, snapshot: &Snapshot) -> Plan {
+    plan_in(input, snapshot, None)
+}
+
+/// What a plan takes from one (warehouse, SKU) cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellDraw {
+    /// The warehouse.
+    pub warehouse_id: Uuid,
+    /// The item.
+    pub sku: String,
+    /// Units the plan takes from the cell (> 0).
+    pub qty: i64,
+}
+
+/// How much [`plan`] takes from each cell, decided from the cells' totals alone (a
+/// snapshot from [`Snapshot::summarized`] may hold no lots at all): the plan takes from a
+/// cell what its rule allows of the cell's usable stock, so the lots are needed only to
+/// say which. Reading each cell's usable lots in FEFO order up to its draw
+/// ([`cell_stock`] with the draw as demand) then gives the planner all it picks.
+pub fn draws(input: &PlanInput, snapshot: &Snapshot) -> Vec<CellDraw> {
+    let mut draws = Vec::new();
+    plan_in(input, snapshot, Some(&mut draws));
+    draws
+}
+
+/// [`plan`]; with `draws`, it records each cell's draw instead of picking lots.
+fn plan_in(input: &PlanInput, snapshot: &Snapshot, mut draws: Option<&mut Vec<CellDraw>>) -> Plan {
     let index = &snapshot.index;
     let warehouses = &snapshot.warehouses;
     let critical = input.priority == Priority::Critical;
@@ -545,6 +578,17 @@ pub fn plan(input: &PlanInput, snapshot: &Snapshot) -> Plan {
                 let cap = drawable(t.usable, t.available, reserve_level, critical);
                 protected = t.usable - cap;
                 let mut want = cap.min(remaining);
+                if let Some(draws) = draws.as_deref_mut() {
+                    if want > 0 {
+                        draws.push(CellDraw {
+                            warehouse_id: w.id,
+                            sku: sku.to_owned(),
+                            qty: want,
+                        });
+                    }
+                    taken = want;
+                    want = 0;
+                }
                 let eta = r.eta;
                 let late = match (input.needed_by, r.arrival) {
                     (Some(by), Some((at, _))) => at > by,

@@ -700,15 +700,10 @@ proptest! {
     fn a_plan_on_cell_totals_and_cut_lots_equals_a_plan_on_every_lot(c in case()) {
         let input = c.input();
         let full = plan(&input, &c.snapshot());
-        // What the database returns: per cell, its totals and its lots usable on arrival
-        // in FEFO order, cut where they cover the demand for the item.
-        let mut demand: HashMap<&str, i64> = HashMap::new();
-        for l in &c.lines {
-            let d = demand.entry(l.sku.as_str()).or_insert(0);
-            *d = d.saturating_add(l.qty);
-        }
+        // What the database returns: first each cell's totals, then, for the cells the
+        // plan draws from, their lots usable on arrival in FEFO order up to the draw.
         let mut cells = Vec::new();
-        let mut lots = Vec::new();
+        let mut of_cells = Vec::new();
         for w in &c.warehouses {
             for sku in SKUS {
                 let of_cell: Vec<LotState> = c
@@ -720,18 +715,21 @@ proptest! {
                 let days = c.items.iter().find(|i| i.sku == sku).map_or(0, |i| i.min_remaining_days);
                 let required = arrival(input.now, w.eta_minutes, input.tz)
                     .map(|(_, date)| required_expiry(date, days.max(0)));
-                let (cell, cut) = cell_stock(
-                    w.id,
-                    sku,
-                    &of_cell,
-                    required,
-                    demand.get(sku).copied().unwrap_or(0).max(0),
-                );
-                prop_assert!(cut.len() <= of_cell.len());
-                cells.push(cell);
-                lots.extend(cut);
+                cells.push(cell_stock(w.id, sku, &of_cell, required, 0).0);
+                of_cells.push((w.id, sku, of_cell, required));
             }
         }
+        let totals = Snapshot::summarized(c.items.clone(), c.warehouses.clone(), cells.clone(), Vec::new());
+        let draws = draws(&input, &totals);
+        let mut lots = Vec::new();
+        for (w, sku, of_cell, required) in &of_cells {
+            let draw = draws.iter().find(|d| d.warehouse_id == *w && d.sku == *sku).map_or(0, |d| d.qty);
+            let (_, cut) = cell_stock(*w, sku, of_cell, *required, draw);
+            prop_assert!(cut.len() <= of_cell.len());
+            lots.extend(cut);
+        }
+        let drawn: i64 = draws.iter().map(|d| d.qty).sum();
+        prop_assert_eq!(drawn, full.lines.iter().map(|l| l.reserved).sum::<i64>());
         let summarized = Snapshot::summarized(c.items.clone(), c.warehouses.clone(), cells, lots);
         prop_assert_eq!(&full, &plan(&input, &summarized));
     }
