@@ -17,7 +17,11 @@
 --    as they cover the demand (stock_fefo_lots), and sums short-dated stock without
 --    visiting empty or quarantined lots.
 --
--- 3. Short-dated stock. A cell's stock expiring before a date the lots must still be
+-- 3. A lock per cell. A reservation that must keep a cell's reserve floor locks the
+--    cell's row instead of every lot of the cell, so that it costs the same however many
+--    lots the cell holds (see `version`).
+--
+-- 4. Short-dated stock. A cell's stock expiring before a date the lots must still be
 --    usable on (arrival + the item's minimum remaining days) is also explained. Each
 --    stock_cells row keeps `short_available`, the available stock of its lots expiring
 --    before its own date `short_before`; compaction moves that date to today + the
@@ -38,6 +42,10 @@ create table stock_cells (
     quarantined bigint not null default 0,
     short_before date not null default '-infinity',
     short_available bigint not null default 0,
+    -- Bumped by every reservation that checks the cell's reserve floor, under the row's
+    -- lock (allocation::db::write_plan_if_available): a reservation that finds it moved
+    -- since its snapshot knows another one drew from the cell meanwhile, and replans.
+    version bigint not null default 0,
     primary key (item_id, warehouse_id)
 );
 
@@ -77,6 +85,11 @@ begin
     if tg_op = 'UPDATE' and (new.item_id, new.warehouse_id, new.expires_on)
                              is distinct from (old.item_id, old.warehouse_id, old.expires_on) then
         raise exception 'a lot never changes its item, warehouse or expiry';
+    end if;
+    if tg_op = 'INSERT' then
+        -- Every cell with a lot has its row from the start: reservations lock it.
+        insert into stock_cells (item_id, warehouse_id) values (new.item_id, new.warehouse_id)
+            on conflict do nothing;
     end if;
     if d_on_hand <> 0 or d_reserved <> 0 or d_quarantined <> 0 then
         insert into stock_cell_changes (item_id, warehouse_id, expires_on, on_hand, reserved, quarantined)

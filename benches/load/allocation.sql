@@ -2,11 +2,12 @@
 -- priority high, no Idempotency-Key), statement for statement as the service does it in
 -- steady state (the bearer token comes from the service's session cache, the requested
 -- items from its item cache (src/stock/item_cache.rs), the road network is parsed once
--- per process): the one read the plan needs (allocation::db::planner_snapshot: the
--- incident, network version and closures, warehouses, reserve levels and lots, as one
--- row of typed arrays), then the one statement of
+-- per process): the three reads the plan needs (allocation::db::planner_places: the
+-- incident, network version and closures, warehouses and reserve levels, as one row of
+-- typed arrays; planner_cells: every cell's totals; planner_lots: the lots of the cells
+-- drawn from), then the one statement of
 -- allocation::db::write_plan_if_available (src/allocation/db.rs), which takes its inputs
--- in parameter order, locks the (warehouse, item) cell, re-checks the pick and the
+-- in parameter order, locks the (warehouse, item) cell's row and the picked lot, re-checks the pick and the
 -- reserve level, and writes the request with its line, pick and reserve ledger row and
 -- its audit event (one jsonb value, expanded by a trigger and chained at commit) only if
 -- the plan still holds. pgbench's arrays are built in the statement, so
@@ -32,11 +33,7 @@ select inc.status as incident_status, inc.lat as incident_lat,
        w.active as warehouse_active, w.lat as warehouse_lat, w.lon as warehouse_lon,
        w.handling_minutes as warehouse_handling_minutes,
        lv.warehouse_id as level_warehouse_id, lv.sku as level_sku,
-       lv.qty as level_qty,
-       l.id as lot_id, l.warehouse_id as lot_warehouse_id,
-       l.sku as lot_sku, l.lot_code as lot_code,
-       l.expires_on as lot_expires_on, l.on_hand as lot_on_hand,
-       l.reserved as lot_reserved, l.quarantined as lot_quarantined
+       lv.qty as level_qty
   from (select) as one
   left join incidents inc on inc.id = :incident
  cross join (select coalesce(array_agg(id), '{}') as id, coalesce(array_agg(code), '{}') as code,
@@ -47,19 +44,37 @@ select inc.status as incident_status, inc.lat as incident_lat,
  cross join (select coalesce(array_agg(r.warehouse_id), '{}') as warehouse_id,
                     coalesce(array_agg(i.sku), '{}') as sku, coalesce(array_agg(r.min_qty), '{}') as qty
                from reserve_levels r join items i on i.id = r.item_id
-              where r.item_id = any(array[:item_id]::uuid[])) lv
- cross join (select coalesce(array_agg(id), '{}') as id,
-                    coalesce(array_agg(warehouse_id), '{}') as warehouse_id,
-                    coalesce(array_agg(sku), '{}') as sku, coalesce(array_agg(lot_code), '{}') as lot_code,
-                    coalesce(array_agg(expires_on), '{}') as expires_on,
-                    coalesce(array_agg(on_hand), '{}') as on_hand,
-                    coalesce(array_agg(reserved), '{}') as reserved,
-                    coalesce(array_agg(quarantined), '{}') as quarantined
-               from (select l.id, l.warehouse_id, i.sku, l.lot_code, l.expires_on, l.on_hand,
-                            l.reserved, l.status = 'quarantined' as quarantined
-                       from stock_lots l join items i on i.id = l.item_id
-                      where l.item_id = any(array[:item_id]::uuid[]) and l.on_hand > 0
-                      order by l.id) l) l;
+              where r.item_id = any(array[:item_id]::uuid[])) lv;
+-- allocation::db::planner_cells, every warehouse arriving today.
+with
+pairs as (
+    select w.id as warehouse_id, (:item_id)::uuid as item_id, (:sku)::text as sku, true as arrives,
+           current_date as required, row_number() over (order by w.code) as n
+      from warehouses w),
+totals as (
+    select item_id, warehouse_id, sum(on_hand)::int8 as on_hand, sum(reserved)::int8 as reserved,
+           sum(quarantined)::int8 as quarantined
+      from (select item_id, warehouse_id, on_hand, reserved, quarantined
+              from stock_cells where item_id = any(array[:item_id]::uuid[])
+            union all
+            select item_id, warehouse_id, on_hand, reserved, quarantined
+              from stock_cell_changes where item_id = any(array[:item_id]::uuid[])) t
+     group by item_id, warehouse_id),
+cells as (
+    select p.n, p.warehouse_id, p.sku, t.on_hand, t.reserved, t.quarantined,
+           case when p.arrives then stock_cell_short(p.item_id, p.warehouse_id, p.required) else 0 end as short
+      from pairs p join totals t on t.item_id = p.item_id and t.warehouse_id = p.warehouse_id
+     where t.on_hand + t.quarantined > 0)
+select coalesce(array_agg(warehouse_id order by n), '{}'), coalesce(array_agg(sku order by n), '{}'),
+       coalesce(array_agg(on_hand + quarantined order by n), '{}'), coalesce(array_agg(quarantined order by n), '{}'),
+       coalesce(array_agg(on_hand - reserved order by n), '{}'), coalesce(array_agg(reserved order by n), '{}'),
+       coalesce(array_agg(short order by n), '{}')
+  from cells;
+-- allocation::db::planner_lots: the depot's lots for a draw of one unit.
+select coalesce(array_agg(id order by k), '{}'), coalesce(array_agg(lot_code order by k), '{}'),
+       coalesce(array_agg(expires_on order by k), '{}'), coalesce(array_agg(on_hand order by k), '{}'),
+       coalesce(array_agg(reserved order by k), '{}')
+  from stock_fefo_lots(:item_id, :wh, current_date, 1) with ordinality as l(id, lot_code, expires_on, on_hand, reserved, k);
 with
 -- What the service computes in Rust and binds: the ids, the pick, the event.
 ids as (
@@ -110,30 +125,60 @@ new_event as (
       from ids),
 
 -- The statement itself, as in src/allocation/db.rs.
+cell_rows as (
+    select s.item_id, s.warehouse_id, s.version
+      from stock_cells s
+     where (select levels_apply from rule)
+       and (s.warehouse_id, s.item_id) in (select warehouse_id, item_id from cell_takes)
+     order by s.item_id, s.warehouse_id
+       for update),
+cell_seen as (
+    select s.item_id, s.warehouse_id, s.version
+      from stock_cells s
+     where (s.warehouse_id, s.item_id) in (select warehouse_id, item_id from cell_takes)),
+-- Lock the plan's lots, in id order, and re-check the plan on them.
 locked as (
     select l.id, l.warehouse_id, l.item_id, l.on_hand, l.reserved,
            l.status = 'quarantined' as quarantined,
-           greatest(l.on_hand - l.reserved, 0) as available,
-           coalesce(lv.min_qty, 0) as level
+           greatest(l.on_hand - l.reserved, 0) as available
       from stock_lots l
-      left join reserve_levels lv on lv.warehouse_id = l.warehouse_id and lv.item_id = l.item_id
-     where (l.warehouse_id, l.item_id) in (select warehouse_id, item_id from cell_takes)
+     where l.id in (select lot_id from new_reservations)
+       and (select count(*) from cell_rows) >= 0
      order by l.id
        for update of l),
+-- Each cell's available stock (Σ available of its non-quarantined lots) from the
+-- totals the database keeps, as of this statement's snapshot: with the cell
+-- locked and its version unmoved, no reservation drew from it since.
 cells as (
-    select c.taken,
-           coalesce(sum(k.available) filter (where not k.quarantined), 0) as available,
-           greatest(coalesce(max(k.level), 0), 0) as level
+    select c.taken, coalesce(t.available, 0) as available,
+           greatest(coalesce(lv.min_qty, 0), 0) as level
       from cell_takes c
-      left join locked k on k.warehouse_id = c.warehouse_id and k.item_id = c.item_id
-     group by c.warehouse_id, c.item_id, c.taken),
+      left join lateral (
+           select sum(x.on_hand - x.reserved) as available
+             from (select s.on_hand, s.reserved from stock_cells s
+                    where s.item_id = c.item_id and s.warehouse_id = c.warehouse_id
+                   union all
+                   select d.on_hand, d.reserved from stock_cell_changes d
+                    where d.item_id = c.item_id and d.warehouse_id = c.warehouse_id) x) t on true
+      left join reserve_levels lv on lv.warehouse_id = c.warehouse_id and lv.item_id = c.item_id),
 verdict as (
     select not exists (select 1
                          from new_reservations w left join locked k on k.id = w.lot_id
                         where k.id is null or k.quarantined or k.available < w.qty)
            and (not (select levels_apply from rule)
-                or not exists (select 1 from cells where available - taken < level))
+                or (not exists (select 1 from cells where available - taken < level)
+                    and (select count(*) from cell_rows)
+                        = (select count(*) from (select distinct warehouse_id, item_id from cell_takes) d)
+                    and not exists (select 1 from cell_rows r
+                                      join cell_seen s on s.item_id = r.item_id
+                                                      and s.warehouse_id = r.warehouse_id
+                                     where s.version <> r.version)))
            as ok),
+bump as (
+    update stock_cells s set version = s.version + 1
+      from cell_rows r
+     where s.item_id = r.item_id and s.warehouse_id = r.warehouse_id
+       and (select ok from verdict)),
 request as (
     insert into allocation_requests (id, incident_id, priority, needed_by,
                                      include_affected_warehouses, status, created_by)

@@ -150,7 +150,7 @@ pub async fn create_request<A: Answer<RequestView>>(
         let plan = match early {
             Some(plan) => plan,
             None => {
-                db::lock_all_lots_of(&mut tx, &demand.item_ids()).await?;
+                db::lock_all_stock_of(&mut tx, &demand.item_ids()).await?;
                 plan_now(state, &mut tx, incident_id, intake, &demand, now).await?
             }
         };
@@ -236,7 +236,7 @@ pub async fn replan<A: Answer<RequestView>>(
             Some(plan) => Some(plan),
             None if demand.lines.is_empty() => None,
             None => {
-                db::lock_all_lots_of(&mut tx, &demand.item_ids()).await?;
+                db::lock_all_stock_of(&mut tx, &demand.item_ids()).await?;
                 Some(plan_now(state, &mut tx, r.incident_id, intake, &demand, now).await?)
             }
         };

@@ -360,8 +360,17 @@ pub struct PlannerPlaces {
     pub warehouses: Vec<SnapshotWarehouse>,
 }
 
-/// Locks every lot of these items, in id order (the last-resort, fully serialised attempt).
-pub async fn lock_all_lots_of(conn: &mut PgConnection, items: &[Uuid]) -> Result<(), sqlx::Error> {
+/// Locks every cell of these items (their `stock_cells` rows, in key order), then every
+/// lot of them (in id order): the last-resort, fully serialised attempt. The order is the
+/// reservation statement's, cells before lots.
+pub async fn lock_all_stock_of(conn: &mut PgConnection, items: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar!(
+        "select version from stock_cells where item_id = any($1)
+          order by item_id, warehouse_id for update",
+        items
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     sqlx::query_scalar!(
         "select id from stock_lots where item_id = any($1) order by id for update",
         items
@@ -438,15 +447,22 @@ pub struct PlanWrite<'a> {
     pub event: Option<&'a crate::audit::Event>,
 }
 
-/// Writes a plan in ONE statement, if it still holds: it locks every lot of the plan's
-/// (warehouse, item) cells in id order (whole cells, because a reserve floor spans all
-/// lots of a cell), re-checks the plan on them, and only then writes the request and its
-/// lines, the picks, one `reserve` ledger row per lot and the audit event. The re-check
-/// is [`crate::rules::plan_holds`] stated in SQL (the differential property test in
-/// `tests/api/differential_allocation.rs` proves they accept the same plans): every
+/// Writes a plan in ONE statement, if it still holds: when reserve levels apply it locks
+/// the plan's (warehouse, item) cells (their `stock_cells` rows, in key order), then the
+/// lots it reserves (in id order), re-checks the plan, and only then writes the request
+/// and its lines, the picks, one `reserve` ledger row per lot and the audit event. The
+/// re-check is [`crate::rules::plan_holds`] stated in SQL (the differential property test
+/// in `tests/api/differential_allocation.rs` proves they accept the same plans): every
 /// reserved lot is among the locked ones, not quarantined, with at least what the plan
 /// takes from it available; and, when levels apply, every cell keeps at least its
-/// reserve level available. The ledger trigger then raises the lots' reserved
+/// reserve level available. A cell's available stock comes from the totals the
+/// database keeps (migration `stock_cells`) as of the statement's snapshot; the cell's
+/// lock and its `version`, which every such statement bumps, make that exact: if another
+/// reservation drew from the cell after the snapshot, the versions differ and the plan
+/// does not hold (the caller replans). So the statement locks a row per cell and per
+/// reserved lot, however many lots the cells hold. (A clerk's issue is not bound by
+/// reserve levels, as before: one that commits after the snapshot comes after this
+/// reservation.) The ledger trigger then raises the lots' reserved
 /// quantities, and the balance checks refuse the whole statement if any would break.
 /// Foreign keys are checked at its end, so the rows may refer to each other. Outside a
 /// transaction it is its own; inside one, it keeps the locks to the end.
@@ -484,31 +500,63 @@ pub async fn write_plan_if_available(
          rule as (select $29::bool as levels_apply),
          new_event as (select $30::jsonb as event),
 
-         -- Lock every lot of the plan's cells, in id order, and re-check the plan on them.
+         -- When reserve levels apply, lock the plan's cells (their stock_cells rows, in
+         -- key order, before any lot: the InitPlan in `locked` runs first), and see
+         -- whether another reservation drew from one since this statement's snapshot.
+         cell_rows as (
+             select s.item_id, s.warehouse_id, s.version
+               from stock_cells s
+              where (select levels_apply from rule)
+                and (s.warehouse_id, s.item_id) in (select warehouse_id, item_id from cell_takes)
+              order by s.item_id, s.warehouse_id
+                for update),
+         cell_seen as (
+             select s.item_id, s.warehouse_id, s.version
+               from stock_cells s
+              where (s.warehouse_id, s.item_id) in (select warehouse_id, item_id from cell_takes)),
+         -- Lock the plan's lots, in id order, and re-check the plan on them.
          locked as (
              select l.id, l.warehouse_id, l.item_id, l.on_hand, l.reserved,
                     l.status = 'quarantined' as quarantined,
-                    greatest(l.on_hand - l.reserved, 0) as available,
-                    coalesce(lv.min_qty, 0) as level
+                    greatest(l.on_hand - l.reserved, 0) as available
                from stock_lots l
-               left join reserve_levels lv on lv.warehouse_id = l.warehouse_id and lv.item_id = l.item_id
-              where (l.warehouse_id, l.item_id) in (select warehouse_id, item_id from cell_takes)
+              where l.id in (select lot_id from new_reservations)
+                and (select count(*) from cell_rows) >= 0
               order by l.id
                 for update of l),
+         -- Each cell's available stock (Σ available of its non-quarantined lots) from the
+         -- totals the database keeps, as of this statement's snapshot: with the cell
+         -- locked and its version unmoved, no reservation drew from it since.
          cells as (
-             select c.taken,
-                    coalesce(sum(k.available) filter (where not k.quarantined), 0) as available,
-                    greatest(coalesce(max(k.level), 0), 0) as level
+             select c.taken, coalesce(t.available, 0) as available,
+                    greatest(coalesce(lv.min_qty, 0), 0) as level
                from cell_takes c
-               left join locked k on k.warehouse_id = c.warehouse_id and k.item_id = c.item_id
-              group by c.warehouse_id, c.item_id, c.taken),
+               left join lateral (
+                    select sum(x.on_hand - x.reserved) as available
+                      from (select s.on_hand, s.reserved from stock_cells s
+                             where s.item_id = c.item_id and s.warehouse_id = c.warehouse_id
+                            union all
+                            select d.on_hand, d.reserved from stock_cell_changes d
+                             where d.item_id = c.item_id and d.warehouse_id = c.warehouse_id) x) t on true
+               left join reserve_levels lv on lv.warehouse_id = c.warehouse_id and lv.item_id = c.item_id),
          verdict as (
              select not exists (select 1
                                   from new_reservations w left join locked k on k.id = w.lot_id
                                  where k.id is null or k.quarantined or k.available < w.qty)
                     and (not (select levels_apply from rule)
-                         or not exists (select 1 from cells where available - taken < level))
+                         or (not exists (select 1 from cells where available - taken < level)
+                             and (select count(*) from cell_rows)
+                                 = (select count(*) from (select distinct warehouse_id, item_id from cell_takes) d)
+                             and not exists (select 1 from cell_rows r
+                                               join cell_seen s on s.item_id = r.item_id
+                                                               and s.warehouse_id = r.warehouse_id
+                                              where s.version <> r.version)))
                     as ok),
+         bump as (
+             update stock_cells s set version = s.version + 1
+               from cell_rows r
+              where s.item_id = r.item_id and s.warehouse_id = r.warehouse_id
+                and (select ok from verdict)),
 
          -- Write only if it holds.
          request as (

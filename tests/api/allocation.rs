@@ -1234,6 +1234,83 @@ async fn concurrent_requests_on_two_servers_never_reserve_more_than_the_stock() 
 }
 
 #[tokio::test]
+async fn concurrent_requests_on_a_cell_of_many_lots_keep_its_reserve_floor_exactly() {
+    // Arrange: 40 lots of 5 units in one cell (200), a reserve level of 150 there, and
+    // nothing elsewhere: normal requests may draw 50 in all. A reservation locks the
+    // cell's row, not its 40 lots, and checks the floor on the totals the database keeps.
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-FLOOR", 0).await;
+    for n in 0..40 {
+        add_lot(
+            &app,
+            "TEST-FLOOR",
+            "JM-XH-01",
+            &format!("F{n:02}"),
+            Some(100 + n),
+            5,
+        )
+        .await;
+    }
+    set_level(&app, "TEST-FLOOR", "JM-XH-01", 150).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+    let other = second_server(&app).await;
+    let bases = [format!("http://{}", app.addr), other];
+
+    // Act: 24 clients, half on each server, each asking for 7 at priority normal or high.
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let url = format!("{}/api/v1/incidents/{incident}/requests", bases[i % 2]);
+        let token = dispatcher.clone();
+        let priority = if i % 2 == 0 { "normal" } else { "high" };
+        tasks.push(tokio::spawn(async move {
+            let res = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"priority": priority, "lines": [{"sku": "TEST-FLOOR", "qty": 7}]}))
+                .send()
+                .await
+                .expect("send");
+            crate::helpers::read(res).await
+        }));
+    }
+    let mut answered = 0i64;
+    for t in tasks {
+        let (status, out) = t.await.expect("task");
+        assert_eq!(status, 201, "{out}");
+        answered += out["lines"][0]["reserved"].as_i64().expect("reserved");
+    }
+
+    // Assert: exactly what the floor leaves drawable was reserved, no more, the answers
+    // say so, and the FEFO order held (the earliest-expiring lots were drawn).
+    let (reserved, available): (i64, i64) = sqlx::query_as(
+        "select sum(reserved)::int8, sum(on_hand - reserved)::int8 from stock_lots l
+           join items i on i.id = l.item_id where i.sku = 'TEST-FLOOR'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("sums");
+    assert_eq!(reserved, 50, "the floor leaves 50 drawable, all asked for");
+    assert_eq!(available, 150, "the reserve level stays available");
+    assert_eq!(
+        answered, reserved,
+        "responses describe exactly what was reserved"
+    );
+    let drawn: Vec<String> = sqlx::query_scalar(
+        "select lot_code from stock_lots l join items i on i.id = l.item_id
+          where i.sku = 'TEST-FLOOR' and l.reserved > 0 order by lot_code",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("drawn");
+    assert_eq!(
+        drawn,
+        (0..10).map(|n| format!("F{n:02}")).collect::<Vec<_>>()
+    );
+    assert_ledger_consistent(&app).await;
+}
+
+#[tokio::test]
 async fn the_needs_estimate_turns_population_and_days_into_request_lines() {
     // Arrange
     let app = TestApp::demo().await;
@@ -1524,13 +1601,39 @@ async fn reserve_as_planned(
     qty: i64,
     check_levels: bool,
 ) -> Option<stockpile::allocation::db::Stamps> {
+    let mut conn = app.pool.acquire().await.expect("connection");
+    reserve_as_planned_on(
+        &mut conn,
+        &app.pool,
+        incident,
+        sku,
+        warehouse,
+        lot,
+        qty,
+        check_levels,
+    )
+    .await
+}
+
+/// [`reserve_as_planned`] on `conn` (which may be inside a transaction).
+#[allow(clippy::too_many_arguments)]
+async fn reserve_as_planned_on(
+    conn: &mut sqlx::PgConnection,
+    pool: &sqlx::PgPool,
+    incident: &str,
+    sku: &str,
+    warehouse: &str,
+    lot: Uuid,
+    qty: i64,
+    check_levels: bool,
+) -> Option<stockpile::allocation::db::Stamps> {
     use stockpile::allocation::db;
     let (item, wh): (Uuid, Uuid) = sqlx::query_as(
         "select i.id, w.id from items i, warehouses w where i.sku = $1 and w.code = $2",
     )
     .bind(sku)
     .bind(warehouse)
-    .fetch_one(&app.pool)
+    .fetch_one(pool)
     .await
     .expect("item and warehouse");
     let actor = stockpile::auth::Actor::system();
@@ -1550,9 +1653,8 @@ async fn reserve_as_planned(
             after: Some(json!({"id": id})),
         },
     );
-    let mut conn = app.pool.acquire().await.expect("connection");
     db::insert_request_if_available(
-        &mut conn,
+        conn,
         &db::NewRequest {
             id,
             incident_id: stockpile::ids::IncidentId(incident.parse().expect("incident id")),
@@ -1656,6 +1758,92 @@ async fn the_one_statement_reservation_writes_nothing_when_the_plan_no_longer_ho
         "a quarantined lot is never reserved"
     );
     assert_eq!(reserved_of(&app, held).await, 0);
+    assert_ledger_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn a_reservation_that_waited_for_another_on_its_cell_replans_instead_of_breaching_the_floor()
+{
+    // Arrange: lots A and B of 10 in one cell, a reserve level of 12: 8 drawable.
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-RACE", 0).await;
+    let a = add_lot(&app, "TEST-RACE", "JM-XH-01", "A", Some(300), 10).await;
+    let b = add_lot(&app, "TEST-RACE", "JM-XH-01", "B", Some(300), 10).await;
+    set_level(&app, "TEST-RACE", "JM-XH-01", 12).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+
+    // Act: the first reservation (5 from A) holds the cell, uncommitted; the second (5
+    // from B, planned on the same stock) starts its statement, then waits for the cell.
+    let mut first = app.pool.begin().await.expect("begin");
+    let took_a = reserve_as_planned_on(
+        &mut first,
+        &app.pool,
+        &incident,
+        "TEST-RACE",
+        "JM-XH-01",
+        a,
+        5,
+        true,
+    )
+    .await;
+    let second = {
+        let (pool, incident) = (app.pool.clone(), incident.clone());
+        tokio::spawn(async move {
+            let mut conn = pool.acquire().await.expect("connection");
+            reserve_as_planned_on(
+                &mut conn,
+                &pool,
+                &incident,
+                "TEST-RACE",
+                "JM-XH-01",
+                b,
+                5,
+                true,
+            )
+            .await
+        })
+    };
+    let mut watcher = <sqlx::PgConnection as sqlx::Connection>::connect_with(&app.options)
+        .await
+        .expect("watcher");
+    for tries in 0.. {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and state = 'active'
+               and query like 'with%-- The inputs, in parameter order.%'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        if tries == 300 {
+            let all: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+                "select wait_event_type, state, left(query, 60) from pg_stat_activity where datname = current_database()",
+            )
+            .fetch_all(&mut watcher)
+            .await
+            .expect("activity");
+            panic!("the second reservation never waited for the cell: {all:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    first.commit().await.expect("commit");
+    let took_b = second.await.expect("task");
+    // Planned again on what is there now: 3 left above the floor.
+    let again_5 = reserve_as_planned(&app, &incident, "TEST-RACE", "JM-XH-01", b, 5, true).await;
+    let again_3 = reserve_as_planned(&app, &incident, "TEST-RACE", "JM-XH-01", b, 3, true).await;
+
+    // Assert: the waiting statement saw the cell change under it and wrote nothing.
+    assert!(took_a.is_some());
+    assert!(
+        took_b.is_none(),
+        "a reservation planned before the other committed must not draw below the floor"
+    );
+    assert!(again_5.is_none());
+    assert!(again_3.is_some());
+    assert_eq!(reserved_of(&app, a).await + reserved_of(&app, b).await, 8);
     assert_ledger_consistent(&app).await;
 }
 
