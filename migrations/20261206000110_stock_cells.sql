@@ -27,7 +27,7 @@
 --    before its own date `short_before`; compaction moves that date to today + the
 --    item's minimum remaining days, reading only the lots in between. A reader that
 --    needs the figure before another date adds or subtracts the few lots between the
---    two dates (stock_cell_short), so the cost follows days, not lots.
+--    two dates (allocation::db::planner_cells), so the cost follows days, not lots.
 --
 -- The totals follow the planner's definitions (crates/core/src/planner, `Tally`):
 -- held = on_hand + quarantined, available = on_hand − reserved, reserved for others =
@@ -169,24 +169,6 @@ begin
      where c.item_id = t.item_id and c.warehouse_id = t.warehouse_id;
     return folded;
 end $$;
-
--- Σ available of a cell's non-quarantined lots expiring before `p_required` (every
--- dated lot when `p_required` is null), as one statement sees it: the stored figure
--- before the row's own cut-off, the pending changes before it, and the lots between the
--- two dates.
-create function stock_cell_short(p_item uuid, p_warehouse uuid, p_required date)
-returns bigint language sql stable as $$
-    select coalesce(c.short_available, 0)
-           + coalesce((select sum(d.on_hand - d.reserved) from stock_cell_changes d
-                        where d.item_id = p_item and d.warehouse_id = p_warehouse
-                          and d.expires_on < coalesce(c.short_before, '-infinity')), 0)::bigint
-           + stock_cell_between(p_item, p_warehouse, coalesce(c.short_before, '-infinity'),
-                                coalesce(p_required, 'infinity'))
-           - stock_cell_between(p_item, p_warehouse, coalesce(p_required, 'infinity'),
-                                coalesce(c.short_before, '-infinity'))
-      from (select) one
-      left join stock_cells c on c.item_id = p_item and c.warehouse_id = p_warehouse
-$$;
 
 -- The totals as they stand, with every cut-off at -infinity; the first compaction moves
 -- the cut-offs (and the service compacts at start).

@@ -13,6 +13,9 @@
 # Database: a fresh database $BENCH_DB (default stockpile_bench_alloc) on the server of
 # $BENCH_ADMIN_URL; by default a private cluster in target/bench-pg, started with
 # `stockpile db start` and stopped at the end. BENCH_UNCHAINED=1: see benches/load/common.sh.
+# LOTS_PER_ITEM=N grows each bench SKU to N lots in the network (spread evenly over the
+# warehouses, 50–305 units each, expiring from 30 days ago to two years ahead), to see
+# the rate at scale (see also benches/load/allocation_scale.sh for latency per size).
 # BENCH_BARE=1 adds, at each client count, the floor of the stack: allocation.sql's
 # statements behind a bare axum + sqlx server (benches/load/bare_server.rs), beside
 # pgbench running them.
@@ -38,6 +41,22 @@ select gen_random_uuid(), b.item_id, w.id, 'BENCH-BULK',
 insert into stock_movements (lot_id, kind, qty, actor_id)
 select id, 'seed', 1000000000, '00000000-0000-0000-0000-000000000001' from stock_lots where lot_code = 'BENCH-BULK';
 SQL
+if [ -n "${LOTS_PER_ITEM:-}" ]; then
+    psql "$URL" -q -v ON_ERROR_STOP=1 -v lots="$LOTS_PER_ITEM" <<'SQL'
+create temporary table w as select row_number() over (order by code) - 1 as n, id from warehouses;
+insert into stock_lots (id, item_id, warehouse_id, lot_code, expires_on, received_on, source)
+select gen_random_uuid(), b.item_id, w.id, 'SCALE-' || g,
+       case when i.shelf_life_days is null then null else current_date - 30 + ((g * 7919) % 760)::int end,
+       current_date, 'supplier'
+  from bench_skus b join items i on i.id = b.item_id
+ cross join generate_series(1, :lots) g
+  join w on w.n = g % (select count(*) from w);
+insert into stock_movements (lot_id, kind, qty, actor_id)
+select id, 'seed', 50 + (hashtext(lot_code) & 255), '00000000-0000-0000-0000-000000000001'
+  from stock_lots where lot_code like 'SCALE-%';
+vacuum analyze;
+SQL
+fi
 SKUS=$(psql "$URL" -Atc "select string_agg(sku, ',' order by n) from bench_skus")
 ACTOR=$(psql "$URL" -Atc "select id from users where username = 'bench-dispatcher'")
 

@@ -60,11 +60,34 @@ totals as (
             select item_id, warehouse_id, on_hand, reserved, quarantined
               from stock_cell_changes where item_id = any(array[:item_id]::uuid[])) t
      group by item_id, warehouse_id),
+held as (
+    select p.n, p.warehouse_id, p.item_id, p.sku, p.arrives,
+           coalesce(p.required, 'infinity') as required, t.on_hand, t.reserved, t.quarantined,
+           coalesce(s.short_before, '-infinity') as cut, coalesce(s.short_available, 0) as cut_short
+      from pairs p
+      join totals t on t.item_id = p.item_id and t.warehouse_id = p.warehouse_id
+      left join stock_cells s on s.item_id = p.item_id and s.warehouse_id = p.warehouse_id
+     where t.on_hand + t.quarantined > 0),
+-- Short-dated stock before `required`: the cell's kept figure before its own
+-- cut-off, the changes not folded yet before it, and the pickable lots between
+-- the two dates (added when the cut-off is earlier, taken off when later).
 cells as (
-    select p.n, p.warehouse_id, p.sku, t.on_hand, t.reserved, t.quarantined,
-           case when p.arrives then stock_cell_short(p.item_id, p.warehouse_id, p.required) else 0 end as short
-      from pairs p join totals t on t.item_id = p.item_id and t.warehouse_id = p.warehouse_id
-     where t.on_hand + t.quarantined > 0)
+    select h.n, h.warehouse_id, h.sku, h.on_hand, h.reserved, h.quarantined,
+           case when not h.arrives then 0 else
+               h.cut_short
+               + coalesce((select sum(d.on_hand - d.reserved) from stock_cell_changes d
+                            where d.item_id = h.item_id and d.warehouse_id = h.warehouse_id
+                              and d.expires_on < h.cut), 0)
+               + coalesce((select sum(case when l.expires_on < h.required
+                                           then l.on_hand - l.reserved
+                                           else l.reserved - l.on_hand end)
+                             from stock_lots l
+                            where l.item_id = h.item_id and l.warehouse_id = h.warehouse_id
+                              and l.status = 'available' and l.on_hand > l.reserved
+                              and l.expires_on >= least(h.cut, h.required)
+                              and l.expires_on < greatest(h.cut, h.required)), 0)
+           end::int8 as short
+      from held h)
 select coalesce(array_agg(warehouse_id order by n), '{}'), coalesce(array_agg(sku order by n), '{}'),
        coalesce(array_agg(on_hand + quarantined order by n), '{}'), coalesce(array_agg(quarantined order by n), '{}'),
        coalesce(array_agg(on_hand - reserved order by n), '{}'), coalesce(array_agg(reserved order by n), '{}'),
@@ -143,6 +166,7 @@ locked as (
            greatest(l.on_hand - l.reserved, 0) as available
       from stock_lots l
      where l.id in (select lot_id from new_reservations)
+       and (l.warehouse_id, l.item_id) in (select warehouse_id, item_id from cell_takes)
        and (select count(*) from cell_rows) >= 0
      order by l.id
        for update of l),

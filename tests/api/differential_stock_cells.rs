@@ -2,7 +2,7 @@
 //! (`planner::cell_stock`, the statement of what a cell gives the planner: its totals,
 //! its short-dated stock on arrival, its usable lots in FEFO order cut at the demand),
 //! and once in SQL (`allocation::db::planner_cells` and `planner_lots`, over the totals
-//! the database keeps in `stock_cells` and `stock_cell_changes`, `stock_cell_short` and
+//! the database keeps in `stock_cells` and `stock_cell_changes`, the short-dated cut-offs and
 //! `stock_fefo_lots`).
 //! This differential property test proves they agree: on random lots (on hand, reserved,
 //! quarantined, expiry or none), changed again after they were stored, with the kept
