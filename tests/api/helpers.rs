@@ -249,9 +249,12 @@ pub async fn read(res: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
-/// Asserts `body` is a problem document with `status` naming `pointer` among its errors.
-/// How many audit events with this action the database holds.
+/// How many audit events with this action the database holds, once every committed one
+/// is chained (as the CLI chains its own: the use-case tests call no chainer).
 pub async fn audit_count(app: &TestApp, action: &str) -> i64 {
+    stockpile::audit::chain::drain(&app.pool)
+        .await
+        .expect("chain the pending events");
     sqlx::query_scalar("select count(*) from audit_events where action = $1")
         .bind(action)
         .fetch_one(&app.pool)
@@ -259,6 +262,7 @@ pub async fn audit_count(app: &TestApp, action: &str) -> i64 {
         .expect("count the audit events")
 }
 
+/// Asserts `body` is a problem document with `status` naming `pointer` among its errors.
 pub fn assert_problem(status: u16, body: &Value, expected: u16, pointer: &str) {
     assert_eq!(status, expected, "unexpected status; body: {body}");
     assert_eq!(body["status"], expected, "problem status; body: {body}");
