@@ -115,15 +115,20 @@ pub struct TestApp {
 impl TestApp {
     /// A service over a copy of the demo-data template.
     pub async fn demo() -> TestApp {
-        Self::from_template(DEMO).await
+        Self::from_template(DEMO, Settings::default()).await
+    }
+
+    /// A service with `settings` over a copy of the demo-data template.
+    pub async fn demo_with(settings: Settings) -> TestApp {
+        Self::from_template(DEMO, settings).await
     }
 
     /// A service over an empty, migrated database.
     pub async fn empty() -> TestApp {
-        Self::from_template(EMPTY).await
+        Self::from_template(EMPTY, Settings::default()).await
     }
 
-    async fn from_template(template: &str) -> TestApp {
+    async fn from_template(template: &str, settings: Settings) -> TestApp {
         let server = server().await;
         let db_name = format!("stockpile_t_{}", Uuid::new_v4().simple());
         let mut admin = PgConnection::connect_with(&server.base.clone().database("postgres"))
@@ -137,7 +142,7 @@ impl TestApp {
         admin.close().await.ok();
         let options = server.base.clone().database(&db_name);
         let pool = stockpile::db::pool(options.clone(), 8).await.expect("pool");
-        let state = stockpile::AppState::new(pool.clone(), Settings::default());
+        let state = stockpile::AppState::new(pool.clone(), settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
