@@ -100,13 +100,30 @@ async fn lock_holders(app: &TestApp) -> i64 {
 
 /// Takes the chainer's lock on a connection of the test's own, so that no service
 /// process chains: as if the chainer's process were hung. Kills the backend of the
-/// chainer that holds it, if any; the blocking lock request is then granted before the
-/// service's next attempt. Dropping the connection gives the lock back.
+/// chainer that holds it, if any, while a blocking request for the lock waits, which is
+/// then granted before the service's next attempt. Dropping the connection gives the
+/// lock back.
 async fn stop_the_chainer(app: &TestApp) -> PgConnection {
     let mut conn = PgConnection::connect_with(&app.options)
         .await
         .expect("connect");
-    if let Some(pid) = chainer_pid(app).await {
+    sqlx::query("set lock_timeout = '2s'")
+        .execute(&mut conn)
+        .await
+        .expect("lock timeout");
+    for _ in 0..20 {
+        let taken: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+            .bind(KEY)
+            .fetch_one(&mut conn)
+            .await
+            .expect("try the chainer's lock");
+        if taken {
+            return conn;
+        }
+        let Some(pid) = chainer_pid(app).await else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
         let lock = sqlx::query("select pg_advisory_lock($1)")
             .bind(KEY)
             .execute(&mut conn);
@@ -118,16 +135,11 @@ async fn stop_the_chainer(app: &TestApp) -> PgConnection {
                 .await
                 .expect("terminate the chainer");
         };
-        let (locked, ()) = tokio::join!(lock, kill);
-        locked.expect("take the chainer's lock");
-    } else {
-        sqlx::query("select pg_advisory_lock($1)")
-            .bind(KEY)
-            .execute(&mut conn)
-            .await
-            .expect("take the chainer's lock");
+        if tokio::join!(lock, kill).0.is_ok() {
+            return conn;
+        }
     }
-    conn
+    panic!("could not take the chainer's lock");
 }
 
 /// Commits `n` plain events in one transaction, named `{prefix}{i}`, without chaining.
