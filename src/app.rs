@@ -40,6 +40,9 @@ pub struct AppState {
     /// What receipts, reserve levels and allocation requests need of catalogue items (see
     /// `crate::stock::item_cache`).
     pub item_policies: Arc<crate::stock::item_cache::ItemPolicies>,
+    /// This process's audit chainer and the answers that wait on it (see
+    /// `crate::audit::chain`).
+    pub chain: Arc<crate::audit::chain::Chain>,
 }
 
 impl AppState {
@@ -56,18 +59,23 @@ impl AppState {
     }
 
     /// State over `pool` (and a [`WritePool`](crate::db::WritePool) beside it) with
-    /// `settings`. Starts the caches' change listener and the compaction of the stock
-    /// cell totals (`stock::cells`), so call it from inside the runtime.
+    /// `settings`. Starts the change listener, the audit chainer and the compaction of
+    /// the stock cell totals (`stock::cells`), so call it from inside the runtime.
     pub fn new(pool: PgPool, settings: Settings) -> Self {
         let sessions = Arc::new(crate::auth::cache::SessionCache::default());
         let item_policies = Arc::new(crate::stock::item_cache::ItemPolicies::default());
-        crate::db::changes::spawn_listener(
-            &pool,
-            vec![
-                (crate::auth::cache::CHANNEL, sessions.clone()),
-                (crate::stock::item_cache::CHANNEL, item_policies.clone()),
-            ],
-        );
+        let chain = if settings.unchained_for_benchmarks {
+            crate::audit::chain::Chain::off()
+        } else {
+            crate::audit::chain::Chain::new(settings.chain_wait)
+        };
+        let mut subscribers: Vec<crate::db::changes::Subscriber> = vec![
+            (crate::auth::cache::CHANNEL, sessions.clone()),
+            (crate::stock::item_cache::CHANNEL, item_policies.clone()),
+        ];
+        subscribers.extend(chain.subscribers());
+        crate::db::changes::spawn_listener(&pool, subscribers);
+        chain.spawn(&pool);
         crate::stock::cells::spawn_compaction(&pool);
         Self {
             writes: crate::db::WritePool::beside(&pool),
@@ -79,6 +87,7 @@ impl AppState {
             sessions,
             warehouse_ids: Arc::default(),
             item_policies,
+            chain,
         }
     }
 }
@@ -140,10 +149,15 @@ pub fn router(state: AppState) -> Router {
     let declared = crate::auth::guard::DeclaredRoles::from_spec(
         &serde_json::to_value(&spec).unwrap_or_default(),
     );
-    let api = api.route_layer(axum::middleware::from_fn_with_state(
-        (state.clone(), declared),
-        crate::auth::guard::enforce_declared_roles,
-    ));
+    let api = api
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::http::answer_when_chained,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            (state.clone(), declared),
+            crate::auth::guard::enforce_declared_roles,
+        ));
     let spec_json =
         Arc::new(serde_json::to_string_pretty(&spec).unwrap_or_else(|_| "{}".to_owned()));
     let ops = Router::new()

@@ -81,6 +81,16 @@ pub struct ServeConfig {
     /// Snapping: average speed on that last stretch, in km/h (> 0; 30 for urban streets).
     #[arg(long, env = "STOCKPILE_SNAP_SPEED_KMH", default_value_t = 30.0, value_parser = parse_speed)]
     pub snap_speed_kmh: f64,
+
+    /// For benchmarks only (`benches/load`, `BENCH_UNCHAINED=1`): answer writes without
+    /// chaining their audit events, which then stay pending. Breaks the audit trail.
+    #[arg(
+        long,
+        env = "STOCKPILE_BENCH_UNCHAINED",
+        default_value_t = false,
+        hide = true
+    )]
+    pub bench_unchained: bool,
 }
 
 fn parse_circuity(s: &str) -> Result<f64, String> {
@@ -108,6 +118,11 @@ pub struct Settings {
     pub token_ttl_hours: u32,
     /// How points off the road network join it.
     pub snap: crate::routing::SnapConfig,
+    /// How long a write's answer waits for its audit events to be chained before it is
+    /// a 503 instead (see `audit::chain`).
+    pub chain_wait: std::time::Duration,
+    /// For benchmarks only: answer writes without chaining their audit events.
+    pub unchained_for_benchmarks: bool,
 }
 
 impl Default for Settings {
@@ -116,6 +131,8 @@ impl Default for Settings {
             tz: chrono_tz::Asia::Shanghai,
             token_ttl_hours: 12,
             snap: crate::routing::SnapConfig::default(),
+            chain_wait: std::time::Duration::from_secs(10),
+            unchained_for_benchmarks: false,
         }
     }
 }

@@ -328,6 +328,7 @@ async fn user_cmd(pool: &sqlx::PgPool, command: UserCmd) -> anyhow::Result<()> {
                 .await
                 .map_err(problem)?;
             tx.commit().await?;
+            stockpile::audit::chain::drain(pool).await?;
             println!("created {} ({})", user.username, user.role.as_str());
         }
         UserCmd::Disable { username } => {
@@ -340,6 +341,7 @@ async fn user_cmd(pool: &sqlx::PgPool, command: UserCmd) -> anyhow::Result<()> {
                 .await
                 .map_err(problem)?;
             tx.commit().await?;
+            stockpile::audit::chain::drain(pool).await?;
             println!("disabled {}; their tokens are revoked", user.username);
         }
         UserCmd::List => {
@@ -493,6 +495,10 @@ async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
                 circuity: serve.snap_circuity,
                 speed_kmh: serve.snap_speed_kmh,
             },
+            // Within the request's own limit, so that a write held back by a stalled
+            // chain is answered with the chain's reason.
+            chain_wait: std::time::Duration::from_secs(serve.request_timeout_secs) * 3 / 4,
+            unchained_for_benchmarks: serve.bench_unchained,
         };
         let mut state = stockpile::AppState::new(db.pool.clone(), settings);
         if config.read_database_url.is_some() {

@@ -331,5 +331,8 @@ pub async fn load(pool: &PgPool, dir: &Path, today: NaiveDate) -> anyhow::Result
     )
     .await?;
     tx.commit().await?;
+    // No chainer runs beside the CLI (nor beside the tests' templates): chain the
+    // loader's events now, so the data leaves a verifiable trail.
+    crate::audit::chain::drain(pool).await?;
     Ok(report)
 }

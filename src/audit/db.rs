@@ -6,13 +6,12 @@ use sqlx::PgConnection;
 use super::{ChainCheck, Change, Event, Origin, Verification};
 use crate::auth::Actor;
 
-/// Records `change` in the transaction of `conn`. The event joins the hash chain when
-/// the transaction commits (migration `audit_chain_at_commit`): a deferred trigger then
-/// locks the chain head, assigns the next `seq` and computes
-/// `sha256(prev_hash || canonical JSON)` from the canonical JSON cut before `seq`, which
-/// sorts last. So no writer holds the head across a round trip, and a rollback records
-/// nothing. (An HTTP command records its event together with its idempotent answer:
-/// `audit::http::finish_command`.)
+/// Records `change` in the transaction of `conn`, as a pending event. Once the
+/// transaction commits, the chainer's next batch (`audit::chain`) assigns it the next
+/// `seq` and computes `sha256(prev_hash || canonical JSON)` from the canonical JSON cut
+/// before `seq`, which sorts last. No writer touches the chain's head, and a rollback
+/// records nothing. (An HTTP command records its event together with its idempotent
+/// answer: `audit::http::finish_command`.)
 pub async fn record(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -29,10 +28,13 @@ pub async fn record(
     Ok(())
 }
 
-/// The event that records `change`, as it goes into `audit_pending` (`seq` 0: the chain
-/// assigns it at commit). For statements that write the event themselves, beside the
-/// change it records (`stock::db::apply_checked_movements`).
+/// The event that records `change`, as it goes into `audit_pending` (`seq` 0: the
+/// chainer assigns it). For statements that write the event themselves, beside the
+/// change it records (`stock::db::apply_checked_movements`). Within an HTTP request, it
+/// also marks the request as one whose answer waits for the chain
+/// (`audit::http::answer_when_chained`).
 pub fn pending_event(actor: &Actor, origin: &Origin, change: Change<'_>) -> Event {
+    super::chain::note_recorded();
     Event {
         seq: 0,
         at: Utc::now().trunc_subsecs(6),
@@ -48,8 +50,9 @@ pub fn pending_event(actor: &Actor, origin: &Origin, change: Change<'_>) -> Even
     }
 }
 
-/// The chain position of the committed event about `entity_kind` `entity_id` (the
-/// latest, if there are several).
+/// The chain position of the chained event about `entity_kind` `entity_id` (the
+/// latest, if there are several). Call it once the event is chained
+/// (`audit::chain::drain`, or after the chainer's batch).
 pub async fn committed_seq(
     conn: &mut PgConnection,
     entity_kind: &str,
@@ -67,6 +70,9 @@ pub async fn committed_seq(
 /// Recomputes the whole chain and checks the ledger link (module docs), inside one
 /// repeatable-read, read-only transaction so concurrent writers cannot cause false
 /// alarms. Events are streamed in seq order: memory does not grow with the chain.
+/// A batch moves events from `audit_pending` to `audit_events` in one transaction, so
+/// the snapshot holds each committed event in exactly one of them: a movement whose
+/// event is still pending is audited, and the pending events are counted.
 pub async fn verify(pool: &sqlx::PgPool) -> Result<Verification, sqlx::Error> {
     use futures_util::TryStreamExt;
 
@@ -96,13 +102,16 @@ pub async fn verify(pool: &sqlx::PgPool) -> Result<Verification, sqlx::Error> {
     let mut outcome = check.finish(head.seq, &head.hash);
     let link = sqlx::query!(
         r#"select (select count(*) from stock_movements) as "movements!",
+                  (select count(*) from audit_pending) as "pending!",
                   (select min(m.id) from stock_movements m
-                    where not exists (select 1 from audit_events e where e.xact_id = m.xact_id)) as unaudited"#
+                    where not exists (select 1 from audit_events e where e.xact_id = m.xact_id)
+                      and not exists (select 1 from audit_pending p where p.xact_id = m.xact_id)) as unaudited"#
     )
     .fetch_one(&mut *tx)
     .await?;
     tx.rollback().await?;
     outcome.movements_checked = link.movements;
+    outcome.pending_events = link.pending;
     if let (true, Some(id)) = (outcome.ok, link.unaudited) {
         outcome.ok = false;
         outcome.first_broken_movement_id = Some(id);

@@ -1,10 +1,12 @@
-//! HTTP handlers for the audit trail: chain verification and the event query. Both are
-//! for auditors and admins only.
+//! HTTP handlers for the audit trail: chain verification and the event query, both for
+//! auditors and admins only; the extractor of a command's origin; and the layer that
+//! holds back a write's answer until its audit events are chained.
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::Response;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::Serialize;
@@ -209,6 +211,33 @@ pub async fn respond(
         std::ops::ControlFlow::Break(replay) => Ok(replay),
         std::ops::ControlFlow::Continue(done) => {
             finish_command(tx, actor, origin, done.change, status, done.answer).await
+        }
+    }
+}
+
+/// Holds back the answer of a write until its audit events are in the chain, so that no
+/// change is acknowledged before it is in the verified trail (`audit::chain`). It waits
+/// on every successful answer to a request that is not safe by its method (a command,
+/// or a replay of one's stored answer, whose event another request may have committed
+/// moments ago), and on every answer whose handler recorded an event, whatever its
+/// status (an export; a refused sign-in, which records the refusal). Other refusals and
+/// errors pass at once: they acknowledge nothing. When the chain does not take the
+/// events within its limit, the answer is a 503 instead.
+pub async fn answer_when_chained(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let writes = !req.method().is_safe();
+    let (response, recorded) = super::chain::watch_recording(next.run(req)).await;
+    if !(recorded || writes && response.status().is_success()) {
+        return response;
+    }
+    match state.chain.wait_chained(&state.pool).await {
+        Ok(()) => response,
+        Err(err) => {
+            tracing::warn!(%err, "a write's audit event was not chained in time");
+            err.into_response()
         }
     }
 }

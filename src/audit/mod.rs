@@ -1,19 +1,33 @@
-//! The tamper-evident audit trail: every state change appends one event, in the same
-//! transaction, to a hash chain with a gapless sequence.
+//! The tamper-evident audit trail: every state change records one event, in the same
+//! transaction, and the events form a hash chain with a gapless sequence.
 //!
 //! `hash = sha256(prev_hash || canonical_json(event))`, where the canonical JSON has
 //! sorted keys and no insignificant white space, and `at` is RFC 3339 UTC with
 //! microseconds. Anyone holding the rows can recompute the chain.
 //!
+//! # How an event joins the chain
+//!
+//! A transaction records its events in `audit_pending` ([`db::record`], or the one
+//! statement of a command) and commits without touching the chain. A chainer, one at a
+//! time across every process, then moves all committed pending events into
+//! `audit_events` in one batch, assigning `seq` in pending-id order and computing each
+//! hash in the database ([`chain`]). A write is answered only once its events are
+//! chained, so an acknowledged change is always in the verified chain; a change whose
+//! answer was lost (a crash between its commit and its batch) is chained by the next
+//! batch.
+//!
 //! # How ledger movements link to audit events
 //!
 //! Every ledger row and every audit event records the id of the transaction that wrote
-//! it (`xact_id`, filled in by the database: see the `transaction_links` migration). An
-//! audit event is written in the same transaction as the change it records, so each
-//! movement's transaction must hold at least one audit event. Verification ([`db::verify`])
-//! reports the first movement whose transaction has none: stock moved behind the audit
-//! trail's back. No module has to remember to name its movements for this to hold.
+//! it (`xact_id`, filled in by the database: see the `transaction_links` migration; a
+//! pending event keeps its writer's id when it is chained). An audit event is written in
+//! the same transaction as the change it records, so each movement's transaction must
+//! hold at least one audit event, chained or still pending. Verification
+//! ([`db::verify`]) reports the first movement whose transaction has none: stock moved
+//! behind the audit trail's back. No module has to remember to name its movements for
+//! this to hold.
 
+pub mod chain;
 pub mod db;
 pub mod http;
 
@@ -56,7 +70,8 @@ impl Event {
 
     /// The canonical JSON up to the value of `seq`, which sorts last of the keys:
     /// `canonical_json()` is this text, then `seq` in decimal, then `}`. It lets the
-    /// database compute the hash in the statement that assigns `seq` ([`db::record`]).
+    /// database compute the hash in the statement that assigns `seq` (the batch of
+    /// [`chain`]).
     pub fn canonical_json_head(&self) -> String {
         let mut text = self.canonical_json_with_seq(0);
         debug_assert!(text.ends_with(r#","seq":0}"#), "seq must sort last");
@@ -95,7 +110,7 @@ impl Event {
 
     /// The event as it goes into `audit_pending`: one jsonb value keyed by column name,
     /// which the table's `audit_pending_expand` trigger spreads over the columns (`canon`
-    /// is [`Self::canonical_json_head`]; the chain assigns `seq` at commit). Every
+    /// is [`Self::canonical_json_head`]; the chainer assigns `seq`). Every
     /// statement that records an event binds this one value.
     pub fn pending_json(&self) -> Value {
         let mut fields = self.fields();
@@ -173,6 +188,10 @@ pub struct Verification {
     pub movements_checked: i64,
     /// The first ledger movement without exactly one audit event naming it.
     pub first_broken_movement_id: Option<i64>,
+    /// Events committed but not yet chained (the chainer takes them within
+    /// milliseconds). They are not part of the chain checked; their transactions'
+    /// movements count as audited.
+    pub pending_events: i64,
 }
 
 /// Recomputes the chain one event at a time, in seq order, in constant memory.
@@ -291,6 +310,7 @@ impl ChainCheck {
             reason: broken.map(|b| b.1),
             movements_checked: 0,
             first_broken_movement_id: None,
+            pending_events: 0,
         }
     }
 }

@@ -137,6 +137,9 @@ pub async fn start(
     )
     .await?;
     tx.commit().await?;
+    // The manifest names the export's own event by its place in the chain: chain it
+    // now (beside a running chainer, this queues on the chain's head like it).
+    crate::audit::chain::drain(pool).await?;
 
     // With a replica (`--read-database-url`), the rows are read there, once it has
     // replayed the export's own event: the manifest then names that event and a chain

@@ -1716,7 +1716,8 @@ async fn the_one_statement_reservation_writes_nothing_when_the_plan_no_longer_ho
     let count = || async {
         let n: (i64, i64, i64) = sqlx::query_as(
             "select (select count(*) from allocation_requests), (select count(*) from stock_movements),
-                    (select count(*) from audit_events where action = 'allocation.request')",
+                    (select count(*) from audit_events where action = 'allocation.request')
+                    + (select count(*) from audit_pending where action = 'allocation.request')",
         )
         .fetch_one(&app.pool)
         .await

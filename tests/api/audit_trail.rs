@@ -16,7 +16,8 @@ use crate::helpers::{TestApp, assert_problem};
 
 // ---------------------------------------------------------------- helpers
 
-/// Appends `n` plain events (no stock moved) with `audit::db::record`, as a module would.
+/// Appends `n` plain events (no stock moved) with `audit::db::record`, as a module would,
+/// and chains them, as the CLI does.
 async fn add_events(app: &TestApp, n: usize) {
     let mut tx = app.pool.begin().await.expect("begin");
     for i in 0..n {
@@ -36,6 +37,7 @@ async fn add_events(app: &TestApp, n: usize) {
         .expect("record");
     }
     tx.commit().await.expect("commit");
+    audit::chain::drain(&app.pool).await.expect("chain");
 }
 
 /// Runs `sql` as the superuser with the append-only triggers disabled.
@@ -1809,11 +1811,12 @@ async fn an_events_json_fills_every_column_of_the_pending_row_and_names_no_other
         .cloned()
         .collect();
 
-    // Act: the columns the expansion trigger fills (all but the row's own id and the
-    // `event` column it empties).
+    // Act: the columns the expansion trigger fills (all but the row's own id, the
+    // `event` column it empties and the writer's transaction id, which the database
+    // fills in).
     let columns: BTreeSet<String> = sqlx::query_scalar::<_, String>(
         "select column_name::text from information_schema.columns
-          where table_name = 'audit_pending' and column_name not in ('id', 'event')",
+          where table_name = 'audit_pending' and column_name not in ('id', 'event', 'xact_id')",
     )
     .fetch_all(&app.pool)
     .await

@@ -198,11 +198,12 @@ async fn store(pool: &PgPool, warehouses: &[Uuid], case: &Case, n: usize) -> Sto
 }
 
 /// What the database holds that a write would change: requests, ledger rows, request
-/// events, and Σ reserved over the case's lots.
+/// events (chained or still pending), and Σ reserved over the case's lots.
 async fn fingerprint(pool: &PgPool, lots: &[Uuid]) -> (i64, i64, i64, i64) {
     sqlx::query_as(
         "select (select count(*) from allocation_requests), (select count(*) from stock_movements),
-                (select count(*) from audit_events where action = 'allocation.request'),
+                (select count(*) from audit_events where action = 'allocation.request')
+                + (select count(*) from audit_pending where action = 'allocation.request'),
                 (select coalesce(sum(reserved), 0)::int8 from stock_lots where id = any($1))",
     )
     .bind(lots)

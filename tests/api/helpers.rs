@@ -115,15 +115,20 @@ pub struct TestApp {
 impl TestApp {
     /// A service over a copy of the demo-data template.
     pub async fn demo() -> TestApp {
-        Self::from_template(DEMO).await
+        Self::from_template(DEMO, Settings::default()).await
+    }
+
+    /// A service with `settings` over a copy of the demo-data template.
+    pub async fn demo_with(settings: Settings) -> TestApp {
+        Self::from_template(DEMO, settings).await
     }
 
     /// A service over an empty, migrated database.
     pub async fn empty() -> TestApp {
-        Self::from_template(EMPTY).await
+        Self::from_template(EMPTY, Settings::default()).await
     }
 
-    async fn from_template(template: &str) -> TestApp {
+    async fn from_template(template: &str, settings: Settings) -> TestApp {
         let server = server().await;
         let db_name = format!("stockpile_t_{}", Uuid::new_v4().simple());
         let mut admin = PgConnection::connect_with(&server.base.clone().database("postgres"))
@@ -137,7 +142,7 @@ impl TestApp {
         admin.close().await.ok();
         let options = server.base.clone().database(&db_name);
         let pool = stockpile::db::pool(options.clone(), 8).await.expect("pool");
-        let state = stockpile::AppState::new(pool.clone(), Settings::default());
+        let state = stockpile::AppState::new(pool.clone(), settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -249,9 +254,12 @@ pub async fn read(res: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
-/// Asserts `body` is a problem document with `status` naming `pointer` among its errors.
-/// How many audit events with this action the database holds.
+/// How many audit events with this action the database holds, once every committed one
+/// is chained (as the CLI chains its own: the use-case tests call no chainer).
 pub async fn audit_count(app: &TestApp, action: &str) -> i64 {
+    stockpile::audit::chain::drain(&app.pool)
+        .await
+        .expect("chain the pending events");
     sqlx::query_scalar("select count(*) from audit_events where action = $1")
         .bind(action)
         .fetch_one(&app.pool)
@@ -259,6 +267,7 @@ pub async fn audit_count(app: &TestApp, action: &str) -> i64 {
         .expect("count the audit events")
 }
 
+/// Asserts `body` is a problem document with `status` naming `pointer` among its errors.
 pub fn assert_problem(status: u16, body: &Value, expected: u16, pointer: &str) {
     assert_eq!(status, expected, "unexpected status; body: {body}");
     assert_eq!(body["status"], expected, "problem status; body: {body}");

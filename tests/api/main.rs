@@ -1,6 +1,7 @@
 //! API integration tests: one binary, a real PostgreSQL, a real server per test.
 
 mod allocation;
+mod audit_chain;
 mod audit_trail;
 mod auth;
 mod cluster;

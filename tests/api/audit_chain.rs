@@ -1,0 +1,499 @@
+//! Group chaining (`audit::chain`): one chainer at a time across processes, a chainer
+//! killed mid-batch, events committed while no chainer runs, and the rule that a write
+//! is never answered before its event is chained.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+use stockpile::audit::{self, Change, Origin};
+use stockpile::auth::Actor;
+use stockpile::config::Settings;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, assert_problem, read};
+
+// ---------------------------------------------------------------- helpers
+
+const KEY: i64 = audit::chain::LOCK_KEY;
+
+fn incident_body(name: &str) -> Value {
+    json!({"name": name, "kind": "flood",
+           "point": {"lat": 22.46, "lon": 113.03}, "population": 1200})
+}
+
+/// Evaluates `$found` (an `Option`, with `.await`s) every 20 ms until it is `Some`, and
+/// yields its value; panics after 10 s saying what it waited for.
+macro_rules! wait_for {
+    ($what:expr, $found:expr) => {{
+        let mut found = None;
+        for _ in 0..500 {
+            found = $found;
+            if found.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        found.unwrap_or_else(|| panic!("timed out waiting until {}", $what))
+    }};
+}
+
+/// Waits until `$cond` (a `bool`, with `.await`s) holds.
+macro_rules! wait_until {
+    ($what:expr, $cond:expr) => {
+        wait_for!($what, ($cond).then_some(()))
+    };
+}
+
+async fn scalar(app: &TestApp, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+async fn pending(app: &TestApp) -> i64 {
+    scalar(app, "select count(*) from audit_pending").await
+}
+
+async fn head_seq(app: &TestApp) -> i64 {
+    scalar(app, "select seq from audit_chain_head").await
+}
+
+/// The backend that holds the chainer's advisory lock in the test database, if any.
+async fn chainer_pid(app: &TestApp) -> Option<i32> {
+    sqlx::query_scalar(
+        "select l.pid from pg_locks l join pg_database d on d.oid = l.database
+          where l.locktype = 'advisory' and l.granted and d.datname = current_database()
+            and (l.classid::int8 << 32 | l.objid::int8) = $1",
+    )
+    .bind(KEY)
+    .fetch_optional(&app.pool)
+    .await
+    .expect("lock holder")
+}
+
+/// How many chainers' connections the test database has.
+async fn chainers_connected(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_stat_activity
+          where application_name = $1 and datname = current_database()",
+    )
+    .bind(audit::chain::APPLICATION_NAME)
+    .fetch_one(&app.pool)
+    .await
+    .expect("activity")
+}
+
+/// How many backends hold the chainer's lock (at most one, ever).
+async fn lock_holders(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_locks l join pg_database d on d.oid = l.database
+          where l.locktype = 'advisory' and l.granted and d.datname = current_database()
+            and (l.classid::int8 << 32 | l.objid::int8) = $1",
+    )
+    .bind(KEY)
+    .fetch_one(&app.pool)
+    .await
+    .expect("lock holders")
+}
+
+/// Takes the chainer's lock on a connection of the test's own, so that no service
+/// process chains: as if the chainer's process were hung. Kills the backend of the
+/// chainer that holds it, if any, while a blocking request for the lock waits, which is
+/// then granted before the service's next attempt. Dropping the connection gives the
+/// lock back.
+async fn stop_the_chainer(app: &TestApp) -> PgConnection {
+    let mut conn = PgConnection::connect_with(&app.options)
+        .await
+        .expect("connect");
+    sqlx::query("set lock_timeout = '2s'")
+        .execute(&mut conn)
+        .await
+        .expect("lock timeout");
+    for _ in 0..20 {
+        let taken: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+            .bind(KEY)
+            .fetch_one(&mut conn)
+            .await
+            .expect("try the chainer's lock");
+        if taken {
+            return conn;
+        }
+        let Some(pid) = chainer_pid(app).await else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        let lock = sqlx::query("select pg_advisory_lock($1)")
+            .bind(KEY)
+            .execute(&mut conn);
+        let kill = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            sqlx::query("select pg_terminate_backend($1)")
+                .bind(pid)
+                .execute(&app.pool)
+                .await
+                .expect("terminate the chainer");
+        };
+        if tokio::join!(lock, kill).0.is_ok() {
+            return conn;
+        }
+    }
+    panic!("could not take the chainer's lock");
+}
+
+/// Commits `n` plain events in one transaction, named `{prefix}{i}`, without chaining.
+async fn commit_events(app: &TestApp, prefix: &str, n: usize) {
+    let mut tx = app.pool.begin().await.expect("begin");
+    for i in 0..n {
+        audit::db::record(
+            &mut tx,
+            &Actor::system(),
+            &Origin::cli(),
+            Change {
+                action: "test.event",
+                entity_kind: "test",
+                entity_id: format!("{prefix}{i}"),
+                before: None,
+                after: Some(json!({ "i": i })),
+            },
+        )
+        .await
+        .expect("record");
+    }
+    tx.commit().await.expect("commit");
+}
+
+async fn verify(app: &TestApp) -> Value {
+    let auditor = app.token("auditor", &[]).await;
+    let (status, body) = app.get("/api/v1/audit/verify", &auditor).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// The seqs of chained events about `entity_kind` whose id starts with `prefix`.
+async fn seqs_of(app: &TestApp, entity_kind: &str, prefix: &str) -> Vec<i64> {
+    sqlx::query_scalar(
+        "select seq from audit_events where entity_kind = $1 and starts_with(entity_id, $2)
+          order by seq",
+    )
+    .bind(entity_kind)
+    .bind(prefix)
+    .fetch_all(&app.pool)
+    .await
+    .expect("seqs")
+}
+
+/// Asserts the chain is gapless from 1 to its head, with every seq once.
+async fn assert_gapless(app: &TestApp) {
+    let (events, distinct, max): (i64, i64, Option<i64>) =
+        sqlx::query_as("select count(*), count(distinct seq), max(seq) from audit_events")
+            .fetch_one(&app.pool)
+            .await
+            .expect("chain shape");
+    let head = head_seq(app).await;
+    assert_eq!((events, distinct, max), (head, head, Some(head)));
+}
+
+// ---------------------------------------------------------------- tests
+
+#[tokio::test]
+async fn a_write_committed_while_the_chainer_is_down_is_answered_only_once_it_is_chained() {
+    // Arrange: a request id to find the write's event by, and no chainer running.
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let request_id = Uuid::new_v4().to_string();
+    let lock = stop_the_chainer(&app).await;
+    let send = app
+        .client
+        .post(app.url("/api/v1/incidents"))
+        .bearer_auth(&dispatcher)
+        .header("x-request-id", &request_id)
+        .json(&incident_body("Flood, Jiangmen (chainer down)"))
+        .send();
+    let answer = tokio::spawn(async move { read(send.await.expect("send")).await });
+    let events_of = |table: &'static str| {
+        let (pool, request_id) = (app.pool.clone(), request_id.clone());
+        async move {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                "select count(*) from {table} where request_id = $1"
+            )))
+            .bind(request_id)
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+        }
+    };
+
+    // Act 1: the change commits, and its event waits, pending.
+    wait_until!("the write commits", events_of("audit_pending").await == 1);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    // Assert 1: no answer yet, and nothing chained.
+    assert!(
+        !answer.is_finished(),
+        "answered before its event was chained"
+    );
+    assert_eq!(events_of("audit_events").await, 0);
+
+    // Act 2: the chainer is back (the service's own takes the lock).
+    lock.close().await.expect("release the lock");
+    let (status, body) = tokio::time::timeout(Duration::from_secs(10), answer)
+        .await
+        .expect("answered once the chain resumes")
+        .expect("the request task");
+
+    // Assert 2: answered, and by then chained.
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(events_of("audit_events").await, 1);
+    assert_eq!(events_of("audit_pending").await, 0);
+    assert_eq!(verify(&app).await["ok"], true);
+}
+
+#[tokio::test]
+async fn a_write_the_chain_does_not_take_in_time_is_a_503_and_its_retry_replays_once_chained() {
+    // Arrange: writes wait for the chain at most 300 ms, and no chainer runs.
+    let app = TestApp::demo_with(Settings {
+        chain_wait: Duration::from_millis(300),
+        ..Settings::default()
+    })
+    .await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let body = incident_body("Flood, Jiangmen (retried)");
+    let lock = stop_the_chainer(&app).await;
+
+    // Act 1
+    let (status, problem) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/incidents",
+            &dispatcher,
+            &body,
+            Some("chain-503"),
+        )
+        .await;
+
+    // Assert 1: not acknowledged, though committed.
+    assert_problem(status, &problem, 503, "");
+    assert_eq!(pending(&app).await, 1);
+
+    // Act 2: the chain resumes; the client retries with its key.
+    lock.close().await.expect("release the lock");
+    wait_until!("the chain takes the event", pending(&app).await == 0);
+    let (status, answer) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/incidents",
+            &dispatcher,
+            &body,
+            Some("chain-503"),
+        )
+        .await;
+
+    // Assert 2: the stored answer, and one event for one incident.
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(
+        scalar(
+            &app,
+            "select count(*) from audit_events where action = 'incident.create'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(verify(&app).await["ok"], true);
+}
+
+#[tokio::test]
+async fn a_chainer_killed_mid_batch_rolls_back_and_the_next_one_chains_every_event_once() {
+    // Arrange: two service processes (the test's server and a second state), one of
+    // whose chainers leads, and a transaction that holds the seq the batch will give
+    // its second event, so the batch stops there, having written its first.
+    let app = TestApp::demo().await;
+    let second_pool = stockpile::db::pool(app.options.clone(), 2)
+        .await
+        .expect("pool");
+    let _second = stockpile::AppState::new(second_pool, Settings::default());
+    wait_until!("a chainer leads", chainer_pid(&app).await.is_some());
+    let head = head_seq(&app).await;
+    let mut blocker = app.pool.begin().await.expect("begin");
+    sqlx::query(
+        "insert into audit_events (seq, at, actor_id, actor_username, action, entity_kind,
+                                   entity_id, prev_hash, hash)
+         values ($1, now(), '00000000-0000-0000-0000-000000000001', 'system', 'test.block',
+                 'test', 'block', '', '')",
+    )
+    .bind(head + 2)
+    .execute(&mut *blocker)
+    .await
+    .expect("hold a seq");
+    commit_events(&app, "mid-batch-", 3).await;
+    let stuck: i32 = wait_for!(
+        "the batch stops at the held seq",
+        sqlx::query_scalar(
+            "select a.pid from pg_stat_activity a
+              where a.application_name = $1 and a.datname = current_database()
+                and a.wait_event_type = 'Lock' and a.query like '%audit_chain_batch%'",
+        )
+        .bind(audit::chain::APPLICATION_NAME)
+        .fetch_optional(&app.pool)
+        .await
+        .expect("activity")
+    );
+    assert_eq!(chainer_pid(&app).await, Some(stuck));
+
+    // Act: the chainer dies mid-batch, then the seq is free again.
+    sqlx::query("select pg_terminate_backend($1)")
+        .bind(stuck)
+        .execute(&app.pool)
+        .await
+        .expect("terminate");
+    blocker.rollback().await.expect("rollback");
+    wait_until!(
+        "another chainer chains the events",
+        pending(&app).await == 0
+    );
+
+    // Assert: each event once, right after the old head, no gap; a chainer leads again.
+    assert_eq!(
+        seqs_of(&app, "test", "mid-batch-").await,
+        vec![head + 1, head + 2, head + 3]
+    );
+    assert_gapless(&app).await;
+    assert_eq!(verify(&app).await["ok"], true);
+    wait_until!(
+        "a chainer leads again",
+        chainer_pid(&app).await.is_some_and(|pid| pid != stuck)
+    );
+}
+
+#[tokio::test]
+async fn chainers_started_at_once_elect_one_and_every_event_is_chained_once_without_gaps() {
+    // Arrange: three service processes start their chainers at once (the test's server
+    // and two more states), beside writers that also chain directly, as the CLI does.
+    let app = TestApp::demo().await;
+    let mut others = Vec::new();
+    for _ in 0..2 {
+        let pool = stockpile::db::pool(app.options.clone(), 2)
+            .await
+            .expect("pool");
+        others.push(stockpile::AppState::new(pool, Settings::default()));
+    }
+    wait_until!(
+        "three chainers are connected and one leads",
+        chainers_connected(&app).await == 3 && chainer_pid(&app).await.is_some()
+    );
+    let head = head_seq(&app).await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+
+    // Act: 4 writers × 25 events, each chained directly at once, and 20 writes through
+    // the service, all concurrently.
+    let direct = (0..4).map(|w| {
+        let app = &app;
+        async move {
+            for i in 0..25 {
+                commit_events(app, &format!("w{w}-{i}-"), 1).await;
+                audit::chain::drain(&app.pool).await.expect("chain");
+            }
+        }
+    });
+    let through_http = (0..20).map(|i| {
+        let (app, dispatcher) = (&app, &dispatcher);
+        async move {
+            let (status, body) = app
+                .post(
+                    "/api/v1/incidents",
+                    dispatcher,
+                    &incident_body(&format!("Flood {i}")),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+        }
+    });
+    tokio::join!(
+        futures_util::future::join_all(direct),
+        futures_util::future::join_all(through_http)
+    );
+
+    // Assert: one chainer ever holds the lock; 120 new events, each once, no gap.
+    assert_eq!(lock_holders(&app).await, 1);
+    assert_eq!(pending(&app).await, 0);
+    assert_eq!(head_seq(&app).await, head + 120);
+    let direct_events: (i64, i64) = sqlx::query_as(
+        "select count(*), count(distinct entity_id) from audit_events where action = 'test.event'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("events");
+    assert_eq!(direct_events, (100, 100));
+    assert_eq!(
+        scalar(
+            &app,
+            "select count(*) from audit_events where action = 'incident.create'"
+        )
+        .await,
+        20
+    );
+    assert_gapless(&app).await;
+    assert_eq!(verify(&app).await["ok"], true);
+}
+
+#[tokio::test]
+async fn events_left_pending_by_a_crash_count_as_audited_and_are_chained_by_the_next_chainer() {
+    // Arrange: no chainer runs; a process commits a ledger movement with its event,
+    // then dies before any chainer takes it.
+    let app = TestApp::demo().await;
+    let lock = stop_the_chainer(&app).await;
+    let mut tx = app.pool.begin().await.expect("begin");
+    let movement: i64 = sqlx::query_scalar(
+        "insert into stock_movements (lot_id, kind, qty, reason, actor_id)
+         select id, 'adjustment', 1, 'found on the shelf', '00000000-0000-0000-0000-000000000001'
+           from stock_lots order by id limit 1
+         returning id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("movement");
+    audit::db::record(
+        &mut tx,
+        &Actor::system(),
+        &Origin::cli(),
+        Change {
+            action: "stock.adjustment",
+            entity_kind: "movement",
+            entity_id: movement.to_string(),
+            before: None,
+            after: Some(json!({ "qty": 1 })),
+        },
+    )
+    .await
+    .expect("record");
+    tx.commit().await.expect("commit");
+
+    // Act 1
+    let meanwhile = verify(&app).await;
+
+    // Assert 1: the movement is audited by its pending event, which is counted.
+    assert_eq!(meanwhile["ok"], true, "{meanwhile}");
+    assert_eq!(meanwhile["pending_events"], 1, "{meanwhile}");
+    assert_eq!(meanwhile["first_broken_movement_id"], Value::Null);
+
+    // Act 2: a chainer starts.
+    lock.close().await.expect("release the lock");
+    wait_until!("the chainer takes the event", pending(&app).await == 0);
+
+    // Assert 2: chained, in the movement's transaction, and the chain verifies.
+    let linked: bool = sqlx::query_scalar(
+        "select e.xact_id = m.xact_id from audit_events e, stock_movements m
+          where e.action = 'stock.adjustment' and e.entity_id = $1 and m.id = $2",
+    )
+    .bind(movement.to_string())
+    .bind(movement)
+    .fetch_one(&app.pool)
+    .await
+    .expect("link");
+    assert!(linked, "the event keeps its writer's transaction id");
+    let after = verify(&app).await;
+    assert_eq!(after["ok"], true, "{after}");
+    assert_eq!(after["pending_events"], 0, "{after}");
+    assert_gapless(&app).await;
+}
