@@ -1167,6 +1167,44 @@ async fn server_with(app: &TestApp, settings: stockpile::config::Settings) -> St
     format!("http://{addr}")
 }
 
+/// `clients` concurrent requests of 7 units of `sku`, alternating between the servers of
+/// `bases`, client i at `priority(i)`; each must be answered 201. Returns Σ reserved.
+async fn request_seven_each(
+    bases: &[String],
+    incident: &str,
+    token: &str,
+    sku: &'static str,
+    clients: usize,
+    priority: fn(usize) -> &'static str,
+) -> i64 {
+    let mut tasks = Vec::new();
+    for i in 0..clients {
+        let url = format!(
+            "{}/api/v1/incidents/{incident}/requests",
+            bases[i % bases.len()]
+        );
+        let token = token.to_owned();
+        let priority = priority(i);
+        tasks.push(tokio::spawn(async move {
+            let res = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"priority": priority, "lines": [{"sku": sku, "qty": 7}]}))
+                .send()
+                .await
+                .expect("send");
+            crate::helpers::read(res).await
+        }));
+    }
+    let mut answered = 0i64;
+    for t in tasks {
+        let (status, out) = t.await.expect("task");
+        assert_eq!(status, 201, "{out}");
+        answered += out["lines"][0]["reserved"].as_i64().expect("reserved");
+    }
+    answered
+}
+
 #[tokio::test]
 async fn concurrent_requests_on_two_servers_never_reserve_more_than_the_stock() {
     // Arrange
@@ -1183,28 +1221,10 @@ async fn concurrent_requests_on_two_servers_never_reserve_more_than_the_stock() 
 
     // Act: 32 clients, half on each server, each asking for 7 of 100 units (90 drawable for
     // normal requests, all 100 for critical ones).
-    let mut tasks = Vec::new();
-    for i in 0..32 {
-        let url = format!("{}/api/v1/incidents/{incident}/requests", bases[i % 2]);
-        let token = dispatcher.clone();
-        let priority = if i % 4 == 0 { "critical" } else { "normal" };
-        tasks.push(tokio::spawn(async move {
-            let res = reqwest::Client::new()
-                .post(url)
-                .bearer_auth(token)
-                .json(&json!({"priority": priority, "lines": [{"sku": "TEST-SCARCE", "qty": 7}]}))
-                .send()
-                .await
-                .expect("send");
-            crate::helpers::read(res).await
-        }));
-    }
-    let mut answered = 0i64;
-    for t in tasks {
-        let (status, out) = t.await.expect("task");
-        assert_eq!(status, 201, "{out}");
-        answered += out["lines"][0]["reserved"].as_i64().expect("reserved");
-    }
+    let answered = request_seven_each(&bases, &incident, &dispatcher, "TEST-SCARCE", 32, |i| {
+        if i % 4 == 0 { "critical" } else { "normal" }
+    })
+    .await;
 
     // Assert
     let total: i64 = sqlx::query_scalar("select sum(reserved)::bigint from stock_lots l join items i on i.id = l.item_id where i.sku = 'TEST-SCARCE'")
@@ -1258,28 +1278,10 @@ async fn concurrent_requests_on_a_cell_of_many_lots_keep_its_reserve_floor_exact
     let bases = [format!("http://{}", app.addr), other];
 
     // Act: 24 clients, half on each server, each asking for 7 at priority normal or high.
-    let mut tasks = Vec::new();
-    for i in 0..24 {
-        let url = format!("{}/api/v1/incidents/{incident}/requests", bases[i % 2]);
-        let token = dispatcher.clone();
-        let priority = if i % 2 == 0 { "normal" } else { "high" };
-        tasks.push(tokio::spawn(async move {
-            let res = reqwest::Client::new()
-                .post(url)
-                .bearer_auth(token)
-                .json(&json!({"priority": priority, "lines": [{"sku": "TEST-FLOOR", "qty": 7}]}))
-                .send()
-                .await
-                .expect("send");
-            crate::helpers::read(res).await
-        }));
-    }
-    let mut answered = 0i64;
-    for t in tasks {
-        let (status, out) = t.await.expect("task");
-        assert_eq!(status, 201, "{out}");
-        answered += out["lines"][0]["reserved"].as_i64().expect("reserved");
-    }
+    let answered = request_seven_each(&bases, &incident, &dispatcher, "TEST-FLOOR", 24, |i| {
+        if i % 2 == 0 { "normal" } else { "high" }
+    })
+    .await;
 
     // Assert: exactly what the floor leaves drawable was reserved, no more, the answers
     // say so, and the FEFO order held (the earliest-expiring lots were drawn).
