@@ -304,7 +304,7 @@ pub fn shipment_views(ships: Vec<ShipmentRow>, lines: Vec<ShipmentLineRow>) -> V
 impl RequestView {
     /// What the audit trail keeps of a request: what was asked and what stock it holds.
     /// The planner's explanation stays on the request lines, out of the audit chain, to
-    /// keep events small (every one is hashed at commit, under the chain-head lock).
+    /// keep events small (every one is hashed by the chainer, under the chain-head lock).
     pub fn audit_summary(&self) -> Value {
         serde_json::json!({
             "id": self.id,
