@@ -34,9 +34,12 @@
 -- reserved, where on_hand and reserved are over the cell's non-quarantined lots and
 -- quarantined is the on_hand of its quarantined lots (their reservations count nowhere).
 
+-- No foreign keys: a row exists because a lot of that item and warehouse does, and the
+-- lots have them. (Keys here would also put the table in every truncate cascade from
+-- items or warehouses, where the compaction's locks could deadlock with the truncate.)
 create table stock_cells (
-    item_id uuid not null references items (id),
-    warehouse_id uuid not null references warehouses (id),
+    item_id uuid not null,
+    warehouse_id uuid not null,
     on_hand bigint not null default 0,
     reserved bigint not null default 0,
     quarantined bigint not null default 0,
