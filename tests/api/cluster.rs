@@ -331,14 +331,16 @@ async fn serve_restarts_its_private_cluster_after_a_kill_9_of_the_postmaster_and
     // Assert: while the database was down every answer was a 503 problem saying when to
     // retry; the service came back by itself, with a new postmaster; the acknowledged
     // issue is there once and replays, and the retried one was done once.
+    //
+    // Whether the clerk sees a 503 first depends on timing, and both outcomes are right:
+    // a request that finds the old connections gone is refused at once, but one that
+    // opens a new connection while the restarted server is coming up (its socket
+    // refuses, or it answers "starting up") waits inside the pool's acquire timeout and
+    // is then served. Either way the second issue is done exactly once (checked below).
     eprintln!(
         "healed {} ms after kill -9, after {} refusals",
         healed.as_millis(),
         refusals.len()
-    );
-    assert!(
-        !refusals.is_empty(),
-        "the first retry found the database down"
     );
     for (status, body, content_type, retry_after) in &refusals {
         assert_eq!(*status, 503, "{body}");
