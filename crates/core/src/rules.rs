@@ -163,6 +163,15 @@ pub fn lot_usable(lot: &LotState, required: Option<NaiveDate>) -> Result<i64, Sk
     }
 }
 
+/// What a lot counts toward its cell's reserve level on `today`: its available stock if it
+/// is not quarantined and is still usable for the item's `min_remaining_days` from
+/// `today` (or never expires); otherwise nothing. Expired and short-dated stock is on the
+/// shelf but is no reserve: it would not serve the emergency the level is kept for.
+/// Readiness, replenishment, rotation and every reserve floor measure a cell by this.
+pub fn level_stock(lot: &LotState, today: NaiveDate, min_remaining_days: i32) -> i64 {
+    lot_usable(lot, required_expiry(today, min_remaining_days)).unwrap_or(0)
+}
+
 /// How much of a cell's usable stock a draw may take: all of it for a critical request,
 /// otherwise only what leaves `level` (negative counts as 0) of `available` behind.
 /// `usable` is what the draw could use (see [`lot_usable`]); `available` is Σ

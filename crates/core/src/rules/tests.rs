@@ -162,3 +162,46 @@ fn a_lot_is_usable_through_its_expiry_date_and_expired_the_day_after() {
     assert!(expired(Some(day("2026-11-26")), day("2026-11-27")));
     assert!(!expired(None, day("2026-11-27")));
 }
+
+#[test]
+fn only_usable_stock_counts_toward_a_reserve_level() {
+    let today = NaiveDate::from_ymd_opt(2026, 12, 6).expect("date");
+    let state = |expires_on: Option<NaiveDate>, reserved: i64, quarantined: bool| LotState {
+        id: uuid(1),
+        warehouse_id: uuid(100),
+        sku: "WATER-BOTTLED".into(),
+        lot_code: "L1".into(),
+        expires_on,
+        on_hand: 100,
+        reserved,
+        quarantined,
+    };
+    let day = |d: u64| today.checked_add_days(Days::new(d));
+    assert_eq!(level_stock(&state(None, 0, false), today, 30), 100);
+    assert_eq!(
+        level_stock(&state(None, 40, false), today, 30),
+        60,
+        "reserved stock is promised away"
+    );
+    assert_eq!(level_stock(&state(day(30), 0, false), today, 30), 100);
+    assert_eq!(
+        level_stock(&state(day(29), 0, false), today, 30),
+        0,
+        "short-dated"
+    );
+    assert_eq!(
+        level_stock(
+            &state(today.checked_sub_days(Days::new(1)), 0, false),
+            today,
+            0
+        ),
+        0,
+        "expired"
+    );
+    assert_eq!(level_stock(&state(Some(today), 0, false), today, 0), 100);
+    assert_eq!(
+        level_stock(&state(None, 0, true), today, 0),
+        0,
+        "quarantined"
+    );
+}
