@@ -211,6 +211,7 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
             warehouse_id: vec![b.warehouse],
             item_id: vec![item_id],
             qty: vec![1],
+            counted_on: Some(chrono::Utc::now().date_naive()),
         },
         true,
         &event,

@@ -148,8 +148,8 @@ pub async fn planner_cells(
     let r = sqlx::query!(
         r#"with
          pairs as (
-             select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::date[])
-                        with ordinality as t(warehouse_id, item_id, sku, arrives, required, n)),
+             select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::date[], $6::date[])
+                        with ordinality as t(warehouse_id, item_id, sku, arrives, required, counted_from, n)),
          totals as (
              select item_id, warehouse_id, sum(on_hand)::int8 as on_hand, sum(reserved)::int8 as reserved,
                     sum(quarantined)::int8 as quarantined
@@ -161,31 +161,19 @@ pub async fn planner_cells(
               group by item_id, warehouse_id),
          held as (
              select p.n, p.warehouse_id, p.item_id, p.sku, p.arrives,
-                    coalesce(p.required, 'infinity') as required, t.on_hand, t.reserved, t.quarantined,
-                    coalesce(s.short_before, '-infinity') as cut, coalesce(s.short_available, 0) as cut_short
+                    coalesce(p.required, 'infinity') as required,
+                    coalesce(p.counted_from, 'infinity') as counted_from,
+                    t.on_hand, t.reserved, t.quarantined
                from pairs p
                join totals t on t.item_id = p.item_id and t.warehouse_id = p.warehouse_id
-               left join stock_cells s on s.item_id = p.item_id and s.warehouse_id = p.warehouse_id
               where t.on_hand + t.quarantined > 0),
-         -- Short-dated stock before `required`: the cell's kept figure before its own
-         -- cut-off, the changes not folded yet before it, and the pickable lots between
-         -- the two dates (added when the cut-off is earlier, taken off when later).
+         -- Short-dated stock before `required` (arrival), and before `counted_from`
+         -- (today): the stock that does not count toward the reserve level.
          cells as (
              select h.n, h.warehouse_id, h.sku, h.on_hand, h.reserved, h.quarantined,
-                    case when not h.arrives then 0 else
-                        h.cut_short
-                        + coalesce((select sum(d.on_hand - d.reserved) from stock_cell_changes d
-                                     where d.item_id = h.item_id and d.warehouse_id = h.warehouse_id
-                                       and d.expires_on < h.cut), 0)
-                        + coalesce((select sum(case when l.expires_on < h.required
-                                                    then l.on_hand - l.reserved
-                                                    else l.reserved - l.on_hand end)
-                                      from stock_lots l
-                                     where l.item_id = h.item_id and l.warehouse_id = h.warehouse_id
-                                       and l.status = 'available' and l.on_hand > l.reserved
-                                       and l.expires_on >= least(h.cut, h.required)
-                                       and l.expires_on < greatest(h.cut, h.required)), 0)
-                    end::int8 as short
+                    case when not h.arrives then 0
+                         else stock_cell_short(h.item_id, h.warehouse_id, h.required) end::int8 as short,
+                    stock_cell_short(h.item_id, h.warehouse_id, h.counted_from)::int8 as short_today
                from held h)
          select coalesce(array_agg(warehouse_id order by n), '{}') as "warehouse_id!: Vec<Uuid>",
                 coalesce(array_agg(sku order by n), '{}') as "sku!: Vec<String>",
@@ -193,13 +181,15 @@ pub async fn planner_cells(
                 coalesce(array_agg(quarantined order by n), '{}') as "quarantined!: Vec<i64>",
                 coalesce(array_agg(on_hand - reserved order by n), '{}') as "available!: Vec<i64>",
                 coalesce(array_agg(reserved order by n), '{}') as "reserved!: Vec<i64>",
-                coalesce(array_agg(short order by n), '{}') as "short!: Vec<i64>"
+                coalesce(array_agg(short order by n), '{}') as "short!: Vec<i64>",
+                coalesce(array_agg(short_today order by n), '{}') as "short_today!: Vec<i64>"
            from cells"#,
         &ask.warehouse_id,
         &ask.item_id,
         &ask.sku,
         &ask.arrives,
         &ask.required as &[Option<NaiveDate>],
+        &ask.counted_from as &[Option<NaiveDate>],
     )
     .fetch_one(conn)
     .await?;
@@ -213,6 +203,7 @@ pub async fn planner_cells(
             r.available.len(),
             r.reserved.len(),
             r.short.len(),
+            r.short_today.len(),
         ],
     )?;
     Ok(r.warehouse_id
@@ -220,18 +211,20 @@ pub async fn planner_cells(
         .zip(r.sku)
         .zip(r.held.into_iter().zip(r.quarantined))
         .zip(r.available.into_iter().zip(r.reserved))
-        .zip(r.short)
+        .zip(r.short.into_iter().zip(r.short_today))
         .map(
-            |((((warehouse_id, sku), (held, quarantined)), (available, reserved)), short_dated)| {
-                CellStock {
-                    warehouse_id,
-                    sku,
-                    held,
-                    quarantined,
-                    available,
-                    reserved,
-                    short_dated,
-                }
+            |(
+                (((warehouse_id, sku), (held, quarantined)), (available, reserved)),
+                (short_dated, short_dated_today),
+            )| CellStock {
+                warehouse_id,
+                sku,
+                held,
+                quarantined,
+                available,
+                reserved,
+                short_dated,
+                short_dated_today,
             },
         )
         .collect())
@@ -338,6 +331,9 @@ pub struct StockAsk {
     /// The date lots must still be usable on (`rules::required_expiry` of the arrival
     /// date); `None` with `arrives` when that is beyond the calendar.
     pub required: Vec<Option<NaiveDate>>,
+    /// The date a lot must still be usable on to count toward the reserve level
+    /// (`rules::required_expiry` of today); `None` when beyond the calendar.
+    pub counted_from: Vec<Option<NaiveDate>>,
 }
 
 /// A snapshot of a shape [`planner_places`], [`planner_cells`] or [`planner_lots`] does
@@ -519,7 +515,7 @@ pub async fn write_plan_if_available(
              select * from unnest($24::uuid[], $25::int8[]) with ordinality as t(lot_id, qty, n)),
          cell_takes as (
              select * from unnest($26::uuid[], $27::uuid[], $28::int8[]) as t(warehouse_id, item_id, taken)),
-         rule as (select $29::bool as levels_apply),
+         rule as (select $29::bool as levels_apply, $31::date as today),
          new_event as (select $30::jsonb as event),
 
          -- When reserve levels apply, lock the plan's cells (their stock_cells rows, in
@@ -547,13 +543,20 @@ pub async fn write_plan_if_available(
                 and (select count(*) from cell_rows) >= 0
               order by l.id
                 for update of l),
-         -- Each cell's available stock (Σ available of its non-quarantined lots) from the
-         -- totals the database keeps, as of this statement's snapshot: with the cell
-         -- locked and its version unmoved, no reservation drew from it since.
+         -- Each cell's stock that counts toward its reserve level (`rules::level_stock`:
+         -- Σ available of its non-quarantined lots still usable for the item's minimum
+         -- remaining days from today) from the totals the database keeps, as of this
+         -- statement's snapshot: with the cell locked and its version unmoved, no
+         -- reservation drew from it since.
          cells as (
-             select c.taken, coalesce(t.available, 0) as available,
+             select c.taken,
+                    coalesce(t.available, 0)
+                    - stock_cell_short(c.item_id, c.warehouse_id,
+                                       (select today from rule) + greatest(i.min_remaining_days, 0))
+                    as available,
                     greatest(coalesce(lv.min_qty, 0), 0) as level
                from cell_takes c
+               join items i on i.id = c.item_id
                left join lateral (
                     select sum(x.on_hand - x.reserved) as available
                       from (select s.on_hand, s.reserved from stock_cells s
@@ -567,7 +570,9 @@ pub async fn write_plan_if_available(
                                   from new_reservations w left join locked k on k.id = w.lot_id
                                  where k.id is null or k.quarantined or k.available < w.qty)
                     and (not (select levels_apply from rule)
-                         or (not exists (select 1 from cells where available - taken < level)
+                         or not exists (select 1 from cell_takes)
+                         or ((select today from rule) is not null
+                             and not exists (select 1 from cells where available - taken < level)
                              and (select count(*) from cell_rows)
                                  = (select count(*) from (select distinct warehouse_id, item_id from cell_takes) d)
                              and not exists (select 1 from cell_rows r
@@ -649,6 +654,7 @@ pub async fn write_plan_if_available(
         &w.cells.qty,
         w.levels_apply,
         w.event.map(|e| e.pending_json()) as Option<Value>,
+        w.cells.counted_on,
     )
     .fetch_optional(conn)
     .await

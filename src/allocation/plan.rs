@@ -155,9 +155,12 @@ pub fn stock_ask(
     tz: chrono_tz::Tz,
 ) -> StockAsk {
     let mut ask = StockAsk::default();
+    let today = now.with_timezone(&tz).date_naive();
     for w in warehouses {
         let arrival = arrival(now, w.eta_minutes, tz);
         for line in &demand.lines {
+            ask.counted_from
+                .push(required_expiry(today, line.item.min_remaining_days.max(0)));
             ask.warehouse_id.push(w.id);
             ask.item_id.push(line.item.id.0);
             ask.sku.push(line.item.sku.clone());
@@ -292,6 +295,9 @@ pub struct CellTakes {
     pub item_id: Vec<Uuid>,
     /// Units taken from the cell.
     pub qty: Vec<i64>,
+    /// The day the cells' reserve floors are measured on (the plan's date: see
+    /// `rules::level_stock`). A reservation with cells and no day is refused.
+    pub counted_on: Option<NaiveDate>,
 }
 
 impl From<&Takes> for NewReservations {
@@ -303,12 +309,14 @@ impl From<&Takes> for NewReservations {
     }
 }
 
-impl From<&Takes> for CellTakes {
-    fn from(t: &Takes) -> CellTakes {
+impl CellTakes {
+    /// What `t` takes per cell, with floors measured on `today`.
+    pub fn of(t: &Takes, today: NaiveDate) -> CellTakes {
         CellTakes {
             warehouse_id: t.per_cell.keys().map(|c| c.0).collect(),
             item_id: t.per_cell.keys().map(|c| c.1).collect(),
             qty: t.per_cell.values().copied().collect(),
+            counted_on: Some(today),
         }
     }
 }
@@ -351,7 +359,7 @@ pub fn plan_rows(plan: &Plan, demand: &Demand, explanations: Vec<Value>) -> Plan
     }
     let takes = takes(plan, demand);
     rows.reserve = NewReservations::from(&takes);
-    rows.cells = CellTakes::from(&takes);
+    rows.cells = CellTakes::of(&takes, plan.today);
     rows
 }
 

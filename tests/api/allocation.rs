@@ -1693,6 +1693,7 @@ async fn reserve_as_planned_on(
             warehouse_id: vec![wh],
             item_id: vec![item],
             qty: vec![qty],
+            counted_on: Some(chrono::Utc::now().date_naive()),
         },
         check_levels,
         &event,

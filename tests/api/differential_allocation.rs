@@ -2,7 +2,8 @@
 //! statement of the rule) and once in SQL (the `verdict` of
 //! `allocation::db::write_plan_if_available`, which runs under the locks inside
 //! PostgreSQL). This differential property test proves they agree: on random lots per
-//! (warehouse, item) cell (on hand, reserved, quarantined), random reserve levels and
+//! (warehouse, item) cell (on hand, reserved, quarantined, expiry: fresh, short-dated or
+//! expired for the item's random minimum remaining days), random reserve levels and
 //! random plans (takes that may exceed what is available, lots that are not in the cells
 //! the plan names, lots that do not exist), critical or not, the statement writes
 //! exactly when `plan_holds` accepts, and when it refuses, it writes nothing.
@@ -31,6 +32,8 @@ struct LotSpec {
     on_hand: i64,
     reserved: i64,
     quarantined: bool,
+    /// Days from today; `None`: never expires.
+    expires_in: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +59,8 @@ struct Case {
     cells: Vec<CellSpec>,
     takes: Vec<TakeSpec>,
     critical: bool,
+    /// The items' minimum remaining days.
+    min_days: i32,
 }
 
 fn case_strategy() -> impl Strategy<Value = Case> {
@@ -64,11 +69,13 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         0..=20i64,
         prop_oneof![Just(0i64), 0..=20i64],
         prop::bool::weighted(0.2),
+        prop_oneof![Just(None), (-3i64..=40).prop_map(Some)],
     )
-        .prop_map(|(on_hand, r, q)| LotSpec {
+        .prop_map(|(on_hand, r, q, expires_in)| LotSpec {
             on_hand,
             reserved: r.min(on_hand),
             quarantined: q,
+            expires_in,
         });
     let cell = (
         prop::option::weighted(0.5, 0..=15i64),
@@ -88,14 +95,18 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         prop::collection::vec(cell, 4),
         prop::collection::vec(take, 0..=3),
         any::<bool>(),
+        0..=20i32,
     )
-        .prop_map(|(items, warehouses, cells, takes, critical)| Case {
-            items,
-            warehouses,
-            cells,
-            takes,
-            critical,
-        })
+        .prop_map(
+            |(items, warehouses, cells, takes, critical, min_days)| Case {
+                items,
+                warehouses,
+                cells,
+                takes,
+                critical,
+                min_days,
+            },
+        )
 }
 
 /// One lot of a case, as the model knows it.
@@ -118,10 +129,11 @@ async fn store(pool: &PgPool, warehouses: &[Uuid], case: &Case, n: usize) -> Sto
         let id = Uuid::now_v7();
         sqlx::query(
             "insert into items (id, sku, name_zh, name_en, category_code, unit_zh, unit_en, shelf_life_days, min_remaining_days)
-             values ($1, $2, '测试', 'Differential item', '1-01', '件', 'piece', 720, 0)",
+             values ($1, $2, '测试', 'Differential item', '1-01', '件', 'piece', 720, $3)",
         )
         .bind(id)
         .bind(format!("DIFF-{n}-{i}"))
+        .bind(case.min_days)
         .execute(pool)
         .await
         .expect("item");
@@ -155,15 +167,20 @@ async fn store(pool: &PgPool, warehouses: &[Uuid], case: &Case, n: usize) -> Sto
     let ws: Vec<Uuid> = lots.iter().map(|l| cells[l.cell].0).collect();
     let its: Vec<Uuid> = lots.iter().map(|l| cells[l.cell].1).collect();
     let codes: Vec<String> = (0..lots.len()).map(|i| format!("D{i}")).collect();
+    let expires: Vec<Option<i32>> = lots
+        .iter()
+        .map(|l| l.spec.expires_in.map(|d| d as i32))
+        .collect();
     sqlx::query(
         "insert into stock_lots (id, warehouse_id, item_id, lot_code, expires_on, received_on)
-         select id, w, i, code, current_date + 300, current_date
-           from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[]) as t(id, w, i, code)",
+         select id, w, i, code, current_date + d, current_date - 400
+           from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int4[]) as t(id, w, i, code, d)",
     )
     .bind(&ids)
     .bind(&ws)
     .bind(&its)
     .bind(&codes)
+    .bind(&expires)
     .execute(pool)
     .await
     .expect("lots");
@@ -251,6 +268,10 @@ fn the_sql_verdict_writes_a_plan_exactly_when_plan_holds_accepts_it() {
                 // Arrange: the case's cells and lots, and its plan as takes.
                 let k = n.fetch_add(1, Ordering::Relaxed);
                 let stored = store(&app.pool, &warehouses, &case, k).await;
+                let today: chrono::NaiveDate = sqlx::query_scalar("select current_date")
+                    .fetch_one(&app.pool)
+                    .await
+                    .expect("today");
                 let mut takes = Takes::default();
                 let mut picks: Vec<(Uuid, usize, i64)> = Vec::new(); // lot, cell, qty
                 for t in &case.takes {
@@ -278,10 +299,15 @@ fn the_sql_verdict_writes_a_plan_exactly_when_plan_holds_accepts_it() {
                         on_hand: l.spec.on_hand,
                         reserved: l.spec.reserved,
                         quarantined: l.spec.quarantined,
+                        expires_on: l
+                            .spec
+                            .expires_in
+                            .map(|d| today + chrono::TimeDelta::days(d)),
+                        min_remaining_days: case.min_days,
                         level: case.cells[l.cell].level.unwrap_or(0),
                     })
                     .collect();
-                let expected = plan_holds(&locked, &takes, case.critical);
+                let expected = plan_holds(&locked, &takes, case.critical, today);
 
                 // The plan's rows: one line per item it takes from, one pick per take.
                 let mut line_items: Vec<Uuid> = Vec::new();
@@ -353,7 +379,7 @@ fn the_sql_verdict_writes_a_plan_exactly_when_plan_holds_accepts_it() {
                         lines: &lines,
                         picks: &rows,
                         reserve: &NewReservations::from(&takes),
-                        cells: &CellTakes::from(&takes),
+                        cells: &CellTakes::of(&takes, today),
                         levels_apply: !case.critical,
                         event: Some(&event),
                     },

@@ -274,7 +274,10 @@ fn the_stock_the_planner_reads_is_exactly_cell_stock_of_the_lots() {
                     ask.arrives.push(required.is_some());
                     ask.required.push(required.flatten());
                     let lots = lots_of(&app.pool, warehouses[c], item, &sku).await;
-                    let (cell, cut) = cell_stock(warehouses[c], &sku, &lots, required, demand);
+                    let counted_from = stockpile::rules::required_expiry(today, case.min_days);
+                    ask.counted_from.push(counted_from);
+                    let (cell, cut) =
+                        cell_stock(warehouses[c], &sku, &lots, required, counted_from, demand);
                     if cell.held > 0 {
                         let usable = lots
                             .iter()

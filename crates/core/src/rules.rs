@@ -10,8 +10,9 @@
 //! - **Eligible warehouse**: active, reachable, and outside the incident's affected area
 //!   unless the request allows it ([`warehouse_block`]).
 //! - **Reserve floor**: a non-critical draw leaves at least the cell's reserve level of
-//!   available stock in the (warehouse, item) cell; a critical one may empty it
-//!   ([`drawable`], [`floor_holds`]).
+//!   stock that counts toward it in the (warehouse, item) cell: available, not
+//!   quarantined, and usable for the item's minimum remaining days from today
+//!   ([`level_stock`]); a critical draw may empty the cell ([`drawable`], [`floor_holds`]).
 //! - **A plan still holds** on stock read again under locks when every picked lot is still
 //!   available with at least what the plan takes, and every cell keeps its floor
 //!   ([`plan_holds`]). `allocation::db::write_plan_if_available` states the same rule in
@@ -146,15 +147,19 @@ pub fn expired(expires_on: Option<NaiveDate>, day: NaiveDate) -> bool {
     expires_on.is_some_and(|e| e < day)
 }
 
+/// Whether a lot expiring on `expires_on` (`None`: never) is still usable on `required`
+/// (`None`: a date beyond the calendar, which only lots that never expire reach).
+fn lasts_until(expires_on: Option<NaiveDate>, required: Option<NaiveDate>) -> bool {
+    expires_on.is_none_or(|exp| required.is_some_and(|r| exp >= r))
+}
+
 /// Whether a lot can be picked on arrival, given the date it must still be usable on
 /// (see [`required_expiry`]). Returns the available quantity, or why it cannot be picked.
 pub fn lot_usable(lot: &LotState, required: Option<NaiveDate>) -> Result<i64, SkipReason> {
     if lot.quarantined {
         return Err(SkipReason::Quarantined);
     }
-    if let Some(exp) = lot.expires_on
-        && required.is_none_or(|r| exp < r)
-    {
+    if !lasts_until(lot.expires_on, required) {
         return Err(SkipReason::ExpiredOrShortDated);
     }
     match lot_available(lot) {
@@ -173,23 +178,25 @@ pub fn level_stock(lot: &LotState, today: NaiveDate, min_remaining_days: i32) ->
 }
 
 /// How much of a cell's usable stock a draw may take: all of it for a critical request,
-/// otherwise only what leaves `level` (negative counts as 0) of `available` behind.
-/// `usable` is what the draw could use (see [`lot_usable`]); `available` is Σ
-/// [`lot_available`] over the cell's non-quarantined lots, the quantity the floor is
-/// measured against.
-pub fn drawable(usable: i64, available: i64, level: i64, critical: bool) -> i64 {
+/// otherwise only what leaves `level` (negative counts as 0) of `counted` behind.
+/// `usable` is what the draw could use on arrival (see [`lot_usable`]); `counted` is Σ
+/// [`level_stock`] over the cell's lots, the quantity the floor is measured against.
+/// Every lot usable on arrival also counts toward the level today (arrival is never
+/// before today), so a draw lowers `counted` by exactly what it takes.
+pub fn drawable(usable: i64, counted: i64, level: i64, critical: bool) -> i64 {
     if critical {
         usable.max(0)
     } else {
         usable
-            .min(available.saturating_sub(level.max(0)).max(0))
+            .min(counted.saturating_sub(level.max(0)).max(0))
             .max(0)
     }
 }
 
-/// Whether taking `taken` from a cell with `available` keeps its reserve floor.
-pub fn floor_holds(available: i64, taken: i64, level: i64, critical: bool) -> bool {
-    critical || available.saturating_sub(taken) >= level.max(0)
+/// Whether taking `taken` from a cell whose stock counting toward its level is `counted`
+/// (Σ [`level_stock`]) keeps its reserve floor.
+pub fn floor_holds(counted: i64, taken: i64, level: i64, critical: bool) -> bool {
+    critical || counted.saturating_sub(taken) >= level.max(0)
 }
 
 /// A lot of a cell that a plan draws from, as read again under its row lock.
@@ -207,6 +214,10 @@ pub struct LockedLot {
     pub reserved: i64,
     /// Quarantined lots give nothing.
     pub quarantined: bool,
+    /// Last day the lot is usable; `None` if it never expires.
+    pub expires_on: Option<NaiveDate>,
+    /// The item's minimum remaining days (see [`level_stock`]).
+    pub min_remaining_days: i32,
     /// The cell's reserve level (0 when none is set).
     pub level: i64,
 }
@@ -233,8 +244,9 @@ impl Takes {
 /// Whether a plan that takes `takes` still holds on `locked`, every lot of its cells read
 /// again under lock: every picked lot is among them, not quarantined, with at least what
 /// the plan takes from it available; and, unless `critical`, every cell keeps its reserve
-/// floor ([`floor_holds`]) over the available stock of its non-quarantined lots.
-pub fn plan_holds(locked: &[LockedLot], takes: &Takes, critical: bool) -> bool {
+/// floor ([`floor_holds`]) over the stock of its lots that counts toward the level on
+/// `today` ([`level_stock`]).
+pub fn plan_holds(locked: &[LockedLot], takes: &Takes, critical: bool, today: NaiveDate) -> bool {
     let mut available: BTreeMap<(Uuid, Uuid), i64> = BTreeMap::new();
     let mut level: BTreeMap<(Uuid, Uuid), i64> = BTreeMap::new();
     let mut found = 0usize;
@@ -243,7 +255,11 @@ pub fn plan_holds(locked: &[LockedLot], takes: &Takes, critical: bool) -> bool {
         let a = lot.on_hand.saturating_sub(lot.reserved).max(0);
         let l = level.entry(cell).or_insert(i64::MIN);
         *l = (*l).max(lot.level);
-        if !lot.quarantined {
+        let fresh = lasts_until(
+            lot.expires_on,
+            required_expiry(today, lot.min_remaining_days),
+        );
+        if !lot.quarantined && fresh {
             let c = available.entry(cell).or_default();
             *c = c.saturating_add(a);
         }

@@ -148,6 +148,7 @@ fn a_plan_becomes_rows_keyed_by_the_demand_it_fills() {
             line("WATER", 4, vec![pick(30, 1, 4)]),
         ],
         status: PlanStatus::PartiallyReserved,
+        today: chrono::NaiveDate::from_ymd_opt(2026, 12, 6).expect("date"),
     };
 
     // Act

@@ -37,6 +37,10 @@ pub struct CellStock {
     /// Σ available over non-quarantined lots expired or too close to expiry on arrival
     /// (0 when the warehouse has no arrival date: it is unreachable).
     pub short_dated: i64,
+    /// Σ available over non-quarantined lots expired, or with less than the item's
+    /// minimum remaining days left, today: stock on the shelf that does not count toward
+    /// the reserve level ([`crate::rules::level_stock`]).
+    pub short_dated_today: i64,
 }
 
 /// What the database gives the planner for one cell: its totals, and its lots usable on
@@ -45,13 +49,15 @@ pub struct CellStock {
 ///
 /// `required` is `None` when the warehouse has no arrival date (unreachable); otherwise
 /// it is [`crate::rules::required_expiry`] of the arrival date, itself `None` when that
-/// is beyond the calendar (then only lots that never expire are usable). `lots` are the
-/// cell's lots, in any order.
+/// is beyond the calendar (then only lots that never expire are usable). `today_required`
+/// is [`crate::rules::required_expiry`] of today: lots not usable on it do not count
+/// toward the reserve level. `lots` are the cell's lots, in any order.
 pub fn cell_stock(
     warehouse_id: Uuid,
     sku: &str,
     lots: &[LotState],
     required: Option<Option<NaiveDate>>,
+    today_required: Option<NaiveDate>,
     demand: i64,
 ) -> (CellStock, Vec<LotState>) {
     let mut cell = CellStock {
@@ -62,6 +68,7 @@ pub fn cell_stock(
         available: 0,
         reserved: 0,
         short_dated: 0,
+        short_dated_today: 0,
     };
     for lot in lots {
         let on_hand = lot.on_hand.max(0);
@@ -73,6 +80,9 @@ pub fn cell_stock(
         let a = lot_available(lot);
         cell.available = cell.available.saturating_add(a);
         cell.reserved = cell.reserved.saturating_add(on_hand - a);
+        if let Err(SkipReason::ExpiredOrShortDated) = lot_usable(lot, today_required) {
+            cell.short_dated_today = cell.short_dated_today.saturating_add(a);
+        }
         if let Some(required) = required
             && let Err(SkipReason::ExpiredOrShortDated) = lot_usable(lot, required)
         {

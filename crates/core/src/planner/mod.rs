@@ -10,7 +10,10 @@
 //!    *arrival date + the item's minimum remaining days*. The arrival date is the calendar date,
 //!    in the deployment time zone, of `now + ETA`; a lot is usable through its expiry date.
 //! 3. A non-critical request draws a warehouse's stock of an item only down to its reserve level:
-//!    `drawable = max(0, Σ available of its non-quarantined lots − reserve level)`.
+//!    `drawable = max(0, Σ counted − reserve level)`, where a lot's counted stock is its
+//!    available stock if it is not quarantined and is still usable for the item's minimum
+//!    remaining days from today (the planning date in the deployment time zone), else 0
+//!    (`rules::level_stock`): expired and short-dated stock on the shelf is no reserve.
 //!    Critical requests ignore reserve levels.
 //! 4. Fill as much as possible, then minimise Σ qty × ETA: warehouses nearest first (equal ETAs by
 //!    warehouse code), first-expiry-first-out within a warehouse (no-expiry lots last, then by lot
@@ -32,8 +35,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use crate::rules::{
-    LotState, SkipReason, WarehouseState, arrival, drawable, lot_available, lot_usable,
-    required_expiry, warehouse_block,
+    LotState, SkipReason, WarehouseState, arrival, drawable, level_stock, lot_available,
+    lot_usable, required_expiry, warehouse_block,
 };
 
 /// How urgent a request is. Only `Critical` changes the plan: it may empty reserve stock.
@@ -310,6 +313,9 @@ pub struct Plan {
     pub lines: Vec<PlanLine>,
     /// Overall status.
     pub status: PlanStatus,
+    /// The planning date in the deployment time zone: the day reserve floors were
+    /// measured on (rule 3). A reservation re-checks the floors on the same day.
+    pub today: NaiveDate,
 }
 
 /// The plan for one (merged) SKU.
@@ -379,6 +385,9 @@ pub struct Skipped {
     /// Available quantity in lots expired or too close to expiry at arrival (0 when the arrival
     /// date is unknown because the warehouse is unreachable).
     pub short_dated: i64,
+    /// Of `available`, what counts toward the reserve level: not expired and with the
+    /// item's minimum remaining days left today (see `rules::level_stock`).
+    pub counts_toward_level: i64,
     /// The reserve level for the item (applies to non-critical requests).
     pub reserve_level: i64,
     /// Usable stock held back by the reserve level in this plan.
@@ -402,6 +411,8 @@ struct Tally {
     reserved_elsewhere: i64,
     short_dated: i64,
     usable: i64,
+    /// Σ `rules::level_stock`: what the reserve floor is measured against.
+    counted: i64,
 }
 
 impl Tally {
@@ -410,6 +421,8 @@ impl Tally {
         lots: impl Iterator<Item = &'a LotState>,
         arrival: Option<(DateTime<Utc>, NaiveDate)>,
         required: Option<NaiveDate>,
+        today: NaiveDate,
+        min_days: i32,
     ) -> Tally {
         let mut t = Tally::default();
         for lot in lots {
@@ -424,6 +437,7 @@ impl Tally {
             let a = lot_available(lot);
             t.available = t.available.saturating_add(a);
             t.reserved_elsewhere = t.reserved_elsewhere.saturating_add(lot.on_hand - a);
+            t.counted = t.counted.saturating_add(level_stock(lot, today, min_days));
             if arrival.is_some() {
                 match lot_usable(lot, required) {
                     Ok(a) => t.usable = t.usable.saturating_add(a),
@@ -452,6 +466,7 @@ impl Tally {
             } else {
                 0
             },
+            counted: cell.available.saturating_sub(cell.short_dated_today).max(0),
         }
     }
 }
@@ -488,6 +503,7 @@ fn plan_in(input: &PlanInput, snapshot: &Snapshot, mut draws: Option<&mut Vec<Ce
     let index = &snapshot.index;
     let warehouses = &snapshot.warehouses;
     let critical = input.priority == Priority::Critical;
+    let today = input.now.with_timezone(&input.tz).date_naive();
 
     // Merge lines by SKU, keeping first-appearance order.
     let mut merged: Vec<(&str, i64)> = Vec::with_capacity(input.lines.len());
@@ -563,9 +579,13 @@ fn plan_in(input: &PlanInput, snapshot: &Snapshot, mut draws: Option<&mut Vec<Ce
 
             let t = match group.cell {
                 Some(c) => Tally::of_cell(&snapshot.cells[c], r.arrival.is_some()),
-                None => {
-                    Tally::of_lots(lots.iter().map(|&l| &snapshot.lots[l]), r.arrival, required)
-                }
+                None => Tally::of_lots(
+                    lots.iter().map(|&l| &snapshot.lots[l]),
+                    r.arrival,
+                    required,
+                    today,
+                    min_days,
+                ),
             };
             if t.held == 0 {
                 continue; // holds nothing: neither a source nor worth explaining
@@ -575,7 +595,7 @@ fn plan_in(input: &PlanInput, snapshot: &Snapshot, mut draws: Option<&mut Vec<Ce
             let mut taken = 0i64;
             let mut protected = 0i64;
             if r.block.is_none() {
-                let cap = drawable(t.usable, t.available, reserve_level, critical);
+                let cap = drawable(t.usable, t.counted, reserve_level, critical);
                 protected = t.usable - cap;
                 let mut want = cap.min(remaining);
                 if let Some(draws) = draws.as_deref_mut() {
@@ -641,6 +661,7 @@ fn plan_in(input: &PlanInput, snapshot: &Snapshot, mut draws: Option<&mut Vec<Ce
                     quarantined: t.quarantined,
                     reserved_elsewhere: t.reserved_elsewhere,
                     short_dated: t.short_dated,
+                    counts_toward_level: t.counted,
                     reserve_level,
                     protected,
                 });
@@ -664,7 +685,11 @@ fn plan_in(input: &PlanInput, snapshot: &Snapshot, mut draws: Option<&mut Vec<Ce
     } else {
         PlanStatus::Unfilled
     };
-    Plan { lines, status }
+    Plan {
+        lines,
+        status,
+        today,
+    }
 }
 
 /// The lot-level reason with the most stock behind it; on equal quantities, expiry first, then

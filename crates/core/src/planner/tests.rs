@@ -125,25 +125,42 @@ fn a_critical_request_ignores_the_reserve_level() {
 }
 
 #[test]
-fn the_reserve_level_counts_every_available_status_lot_including_short_dated_ones() {
-    // Rule 3 as published: drawable = Σ available of non-quarantined lots − level.
-    // 30 usable + 50 expired − 60 = 20 drawable; quarantined stock does not count.
+fn only_usable_stock_counts_toward_the_reserve_level() {
+    // Rule 3: the floor is measured on stock still usable for the item's minimum
+    // remaining days from today (10 March 2025 in Shanghai; MRE must keep 10 days).
+    // 30 fresh + 50 expired + 40 left for 5 days + 500 quarantined, level 20: only the
+    // 30 fresh count, so 10 may go, not the 100 that Σ available − level would allow.
     let mut a = warehouse(1, "A", 30.0);
-    a.reserve_levels = vec![("MRE".into(), 60)];
-    let mut q = lot(3, 1, "MRE", "Q", None, 500);
+    a.reserve_levels = vec![("MRE".into(), 20)];
+    let mut q = lot(4, 1, "MRE", "Q", None, 500);
     q.quarantined = true;
     let snap = Snapshot::new(
-        vec![item("MRE", 0)],
+        vec![item("MRE", 10)],
         vec![a],
         vec![
             lot(1, 1, "MRE", "OK", None, 30),
             lot(2, 1, "MRE", "OLD", Some("2025-01-01"), 50),
+            lot(3, 1, "MRE", "SOON", Some("2025-03-15"), 40),
             q,
         ],
     );
     let lines = [want("MRE", 100)];
     let plan = plan(&request(&lines, Priority::Normal), &snap);
-    assert_eq!(picked(&plan), vec![p("A", "OK", 20)]);
+    assert_eq!(picked(&plan), vec![p("A", "OK", 10)]);
+    let why = &plan.lines[0].explanation[0];
+    assert_eq!(why.reason, SkipReason::ReserveLevel);
+    assert_eq!(
+        (
+            why.available,
+            why.counts_toward_level,
+            why.short_dated,
+            why.protected
+        ),
+        (120, 30, 90, 20)
+    );
+    // A critical request may take all the usable stock, the reserve included.
+    let plan = super::plan(&request(&lines, Priority::Critical), &snap);
+    assert_eq!(picked(&plan), vec![p("A", "OK", 30)]);
 }
 
 #[test]
@@ -591,10 +608,27 @@ impl Case {
         if self.priority == Priority::Critical {
             return i64::MAX;
         }
+        // Only stock still usable for the item's minimum remaining days from today counts.
+        let today = self.now().with_timezone(&ZONES[self.zone]).date_naive();
+        let days = self
+            .items
+            .iter()
+            .find(|i| i.sku == sku)
+            .map_or(0, |i| i.min_remaining_days.max(0));
+        let fresh = |l: &LotState| {
+            l.expires_on
+                .is_none_or(|e| e >= today + Duration::days(i64::from(days)))
+        };
         let base: i64 = self
             .lots
             .iter()
-            .filter(|l| l.warehouse_id == w.id && l.sku == sku && !l.quarantined && l.on_hand > 0)
+            .filter(|l| {
+                l.warehouse_id == w.id
+                    && l.sku == sku
+                    && !l.quarantined
+                    && l.on_hand > 0
+                    && fresh(l)
+            })
             .map(|l| (l.on_hand - l.reserved).max(0))
             .sum();
         let level = w
@@ -715,16 +749,17 @@ proptest! {
                 let days = c.items.iter().find(|i| i.sku == sku).map_or(0, |i| i.min_remaining_days);
                 let required = arrival(input.now, w.eta_minutes, input.tz)
                     .map(|(_, date)| required_expiry(date, days.max(0)));
-                cells.push(cell_stock(w.id, sku, &of_cell, required, 0).0);
-                of_cells.push((w.id, sku, of_cell, required));
+                let today = required_expiry(input.now.with_timezone(&input.tz).date_naive(), days.max(0));
+                cells.push(cell_stock(w.id, sku, &of_cell, required, today, 0).0);
+                of_cells.push((w.id, sku, of_cell, required, today));
             }
         }
         let totals = Snapshot::summarized(c.items.clone(), c.warehouses.clone(), cells.clone(), Vec::new());
         let draws = draws(&input, &totals);
         let mut lots = Vec::new();
-        for (w, sku, of_cell, required) in &of_cells {
+        for (w, sku, of_cell, required, today) in &of_cells {
             let draw = draws.iter().find(|d| d.warehouse_id == *w && d.sku == *sku).map_or(0, |d| d.qty);
-            let (_, cut) = cell_stock(*w, sku, of_cell, *required, draw);
+            let (_, cut) = cell_stock(*w, sku, of_cell, *required, *today, draw);
             prop_assert!(cut.len() <= of_cell.len());
             lots.extend(cut);
         }

@@ -13,8 +13,19 @@ fn lot(id: u8, cell: u8, on_hand: i64, reserved: i64, quarantined: bool, level: 
         on_hand,
         reserved,
         quarantined,
+        expires_on: None,
+        min_remaining_days: 0,
         level,
     }
+}
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, 6).expect("date")
+}
+
+/// [`plan_holds`] on [`today`].
+fn holds(locked: &[LockedLot], takes: &Takes, critical: bool) -> bool {
+    plan_holds(locked, takes, critical, today())
 }
 
 fn takes(picks: &[(u8, u8, i64)]) -> Takes {
@@ -60,44 +71,56 @@ fn the_floor_is_kept_exactly_at_the_level() {
 #[test]
 fn a_plan_holds_on_the_stock_it_was_made_on() {
     let locked = [lot(1, 0, 40, 10, false, 0), lot(2, 0, 5, 0, false, 0)];
-    assert!(plan_holds(&locked, &takes(&[(1, 0, 30), (2, 0, 5)]), false));
+    assert!(holds(&locked, &takes(&[(1, 0, 30), (2, 0, 5)]), false));
 }
 
 #[test]
 fn a_plan_fails_when_a_lot_has_less_than_it_takes() {
     let locked = [lot(1, 0, 40, 11, false, 0)];
-    assert!(!plan_holds(&locked, &takes(&[(1, 0, 30)]), true));
+    assert!(!holds(&locked, &takes(&[(1, 0, 30)]), true));
 }
 
 #[test]
 fn a_plan_fails_on_a_quarantined_lot_or_a_lot_not_locked() {
     let locked = [lot(1, 0, 40, 0, true, 0)];
-    assert!(!plan_holds(&locked, &takes(&[(1, 0, 1)]), true));
-    assert!(!plan_holds(&locked, &takes(&[(9, 0, 1)]), true));
+    assert!(!holds(&locked, &takes(&[(1, 0, 1)]), true));
+    assert!(!holds(&locked, &takes(&[(9, 0, 1)]), true));
 }
 
 #[test]
 fn quarantined_stock_does_not_count_toward_the_floor() {
     // 20 available in lot 1, 100 quarantined in lot 2, level 10: only 10 may go.
     let locked = [lot(1, 0, 20, 0, false, 10), lot(2, 0, 100, 0, true, 10)];
-    assert!(plan_holds(&locked, &takes(&[(1, 0, 10)]), false));
-    assert!(!plan_holds(&locked, &takes(&[(1, 0, 11)]), false));
-    assert!(plan_holds(&locked, &takes(&[(1, 0, 11)]), true));
+    assert!(holds(&locked, &takes(&[(1, 0, 10)]), false));
+    assert!(!holds(&locked, &takes(&[(1, 0, 11)]), false));
+    assert!(holds(&locked, &takes(&[(1, 0, 11)]), true));
+}
+
+#[test]
+fn expired_and_short_dated_stock_does_not_count_toward_the_floor() {
+    // Level 10. Lot 1: 20 fresh. Lot 2: 100 that expired yesterday. Lot 3: 100 that
+    // expire in 20 days, for an item that must keep 30: only lot 1 counts, so only 10
+    // may go, however much else is on the shelf.
+    let dated = |id, days: i64, min_remaining_days| LockedLot {
+        expires_on: today().checked_add_signed(chrono::TimeDelta::days(days)),
+        min_remaining_days,
+        ..lot(id, 0, if id == 1 { 20 } else { 100 }, 0, false, 10)
+    };
+    let locked = [dated(1, 365, 30), dated(2, -1, 30), dated(3, 20, 30)];
+    assert!(holds(&locked, &takes(&[(1, 0, 10)]), false));
+    assert!(!holds(&locked, &takes(&[(1, 0, 11)]), false));
+    assert!(holds(&locked, &takes(&[(1, 0, 11)]), true));
+    // The same lots for an item with no minimum: lot 3 counts, lot 2 still does not.
+    let locked = [dated(1, 365, 0), dated(2, -1, 0), dated(3, 20, 0)];
+    assert!(holds(&locked, &takes(&[(1, 0, 20), (3, 0, 90)]), false));
+    assert!(!holds(&locked, &takes(&[(1, 0, 20), (3, 0, 91)]), false));
 }
 
 #[test]
 fn floors_are_per_cell() {
     let locked = [lot(1, 0, 20, 0, false, 10), lot(2, 1, 20, 0, false, 0)];
-    assert!(plan_holds(
-        &locked,
-        &takes(&[(1, 0, 10), (2, 1, 20)]),
-        false
-    ));
-    assert!(!plan_holds(
-        &locked,
-        &takes(&[(1, 0, 11), (2, 1, 1)]),
-        false
-    ));
+    assert!(holds(&locked, &takes(&[(1, 0, 10), (2, 1, 20)]), false));
+    assert!(!holds(&locked, &takes(&[(1, 0, 11), (2, 1, 1)]), false));
 }
 
 proptest! {
@@ -131,7 +154,7 @@ proptest! {
                 }
             }
         }
-        prop_assert!(plan_holds(&locked, &t, critical));
+        prop_assert!(holds(&locked, &t, critical));
     }
 
     /// One unit more than a cell can give, on any cell, never holds.
@@ -143,7 +166,7 @@ proptest! {
         let available = on_hand - reserved;
         let locked = [lot(1, 0, on_hand, reserved, false, level)];
         let over = drawable(available, available, level, false) + 1;
-        prop_assert!(!plan_holds(&locked, &takes(&[(1, 0, over)]), false));
+        prop_assert!(!holds(&locked, &takes(&[(1, 0, over)]), false));
     }
 }
 
