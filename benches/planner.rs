@@ -59,6 +59,8 @@ fn snapshot() -> (Vec<ItemPolicy>, Vec<WarehouseState>, Vec<LotState>) {
                 eta_minutes: reachable.then_some(eta),
                 distance_km: reachable.then_some(eta * 0.9),
                 in_affected_area: rng.below(25) == 0,
+                service_radius_km: None,
+                incident_km: None,
                 reserve_levels: (0..20)
                     .map(|_| (sku(rng.below(SKUS as u64)), rng.below(200) as i64))
                     .collect(),

@@ -542,7 +542,76 @@ WAREHOUSES = [
 ]
 
 
+# Community tier: grid reserve points in Jianghai district (issue: community points).
+# Jianghai runs 190 grids (reserve-policy.md, "Households and grids"); the demo holds one
+# point for every third grid, numbers 1, 4, 7, ... 190 (64 grids). Their positions are
+# SYNTHETIC: a jittered 8 x 8 lattice over Jianghai's built-up area, a box around the
+# district centroid (gba-geography.md §1: WGS84 22.5512, 113.1227) and the district seat
+# (§3: 22.5640, 113.1056). [FLAG: real grid boundaries and sites are not published here]
+GRID_NUMBERS = list(range(1, 191, 3))
+GRID_BOX = (22.540, 22.592, 113.092, 113.140)  # lat min, lat max, lon min, lon max [FLAG]
+S_GRID = ("reserve-policy.md 'Households and grids' (Jianghai 190 grids; urban grid 300-500 "
+          "households); position synthetic inside Jianghai's built-up area [FLAG: site invented]")
+
+
+def grid_points():
+    """64 grid reserve points, deterministic: lattice cell k of 8 x 8, jittered by a
+    fixed hash of the grid number. Every fourth also keeps the grid's shared medicine box
+    (共享药箱, December 2022; reserve-policy.md)."""
+    out = []
+    lat0, lat1, lon0, lon1 = GRID_BOX
+    for k, g in enumerate(GRID_NUMBERS):
+        row, col = divmod(k, 8)
+        jlat = ((g * 7919) % 100) / 100 - 0.5
+        jlon = ((g * 104729) % 100) / 100 - 0.5
+        lat = lat0 + (row + 0.5 + 0.6 * jlat) * (lat1 - lat0) / 8
+        lon = lon0 + (col + 0.5 + 0.6 * jlon) * (lon1 - lon0) / 8
+        households = 300 + (g * 37) % 201  # 300-500 [FLAG: synthetic, in the published range]
+        box = k % 4 == 3
+        out.append({
+            "code": f"JM-JH-G{g:03d}",
+            "name_zh": f"江海区第{g}网格应急物资储备点" + ("（含共享药箱）" if box else ""),
+            "name_en": f"Jianghai grid {g} reserve point" + (" with shared medicine box" if box else ""),
+            "lat": round(lat, 4), "lon": round(lon, 4),
+            "city": "Jiangmen", "district": "Jianghai", "tier": "community",
+            "handling_minutes": 10, "capacity_factor": 0.02,
+            "parent": "JM-JH-TS",
+            "grid": g, "households": households, "medicine_box": box,
+            "source": S_GRID,
+        })
+    return out
+
+
+def parent_of(w, by_code):
+    """Who resupplies a warehouse first (replenishment's first source): a community point
+    its district's depot (else its city depot), a district depot its city depot (the
+    Jianghai transfer station: the reserve centre beside it), a city depot the reserve
+    centre. [FLAG: the demo's hierarchy is a project assumption, after Shenzhen's
+    city-district-street-community levels, reserve-policy.md]"""
+    if w["tier"] == "regional_centre":
+        return None
+    same_city = [x for x in by_code.values() if x["city"] == w["city"]]
+    city = next((x["code"] for x in same_city if x["tier"] == "city"), "JM-JH-RC")
+    if w["tier"] == "community":
+        district = next((x["code"] for x in same_city
+                         if x["tier"] == "district" and x["district"] == w["district"]), None)
+        return district or city
+    if w["tier"] == "district":
+        if w["district"] == by_code["JM-JH-RC"]["district"]:
+            return "JM-JH-RC"
+        return city
+    return "JM-JH-RC"
+
+
 def build_warehouses():
+    out = build_depots()
+    by_code = {w["code"]: w for w in out}
+    for w in out:
+        w["parent"] = parent_of(w, by_code)
+    return out + grid_points()
+
+
+def build_depots():
     out = []
     for (code, zh, en, anchor, dlat, dlon, city, district, tier, hmin, cap, note) in WAREHOUSES:
         lon, lat, _ = NODES[anchor]

@@ -60,6 +60,81 @@ COMMUNITY_BASICS = ["WATER-5L", "WATER-CASE-550", "NOODLES-CASE", "BLANKET-WOOL"
 CENTRAL_ONLY = {"VENTILATOR", "MONITOR-PATIENT", "VACCINE-TETANUS", "VACCINE-RABIES", "GENSET-50KW",
                 "PUMP-DIESEL-850", "TENT-36M2-CTN", "WATER-PURIFIER", "LIGHT-TOWER"}
 
+# The 3-day household kit a grid reserve point holds, per household covered. After
+# Guangzhou's 25-item family list (4 categories, 3 days of a household's basic needs;
+# self-rescue items one per person) and the typical contents in reserve-policy.md
+# ("Households and grids"), with the GD Health Commission 2020 household health kit
+# (supplies-catalogue.md) and Sphere's survival water (2.5-3 L/person/day,
+# supplies-catalogue.md). Household size 2.6 persons [FLAG: assumption,
+# supplies-catalogue.md uses 2.6-3.0].
+HOUSEHOLD_KIT = [
+    ("WATER-5L", 5),         # 3 L x 2.6 persons x 3 days = 23.4 L -> 5 bottles of 5 L
+    ("BISCUIT-COMP", 0.25),  # ready-to-eat food, 3 days [FLAG: a case feeds 4 households]
+    ("LAMP-HANDCRANK", 1),   # hand-crank torch with radio, one per household
+    ("MASK-MEDICAL", 3),     # breathing mask, one per person
+    ("GAUZE-STERILE", 1),    # first-aid kit
+    ("BANDAGE-TRI", 1),      # first-aid kit
+    ("RAINCOAT", 3),         # flood kit, one per person
+    ("LIFE-JACKET", 1),      # flood kit [FLAG: one per household]
+    ("MAT-MOISTURE", 1),     # flood kit: damp-proof mat
+]
+# A grid point covers this share of its households: households keep their own 72-hour
+# kit, the point backs up those who cannot. [FLAG: project assumption]
+KIT_COVERAGE = 0.10
+# Shared medicine box (共享药箱): common medicines for this share of households. [FLAG]
+MEDICINE_BOX = [("IBUPROFEN", 1), ("PARACETAMOL", 1), ("ORS-III", 1)]
+BOX_COVERAGE = 0.05
+
+
+def grid_levels(w):
+    """A grid point's reserve level per SKU: its kit for the households it covers."""
+    kit = [(sku, q * KIT_COVERAGE) for sku, q in HOUSEHOLD_KIT]
+    if w.get("medicine_box"):
+        kit += [(sku, q * BOX_COVERAGE) for sku, q in MEDICINE_BOX]
+    return [(sku, max(1, math.ceil(w["households"] * q))) for sku, q in kit]
+
+
+def grid_lots(whs, item_by):
+    """Stock at the grid points: 40-115% of each level (a network between refills), in
+    one or two lots sent down from the district depot; dated lots have some expired and
+    some expiring within 180 days, for rotation to find. Its own random stream, so the
+    depots' lots do not change when the grid points do."""
+    rng = random.Random(SEED + 190)
+    lots, levels = [], []
+    for w in whs:
+        if "grid" not in w:
+            continue
+        for sku, level in grid_levels(w):
+            levels.append((w["code"], sku, level))
+            it = item_by[sku]
+            shelf = it["shelf_life_days"]
+            total = max(1, round(level * rng.uniform(0.4, 1.15)))
+            n = 1 if total < 10 else rng.randint(1, 2)
+            used = set()
+            for k in range(n):
+                qty = total // n + (total % n if k == 0 else 0)
+                if shelf is None:
+                    exp, recv = "", rng.randint(30, 900)
+                    code_date = NOMINAL_LOAD_DATE - dt.timedelta(days=recv)
+                else:
+                    u = rng.random()
+                    if u < 0.10:
+                        e = -rng.randint(1, 60)
+                    elif u < 0.30:
+                        e = rng.randint(0, 180)
+                    else:
+                        e = rng.randint(181, shelf - 1)
+                    age = shelf - e
+                    recv = rng.randint(max(0, -e + 1), max(max(0, -e + 1), min(age, 700)))
+                    exp = str(e)
+                    code_date = NOMINAL_LOAD_DATE - dt.timedelta(days=age)
+                lots.append({"warehouse_code": w["code"], "sku": sku,
+                             "lot_code": lot_code(k, code_date, used),
+                             "expires_in_days": exp, "received_days_ago": recv, "qty": qty,
+                             "status": "available", "source": "transfer"})
+    return lots, levels
+
+
 SUPPLIERS = {  # fictitious
     "1-01": ["Wuyi Relief Textiles", "Xijiang Tent Works"],
     "1-02": ["Yinzhou Lake Water Co", "Tanjiang Foods"],
@@ -107,6 +182,8 @@ def generate():
     item_by = {i["sku"]: i for i in items}
     lots = []
     for w in whs:
+        if "grid" in w:
+            continue  # grid reserve points: grid_lots
         tier = w["tier"]
         cap = w["capacity_factor"]
         if tier == "community":
@@ -161,11 +238,13 @@ def generate():
                              "lot_code": lot_code(rng.randint(0, 3), code_date, used),
                              "expires_in_days": exp, "received_days_ago": recv, "qty": qty,
                              "status": status, "source": src})
+    depot_lots = len(lots)
+    g_lots, g_levels = grid_lots(whs, item_by)
     with open(os.path.join(HERE, "lots.csv"), "w", newline="", encoding="utf-8") as f:
         wr = csv.DictWriter(f, fieldnames=["warehouse_code", "sku", "lot_code", "expires_in_days",
                                            "received_days_ago", "qty", "status", "source"])
         wr.writeheader()
-        wr.writerows(lots)
+        wr.writerows(lots + g_lots)
 
     # reserve floors: centre and city depots, plus a few districts
     usable = {}
@@ -189,8 +268,8 @@ def generate():
     with open(os.path.join(HERE, "reserve_levels.csv"), "w", newline="", encoding="utf-8") as f:
         wr = csv.writer(f)
         wr.writerow(["warehouse_code", "sku", "min_qty"])
-        wr.writerows(levels)
-    print(f"wrote {len(lots)} lots, {len(levels)} reserve levels")
+        wr.writerows(levels + g_levels)
+    print(f"wrote {depot_lots} + {len(g_lots)} grid lots, {len(levels)} + {len(g_levels)} grid reserve levels")
 
 
 # ---------------------------------------------------------------------------
@@ -415,8 +494,16 @@ def check():
         if l["status"] == "available" and (l["expires_in_days"] == "" or int(l["expires_in_days"]) >= 0):
             stock[(l["warehouse_code"], l["sku"])] = stock.get((l["warehouse_code"], l["sku"]), 0) + int(l["qty"])
     rl = list(csv.DictReader(open(os.path.join(HERE, "reserve_levels.csv"), encoding="utf-8")))
+    grid = {w["code"]: w for w in whs if "grid" in w}
+    if len(grid) < 60 or {w["district"] for w in grid.values()} != {"Jianghai"}:
+        errs.append("fewer than 60 Jianghai grid points")
     for r in rl:
         k = (r["warehouse_code"], r["sku"])
+        if k[0] in grid:
+            # A grid point's levels come from its households, not its stock.
+            if (k[1], int(r["min_qty"])) not in grid_levels(grid[k[0]]):
+                errs.append(f"grid level {k} is not its kit")
+            continue
         if k not in stock or not 0 < int(r["min_qty"]) < stock[k]:
             errs.append(f"reserve level {k} not below usable stock")
     print(f"reserve levels: {len(rl)}; items {len(items)} ({sum(1 for i in items if i['gtin'])} with GTIN); "

@@ -82,6 +82,11 @@ pub struct ServeConfig {
     #[arg(long, env = "STOCKPILE_SNAP_SPEED_KMH", default_value_t = 30.0, value_parser = parse_speed)]
     pub snap_speed_kmh: f64,
 
+    /// Community points (tier `community`) supply only incidents within this
+    /// straight-line distance of the point, in km (allocation rule 2).
+    #[arg(long, env = "STOCKPILE_COMMUNITY_RADIUS_KM", default_value_t = 5.0, value_parser = parse_radius)]
+    pub community_radius_km: f64,
+
     /// For benchmarks only (`benches/load`, `BENCH_UNCHAINED=1`): answer writes without
     /// chaining their audit events, which then stay pending. Breaks the audit trail.
     #[arg(
@@ -97,6 +102,15 @@ fn parse_circuity(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && (1.0..=5.0).contains(&v) => Ok(v),
         _ => Err(format!("`{s}`: expected a factor from 1 to 5, such as 1.3")),
+    }
+}
+
+fn parse_radius(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 100.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}`: expected a distance in km above 0 and at most 100, such as 5"
+        )),
     }
 }
 
@@ -123,6 +137,8 @@ pub struct Settings {
     pub chain_wait: std::time::Duration,
     /// For benchmarks only: answer writes without chaining their audit events.
     pub unchained_for_benchmarks: bool,
+    /// How far from an incident a community point still supplies it, in km.
+    pub community_radius_km: f64,
 }
 
 impl Default for Settings {
@@ -133,6 +149,7 @@ impl Default for Settings {
             snap: crate::routing::SnapConfig::default(),
             chain_wait: std::time::Duration::from_secs(10),
             unchained_for_benchmarks: false,
+            community_radius_km: 5.0,
         }
     }
 }

@@ -58,6 +58,8 @@ struct SeedWarehouse {
     district: Option<String>,
     tier: String,
     handling_minutes: i32,
+    /// The warehouse that resupplies it first (by code).
+    parent: Option<String>,
 }
 
 /// What a load put in.
@@ -193,6 +195,26 @@ pub async fn load(pool: &PgPool, dir: &Path, today: NaiveDate) -> anyhow::Result
         .with_context(|| format!("warehouse {}", w.code))?;
         warehouse_ids.insert(&w.code, id);
         report.warehouses += 1;
+    }
+    for w in &warehouses {
+        let Some(parent) = &w.parent else { continue };
+        let (Some(id), Some(parent_id)) = (
+            warehouse_ids.get(w.code.as_str()),
+            warehouse_ids.get(parent.as_str()),
+        ) else {
+            bail!(
+                "seed/warehouses.json: {} has an unknown parent {parent}",
+                w.code
+            );
+        };
+        sqlx::query!(
+            "update warehouses set parent_id = $2 where id = $1",
+            *id as WarehouseId,
+            *parent_id as WarehouseId
+        )
+        .execute(&mut *tx)
+        .await
+        .with_context(|| format!("parent of warehouse {}", w.code))?;
     }
 
     // Lots go in as arrays in one statement each: thousands of single inserts would make

@@ -488,8 +488,13 @@ async fn plan_now(
         &closed,
         &state.settings.snap,
     );
-    let warehouses =
-        plan::warehouse_states(places.warehouses, travel, incident.affected_area.as_ref());
+    let warehouses = plan::warehouse_states(
+        places.warehouses,
+        travel,
+        incident.affected_area.as_ref(),
+        (incident.lat, incident.lon),
+        state.settings.community_radius_km,
+    );
     let ask = plan::stock_ask(&warehouses, demand, now, state.settings.tz);
     let cells = db::planner_cells(conn, &ask).await?;
     let lines = demand.planner_lines();

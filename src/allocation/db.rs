@@ -44,6 +44,7 @@ pub async fn planner_places(
                   w.id as "warehouse_id!: Vec<WarehouseId>", w.code as "warehouse_code!",
                   w.active as "warehouse_active!", w.lat as "warehouse_lat!", w.lon as "warehouse_lon!",
                   w.handling_minutes as "warehouse_handling_minutes!",
+                  w.tier as "warehouse_tier!",
                   lv.warehouse_id as "level_warehouse_id!: Vec<WarehouseId>", lv.sku as "level_sku!",
                   lv.qty as "level_qty!"
              from (select) as one
@@ -51,7 +52,8 @@ pub async fn planner_places(
             cross join (select coalesce(array_agg(id), '{}') as id, coalesce(array_agg(code), '{}') as code,
                                coalesce(array_agg(status = 'active'), '{}') as active,
                                coalesce(array_agg(lat), '{}') as lat, coalesce(array_agg(lon), '{}') as lon,
-                               coalesce(array_agg(handling_minutes), '{}') as handling_minutes
+                               coalesce(array_agg(handling_minutes), '{}') as handling_minutes,
+                               coalesce(array_agg(tier), '{}') as tier
                           from (select * from warehouses order by code) w) w
             cross join (select coalesce(array_agg(r.warehouse_id), '{}') as warehouse_id,
                                coalesce(array_agg(i.sku), '{}') as sku, coalesce(array_agg(r.min_qty), '{}') as qty
@@ -83,6 +85,7 @@ pub async fn planner_places(
             r.warehouse_lat.len(),
             r.warehouse_lon.len(),
             r.warehouse_handling_minutes.len(),
+            r.warehouse_tier.len(),
         ],
     )?;
     let mut warehouses: Vec<SnapshotWarehouse> = r
@@ -91,15 +94,20 @@ pub async fn planner_places(
         .zip(r.warehouse_code)
         .zip(r.warehouse_active)
         .zip(r.warehouse_lat.into_iter().zip(r.warehouse_lon))
-        .zip(r.warehouse_handling_minutes)
+        .zip(
+            r.warehouse_handling_minutes
+                .into_iter()
+                .zip(r.warehouse_tier),
+        )
         .map(
-            |((((id, code), active), (lat, lon)), handling_minutes)| SnapshotWarehouse {
+            |((((id, code), active), (lat, lon)), (handling_minutes, tier))| SnapshotWarehouse {
                 id,
                 code,
                 active,
                 lat,
                 lon,
                 handling_minutes,
+                community: tier == "community",
                 reserve_levels: Vec::new(),
             },
         )

@@ -8,7 +8,7 @@
 //! exactly the picks, summed per lot and per (warehouse, item) cell.
 
 use chrono::NaiveDate;
-use geo::{Intersects, MultiPolygon, Point};
+use geo::{Distance, Haversine, Intersects, MultiPolygon, Point};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -48,6 +48,9 @@ pub struct SnapshotWarehouse {
     pub lon: f64,
     /// Handling minutes before a truck leaves.
     pub handling_minutes: i32,
+    /// Whether it is a community point (tier `community`): it supplies only incidents
+    /// within the configured radius.
+    pub community: bool,
     /// Its reserve levels for the requested items.
     pub reserve_levels: Vec<ReserveLevel>,
 }
@@ -119,19 +122,26 @@ pub fn points(warehouses: &[SnapshotWarehouse]) -> Vec<Point<f64>> {
 }
 
 /// The planner's warehouses: each with its ETA (handling + travel; `None` when there is
-/// no route), whether it lies in the incident's affected area, and its reserve levels.
-/// `travel` is per warehouse, in the same order.
+/// no route), whether it lies in the incident's affected area, its straight-line
+/// distance to the incident (at `incident`, `(lat, lon)`), the service radius of a
+/// community point (`community_radius_km`), and its reserve levels. `travel` is per
+/// warehouse, in the same order.
 pub fn warehouse_states(
     warehouses: Vec<SnapshotWarehouse>,
     travel: Vec<Option<Travel>>,
     area: Option<&MultiPolygon<f64>>,
+    incident: (f64, f64),
+    community_radius_km: f64,
 ) -> Vec<WarehouseState> {
+    let at = Point::new(incident.1, incident.0);
     warehouses
         .into_iter()
         .zip(travel)
         .map(|(w, t)| WarehouseState {
             id: w.id.0,
             in_affected_area: area.is_some_and(|a| a.intersects(&Point::new(w.lon, w.lat))),
+            service_radius_km: w.community.then_some(community_radius_km),
+            incident_km: Some(Haversine.distance(Point::new(w.lon, w.lat), at) / 1000.0),
             code: w.code,
             active: w.active,
             eta_minutes: t.map(|t| f64::from(w.handling_minutes) + t.minutes),

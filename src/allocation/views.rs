@@ -55,8 +55,9 @@ pub struct LineView {
     /// Picks, nearest warehouse first, first-expiry-first-out within a warehouse.
     pub picks: Vec<PickView>,
     /// Warehouses holding the item that were not (fully) used, each with its reason:
-    /// unreachable, inside_affected_area, inactive, reserve_level, expired_or_short_dated,
-    /// quarantined, fully_reserved or not_needed.
+    /// unreachable, inside_affected_area, inactive, outside_service_radius (a community
+    /// point farther from the incident than its radius), reserve_level,
+    /// expired_or_short_dated, quarantined, fully_reserved or not_needed.
     #[schema(value_type = Vec<Object>)]
     pub explanation: Value,
 }

@@ -622,6 +622,140 @@ async fn reserve_floors_hold_for_normal_requests_and_give_way_to_critical_ones()
     assert_ledger_consistent(&app).await;
 }
 
+#[tokio::test]
+async fn expired_and_short_dated_stock_does_not_hold_a_reserve_floor() {
+    // Arrange: JM-XH-01 keeps a level of 80 of an item that must have 30 days left. It
+    // holds 100 fresh, 500 that expired yesterday and 500 with 10 days left: Σ available
+    // is 1,100, but only the 100 fresh count toward the level, so a normal request may
+    // take 20 there, not 1,020.
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-FLOOR", 30).await;
+    let fresh = add_lot(&app, "TEST-FLOOR", "JM-XH-01", "FRESH", Some(300), 100).await;
+    add_lot(&app, "TEST-FLOOR", "JM-XH-01", "GONE", Some(-1), 500).await;
+    add_lot(&app, "TEST-FLOOR", "JM-XH-01", "SOON", Some(10), 500).await;
+    let rc = add_lot(&app, "TEST-FLOOR", "JM-JH-RC", "RC", Some(300), 1000).await;
+    set_level(&app, "TEST-FLOOR", "JM-XH-01", 80).await;
+    let incident = xinhui_incident(&app, &dispatcher).await;
+
+    // Act
+    let (status, normal) = request(
+        &app,
+        &dispatcher,
+        &incident,
+        json!({"priority": "normal", "lines": [{"sku": "TEST-FLOOR", "qty": 50}]}),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(status, 201, "{normal}");
+    let line = &normal["lines"][0];
+    assert_eq!(
+        picks(line),
+        vec![
+            ("JM-XH-01".into(), "FRESH".into(), 20),
+            ("JM-JH-RC".into(), "RC".into(), 30),
+        ]
+    );
+    let why = line["explanation"]
+        .as_array()
+        .expect("explanation")
+        .iter()
+        .find(|e| e["warehouse_code"] == "JM-XH-01")
+        .expect("JM-XH-01 explained");
+    assert_eq!(why["reason"], "reserve_level", "{why}");
+    assert_eq!(why["available"], 1100, "{why}");
+    assert_eq!(why["counts_toward_level"], 100, "{why}");
+    assert_eq!(reserved_of(&app, fresh).await, 20);
+    assert_eq!(reserved_of(&app, rc).await, 30);
+    assert_ledger_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn community_points_supply_only_incidents_within_their_radius_and_keep_their_level() {
+    // Arrange: an incident at Jianghai grid point 1 (demo data). The grid points hold
+    // LAMP-HANDCRANK kits, each with a level; everything else nearby is a depot.
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let (lat, lon): (f64, f64) =
+        sqlx::query_as("select lat, lon from warehouses where code = 'JM-JH-G001'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("grid point 1");
+    let out = create_incident(
+        &app,
+        &dispatcher,
+        json!({"name": "Flood, Jianghai grid 1", "kind": "flood", "point": {"lat": lat, "lon": lon}}),
+    )
+    .await;
+    let incident = out["id"].as_str().expect("id").to_owned();
+    // Which points are within 5 km, and what each may give above its level.
+    let points: Vec<(String, f64, i64, i64)> = sqlx::query_as(
+        "select w.code, 2 * 6371.0088 * asin(sqrt(power(sin(radians(w.lat - $1) / 2), 2)
+                    + cos(radians($1)) * cos(radians(w.lat)) * power(sin(radians(w.lon - $2) / 2), 2))),
+                coalesce(sum(l.on_hand - l.reserved) filter (where l.status = 'available'
+                         and (l.expires_on is null or l.expires_on >= current_date)), 0)::int8,
+                coalesce(max(r.min_qty), 0)::int8
+           from warehouses w
+           join items i on i.sku = 'LAMP-HANDCRANK'
+           join stock_lots l on l.warehouse_id = w.id and l.item_id = i.id
+           left join reserve_levels r on r.warehouse_id = w.id and r.item_id = i.id
+          where w.tier = 'community'
+          group by w.code, w.lat, w.lon",
+    )
+    .bind(lat)
+    .bind(lon)
+    .fetch_all(&app.pool)
+    .await
+    .expect("community points");
+    let far = points.iter().filter(|p| p.1 > 5.0).count();
+    assert!(far > 0, "some grid point is beyond 5 km");
+
+    // Act: preview a small normal and a critical request.
+    let preview = |priority: &'static str| {
+        let (app, dispatcher, incident) = (&app, &dispatcher, &incident);
+        async move {
+            app.post(
+                "/api/v1/allocation/preview",
+                dispatcher,
+                &json!({"incident_id": incident, "priority": priority,
+                        "lines": [{"sku": "LAMP-HANDCRANK", "qty": 100000}]}),
+            )
+            .await
+        }
+    };
+    let (status, normal) = preview("normal").await;
+    assert_eq!(status, 200, "{normal}");
+    let (status, critical) = preview("critical").await;
+    assert_eq!(status, 200, "{critical}");
+
+    // Assert: no pick from a point beyond 5 km, each one explained as such; a normal
+    // request takes from a point within 5 km only what is above its level; a critical
+    // one may take all of it.
+    for (plan, critical) in [(&normal, false), (&critical, true)] {
+        let line = &plan["lines"][0];
+        let mut taken: std::collections::HashMap<String, i64> = Default::default();
+        for (wh, _, qty) in picks(line) {
+            *taken.entry(wh).or_default() += qty;
+        }
+        for (code, km, usable, level) in &points {
+            let got = taken.get(code).copied().unwrap_or(0);
+            if *km > 5.0 {
+                assert_eq!(got, 0, "{code} at {km:.1} km gave {got}");
+                assert_eq!(
+                    reason_of(line, code).as_deref(),
+                    Some("outside_service_radius"),
+                    "{code} at {km:.1} km"
+                );
+            } else if critical {
+                assert_eq!(got, *usable, "{code}: a critical request takes all");
+            } else {
+                assert_eq!(got, (usable - level).max(0), "{code}: only above its level");
+            }
+        }
+    }
+}
+
 /// A demo app whose process listens for catalogue changes, a new item `sku` (30 days'
 /// minimum remaining shelf life) with one lot L60 at JM-XH-01 that expires in 60 days, and
 /// two previews of a two-unit request for it (so the item is cached), each taking L60.

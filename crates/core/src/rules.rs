@@ -7,8 +7,9 @@
 //!   expiring or expiring on or after *arrival date + the item's minimum remaining days*
 //!   ([`required_expiry`], [`lot_usable`]). The arrival date is the calendar date, in the
 //!   deployment's time zone, of `now + ETA` ([`arrival`]).
-//! - **Eligible warehouse**: active, reachable, and outside the incident's affected area
-//!   unless the request allows it ([`warehouse_block`]).
+//! - **Eligible warehouse**: active; for a community point, within its service radius of
+//!   the incident (straight-line; 5 km unless configured); reachable; and outside the
+//!   incident's affected area unless the request allows it ([`warehouse_block`]).
 //! - **Reserve floor**: a non-critical draw leaves at least the cell's reserve level of
 //!   stock that counts toward it in the (warehouse, item) cell: available, not
 //!   quarantined, and usable for the item's minimum remaining days from today
@@ -44,6 +45,12 @@ pub struct WarehouseState {
     pub distance_km: Option<f64>,
     /// Whether the warehouse lies inside the incident's affected area.
     pub in_affected_area: bool,
+    /// A community point supplies only incidents within this straight-line distance, in
+    /// km; `None` for other warehouses (no limit).
+    pub service_radius_km: Option<f64>,
+    /// Straight-line (great-circle) distance to the incident, in km; `None` when unknown
+    /// (then a warehouse with a service radius does not supply).
+    pub incident_km: Option<f64>,
     /// Reserve level per SKU (base units). If a SKU is listed twice the higher level applies;
     /// negative levels count as 0.
     pub reserve_levels: Vec<(String, i64)>,
@@ -80,6 +87,8 @@ pub enum SkipReason {
     InsideAffectedArea,
     /// The warehouse is inactive.
     Inactive,
+    /// A community point farther from the incident than its service radius.
+    OutsideServiceRadius,
     /// Usable stock is held back by the warehouse's reserve level for the item.
     ReserveLevel,
     /// Lots are expired, or too close to expiry, on the arrival date.
@@ -113,6 +122,10 @@ pub fn warehouse_block(
 ) -> Option<SkipReason> {
     if !w.active {
         Some(SkipReason::Inactive)
+    } else if let Some(radius) = w.service_radius_km
+        && !w.incident_km.is_some_and(|d| d <= radius)
+    {
+        Some(SkipReason::OutsideServiceRadius)
     } else if !w.eta_minutes.is_some_and(|e| e.is_finite() && e >= 0.0) {
         Some(SkipReason::Unreachable)
     } else if w.in_affected_area && !include_affected_warehouses {

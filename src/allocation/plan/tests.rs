@@ -56,6 +56,7 @@ fn a_warehouse_eta_is_handling_plus_travel_and_none_without_a_route() {
         lat: 22.0,
         lon,
         handling_minutes: 30,
+        community: n == 2,
         reserve_levels: vec![ReserveLevel {
             sku: "TENT".into(),
             level: 2,
@@ -78,8 +79,20 @@ fn a_warehouse_eta_is_handling_plus_travel_and_none_without_a_route() {
         }),
         None,
     ];
-    let states = warehouse_states(vec![w(1, 113.0), w(2, 114.0)], travel, Some(&area));
+    let states = warehouse_states(
+        vec![w(1, 113.0), w(2, 114.0)],
+        travel,
+        Some(&area),
+        (22.0, 113.5),
+        5.0,
+    );
     assert_eq!(states[0].eta_minutes, Some(42.5));
+    // Half a degree of longitude at 22° N is about 51.6 km; only the community point
+    // (W2) has a service radius.
+    let km = states[0].incident_km.expect("distance");
+    assert!((km - 51.6).abs() < 0.5, "{km}");
+    assert_eq!(states[0].service_radius_km, None);
+    assert_eq!(states[1].service_radius_km, Some(5.0));
     assert_eq!(states[0].distance_km, Some(9.0));
     assert!(states[0].in_affected_area);
     assert_eq!(states[0].reserve_levels, vec![("TENT".to_string(), 2)]);

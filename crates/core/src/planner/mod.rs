@@ -5,7 +5,9 @@
 //! 1. A warehouse's ETA (handling + travel minutes, computed by the caller) decides everything
 //!    time-related; `None` means unreachable.
 //! 2. A lot is eligible when its warehouse is active, reachable and not inside the affected area
-//!    (unless the request includes such warehouses), the lot is not quarantined, has available
+//!    (unless the request includes such warehouses), and, for a community point, within its
+//!    service radius of the incident (straight-line distance; community points hold small
+//!    kits for their own grid, and rule 3 keeps their level for critical requests), the lot is not quarantined, has available
 //!    stock (`on_hand − reserved > 0`), and either never expires or expires on or after
 //!    *arrival date + the item's minimum remaining days*. The arrival date is the calendar date,
 //!    in the deployment time zone, of `now + ETA`; a lot is usable through its expiry date.

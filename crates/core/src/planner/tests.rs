@@ -15,6 +15,8 @@ fn warehouse(n: u128, code: &str, eta: f64) -> WarehouseState {
         eta_minutes: Some(eta),
         distance_km: Some(eta),
         in_affected_area: false,
+        service_radius_km: None,
+        incident_km: None,
         reserve_levels: vec![],
     }
 }
@@ -496,6 +498,8 @@ fn case() -> impl Strategy<Value = Case> {
                         eta_minutes: eta.map(|e| f64::from(e / 10 * 10)),
                         distance_km: eta.map(f64::from),
                         in_affected_area: in_area,
+                        service_radius_km: None,
+                        incident_km: None,
                         reserve_levels: levels
                             .into_iter()
                             .map(|(s, l)| (SKUS[s].to_owned(), l))
@@ -768,4 +772,47 @@ proptest! {
         let summarized = Snapshot::summarized(c.items.clone(), c.warehouses.clone(), cells, lots);
         prop_assert_eq!(&full, &plan(&input, &summarized));
     }
+}
+
+#[test]
+fn a_community_point_supplies_only_incidents_within_its_radius() {
+    // Two community points 4 and 6 km from the incident, radius 5 km; a depot farther
+    // away. The near point gives its stock above its level; the far one is skipped
+    // with its reason even though it is nearer by road than the depot.
+    let mut near = warehouse(1, "C-NEAR", 10.0);
+    near.service_radius_km = Some(5.0);
+    near.incident_km = Some(4.0);
+    near.reserve_levels = vec![("WATER".into(), 5)];
+    let mut far = warehouse(2, "C-FAR", 12.0);
+    far.service_radius_km = Some(5.0);
+    far.incident_km = Some(6.0);
+    let depot = warehouse(3, "DEPOT", 60.0);
+    let snap = Snapshot::new(
+        vec![item("WATER", 0)],
+        vec![near, far, depot],
+        vec![
+            lot(1, 1, "WATER", "N", None, 20),
+            lot(2, 2, "WATER", "F", None, 20),
+            lot(3, 3, "WATER", "D", None, 100),
+        ],
+    );
+    let lines = [want("WATER", 40)];
+    let normal = plan(&request(&lines, Priority::Normal), &snap);
+    assert_eq!(
+        picked(&normal),
+        vec![p("C-NEAR", "N", 15), p("DEPOT", "D", 25)]
+    );
+    let reasons: Vec<(&str, SkipReason)> = normal.lines[0]
+        .explanation
+        .iter()
+        .map(|s| (s.warehouse_code.as_str(), s.reason))
+        .collect();
+    assert!(reasons.contains(&("C-FAR", SkipReason::OutsideServiceRadius)));
+    assert!(reasons.contains(&("C-NEAR", SkipReason::ReserveLevel)));
+    // A critical request may empty the near point's level, never the far point.
+    let critical = plan(&request(&lines, Priority::Critical), &snap);
+    assert_eq!(
+        picked(&critical),
+        vec![p("C-NEAR", "N", 20), p("DEPOT", "D", 20)]
+    );
 }
