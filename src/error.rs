@@ -350,6 +350,22 @@ impl From<axum::Error> for AppError {
     }
 }
 
+/// `Ok` when `errors` is empty, else one 422 naming every offending field (its detail
+/// is the first problem, with how many more there are).
+pub fn validation(errors: Vec<FieldError>) -> Result<(), AppError> {
+    match errors.first() {
+        None => Ok(()),
+        Some(first) => Err(AppError::Validation {
+            detail: if errors.len() == 1 {
+                first.detail.clone()
+            } else {
+                format!("{} (and {} more problems)", first.detail, errors.len() - 1)
+            },
+            errors,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

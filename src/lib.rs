@@ -38,6 +38,8 @@ pub mod seed;
 pub mod stock;
 /// Logging setup.
 pub mod telemetry;
+/// Replenishment, rotation and readiness of the reserve network.
+pub mod reserve;
 /// Transfers between warehouses.
 pub mod transfers;
 /// Warehouses of the reserve network.
@@ -49,6 +51,8 @@ pub mod app;
 pub use app::AppState;
 /// The pure core (`crates/core`), under the paths the service has always used.
 pub use stockpile_core::{gs1, planner, routing, rules};
+/// The pure reserve planners (replenishment, rotation, readiness).
+pub use stockpile_core::reserve as reserve_core;
 
 /// The whole HTTP service over `state`.
 pub fn app(state: AppState) -> axum::Router {

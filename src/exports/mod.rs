@@ -267,6 +267,17 @@ pub struct TextEncoder {
     pub columns: &'static [Column],
 }
 
+/// Writes `s` as one CSV cell for a spreadsheet: a cell starting with `=`, `+`, `-` or
+/// `@` gets a leading apostrophe, so that no spreadsheet runs user text as a formula;
+/// then quoted as CSV needs.
+pub fn csv_cell(out: &mut Vec<u8>, s: &str) {
+    if s.starts_with(['=', '+', '-', '@']) {
+        csv_field(out, &format!("'{s}"));
+    } else {
+        csv_field(out, s);
+    }
+}
+
 fn csv_field(out: &mut Vec<u8>, s: &str) {
     if s.contains([',', '"', '\n', '\r']) {
         out.push(b'"');

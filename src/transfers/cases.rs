@@ -81,24 +81,53 @@ pub async fn send<R>(
     if let Some(replay) = claim(conn).await? {
         return Ok(ControlFlow::Break(replay));
     }
-    let ids: Vec<LotId> = cmd.lines.iter().map(|l| l.lot).collect();
+    let done = send_checked(
+        conn,
+        actor,
+        origin,
+        (from.id, &from.code),
+        to.id,
+        &cmd.lines,
+        cmd.note.as_deref(),
+    )
+    .await?;
+    Ok(ControlFlow::Continue(done))
+}
+
+/// The body of [`send`] once the caller may send from `from` (id, code) to `to`: locks
+/// the lines' lots, checks them ([`check_sources`]), and writes the transfer, its lines
+/// and one `transfer_out` per line. A planned replenishment (`reserve::cases`), whose
+/// actor is a planner rather than a clerk of the source, sends through this too, so
+/// every transfer is written by one piece of code. Returns the transfer and its audit
+/// event; the caller records the event.
+pub async fn send_checked(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    origin: &Origin,
+    from: (WarehouseId, &str),
+    to: WarehouseId,
+    lines: &[SendLine],
+    note: Option<&str>,
+) -> AppResult<Done> {
+    check_send_lines(lines)?;
+    check_route(from.0, to)?;
+    let ids: Vec<LotId> = lines.iter().map(|l| l.lot).collect();
     let locked = db::lock_lots(conn, &ids).await?;
-    check_sources(&cmd.lines, &locked, from.id, &from.code)?;
+    check_sources(lines, &locked, from.0, from.1)?;
 
     let id = TransferId::new();
-    let note = cmd.note.as_deref();
     db::insert_transfer(
         conn,
         &db::NewTransfer {
             id,
-            from: from.id,
-            to: to.id,
+            from: from.0,
+            to,
             note,
             created_by: actor.id,
         },
     )
     .await?;
-    for (i, line) in cmd.lines.iter().enumerate() {
+    for (i, line) in lines.iter().enumerate() {
         let line_no = i32::try_from(i).map_err(anyhow::Error::from)?;
         db::insert_line(conn, id, line_no, line.lot, line.qty).await?;
         let out = movement(actor, origin, id, line.lot, "transfer_out", -line.qty, note);
@@ -106,10 +135,10 @@ pub async fn send<R>(
     }
     let transfer = answer(conn, id).await?;
     tracing::info!(transfer.id = %id, "transfer sent");
-    Ok(ControlFlow::Continue(Done {
+    Ok(Done {
         change: change("transfer.send", id, None, &transfer),
         answer: transfer,
-    }))
+    })
 }
 
 /// Receives a transfer at its destination: each line lands as the same lot code and

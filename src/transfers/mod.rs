@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, FieldError, validation};
 use crate::ids::{ItemId, LotId, TransferId, UserId, WarehouseId};
 use crate::rules::{LotState, lot_available};
 use crate::stock::show_date;
@@ -519,19 +519,6 @@ impl From<Refusal> for AppError {
     }
 }
 
-fn validation(errors: Vec<FieldError>) -> Result<(), AppError> {
-    match errors.first() {
-        None => Ok(()),
-        Some(first) => Err(AppError::Validation {
-            detail: if errors.len() == 1 {
-                first.detail.clone()
-            } else {
-                format!("{} (and {} more problems)", first.detail, errors.len() - 1)
-            },
-            errors,
-        }),
-    }
-}
 
 #[cfg(test)]
 mod tests {
