@@ -147,7 +147,8 @@ pub struct ReadinessQuery {
 /// item's minimum remaining days left), and the share of units.
 #[utoipa::path(get, path = "/api/v1/readiness", tag = "reserve", params(ReadinessQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = Object, content_type = ["application/json", "text/csv"]),
+    responses((status = 200, description = "Readiness (JSON), or one row per warehouse (CSV)",
+               content((Object = "application/json"), (String = "text/csv"))),
               (status = 400, body = Problem)))]
 pub async fn get_readiness(
     State(state): State<AppState>,

@@ -8,6 +8,8 @@
 //!   is usable on arrival, when a warehouse cannot supply, how far a reserve level
 //!   protects a cell, and whether a plan still holds on stock read again under locks.
 //! - [`planner`]: the allocation planner, built on [`rules`].
+//! - [`reserve`]: keeping the network ready: replenishment, rotation before expiry and
+//!   readiness, built on [`rules`].
 //! - [`routing`]: the road network and travel times.
 //! - [`gs1`]: GS1 barcode parsing.
 
@@ -15,6 +17,8 @@
 pub mod gs1;
 /// The allocation planner (pure, deterministic).
 pub mod planner;
+/// Replenishment, rotation and readiness of the reserve network (pure, deterministic).
+pub mod reserve;
 /// Road network and travel times (pure).
 pub mod routing;
 /// The shared stock rules: eligibility, availability, reserve floors, plan re-checks.

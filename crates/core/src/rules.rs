@@ -7,6 +7,8 @@
 //!   expiring or expiring on or after *arrival date + the item's minimum remaining days*
 //!   ([`required_expiry`], [`lot_usable`]). The arrival date is the calendar date, in the
 //!   deployment's time zone, of `now + ETA` ([`arrival`]).
+//!   A plan made by the day takes the arrival date `today + ⌈ETA / 1440 min⌉`
+//!   ([`arrival_day`]).
 //! - **Eligible warehouse**: active; for a community point, within its service radius of
 //!   the incident (straight-line; 5 km unless configured); reachable; and outside the
 //!   incident's affected area unless the request allows it ([`warehouse_block`]).
@@ -133,6 +135,18 @@ pub fn warehouse_block(
     } else {
         None
     }
+}
+
+/// The calendar date on which a transfer planned on `today` arrives, for plans made by
+/// the day (replenishment, rotation), which know the trip but not the hour it leaves:
+/// `today + ⌈eta_minutes / 1440⌉` days. Any trip longer than zero minutes therefore
+/// arrives tomorrow at the earliest, which judges expiry on the later date a truck
+/// leaving late in the day would reach. `None` if the ETA is missing, not finite,
+/// negative, or the date is beyond the calendar (the destination is then unreachable).
+pub fn arrival_day(today: NaiveDate, eta_minutes: Option<f64>) -> Option<NaiveDate> {
+    let eta = eta_minutes.filter(|e| e.is_finite() && *e >= 0.0)?;
+    // The `as` cast saturates; a saturated count of days fails the checked add.
+    today.checked_add_days(Days::new((eta / 1440.0).ceil() as u64))
 }
 
 /// The first date a lot must still be usable on: arrival date + minimum remaining days.

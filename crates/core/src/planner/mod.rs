@@ -287,7 +287,7 @@ impl Index {
 }
 
 /// FEFO order within a warehouse: earliest expiry first, no-expiry last, then lot code, then id.
-fn fefo_key(lot: &LotState) -> (bool, Option<NaiveDate>, &str, Uuid) {
+pub(crate) fn fefo_key(lot: &LotState) -> (bool, Option<NaiveDate>, &str, Uuid) {
     (
         lot.expires_on.is_none(),
         lot.expires_on,

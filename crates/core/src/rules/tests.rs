@@ -228,3 +228,18 @@ fn only_usable_stock_counts_toward_a_reserve_level() {
         "quarantined"
     );
 }
+
+#[test]
+fn a_trip_planned_by_the_day_arrives_after_its_eta_rounded_up_to_whole_days() {
+    let today = NaiveDate::from_ymd_opt(2026, 12, 6).expect("date");
+    let day = |d: u64| today.checked_add_days(Days::new(d));
+    assert_eq!(arrival_day(today, Some(0.0)), Some(today));
+    assert_eq!(arrival_day(today, Some(1.0)), day(1));
+    assert_eq!(arrival_day(today, Some(1440.0)), day(1));
+    assert_eq!(arrival_day(today, Some(1440.5)), day(2));
+    assert_eq!(arrival_day(today, None), None);
+    assert_eq!(arrival_day(today, Some(-1.0)), None, "negative");
+    assert_eq!(arrival_day(today, Some(f64::NAN)), None);
+    assert_eq!(arrival_day(today, Some(f64::INFINITY)), None);
+    assert_eq!(arrival_day(today, Some(1e300)), None, "beyond the calendar");
+}
