@@ -32,14 +32,14 @@ pub mod incidents;
 pub mod network;
 /// Stock summaries and alerts.
 pub mod reports;
+/// Replenishment, rotation and readiness of the reserve network.
+pub mod reserve;
 /// GBA demo data loader.
 pub mod seed;
 /// Stock lots and the append-only ledger.
 pub mod stock;
 /// Logging setup.
 pub mod telemetry;
-/// Replenishment, rotation and readiness of the reserve network.
-pub mod reserve;
 /// Transfers between warehouses.
 pub mod transfers;
 /// Warehouses of the reserve network.
@@ -49,10 +49,10 @@ pub mod warehouses;
 pub mod app;
 
 pub use app::AppState;
-/// The pure core (`crates/core`), under the paths the service has always used.
-pub use stockpile_core::{gs1, planner, routing, rules};
 /// The pure reserve planners (replenishment, rotation, readiness).
 pub use stockpile_core::reserve as reserve_core;
+/// The pure core (`crates/core`), under the paths the service has always used.
+pub use stockpile_core::{gs1, planner, routing, rules};
 
 /// The whole HTTP service over `state`.
 pub fn app(state: AppState) -> axum::Router {

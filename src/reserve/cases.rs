@@ -330,10 +330,13 @@ pub async fn commit(
                 lots.insert(line.lot_id);
             }
         }
-        if !locked_cells.is_empty() || !locked_lots.is_empty() || plan.transfers.is_empty() {
-            if cells.is_subset(&locked_cells) && lots.is_subset(&locked_lots) {
-                break plan;
-            }
+        // Settled when it draws on nothing, or only on what an earlier attempt locked
+        // (the first plan was read before any lock, so it is never settled by them).
+        let locked_before = !locked_cells.is_empty() || !locked_lots.is_empty();
+        if plan.transfers.is_empty()
+            || (locked_before && cells.is_subset(&locked_cells) && lots.is_subset(&locked_lots))
+        {
+            break plan;
         }
         if replans >= MAX_ATTEMPTS {
             return Err(AppError::conflict(

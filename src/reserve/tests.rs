@@ -26,7 +26,9 @@ fn a_scope_names_warehouses_tier_district_and_skus() {
     assert_eq!(scope.districts, vec!["Jianghai".to_owned()]);
     assert_eq!(scope.skus, vec!["WATER-5L".to_owned()]);
     assert_eq!(
-        ScopeBody::default().resolve(&known(&warehouses)).expect("empty"),
+        ScopeBody::default()
+            .resolve(&known(&warehouses))
+            .expect("empty"),
         Scope::default(),
         "an empty scope is the whole network"
     );

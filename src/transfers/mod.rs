@@ -519,7 +519,6 @@ impl From<Refusal> for AppError {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ mod differential_stock_cells;
 mod foundation;
 mod helpers;
 mod reads;
+mod reserve;
 mod stock_ops;
 mod transfer_count_cases;
 mod transfers_counts;
