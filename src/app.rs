@@ -123,6 +123,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::audit::http::routes())
         .merge(crate::exports::http::routes())
         .merge(crate::reserve::http::routes())
+        .merge(crate::operations::http::routes())
 }
 
 /// The API routes and the OpenAPI document that describes them, completed with the

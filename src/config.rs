@@ -87,6 +87,12 @@ pub struct ServeConfig {
     #[arg(long, env = "STOCKPILE_COMMUNITY_RADIUS_KM", default_value_t = 5.0, value_parser = parse_radius)]
     pub community_radius_km: f64,
 
+    /// Default delivery target per response level, in hours: the time within which the
+    /// first batch must arrive after the dispatch order.
+    #[arg(long, env = "STOCKPILE_DELIVERY_TARGETS", default_value = "county=6,city=8,province=10",
+          value_parser = crate::incidents::DeliveryTargets::parse)]
+    pub delivery_targets: crate::incidents::DeliveryTargets,
+
     /// For benchmarks only (`benches/load`, `BENCH_UNCHAINED=1`): answer writes without
     /// chaining their audit events, which then stay pending. Breaks the audit trail.
     #[arg(
@@ -139,6 +145,8 @@ pub struct Settings {
     pub unchained_for_benchmarks: bool,
     /// How far from an incident a community point still supplies it, in km.
     pub community_radius_km: f64,
+    /// Default delivery targets per response level.
+    pub delivery_targets: crate::incidents::DeliveryTargets,
 }
 
 impl Default for Settings {
@@ -150,6 +158,7 @@ impl Default for Settings {
             chain_wait: std::time::Duration::from_secs(10),
             unchained_for_benchmarks: false,
             community_radius_km: 5.0,
+            delivery_targets: crate::incidents::DeliveryTargets::default(),
         }
     }
 }

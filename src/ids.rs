@@ -52,6 +52,8 @@ id_type!(
     CountId,
     /// An incident.
     IncidentId,
+    /// An operation: the incidents of one emergency.
+    OperationId,
     /// An allocation request.
     RequestId,
     /// A shipment from one warehouse for one request.

@@ -30,6 +30,8 @@ pub mod ids;
 pub mod incidents;
 /// The road network, road closures and truck routes.
 pub mod network;
+/// Operations: the incidents of one emergency, rationed together.
+pub mod operations;
 /// Stock summaries and alerts.
 pub mod reports;
 /// Replenishment, rotation and readiness of the reserve network.

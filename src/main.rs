@@ -500,6 +500,7 @@ async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
             chain_wait: std::time::Duration::from_secs(serve.request_timeout_secs) * 3 / 4,
             unchained_for_benchmarks: serve.bench_unchained,
             community_radius_km: serve.community_radius_km,
+            delivery_targets: serve.delivery_targets,
         };
         let mut state = stockpile::AppState::new(db.pool.clone(), settings);
         if config.read_database_url.is_some() {

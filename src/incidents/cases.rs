@@ -10,11 +10,11 @@ use super::db::{self, NewIncident};
 use super::http::{
     CreateIncident, Incident, NeedsEstimate, NeedsEstimateBody, SuggestedLine, UpdateIncident,
 };
-use super::{IncidentStatus, parse_area};
+use super::{DeliveryTargets, IncidentStatus, ResponseLevel, delivery_target, parse_area};
 use crate::audit::{Change, Done, Outcome};
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult};
-use crate::ids::IncidentId;
+use crate::ids::{IncidentId, OperationId};
 
 fn check_name(name: &str) -> AppResult<()> {
     let n = name.trim().chars().count();
@@ -46,10 +46,13 @@ pub async fn create<R>(
     conn: &mut PgConnection,
     actor: &Actor,
     body: &CreateIncident,
+    targets: &DeliveryTargets,
     claim: impl AsyncFnOnce(&mut PgConnection) -> AppResult<Option<R>>,
 ) -> AppResult<Outcome<R>> {
     actor.require(&[Role::Dispatcher])?;
     check_name(&body.name)?;
+    let level = body.response_level.unwrap_or(ResponseLevel::County);
+    let target = delivery_target(body.delivery_target_hours, level, targets)?;
     body.point.validate("/point")?;
     if let Some(area) = &body.affected_area {
         parse_area(area, "/affected_area", false)?;
@@ -57,6 +60,9 @@ pub async fn create<R>(
     check_population(body.population)?;
     if let Some(replay) = claim(conn).await? {
         return Ok(Outcome::Break(replay));
+    }
+    if let Some(op) = body.operation_id {
+        open_operation(conn, op).await?;
     }
     let row = db::insert(
         conn,
@@ -68,6 +74,9 @@ pub async fn create<R>(
             affected_area: body.affected_area.as_ref(),
             population: body.population.unwrap_or(0),
             started_at: body.started_at.unwrap_or_else(Utc::now),
+            operation_id: body.operation_id,
+            response_level: level.as_str(),
+            delivery_target_hours: target,
             created_by: actor.id,
         },
     )
@@ -93,9 +102,16 @@ pub async fn update<R>(
     actor: &Actor,
     id: IncidentId,
     body: &UpdateIncident,
+    targets: &DeliveryTargets,
     claim: impl AsyncFnOnce(&mut PgConnection) -> AppResult<Option<R>>,
 ) -> AppResult<Outcome<R>> {
     actor.require(&[Role::Dispatcher])?;
+    // A new level without a target takes the new level's default target.
+    let target = match (body.response_level, body.delivery_target_hours) {
+        (_, Some(h)) => Some(delivery_target(Some(h), ResponseLevel::County, targets)?),
+        (Some(level), None) => Some(targets.hours(level)),
+        (None, None) => None,
+    };
     if let Some(name) = &body.name {
         check_name(name)?;
     }
@@ -114,15 +130,18 @@ pub async fn update<R>(
     let before = db::get(conn, id, true)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no incident with id {id}")))?;
-    let row = db::update(
-        conn,
-        id,
-        body.name.as_deref().map(str::trim),
-        body.status.map(IncidentStatus::as_str),
-        body.population,
-        area,
-    )
-    .await?;
+    if let Some(Some(op)) = body.operation_id {
+        open_operation(conn, op).await?;
+    }
+    let patch = db::IncidentPatch {
+        name: body.name.as_deref().map(str::trim),
+        status: body.status.map(IncidentStatus::as_str),
+        population: body.population,
+        operation_id: body.operation_id,
+        response_level: body.response_level.map(ResponseLevel::as_str),
+        delivery_target_hours: target,
+    };
+    let row = db::update(conn, id, &patch, area).await?;
     let answer = json(Incident::from(row))?;
     Ok(Outcome::Continue(Done {
         change: Change {
@@ -192,4 +211,20 @@ pub async fn estimate_needs(
         days: body.days,
         lines,
     })
+}
+
+/// Checks that operation `id` exists and is open (422 on `/operation_id` otherwise),
+/// holding it so that it is not closed before this transaction ends.
+async fn open_operation(conn: &mut PgConnection, id: OperationId) -> AppResult<()> {
+    match crate::operations::db::status_for_share(conn, id).await? {
+        Some(status) if status == "open" => Ok(()),
+        Some(_) => Err(AppError::invalid(
+            "/operation_id",
+            format!("operation {id} is closed"),
+        )),
+        None => Err(AppError::invalid(
+            "/operation_id",
+            format!("no operation with id {id}"),
+        )),
+    }
 }

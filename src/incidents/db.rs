@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
 
-use super::{IncidentKind, IncidentStatus};
-use crate::ids::{IncidentId, UserId};
+use super::{IncidentKind, IncidentStatus, ResponseLevel};
+use crate::ids::{IncidentId, OperationId, UserId};
 
 /// An incident as stored.
 #[derive(Debug, Clone)]
@@ -28,6 +28,12 @@ pub struct IncidentRow {
     pub started_at: DateTime<Utc>,
     /// Open or closed.
     pub status: IncidentStatus,
+    /// The operation it belongs to.
+    pub operation_id: Option<OperationId>,
+    /// Who responds.
+    pub response_level: ResponseLevel,
+    /// Hours within which the first batch must arrive.
+    pub delivery_target_hours: i32,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Updated.
@@ -51,6 +57,12 @@ pub struct NewIncident<'a> {
     pub population: i64,
     /// Start.
     pub started_at: DateTime<Utc>,
+    /// The operation it belongs to.
+    pub operation_id: Option<OperationId>,
+    /// Who responds.
+    pub response_level: &'a str,
+    /// Hours within which the first batch must arrive.
+    pub delivery_target_hours: i32,
     /// Who.
     pub created_by: UserId,
 }
@@ -62,10 +74,12 @@ pub async fn insert(
 ) -> Result<IncidentRow, sqlx::Error> {
     sqlx::query_as!(
         IncidentRow,
-        r#"insert into incidents (id, name, kind, lat, lon, affected_area, population, started_at, created_by)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        r#"insert into incidents (id, name, kind, lat, lon, affected_area, population, started_at, created_by,
+                                  operation_id, response_level, delivery_target_hours)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            returning id as "id: IncidentId", name, kind as "kind: IncidentKind", lat, lon, affected_area, population, started_at,
-                     status as "status: IncidentStatus", created_at, updated_at"#,
+                     status as "status: IncidentStatus", operation_id as "operation_id: OperationId",
+                  response_level as "response_level: ResponseLevel", delivery_target_hours, created_at, updated_at"#,
         IncidentId::new() as IncidentId,
         new.name,
         new.kind,
@@ -74,7 +88,10 @@ pub async fn insert(
         new.affected_area,
         new.population,
         new.started_at,
-        new.created_by as UserId
+        new.created_by as UserId,
+        new.operation_id as Option<OperationId>,
+        new.response_level,
+        new.delivery_target_hours
     )
     .fetch_one(conn)
     .await
@@ -90,7 +107,8 @@ pub async fn get(
         sqlx::query_as!(
             IncidentRow,
             r#"select id as "id: IncidentId", name, kind as "kind: IncidentKind", lat, lon, affected_area, population, started_at,
-                      status as "status: IncidentStatus", created_at, updated_at
+                      status as "status: IncidentStatus", operation_id as "operation_id: OperationId",
+                  response_level as "response_level: ResponseLevel", delivery_target_hours, created_at, updated_at
                  from incidents where id = $1 for update"#,
             id as IncidentId
         )
@@ -100,7 +118,8 @@ pub async fn get(
         sqlx::query_as!(
             IncidentRow,
             r#"select id as "id: IncidentId", name, kind as "kind: IncidentKind", lat, lon, affected_area, population, started_at,
-                      status as "status: IncidentStatus", created_at, updated_at
+                      status as "status: IncidentStatus", operation_id as "operation_id: OperationId",
+                  response_level as "response_level: ResponseLevel", delivery_target_hours, created_at, updated_at
                  from incidents where id = $1"#,
             id as IncidentId
         )
@@ -119,7 +138,8 @@ pub async fn list(
     sqlx::query_as!(
         IncidentRow,
         r#"select id as "id: IncidentId", name, kind as "kind: IncidentKind", lat, lon, affected_area, population, started_at,
-                  status as "status: IncidentStatus", created_at, updated_at
+                  status as "status: IncidentStatus", operation_id as "operation_id: OperationId",
+                  response_level as "response_level: ResponseLevel", delivery_target_hours, created_at, updated_at
              from incidents
             where ($1::text is null or status = $1) and ($2::uuid is null or id > $2)
             order by id limit $3"#,
@@ -142,15 +162,31 @@ pub enum AreaChange<'a> {
     Remove,
 }
 
-/// Applies a patch (each `None` keeps the stored value).
+/// A patch of an incident: each `None` keeps the stored value.
+#[derive(Debug, Default)]
+pub struct IncidentPatch<'a> {
+    /// Name.
+    pub name: Option<&'a str>,
+    /// Status.
+    pub status: Option<&'a str>,
+    /// People affected.
+    pub population: Option<i64>,
+    /// Operation (`Some(None)` takes it out of its operation).
+    pub operation_id: Option<Option<OperationId>>,
+    /// Response level.
+    pub response_level: Option<&'a str>,
+    /// Delivery target.
+    pub delivery_target_hours: Option<i32>,
+}
+
+/// Applies a patch.
 pub async fn update(
     conn: &mut PgConnection,
     id: IncidentId,
-    name: Option<&str>,
-    status: Option<&str>,
-    population: Option<i64>,
+    patch: &IncidentPatch<'_>,
     area: AreaChange<'_>,
 ) -> Result<IncidentRow, sqlx::Error> {
+    let (name, status, population) = (patch.name, patch.status, patch.population);
     let (affected_area, remove_area) = match area {
         AreaChange::Keep => (None, false),
         AreaChange::Set(v) => (Some(v), false),
@@ -162,16 +198,24 @@ pub async fn update(
               set name = coalesce($2, name), status = coalesce($3, status),
                   population = coalesce($4, population),
                   affected_area = case when $6 then null else coalesce($5, affected_area) end,
+                  operation_id = case when $7 then $8 else operation_id end,
+                  response_level = coalesce($9, response_level),
+                  delivery_target_hours = coalesce($10, delivery_target_hours),
                   updated_at = now()
             where id = $1
         returning id as "id: IncidentId", name, kind as "kind: IncidentKind", lat, lon, affected_area, population, started_at,
-                  status as "status: IncidentStatus", created_at, updated_at"#,
+                  status as "status: IncidentStatus", operation_id as "operation_id: OperationId",
+                  response_level as "response_level: ResponseLevel", delivery_target_hours, created_at, updated_at"#,
         id as IncidentId,
         name,
         status,
         population,
         affected_area,
-        remove_area
+        remove_area,
+        patch.operation_id.is_some(),
+        patch.operation_id.flatten() as Option<OperationId>,
+        patch.response_level,
+        patch.delivery_target_hours
     )
     .fetch_one(conn)
     .await

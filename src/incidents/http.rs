@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 
 use super::cases;
 use super::db::{self, IncidentRow};
-use super::{IncidentKind, IncidentStatus, LatLon};
+use super::{IncidentKind, IncidentStatus, LatLon, ResponseLevel};
 use crate::app::AppState;
 use crate::audit::Origin;
 use crate::audit::http::respond;
@@ -21,7 +21,7 @@ use crate::auth::Actor;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::pagination::{self, Page};
 use crate::http::{Command, Json, Path, Query};
-use crate::ids::IncidentId;
+use crate::ids::{IncidentId, OperationId};
 
 /// Incident routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -53,6 +53,14 @@ pub struct Incident {
     /// `open` or `closed`.
     #[schema(value_type = String)]
     pub status: IncidentStatus,
+    /// The operation it belongs to, if any.
+    pub operation_id: Option<OperationId>,
+    /// `county`, `city` or `province`.
+    #[schema(value_type = String)]
+    pub response_level: ResponseLevel,
+    /// Hours within which the first batch must arrive after the dispatch order; a pick
+    /// whose ETA is longer is reported as missing it.
+    pub delivery_target_hours: i32,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -73,6 +81,9 @@ impl From<IncidentRow> for Incident {
             population: r.population,
             started_at: r.started_at,
             status: r.status,
+            operation_id: r.operation_id,
+            response_level: r.response_level,
+            delivery_target_hours: r.delivery_target_hours,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -96,6 +107,13 @@ pub struct CreateIncident {
     pub population: Option<i64>,
     /// When it started (default now).
     pub started_at: Option<DateTime<Utc>>,
+    /// An open operation to group it under.
+    pub operation_id: Option<OperationId>,
+    /// Who responds: `county` (default), `city` or `province`.
+    pub response_level: Option<ResponseLevel>,
+    /// Hours (1–72) within which the first batch must arrive; default: the level's
+    /// configured target (6, 8 or 10 h).
+    pub delivery_target_hours: Option<i32>,
 }
 
 /// Body of `PATCH /api/v1/incidents/{id}`.
@@ -113,6 +131,23 @@ pub struct UpdateIncident {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     pub affected_area: Option<Value>,
+    /// An open operation to move it to; `null` takes it out of its operation; absent
+    /// keeps it.
+    #[serde(default, deserialize_with = "present_id")]
+    #[schema(value_type = Option<String>)]
+    pub operation_id: Option<Option<OperationId>>,
+    /// New response level. Without `delivery_target_hours`, the target becomes the new
+    /// level's default.
+    pub response_level: Option<ResponseLevel>,
+    /// New delivery target, in hours (1–72).
+    pub delivery_target_hours: Option<i32>,
+}
+
+/// An id that is present, even as `null` (`Some(None)`); absent is `None`.
+fn present_id<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<OperationId>>, D::Error> {
+    Option::<OperationId>::deserialize(d).map(Some)
 }
 
 /// A field that is present, even as `null` (`Some(Value::Null)`); absent is `None`.
@@ -135,7 +170,8 @@ pub async fn create_incident(
     let claim = async |c: &mut PgConnection| {
         crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
     };
-    let created = cases::create(&mut tx, &actor, &cmd.body, claim).await?;
+    let targets = &state.settings.delivery_targets;
+    let created = cases::create(&mut tx, &actor, &cmd.body, targets, claim).await?;
     respond(tx, &actor, &origin, created, StatusCode::CREATED).await
 }
 
@@ -212,7 +248,8 @@ pub async fn update_incident(
     let claim = async |c: &mut PgConnection| {
         crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await
     };
-    let updated = cases::update(&mut tx, &actor, id, &cmd.body, claim).await?;
+    let targets = &state.settings.delivery_targets;
+    let updated = cases::update(&mut tx, &actor, id, &cmd.body, targets, claim).await?;
     respond(tx, &actor, &origin, updated, StatusCode::OK).await
 }
 

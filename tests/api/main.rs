@@ -10,6 +10,7 @@ mod differential_stock;
 mod differential_stock_cells;
 mod foundation;
 mod helpers;
+mod operations;
 mod reads;
 mod reserve;
 mod stock_ops;
