@@ -276,7 +276,7 @@ impl Scope {
     }
 }
 
-/// Marks "no cell" in [`Snapshot::cell_of`].
+/// Marks "no cell" in `Snapshot::cell_of`.
 const NO_CELL: u32 = u32::MAX;
 
 /// A SKU's policy, after merging duplicates.
@@ -344,7 +344,7 @@ pub struct Snapshot {
     pub(crate) lots: Vec<LotState>,
     /// Sorted by (SKU, warehouse).
     pub(crate) cells: Vec<Cell>,
-    /// `cell_of[sku * W + warehouse]`: index into `cells`, or [`NO_CELL`].
+    /// `cell_of[sku * W + warehouse]`: index into `cells`, or `NO_CELL`.
     cell_of: Vec<u32>,
     /// `eta[to * W + from]` in minutes; infinite when unreachable.
     eta: Vec<f64>,

@@ -240,6 +240,15 @@ pub fn plan(snap: &Snapshot, scope: &Scope) -> ReplenishmentPlan {
             .then(ca.sku.cmp(&cb.sku))
     });
 
+    // Rule 7's candidates, dense by (SKU, warehouse): the walk below tests one byte per
+    // warehouse instead of reading its cell.
+    let n = whs.len();
+    let mut listable = vec![false; snap.skus.len() * n];
+    for c in &snap.cells {
+        if c.level_stock.saturating_add(c.quarantined) > c.refill_to {
+            listable[c.sku as usize * n + c.warehouse as usize] = true;
+        }
+    }
     let mut taken_cell = vec![0i64; snap.cells.len()];
     let mut taken_lot = vec![0i64; snap.lots.len()];
     let mut orders: Vec<Option<Vec<u32>>> = vec![None; whs.len()];
@@ -258,20 +267,22 @@ pub fn plan(snap: &Snapshot, scope: &Scope) -> ReplenishmentPlan {
         let mut remaining = need;
         let mut sources = Vec::new();
         let mut skipped = Vec::new();
+        let row = &listable[cell.sku as usize * n..][..n];
         for &w in order.iter() {
             if remaining == 0 {
                 break;
             }
+            // Rule 7: only the parent and warehouses with (quarantined) surplus are
+            // considered; no other warehouse could give anything.
             let parent = snap.parent[dw as usize] == Some(w);
+            if !parent && !row[w as usize] {
+                continue;
+            }
             let src = snap.cell(cell.sku, w);
             let (stock, keep, quarantined, before) = src.map_or((0, 0, 0, 0), |c| {
                 let s = &snap.cells[c];
                 (s.level_stock, s.refill_to, s.quarantined, taken_cell[c])
             });
-            // Rule 7: only the parent and warehouses with (quarantined) surplus are listed.
-            if !parent && stock.saturating_add(quarantined) <= keep {
-                continue;
-            }
             let wh = &whs[w as usize];
             let eta = snap.eta(w, dw);
             let arrival = arrival_day(today, eta);
