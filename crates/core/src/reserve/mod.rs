@@ -1,22 +1,22 @@
 //! Keeping the reserve network ready between emergencies (issue 20): refilling cells below
-//! their reserve level ([`replenish`]), moving or issuing stock before it expires
-//! ([`rotation`]), and scoring how ready the network is ([`readiness`]).
+//! their reserve level ([`replenish`](crate::reserve::replenish)), moving or issuing stock before it expires
+//! ([`rotation`](crate::reserve::rotation)), and scoring how ready the network is ([`readiness`](crate::reserve::readiness)).
 //!
-//! All three read one indexed [`Snapshot`] of the network, built from a [`NetworkState`]:
+//! All three read one indexed [`Snapshot`](crate::reserve::Snapshot) of the network, built from a [`NetworkState`](crate::reserve::NetworkState):
 //! items, warehouses with their tier and parent, reserve levels, lots, stock in transit
 //! and travel times. They measure a (warehouse, SKU) *cell* by the shared rules in
 //! [`crate::rules`], never by a restatement of them:
 //! - **Level stock** of a cell: `Σ rules::level_stock(lot, today, item.min_remaining_days)`,
 //!   its available stock that is not quarantined and is usable for the item's minimum
 //!   remaining days from `today`.
-//! - **Have**: level stock + stock in transit to the cell ([`Inbound`]).
+//! - **Have**: level stock + stock in transit to the cell ([`Inbound`](crate::reserve::Inbound)).
 //! - **Refill-to**: the cell's target when it is set and above its level, else its level.
 //! - **Destination**: a cell of an *active* warehouse with `level > 0` and `have < level`;
 //!   its need is `refill_to − have`.
 //! - **Usable on arrival** at a destination: `rules::lot_usable(lot,
 //!   rules::required_expiry(arrival, days))` is `Ok`, where `arrival =
 //!   rules::arrival_day(today, eta)` (`today + ⌈eta / 1440⌉` days) and `days` is
-//!   [`TierPolicy::required_days`] of the destination's tier and the item.
+//!   [`TierPolicy::required_days`](crate::reserve::TierPolicy::required_days) of the destination's tier and the item.
 //!
 //! Invariants: pure and deterministic (no clock, I/O, randomness or hash-order
 //! dependence: `today` is an input); results do not depend on the order of any input
