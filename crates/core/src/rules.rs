@@ -8,7 +8,7 @@
 //!   ([`required_expiry`], [`lot_usable`]). The arrival date is the calendar date, in the
 //!   deployment's time zone, of `now + ETA` ([`arrival`]).
 //!   A plan made by the day takes the arrival date `today + ⌈ETA / 1440 min⌉`
-//!   ([`arrival_day`]).
+//!   ([`arrival_day`](crate::rules::arrival_day)).
 //! - **Eligible warehouse**: active; for a community point, within its service radius of
 //!   the incident (straight-line; 5 km unless configured); reachable; and outside the
 //!   incident's affected area unless the request allows it ([`warehouse_block`]).

@@ -1,22 +1,23 @@
 //! Keeping the reserve network ready between emergencies (issue 20): refilling cells below
-//! their reserve level ([`replenish`]), moving or issuing stock before it expires
-//! ([`rotation`]), and scoring how ready the network is ([`readiness`]).
+//! their reserve level ([`replenish`](crate::reserve::replenish)), moving or issuing stock before it expires
+//! ([`rotation`](crate::reserve::rotation)), and scoring how ready the network is ([`readiness`](crate::reserve::readiness)).
 //!
-//! All three read one indexed [`Snapshot`] of the network, built from a [`NetworkState`]:
+//! All three read one indexed [`Snapshot`](crate::reserve::Snapshot) of the network, built from a [`NetworkState`](crate::reserve::NetworkState):
 //! items, warehouses with their tier and parent, reserve levels, lots, stock in transit
 //! and travel times. They measure a (warehouse, SKU) *cell* by the shared rules in
 //! [`crate::rules`], never by a restatement of them:
 //! - **Level stock** of a cell: `Σ rules::level_stock(lot, today, item.min_remaining_days)`,
 //!   its available stock that is not quarantined and is usable for the item's minimum
 //!   remaining days from `today`.
-//! - **Have**: level stock + stock in transit to the cell ([`Inbound`]).
+//! - **Have**: level stock + stock in transit to the cell ([`Inbound`](crate::reserve::Inbound)).
 //! - **Refill-to**: the cell's target when it is set and above its level, else its level.
-//! - **Destination**: a cell of an *active* warehouse with `level > 0` and `have < level`;
+//! - **Destination**: a cell of an *active* warehouse that is not an agreement store
+//!   (partner capacity, never refilled with owned stock) with `level > 0` and `have < level`;
 //!   its need is `refill_to − have`.
 //! - **Usable on arrival** at a destination: `rules::lot_usable(lot,
 //!   rules::required_expiry(arrival, days))` is `Ok`, where `arrival =
 //!   rules::arrival_day(today, eta)` (`today + ⌈eta / 1440⌉` days) and `days` is
-//!   [`TierPolicy::required_days`] of the destination's tier and the item.
+//!   [`TierPolicy::required_days`](crate::reserve::TierPolicy::required_days) of the destination's tier and the item.
 //!
 //! Invariants: pure and deterministic (no clock, I/O, randomness or hash-order
 //! dependence: `today` is an input); results do not depend on the order of any input
@@ -276,7 +277,7 @@ impl Scope {
     }
 }
 
-/// Marks "no cell" in [`Snapshot::cell_of`].
+/// Marks "no cell" in `Snapshot::cell_of`.
 const NO_CELL: u32 = u32::MAX;
 
 /// A SKU's policy, after merging duplicates.
@@ -344,7 +345,7 @@ pub struct Snapshot {
     pub(crate) lots: Vec<LotState>,
     /// Sorted by (SKU, warehouse).
     pub(crate) cells: Vec<Cell>,
-    /// `cell_of[sku * W + warehouse]`: index into `cells`, or [`NO_CELL`].
+    /// `cell_of[sku * W + warehouse]`: index into `cells`, or `NO_CELL`.
     cell_of: Vec<u32>,
     /// `eta[to * W + from]` in minutes; infinite when unreachable.
     eta: Vec<f64>,
@@ -585,7 +586,10 @@ impl Snapshot {
     /// documentation).
     pub(crate) fn need(&self, c: usize) -> i64 {
         let cell = &self.cells[c];
-        if self.warehouses[cell.warehouse as usize].active {
+        let w = &self.warehouses[cell.warehouse as usize];
+        // An agreement store's level is capacity a partner keeps on its own shelves under
+        // its agreement: the network never sends owned stock to refill it.
+        if w.active && w.tier != Tier::Agreement {
             cell.need()
         } else {
             0

@@ -2,7 +2,8 @@
 //! below its reserve level is refilled, and what no source can cover.
 //!
 //! The rule is public so that anyone can check a plan (terms as in [`super`]):
-//! 1. **Destinations.** A cell is a destination when its warehouse is active, its level is
+//! 1. **Destinations.** A cell is a destination when its warehouse is active and not an
+//!    agreement store (partner capacity, never refilled with owned stock), its level is
 //!    above 0, it is in the [`Scope`], and `have = Σ level_stock + in transit < level`. It
 //!    needs `refill_to − have` (`refill_to`: the target if set and above the level, else
 //!    the level). In-transit stock is already on its way and is never proposed again.
@@ -240,6 +241,15 @@ pub fn plan(snap: &Snapshot, scope: &Scope) -> ReplenishmentPlan {
             .then(ca.sku.cmp(&cb.sku))
     });
 
+    // Rule 7's candidates, dense by (SKU, warehouse): the walk below tests one byte per
+    // warehouse instead of reading its cell.
+    let n = whs.len();
+    let mut listable = vec![false; snap.skus.len() * n];
+    for c in &snap.cells {
+        if c.level_stock.saturating_add(c.quarantined) > c.refill_to {
+            listable[c.sku as usize * n + c.warehouse as usize] = true;
+        }
+    }
     let mut taken_cell = vec![0i64; snap.cells.len()];
     let mut taken_lot = vec![0i64; snap.lots.len()];
     let mut orders: Vec<Option<Vec<u32>>> = vec![None; whs.len()];
@@ -258,20 +268,22 @@ pub fn plan(snap: &Snapshot, scope: &Scope) -> ReplenishmentPlan {
         let mut remaining = need;
         let mut sources = Vec::new();
         let mut skipped = Vec::new();
+        let row = &listable[cell.sku as usize * n..][..n];
         for &w in order.iter() {
             if remaining == 0 {
                 break;
             }
+            // Rule 7: only the parent and warehouses with (quarantined) surplus are
+            // considered; no other warehouse could give anything.
             let parent = snap.parent[dw as usize] == Some(w);
+            if !parent && !row[w as usize] {
+                continue;
+            }
             let src = snap.cell(cell.sku, w);
             let (stock, keep, quarantined, before) = src.map_or((0, 0, 0, 0), |c| {
                 let s = &snap.cells[c];
                 (s.level_stock, s.refill_to, s.quarantined, taken_cell[c])
             });
-            // Rule 7: only the parent and warehouses with (quarantined) surplus are listed.
-            if !parent && stock.saturating_add(quarantined) <= keep {
-                continue;
-            }
             let wh = &whs[w as usize];
             let eta = snap.eta(w, dw);
             let arrival = arrival_day(today, eta);

@@ -198,7 +198,7 @@ impl Oracle<'_> {
     fn need(&self, w: Uuid, sku: &str) -> i64 {
         let have = self.stock(w, sku, &BTreeMap::new()) + self.inbound(w, sku);
         let level = self.level(w, sku);
-        if self.wh(w).active && level > 0 && have < level {
+        if self.wh(w).active && self.wh(w).tier != Tier::Agreement && level > 0 && have < level {
             self.keep(w, sku) - have
         } else {
             0
