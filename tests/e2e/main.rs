@@ -12,6 +12,7 @@ mod browser;
 mod clerk;
 mod dispatcher;
 mod measure;
+mod reserve;
 mod serving;
 
 use browser::Browser;

@@ -7,6 +7,9 @@ import * as clerk from './clerk.js';
 import * as dispatch from './dispatch.js';
 import * as audit from './audit.js';
 
+/** The reserve screens load on first visit: the first screen does not need them. */
+const reserve = (name) => async (v) => (await import('./reserve.js'))[name](v);
+
 const C = 'clerk'; const D = 'dispatcher'; const A = 'auditor'; const ADM = 'admin';
 
 /** Every screen: hash, nav label, the roles that see it, and its renderer. */
@@ -22,6 +25,8 @@ const ROUTES = [
   { path: 'counts', label: 'nav_counts', roles: [C], render: clerk.counts },
   { path: 'map', label: 'nav_map', roles: [D, ADM], render: dispatch.mapScreen },
   { path: 'reserves', label: 'nav_reserves', roles: [ADM], render: clerk.reserveLevels },
+  { path: 'readiness', label: 'nav_readiness', roles: [D, A, ADM], render: reserve('readiness') },
+  { path: 'rotation', label: 'nav_rotation', roles: [C, A, ADM], render: reserve('rotation') },
   { path: 'requests', label: 'nav_requests', roles: [D, A, ADM], render: dispatch.requests },
   { path: 'audit', label: 'nav_audit', roles: [A, ADM], render: audit.events },
   { path: 'movements', label: 'nav_movements', roles: [C, A, ADM], render: audit.movements },
