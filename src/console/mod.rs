@@ -48,6 +48,7 @@ const FILES: &[(&str, &[u8])] = assets![
     "js/dispatch.js",
     "js/audit.js",
     "js/chart.js",
+    "js/reserve.js",
     "data/gba-basemap.geojson",
     "data/NOTICE.md",
     "data/LICENSE-geo-maps-MIT",

@@ -247,8 +247,13 @@ impl LocalCluster {
             self.socket_dir.display()
         );
         match self.profile {
+            // A test binary runs dozens of services at once, each with its pools and
+            // background tasks (the audit-trail walk alone keeps one per operation).
             Profile::Ephemeral => {
-                opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+                opts.push_str(
+                    " -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+                     -c max_connections=500",
+                );
             }
             // Every finished WAL segment is copied into the archive (at the latest after
             // 5 minutes of activity), for backups that restore to a point in time. After
