@@ -43,6 +43,17 @@ pub struct Config {
     )]
     pub tz: Tz,
 
+    /// The rectangle warehouse positions must lie in (WGS84), as
+    /// `MIN_LAT,MIN_LON,MAX_LAT,MAX_LON`; an admin may place one outside it on purpose
+    /// (`outside_service_area`). The default is the 11 GBA cities' bounding box.
+    #[arg(
+        long,
+        env = "STOCKPILE_SERVICE_AREA",
+        default_value = "21.4,111.3,24.5,115.5",
+        global = true
+    )]
+    pub service_area: crate::warehouses::ServiceArea,
+
     /// Emit logs as JSON lines.
     #[arg(
         long,
@@ -123,6 +134,8 @@ pub struct Settings {
     pub chain_wait: std::time::Duration,
     /// For benchmarks only: answer writes without chaining their audit events.
     pub unchained_for_benchmarks: bool,
+    /// Where warehouses may be placed without an explicit override.
+    pub service_area: crate::warehouses::ServiceArea,
 }
 
 impl Default for Settings {
@@ -133,6 +146,7 @@ impl Default for Settings {
             snap: crate::routing::SnapConfig::default(),
             chain_wait: std::time::Duration::from_secs(10),
             unchained_for_benchmarks: false,
+            service_area: crate::warehouses::ServiceArea::default(),
         }
     }
 }

@@ -329,7 +329,16 @@ pub fn on_constraint(name: &str) -> Option<AppError> {
             "the lot's stock is reserved for allocations; not enough is available",
         ),
         "items_sku_key" => ("/sku", true, "an item with this SKU already exists"),
-        "items_gtin_key" => ("/gtin", true, "another item already has this GTIN"),
+        "items_gtin_key" | "item_gtins_pkey" => {
+            ("/gtins", true, "another item already has this GTIN")
+        }
+        "items_shelf_life_positive" => ("/shelf_life_days", false, "must be at least 1 day"),
+        "warehouses_parent_acyclic" => (
+            "/parent",
+            false,
+            "the warehouse would resupply itself through its parents",
+        ),
+        "warehouses_parent_not_self" => ("/parent", false, "a warehouse cannot be its own parent"),
         "warehouses_code_key" => ("/code", true, "a warehouse with this code already exists"),
         "users_username_key" => ("/username", true, "this username is taken"),
         "stock_lots_identity_key" => ("/lot_code", true, "this lot already exists"),

@@ -499,6 +499,7 @@ async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
             // chain is answered with the chain's reason.
             chain_wait: std::time::Duration::from_secs(serve.request_timeout_secs) * 3 / 4,
             unchained_for_benchmarks: serve.bench_unchained,
+            service_area: config.service_area,
         };
         let mut state = stockpile::AppState::new(db.pool.clone(), settings);
         if config.read_database_url.is_some() {

@@ -11,9 +11,10 @@ fn water() -> ItemPolicy {
     ItemPolicy {
         id: ItemId(Uuid::from_u128(1)),
         sku: "WATER-5L".into(),
-        gtin: Some(WATER_GTIN.into()),
+        gtins: vec![WATER_GTIN.into()],
         shelf_life_days: Some(365),
         min_remaining_days: 60,
+        retired: false,
     }
 }
 
@@ -21,9 +22,10 @@ fn tent() -> ItemPolicy {
     ItemPolicy {
         id: ItemId(Uuid::from_u128(2)),
         sku: "TENT-12M2-SGL".into(),
-        gtin: None,
+        gtins: vec![],
         shelf_life_days: None,
         min_remaining_days: 0,
+        retired: false,
     }
 }
 
