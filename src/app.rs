@@ -122,6 +122,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::allocation::http::routes())
         .merge(crate::audit::http::routes())
         .merge(crate::exports::http::routes())
+        .merge(crate::imports::http::routes())
 }
 
 /// The API routes and the OpenAPI document that describes them, completed with the
