@@ -164,6 +164,19 @@ pub fn check(
                 ItemStatus::Active
             }
         };
+        if let Some(code) = &input.category_code
+            && !stored.categories.contains(code.trim())
+        {
+            bad.push(("category_code".into(), format!("unknown category `{code}`")));
+        }
+        for g in input.gtins.iter().flatten() {
+            if let Ok(g14) = crate::gs1::normalize_gtin(g)
+                && let Some(owner) = stored.gtin_owner.get(&g14)
+                && Some(owner) != input.sku.as_ref()
+            {
+                bad.push(("gtins".into(), format!("GTIN {g14} belongs to item {owner}")));
+            }
+        }
         let draft = match check_item(&input) {
             Ok(d) => Some(d),
             Err(fields) => {
@@ -182,12 +195,6 @@ pub fn check(
             }
         };
         if let Some(d) = &draft {
-            if !stored.categories.contains(&d.category_code) {
-                bad.push((
-                    "category_code".into(),
-                    format!("unknown category `{}`", d.category_code),
-                ));
-            }
             if let Some(first) = sku_rows.insert(d.sku.clone(), row) {
                 bad.push((
                     "sku".into(),
@@ -195,11 +202,7 @@ pub fn check(
                 ));
             }
             for g in &d.gtins {
-                if let Some(owner) = stored.gtin_owner.get(g)
-                    && *owner != d.sku
-                {
-                    bad.push(("gtins".into(), format!("GTIN {g} belongs to item {owner}")));
-                } else if let Some((first, sku)) = gtin_rows.get(g)
+                if let Some((first, sku)) = gtin_rows.get(g)
                     && *sku != d.sku
                 {
                     bad.push(("gtins".into(), format!("GTIN {g} is also on row {first}")));

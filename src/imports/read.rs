@@ -74,6 +74,9 @@ pub fn read_csv(bytes: &[u8]) -> Result<Sheet, Vec<CellError>> {
     let mut record = csv::ByteRecord::new();
     let mut errors = Vec::new();
     let mut first = true;
+    // Rows as a spreadsheet numbers them: 1 + the newlines before the record starts.
+    // (The reader's own line count lags by one after a CRLF, so count here.)
+    let (mut scanned, mut newlines) = (0usize, 0u32);
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
@@ -89,7 +92,12 @@ pub fn read_csv(bytes: &[u8]) -> Result<Sheet, Vec<CellError>> {
                 break;
             }
         }
-        let row = record.position().map_or(0, |p| p.line() as u32);
+        let offset = record.position().map_or(0, |p| p.byte() as usize).min(bytes.len());
+        let start = offset + usize::from(bytes.get(offset) == Some(&b'\n'));
+        let start = start.max(scanned);
+        newlines += bytes[scanned..start].iter().filter(|&&b| b == b'\n').count() as u32;
+        scanned = start;
+        let row = newlines + 1;
         let mut cells = Vec::with_capacity(record.len());
         for (i, field) in record.iter().enumerate() {
             match std::str::from_utf8(field) {
@@ -259,9 +267,8 @@ mod tests {
         assert_eq!(sheet.rows.len(), 2);
         assert_eq!(sheet.rows[0].0, 2);
         assert_eq!(sheet.rows[0].1[2], "Red Cross,\nGuangdong");
-        // The quoted newline spans a line: the next record starts on line 4, the blank on
-        // 5 is skipped, JM,L2 is line 6... as the csv crate counts lines.
-        assert!(sheet.rows[1].0 > 2);
+        // The quoted newline spans lines 2 and 3, the blank row 4 is skipped.
+        assert_eq!(sheet.rows[1].0, 5);
     }
 
     #[test]

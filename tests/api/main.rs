@@ -10,6 +10,8 @@ mod differential_stock;
 mod differential_stock_cells;
 mod foundation;
 mod helpers;
+mod imports;
+mod master_data;
 mod reads;
 mod stock_ops;
 mod transfer_count_cases;
