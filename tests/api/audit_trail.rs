@@ -1765,6 +1765,7 @@ async fn every_mutating_operation_leaves_exactly_one_audit_event() {
         // Assert: it succeeded, wrote exactly one event, and the chain and ledger link hold.
         if !status.is_success() {
             failures.push(format!("{op}: {status} {text}"));
+            app.release().await;
             continue;
         }
         let written = event_count(&app).await - before;
@@ -1801,6 +1802,8 @@ async fn every_mutating_operation_leaves_exactly_one_audit_event() {
         if !outcome.ok {
             failures.push(format!("{op}: {outcome:?}"));
         }
+        // One app per operation: give its connections back before the next.
+        app.release().await;
     }
     assert!(
         failures.is_empty(),

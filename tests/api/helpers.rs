@@ -330,3 +330,20 @@ pub fn gtin(body13: &str) -> String {
     let check = stockpile::gs1::check_digit(body13).expect("digits");
     format!("{body13}{check}")
 }
+
+impl TestApp {
+    /// Gives back this app's database connections (its pools and background tasks'),
+    /// for tests that start many apps one after another.
+    pub async fn release(&self) {
+        self.pool.close().await;
+        if let Ok(mut conn) = PgConnection::connect_with(&self.options).await {
+            let _ = sqlx::query(
+                "select pg_terminate_backend(pid) from pg_stat_activity
+                  where datname = current_database() and pid <> pg_backend_pid()",
+            )
+            .execute(&mut conn)
+            .await;
+            let _ = conn.close().await;
+        }
+    }
+}
