@@ -77,6 +77,10 @@ pub enum Dataset {
     StockAsOf,
     /// Allocation requests per incident: requested, reserved, dispatched, delivered.
     Requests,
+    /// The catalogue, in the items import format.
+    Items,
+    /// Reserve levels, in the reserve-levels import format.
+    ReserveLevels,
 }
 
 impl Dataset {
@@ -87,6 +91,8 @@ impl Dataset {
             Dataset::AuditEvents => "audit_events",
             Dataset::StockAsOf => "stock_as_of",
             Dataset::Requests => "requests",
+            Dataset::Items => "items",
+            Dataset::ReserveLevels => "reserve_levels",
         }
     }
 
@@ -97,6 +103,8 @@ impl Dataset {
             Dataset::AuditEvents => "export.audit_events",
             Dataset::StockAsOf => "export.stock_as_of",
             Dataset::Requests => "export.requests",
+            Dataset::Items => "export.items",
+            Dataset::ReserveLevels => "export.reserve_levels",
         }
     }
 
@@ -107,6 +115,8 @@ impl Dataset {
             Dataset::AuditEvents => EVENT_COLUMNS,
             Dataset::StockAsOf => STOCK_COLUMNS,
             Dataset::Requests => REQUEST_COLUMNS,
+            Dataset::Items => ITEM_COLUMNS,
+            Dataset::ReserveLevels => LEVEL_COLUMNS,
         }
     }
 }
@@ -192,6 +202,43 @@ const REQUEST_COLUMNS: &[Column] = &[
     col("dispatched", "#indicator+num+dispatched"),
     col("delivered", "#indicator+num+delivered"),
 ];
+
+/// The columns of `imports::Kind::Items`, in its order.
+const ITEM_COLUMNS: &[Column] = &[
+    col("sku", "#item+code"),
+    col("name_zh", "#item+name+i_zh"),
+    col("name_en", "#item+name+i_en"),
+    col("category_code", "#item+type+code"),
+    col("unit_zh", "#item+unit+i_zh"),
+    col("unit_en", "#item+unit+i_en"),
+    col("spec", "#item+description"),
+    col("gtins", "#item+gtin"),
+    col("shelf_life_days", "#indicator+num+shelf_life_days"),
+    col("min_remaining_days", "#indicator+num+min_remaining_days"),
+    col("alert_days", "#indicator+num+alert_days"),
+    col("storage_class", "#item+storage"),
+    col("need_norm", "#meta+need_norm"),
+    col("status", "#status"),
+];
+
+/// The columns of `imports::Kind::ReserveLevels`.
+const LEVEL_COLUMNS: &[Column] = &[
+    col("warehouse", "#loc+warehouse+code"),
+    col("sku", "#item+code"),
+    col("min_qty", "#indicator+num+min_qty"),
+];
+
+/// Text as a spreadsheet cell may hold it safely: a leading apostrophe before `=`, `+`,
+/// `-` or `@`, so that Excel or LibreOffice never takes user text for a formula (CSV
+/// injection). The importer removes it again (`imports::unguard`); JSONL keeps the raw
+/// text.
+pub fn neutralise(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
 
 /// One cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -314,7 +361,7 @@ impl TextEncoder {
                         Val::Int(n) => {
                             let _ = write!(out, "{n}");
                         }
-                        Val::Text(s) => csv_field(out, s),
+                        Val::Text(s) => csv_field(out, &neutralise(s)),
                         Val::Json(j) => csv_field(out, &j.to_string()),
                     }
                 }
@@ -429,6 +476,36 @@ mod tests {
              rows=1,audit_seq_from=1,audit_seq_to=9,audit_last_hash=ab,export_event_seq=9,\
              generated_at=2026-11-27T00:00:00Z\r\n"
         );
+    }
+
+    #[test]
+    fn text_that_a_spreadsheet_would_run_gets_an_apostrophe_in_csv_but_not_in_jsonl() {
+        let row = [
+            Val::Text("=HYPERLINK(\"x\")".into()),
+            Val::Text("@SUM".into()),
+        ];
+        let csv = TextEncoder {
+            format: Format::Csv,
+            csv: CsvOptions::default(),
+            columns: AB,
+        };
+        let mut out = Vec::new();
+        csv.row(&row, &mut out);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "\"'=HYPERLINK(\"\"x\"\")\",'@SUM\r\n"
+        );
+        let jsonl = TextEncoder {
+            format: Format::Jsonl,
+            ..csv
+        };
+        let mut out = Vec::new();
+        jsonl.row(&row, &mut out);
+        let v: Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(v["a"], "=HYPERLINK(\"x\")");
+        for s in ["+1", "-1", "plain", "'quoted"] {
+            assert_eq!(crate::imports::unguard(&neutralise(s)), s);
+        }
     }
 
     #[test]

@@ -174,7 +174,10 @@ pub fn check(
                 && let Some(owner) = stored.gtin_owner.get(&g14)
                 && Some(owner) != input.sku.as_ref()
             {
-                bad.push(("gtins".into(), format!("GTIN {g14} belongs to item {owner}")));
+                bad.push((
+                    "gtins".into(),
+                    format!("GTIN {g14} belongs to item {owner}"),
+                ));
             }
         }
         let draft = match check_item(&input) {

@@ -55,11 +55,19 @@ fn too_many(row: u32) -> CellError {
 }
 
 /// Reads `bytes` as `format`.
+/// Rows whose first cell starts with `#` are left out: the HXL hashtag row and the
+/// trailing manifest of our exports (no code or SKU starts with `#`).
 pub fn read(bytes: &[u8], format: Format) -> Result<Sheet, Vec<CellError>> {
-    match format {
+    let mut sheet = match format {
         Format::Csv => read_csv(bytes),
         Format::Xlsx => read_xlsx(bytes),
-    }
+    }?;
+    sheet.rows.retain(|(_, cells)| {
+        !cells
+            .first()
+            .is_some_and(|c| c.trim_start().starts_with('#'))
+    });
+    Ok(sheet)
 }
 
 /// Reads CSV: UTF-8, an optional byte-order mark, the header in row 1. A row that is not
@@ -92,10 +100,16 @@ pub fn read_csv(bytes: &[u8]) -> Result<Sheet, Vec<CellError>> {
                 break;
             }
         }
-        let offset = record.position().map_or(0, |p| p.byte() as usize).min(bytes.len());
+        let offset = record
+            .position()
+            .map_or(0, |p| p.byte() as usize)
+            .min(bytes.len());
         let start = offset + usize::from(bytes.get(offset) == Some(&b'\n'));
         let start = start.max(scanned);
-        newlines += bytes[scanned..start].iter().filter(|&&b| b == b'\n').count() as u32;
+        newlines += bytes[scanned..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u32;
         scanned = start;
         let row = newlines + 1;
         let mut cells = Vec::with_capacity(record.len());

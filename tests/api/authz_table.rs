@@ -45,8 +45,13 @@ pub const TABLE: &[(&str, Access)] = &[
         "GET /api/v1/exports/audit-events",
         Roles(&["auditor", "admin"]),
     ),
+    ("GET /api/v1/exports/items", Roles(&["auditor", "admin"])),
     (
         "GET /api/v1/exports/movements",
+        Roles(&["auditor", "admin"]),
+    ),
+    (
+        "GET /api/v1/exports/reserve-levels",
         Roles(&["auditor", "admin"]),
     ),
     ("GET /api/v1/exports/requests", Roles(&["auditor", "admin"])),

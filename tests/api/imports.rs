@@ -391,3 +391,90 @@ async fn a_reserve_levels_sheet_sets_levels_and_names_unknown_skus() {
     );
     assert_eq!(audit_count(&app, "import.reserve_levels").await, 1);
 }
+
+async fn export(app: &TestApp, path: &str, token: &str) -> Vec<u8> {
+    let res = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(res.status(), 200, "{path}");
+    res.bytes().await.expect("body").to_vec()
+}
+
+#[tokio::test]
+async fn exported_items_and_levels_import_back_unchanged_and_formula_text_is_neutralised() {
+    // Arrange: an item whose spec a spreadsheet would run as a formula.
+    let app = TestApp::demo().await;
+    let admin = app.token("admin", &[]).await;
+    let spec = "=HYPERLINK(\"http://x.invalid\",\"spec\")";
+    let (status, out) = app
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/items/TENT-12M2-SGL",
+            &admin,
+            &json!({"spec": spec}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    let items_before = count(&app, "select count(*) from items").await;
+
+    // Act
+    let csv = export(
+        &app,
+        "/api/v1/exports/items?format=csv&bom=true&hxl=true",
+        &admin,
+    )
+    .await;
+    let xlsx = export(&app, "/api/v1/exports/items?format=xlsx", &admin).await;
+    let jsonl = export(&app, "/api/v1/exports/items?format=jsonl", &admin).await;
+    let levels = export(&app, "/api/v1/exports/reserve-levels?format=csv", &admin).await;
+    let (csv_status, csv_report) = app
+        .post_file(
+            "/api/v1/imports?kind=items",
+            &admin,
+            "text/csv",
+            csv.clone(),
+            None,
+        )
+        .await;
+    let (xlsx_status, xlsx_report) = app
+        .post_file("/api/v1/imports?kind=items", &admin, XLSX, xlsx, None)
+        .await;
+    let (levels_status, levels_report) = app
+        .post_file(
+            "/api/v1/imports?kind=reserve-levels",
+            &admin,
+            "text/csv",
+            levels,
+            None,
+        )
+        .await;
+
+    // Assert: the CSV shows the formula text behind an apostrophe, JSONL raw; both
+    // imports find every row unchanged.
+    let text = String::from_utf8(csv).expect("utf8");
+    assert!(text.contains("\"'=HYPERLINK("), "{text}");
+    let raw = String::from_utf8(jsonl).expect("utf8");
+    assert!(raw.contains("\"spec\":\"=HYPERLINK("), "{raw}");
+    for (status, report) in [(csv_status, &csv_report), (xlsx_status, &xlsx_report)] {
+        assert_eq!(status, 201, "{report}");
+        assert_eq!(report["unchanged"].as_i64(), Some(items_before), "{report}");
+        assert_eq!(
+            (report["created"].as_i64(), report["updated"].as_i64()),
+            (Some(0), Some(0))
+        );
+    }
+    assert_eq!(levels_status, 201, "{levels_report}");
+    assert_eq!(levels_report["created"], 0);
+    assert_eq!(levels_report["updated"], 0);
+    assert!(
+        levels_report["unchanged"].as_i64().unwrap_or(0) > 300,
+        "{levels_report}"
+    );
+    let tent = app.get("/api/v1/items/TENT-12M2-SGL", &admin).await.1;
+    assert_eq!(tent["spec"], spec);
+}
