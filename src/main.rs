@@ -60,7 +60,7 @@ enum Cmd {
     /// access; audited as `system`). Every row is checked first; a file with any bad cell
     /// writes nothing and exits 1 with each cell named. The same file twice is a replay.
     Import {
-        /// opening-stock, items or reserve-levels.
+        /// opening-stock, items, reserve-levels or warehouses.
         #[arg(long)]
         kind: stockpile::imports::Kind,
         /// Check the file and report; write nothing.
@@ -444,6 +444,7 @@ async fn import_cmd(
         format: Format::sniff(&bytes),
         dry_run,
         today: Utc::now().with_timezone(&config.tz).date_naive(),
+        area: config.service_area,
     };
     let origin = stockpile::audit::Origin {
         request_id: Some(format!("cli-{}", uuid::Uuid::now_v7())),

@@ -287,3 +287,37 @@ pub async fn reserve_levels(
     }
     Ok(())
 }
+
+/// Every warehouse, by code, in the warehouses import format.
+pub async fn warehouses(
+    conn: &mut PgConnection,
+    out: &Sender<Vec<Val>>,
+) -> Result<(), sqlx::Error> {
+    let mut rows = sqlx::query!(
+        "select w.code, w.name_zh, w.name_en, w.city, w.district, w.tier, w.lat, w.lon,
+                w.handling_minutes, w.status, p.code as \"parent?\"
+           from warehouses w left join warehouses p on p.id = w.parent_id
+          order by w.code"
+    )
+    .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        let row = vec![
+            Val::Text(r.code),
+            Val::Text(r.name_zh),
+            Val::Text(r.name_en),
+            Val::Text(r.city),
+            r.district.into(),
+            Val::Text(r.tier),
+            // Rust prints the shortest text that parses back to the same f64.
+            Val::Text(r.lat.to_string()),
+            Val::Text(r.lon.to_string()),
+            Val::Int(i64::from(r.handling_minutes)),
+            Val::Text(r.status),
+            r.parent.into(),
+        ];
+        if !send(out, row).await {
+            break;
+        }
+    }
+    Ok(())
+}

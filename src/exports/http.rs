@@ -28,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(export_requests))
         .routes(routes!(export_items))
         .routes(routes!(export_reserve_levels))
+        .routes(routes!(export_warehouses))
 }
 
 async fn respond(
@@ -189,6 +190,31 @@ pub async fn export_reserve_levels(
         &actor,
         &origin,
         params.into_request(Source::ReserveLevels),
+    )
+    .await
+}
+
+/// Export every warehouse in the warehouses import format (positions as exact decimal
+/// text, the parent by code): importing the file back changes nothing.
+#[utoipa::path(get, path = "/api/v1/exports/warehouses", tag = "exports", params(MasterDataParams),
+    description = EXPORT_HEADERS,
+    security(("bearer" = ["auditor", "admin"])),
+    responses((status = 200, description = "The file, in the requested format",
+               content((String = "text/csv"), (String = "application/x-ndjson"),
+                       (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+              (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+pub async fn export_warehouses(
+    State(state): State<AppState>,
+    actor: Actor,
+    origin: Origin,
+    Query(params): Query<MasterDataParams>,
+) -> AppResult<Response> {
+    actor.require(READERS)?;
+    respond(
+        &state,
+        &actor,
+        &origin,
+        params.into_request(Source::Warehouses),
     )
     .await
 }

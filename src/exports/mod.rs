@@ -81,6 +81,8 @@ pub enum Dataset {
     Items,
     /// Reserve levels, in the reserve-levels import format.
     ReserveLevels,
+    /// The network's warehouses, in the warehouses import format.
+    Warehouses,
 }
 
 impl Dataset {
@@ -93,6 +95,7 @@ impl Dataset {
             Dataset::Requests => "requests",
             Dataset::Items => "items",
             Dataset::ReserveLevels => "reserve_levels",
+            Dataset::Warehouses => "warehouses",
         }
     }
 
@@ -105,6 +108,7 @@ impl Dataset {
             Dataset::Requests => "export.requests",
             Dataset::Items => "export.items",
             Dataset::ReserveLevels => "export.reserve_levels",
+            Dataset::Warehouses => "export.warehouses",
         }
     }
 
@@ -117,6 +121,7 @@ impl Dataset {
             Dataset::Requests => REQUEST_COLUMNS,
             Dataset::Items => ITEM_COLUMNS,
             Dataset::ReserveLevels => LEVEL_COLUMNS,
+            Dataset::Warehouses => WAREHOUSE_COLUMNS,
         }
     }
 }
@@ -226,6 +231,21 @@ const LEVEL_COLUMNS: &[Column] = &[
     col("warehouse", "#loc+warehouse+code"),
     col("sku", "#item+code"),
     col("min_qty", "#indicator+num+min_qty"),
+];
+
+/// The columns of `imports::Kind::Warehouses` (positions as decimal text, exact).
+const WAREHOUSE_COLUMNS: &[Column] = &[
+    col("code", "#loc+warehouse+code"),
+    col("name_zh", "#loc+name+i_zh"),
+    col("name_en", "#loc+name+i_en"),
+    col("city", "#adm2+name"),
+    col("district", "#adm3+name"),
+    col("tier", "#loc+type"),
+    col("lat", "#geo+lat"),
+    col("lon", "#geo+lon"),
+    col("handling_minutes", "#indicator+num+handling_minutes"),
+    col("status", "#status"),
+    col("parent", "#loc+warehouse+parent"),
 ];
 
 /// Text as a spreadsheet cell may hold it safely: a leading apostrophe before `=`, `+`,

@@ -44,6 +44,8 @@ pub enum Source {
     Items,
     /// Reserve levels (import format).
     ReserveLevels,
+    /// Warehouses (import format).
+    Warehouses,
 }
 
 impl Source {
@@ -56,6 +58,7 @@ impl Source {
             Source::Requests(_) => Dataset::Requests,
             Source::Items => Dataset::Items,
             Source::ReserveLevels => Dataset::ReserveLevels,
+            Source::Warehouses => Dataset::Warehouses,
         }
     }
 }
@@ -201,6 +204,7 @@ pub async fn start(
             Source::Requests(incident) => db::requests(&mut snap, *incident, &row_tx).await,
             Source::Items => db::items(&mut snap, &row_tx).await,
             Source::ReserveLevels => db::reserve_levels(&mut snap, &row_tx).await,
+            Source::Warehouses => db::warehouses(&mut snap, &row_tx).await,
         };
         if let Err(err) = &result {
             tracing::error!(error = %err, export = dataset.name(), "export failed midway");

@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 
 use super::read::{self, Format};
-use super::{CellError, ImportReport, Kind, db, items, levels, match_header, opening, problem};
+use super::{
+    CellError, ImportReport, Kind, db, items, levels, match_header, opening, problem, warehouses,
+};
 use crate::audit::{self, Change, Origin};
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult};
@@ -36,6 +38,8 @@ pub struct ImportCmd<'a> {
     pub dry_run: bool,
     /// Today in the deployment's time zone (lots received on it).
     pub today: NaiveDate,
+    /// Where warehouses may be placed without `outside_service_area`.
+    pub area: crate::warehouses::ServiceArea,
 }
 
 /// SHA-256 of `bytes`, hex.
@@ -143,6 +147,23 @@ pub async fn run(
             }
             Plan::Levels(rows)
         }
+        Kind::Warehouses => {
+            let stored: HashMap<String, crate::warehouses::Warehouse> =
+                crate::warehouses::db::all(conn)
+                    .await?
+                    .into_iter()
+                    .map(|w| (w.code.clone(), w))
+                    .collect();
+            let rows = warehouses::check(&sheet, &cols, &stored, &cmd.area).map_err(problem)?;
+            for r in &rows {
+                match r.effect {
+                    items::Effect::Create => report.created += 1,
+                    items::Effect::Update => report.updated += 1,
+                    items::Effect::Same => report.unchanged += 1,
+                }
+            }
+            Plan::Warehouses(rows, stored)
+        }
     };
     progress("checking", rows, rows);
     if cmd.dry_run {
@@ -166,6 +187,7 @@ pub async fn run(
         Kind::OpeningStock => "import.opening_stock",
         Kind::Items => "import.items",
         Kind::ReserveLevels => "import.reserve_levels",
+        Kind::Warehouses => "import.warehouses",
     };
     audit::db::record(
         conn,
@@ -203,6 +225,10 @@ enum Plan {
     Opening(Vec<opening::OpeningLot>),
     Items(Vec<items::ItemRow>, items::Stored),
     Levels(Vec<levels::LevelRow>),
+    Warehouses(
+        Vec<warehouses::WarehouseRow>,
+        HashMap<String, crate::warehouses::Warehouse>,
+    ),
 }
 
 async fn opening_lookups(conn: &mut PgConnection) -> AppResult<opening::Lookups> {
@@ -267,6 +293,36 @@ async fn write(
                     }
                 };
                 crate::catalog::db::set_item_status(conn, item_id, r.status).await?;
+                progress("writing", n as u64 + 1, total);
+            }
+        }
+        Plan::Warehouses(rows, stored) => {
+            use crate::warehouses::db as wdb;
+            let changed: Vec<_> = rows
+                .iter()
+                .filter(|r| r.effect != items::Effect::Same)
+                .collect();
+            // New warehouses first, without parents; then every parent that changes is
+            // cleared, then set: each step keeps the network acyclic when the end state is.
+            for r in &changed {
+                if r.effect == items::Effect::Create {
+                    let mut d = r.draft.clone();
+                    d.parent = None;
+                    wdb::insert(conn, WarehouseId::new(), &d).await?;
+                }
+            }
+            for r in &changed {
+                let was = stored.get(&r.draft.code).and_then(|w| w.parent.clone());
+                if was.is_some() && was != r.draft.parent {
+                    wdb::set_parent(conn, &r.draft.code, None).await?;
+                }
+            }
+            let total = changed.len() as u64;
+            for (n, r) in changed.iter().enumerate() {
+                let id = wdb::id_by_code(conn, &r.draft.code)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("warehouse {} vanished", r.draft.code))?;
+                wdb::update(conn, id, &r.draft).await?;
                 progress("writing", n as u64 + 1, total);
             }
         }

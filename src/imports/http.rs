@@ -31,7 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ImportParams {
-    /// `opening-stock`, `items` or `reserve-levels`.
+    /// `opening-stock`, `items`, `reserve-levels` or `warehouses`.
     #[param(inline)]
     pub kind: Kind,
     /// `true`: check the file and report, write nothing.
@@ -47,8 +47,8 @@ fn too_large() -> AppError {
     }
 }
 
-/// Import a file: opening stock (lots received with source `opening_balance`), items or
-/// reserve levels, as CSV (UTF-8, with or without BOM; Chinese headers accepted) or xlsx
+/// Import a file: opening stock (lots received with source `opening_balance`), items,
+/// reserve levels or warehouses, as CSV (UTF-8, with or without BOM; Chinese headers accepted) or xlsx
 /// (the first sheet; formula cells are refused). Every row is checked first: a file with
 /// any bad cell is a 422 naming each by row (the header is row 1) and column, and nothing
 /// is written. A file that passes is written in one transaction with one audit event
@@ -123,6 +123,7 @@ pub async fn create_import(
         format,
         dry_run,
         today,
+        area: state.settings.service_area,
     };
     let report = cases::run(&mut tx, &actor, &origin, cmd, &|_, _, _| {}).await?;
     let status = if report.dry_run || report.replayed {

@@ -26,6 +26,7 @@ pub mod items;
 pub mod levels;
 pub mod opening;
 pub mod read;
+pub mod warehouses;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -50,6 +51,8 @@ pub enum Kind {
     Items,
     /// Reserve levels per warehouse and SKU.
     ReserveLevels,
+    /// Warehouses (created, or updated when the code exists).
+    Warehouses,
 }
 
 impl Kind {
@@ -59,6 +62,7 @@ impl Kind {
             Kind::OpeningStock => "opening-stock",
             Kind::Items => "items",
             Kind::ReserveLevels => "reserve-levels",
+            Kind::Warehouses => "warehouses",
         }
     }
 
@@ -68,6 +72,7 @@ impl Kind {
             Kind::OpeningStock => "opening_stock",
             Kind::Items => "items",
             Kind::ReserveLevels => "reserve_levels",
+            Kind::Warehouses => "warehouses",
         }
     }
 
@@ -78,6 +83,7 @@ impl Kind {
             Kind::OpeningStock => OPENING_COLUMNS,
             Kind::Items => ITEM_COLUMNS,
             Kind::ReserveLevels => LEVEL_COLUMNS,
+            Kind::Warehouses => WAREHOUSE_COLUMNS,
         }
     }
 }
@@ -89,8 +95,9 @@ impl std::str::FromStr for Kind {
             "opening-stock" | "opening_stock" => Ok(Kind::OpeningStock),
             "items" => Ok(Kind::Items),
             "reserve-levels" | "reserve_levels" => Ok(Kind::ReserveLevels),
+            "warehouses" => Ok(Kind::Warehouses),
             other => Err(format!(
-                "unknown kind `{other}`: expected opening-stock, items or reserve-levels"
+                "unknown kind `{other}`: expected opening-stock, items, reserve-levels or warehouses"
             )),
         }
     }
@@ -141,6 +148,21 @@ const LEVEL_COLUMNS: &[Column] = &[
     col("warehouse", &["仓库编码", "warehouse_code"]),
     col("sku", &["物资编码"]),
     col("min_qty", &["最低储备"]),
+];
+
+const WAREHOUSE_COLUMNS: &[Column] = &[
+    col("code", &["仓库编码"]),
+    col("name_zh", &["名称"]),
+    col("name_en", &[]),
+    col("city", &["城市"]),
+    col("district", &["区县"]),
+    col("tier", &["层级"]),
+    col("lat", &["纬度"]),
+    col("lon", &["经度"]),
+    col("outside_service_area", &[]),
+    col("handling_minutes", &[]),
+    col("status", &[]),
+    col("parent", &["上级仓库"]),
 ];
 
 /// A file read into text cells: the header (row 1) and each data row with its number as

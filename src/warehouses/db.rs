@@ -158,3 +158,20 @@ pub async fn update(
     .await?;
     Ok(())
 }
+
+/// Sets the parent of the warehouse with `code` (by the parent's code; `None`: none).
+pub async fn set_parent(
+    conn: &mut PgConnection,
+    code: &str,
+    parent: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update warehouses set parent_id = (select id from warehouses where code = $2), updated_at = now()
+          where code = $1",
+        code,
+        parent
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

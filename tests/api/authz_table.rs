@@ -56,6 +56,10 @@ pub const TABLE: &[(&str, Access)] = &[
     ),
     ("GET /api/v1/exports/requests", Roles(&["auditor", "admin"])),
     (
+        "GET /api/v1/exports/warehouses",
+        Roles(&["auditor", "admin"]),
+    ),
+    (
         "GET /api/v1/exports/stock-as-of",
         Roles(&["auditor", "admin"]),
     ),

@@ -478,3 +478,74 @@ async fn exported_items_and_levels_import_back_unchanged_and_formula_text_is_neu
     let tent = app.get("/api/v1/items/TENT-12M2-SGL", &admin).await.1;
     assert_eq!(tent["spec"], spec);
 }
+
+#[tokio::test]
+async fn a_warehouses_sheet_creates_a_network_with_parents_and_its_export_imports_back_unchanged() {
+    // Arrange: a district depot and its community point (named before its parent), one
+    // point outside the service area, and a file that would close a cycle.
+    let app = TestApp::demo().await;
+    let admin = app.token("admin", &[]).await;
+    let t = tag();
+    let header = "仓库编码,名称,name_en,城市,区县,层级,纬度,经度,handling_minutes,上级仓库";
+    let good = format!(
+        "{header}\nZH-C-{t},前山社区点,Qianshan point,Zhuhai,Xiangzhou,community,22.2401,113.5262,10,ZH-D-{t}\n\
+         ZH-D-{t},香洲区储备库,Xiangzhou depot,Zhuhai,Xiangzhou,district,22.2710,113.5670,20,JM-JH-RC\n"
+    );
+    let outside = format!("{header}\nSH-X-{t},上海,Shanghai,Shanghai,,city,31.23,121.47,30,\n");
+    let cycle = format!("code,parent\nJM-JH-RC,ZH-C-{t}\n");
+
+    // Act
+    let (created, report) = app
+        .post_file(
+            "/api/v1/imports?kind=warehouses",
+            &admin,
+            "text/csv",
+            good.into_bytes(),
+            None,
+        )
+        .await;
+    let (refused, problem) = app
+        .post_file(
+            "/api/v1/imports?kind=warehouses",
+            &admin,
+            "text/csv",
+            outside.into_bytes(),
+            None,
+        )
+        .await;
+    let (cyclic, cycle_problem) = app
+        .post_file(
+            "/api/v1/imports?kind=warehouses",
+            &admin,
+            "text/csv",
+            cycle.into_bytes(),
+            None,
+        )
+        .await;
+    let exported = export(&app, "/api/v1/exports/warehouses?format=xlsx", &admin).await;
+    let (again, same) = app
+        .post_file(
+            "/api/v1/imports?kind=warehouses",
+            &admin,
+            XLSX,
+            exported,
+            None,
+        )
+        .await;
+
+    // Assert
+    assert_eq!(created, 201, "{report}");
+    assert_eq!(report["created"], 2);
+    let point = app
+        .get(&format!("/api/v1/warehouses/ZH-C-{t}"), &admin)
+        .await
+        .1;
+    assert_eq!(point["parent"], format!("ZH-D-{t}"));
+    assert_eq!(point["lat"], 22.2401);
+    assert_problem(refused, &problem, 422, "/2/纬度");
+    assert_problem(cyclic, &cycle_problem, 422, "/2/parent");
+    assert_eq!(again, 201, "{same}");
+    assert_eq!(same["created"], 0);
+    assert_eq!(same["updated"], 0, "{same}");
+    assert_eq!(audit_count(&app, "import.warehouses").await, 2);
+}
