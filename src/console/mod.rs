@@ -47,6 +47,7 @@ const FILES: &[(&str, &[u8])] = assets![
     "js/map.js",
     "js/dispatch.js",
     "js/audit.js",
+    "js/imports.js",
     "js/chart.js",
     "data/gba-basemap.geojson",
     "data/NOTICE.md",

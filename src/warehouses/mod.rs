@@ -43,7 +43,7 @@ pub struct Warehouse {
     pub city: String,
     /// District.
     pub district: Option<String>,
-    /// `regional_centre`, `city`, `district` or `community`.
+    /// `regional_centre`, `city`, `district`, `community` or `agreement`.
     #[schema(value_type = String)]
     pub tier: Tier,
     /// `active` or `inactive`.

@@ -6,6 +6,7 @@ import * as store from './store.js';
 import * as clerk from './clerk.js';
 import * as dispatch from './dispatch.js';
 import * as audit from './audit.js';
+import * as imports from './imports.js';
 
 const C = 'clerk'; const D = 'dispatcher'; const A = 'auditor'; const ADM = 'admin';
 
@@ -22,6 +23,7 @@ const ROUTES = [
   { path: 'counts', label: 'nav_counts', roles: [C], render: clerk.counts },
   { path: 'map', label: 'nav_map', roles: [D, ADM], render: dispatch.mapScreen },
   { path: 'reserves', label: 'nav_reserves', roles: [ADM], render: clerk.reserveLevels },
+  { path: 'import', label: 'nav_import', roles: [ADM], render: imports.importScreen },
   { path: 'requests', label: 'nav_requests', roles: [D, A, ADM], render: dispatch.requests },
   { path: 'audit', label: 'nav_audit', roles: [A, ADM], render: audit.events },
   { path: 'movements', label: 'nav_movements', roles: [C, A, ADM], render: audit.movements },
