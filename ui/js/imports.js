@@ -66,12 +66,17 @@ export async function importScreen(v) {
       }
     });
   });
-  commit.addEventListener('click', () => busy(commit, async () => {
-    try {
-      const r = await send(file.files[0], kind.value, false);
-      commit.disabled = true;
-      out.replaceChildren(report(r));
-      showOk(form, r.replayed ? t('imp_replayed_help') : t('imp_done', { n: r.rows }));
-    } catch (err) { showProblem(form, err); }
-  }));
+  commit.addEventListener('click', async () => {
+    let done = false;
+    await busy(commit, async () => {
+      try {
+        const r = await send(file.files[0], kind.value, false);
+        done = true;
+        out.replaceChildren(report(r));
+        showOk(form, r.replayed ? t('imp_replayed_help') : t('imp_done', { n: r.rows }));
+      } catch (err) { showProblem(form, err); }
+    });
+    // Imported: another click would only replay it; choose or check a file again.
+    commit.disabled = done;
+  });
 }
