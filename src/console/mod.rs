@@ -48,6 +48,7 @@ const FILES: &[(&str, &[u8])] = assets![
     "js/dispatch.js",
     "js/audit.js",
     "js/imports.js",
+    "js/masterdata.js",
     "js/chart.js",
     "data/gba-basemap.geojson",
     "data/NOTICE.md",

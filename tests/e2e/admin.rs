@@ -120,3 +120,80 @@ async fn an_admin_imports_opening_stock_fixes_two_bad_rows_and_a_clerk_sees_the_
     let text = seen.as_str().unwrap_or("");
     assert!(text.contains("GL-00"), "{text}");
 }
+
+#[tokio::test]
+async fn an_admin_creates_an_item_sees_a_bad_gtin_beside_its_field_and_retires_the_item() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("admin-items").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    if !api_has(&app, &["/api/v1/items", "/api/v1/items/{sku}/retire"], 19).await {
+        return;
+    }
+    open_as(&b, &app, "admin", &[], "#/items").await;
+    b.until(
+        "the items table",
+        "document.querySelector('#items-table table')",
+        20,
+    )
+    .await;
+
+    // Act 1: a new item with a GTIN whose check digit is wrong.
+    for (css, text) in [
+        ("#it-sku", "E2E-LAMP"),
+        ("#it-name-zh", "头灯"),
+        ("#it-name-en", "Head lamp"),
+        ("#it-unit-zh", "个"),
+        ("#it-unit-en", "piece"),
+        ("#it-gtins", "06975301011121"),
+    ] {
+        b.type_into(css, text).await;
+    }
+    b.click("#it-save").await;
+    let beside = b
+        .until(
+            "the GTIN error",
+            "document.querySelector('#it-gtins')?.closest('.field')?.querySelector('.field-error')?.innerText",
+            20,
+        )
+        .await;
+    b.screenshot("admin-items-bad-gtin").await;
+
+    // Act 2: the right check digit, saved; then retired from the list.
+    b.js("document.getElementById('it-gtins').value = '06975301011212'")
+        .await;
+    b.click("#it-save").await;
+    b.until(
+        "the saved item",
+        "document.querySelector('tr[data-sku=\"E2E-LAMP\"]')",
+        20,
+    )
+    .await;
+    b.click("button[data-toggle=\"E2E-LAMP\"]").await;
+    let status = b
+        .until(
+            "the retired item",
+            "document.querySelector('tr[data-sku=\"E2E-LAMP\"].muted')?.cells[5].innerText",
+            20,
+        )
+        .await;
+    b.screenshot("admin-items-retired").await;
+    b.close().await;
+
+    // Assert
+    assert!(
+        beside.as_str().unwrap_or("").contains("check digit"),
+        "{beside}"
+    );
+    assert_eq!(status.as_str(), Some("retired"));
+    let stored: (String, Option<String>) =
+        sqlx::query_as("select status, gtin from items where sku = 'E2E-LAMP'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("item");
+    assert_eq!(
+        stored,
+        ("retired".to_owned(), Some("06975301011212".to_owned()))
+    );
+}

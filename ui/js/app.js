@@ -7,6 +7,7 @@ import * as clerk from './clerk.js';
 import * as dispatch from './dispatch.js';
 import * as audit from './audit.js';
 import * as imports from './imports.js';
+import * as masterdata from './masterdata.js';
 
 const C = 'clerk'; const D = 'dispatcher'; const A = 'auditor'; const ADM = 'admin';
 
@@ -23,6 +24,8 @@ const ROUTES = [
   { path: 'counts', label: 'nav_counts', roles: [C], render: clerk.counts },
   { path: 'map', label: 'nav_map', roles: [D, ADM], render: dispatch.mapScreen },
   { path: 'reserves', label: 'nav_reserves', roles: [ADM], render: clerk.reserveLevels },
+  { path: 'items', label: 'nav_items', roles: [ADM], render: masterdata.itemsScreen },
+  { path: 'warehouses', label: 'nav_warehouses', roles: [ADM], render: masterdata.warehousesScreen },
   { path: 'import', label: 'nav_import', roles: [ADM], render: imports.importScreen },
   { path: 'requests', label: 'nav_requests', roles: [D, A, ADM], render: dispatch.requests },
   { path: 'audit', label: 'nav_audit', roles: [A, ADM], render: audit.events },
