@@ -299,7 +299,7 @@ async fn only_auditors_and_admins_may_verify_query_or_export() {
 }
 
 /// A database URL for the test database, for the `stockpile` CLI.
-fn cli_url(app: &TestApp) -> String {
+pub(crate) fn cli_url(app: &TestApp) -> String {
     let o = &app.options;
     let db = o.get_database().unwrap_or(&app.db_name);
     match o.get_socket() {
@@ -318,7 +318,7 @@ fn cli_url(app: &TestApp) -> String {
     }
 }
 
-async fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+pub(crate) async fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_stockpile"))
         .arg("--database-url")
         .arg(cli_url(app))

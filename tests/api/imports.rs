@@ -549,3 +549,65 @@ async fn a_warehouses_sheet_creates_a_network_with_parents_and_its_export_import
     assert_eq!(same["updated"], 0, "{same}");
     assert_eq!(audit_count(&app, "import.warehouses").await, 2);
 }
+
+#[tokio::test]
+async fn the_cli_imports_a_file_once_replays_it_the_second_time_and_names_bad_cells() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let dir = std::env::temp_dir().join(format!("stockpile-import-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let good = dir.join("lots.csv");
+    let bad = dir.join("bad.csv");
+    let prefix = format!("CLI{}", tag());
+    std::fs::write(&good, opening_sheet(&prefix, false)).expect("write");
+    std::fs::write(&bad, opening_sheet(&prefix, true)).expect("write");
+    let run = |file: &std::path::Path, dry: bool| {
+        let mut args = vec!["import", "--kind", "opening-stock"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let file = file.to_string_lossy().into_owned();
+        let app = &app;
+        async move {
+            let mut all = args.clone();
+            all.push(&file);
+            crate::audit_trail::cli(app, &all).await
+        }
+    };
+
+    // Act
+    let refused = run(&bad, false).await;
+    let dry = run(&good, true).await;
+    let first = run(&good, false).await;
+    let second = run(&good, false).await;
+
+    // Assert
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("A7") && stderr.contains("F31"), "{stderr}");
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let first: Value = serde_json::from_slice(&first.stdout).expect("report");
+    let second: Value = serde_json::from_slice(&second.stdout).expect("report");
+    assert_eq!(first["created"], 50);
+    assert_eq!(second["replayed"], true);
+    assert_eq!(second["id"], first["id"]);
+    assert_eq!(
+        count(
+            &app,
+            &format!("select count(*) from stock_lots where lot_code like '{prefix}-%'")
+        )
+        .await,
+        50
+    );
+    assert_eq!(audit_count(&app, "import.opening_stock").await, 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
