@@ -68,7 +68,20 @@ pub async fn run(
         .await
         .map_err(anyhow::Error::from)?
         .map_err(problem)?;
-    let cols = match_header(cmd.kind, &sheet.header).map_err(problem)?;
+    if format == Format::GeoJson && cmd.kind != Kind::Warehouses {
+        return Err(AppError::invalid(
+            "kind",
+            "GeoJSON imports warehouses only (kind=warehouses)",
+        ));
+    }
+    // A GeoJSON file has no cells to name: its errors name the feature's row and property.
+    let located = move |mut errors: Vec<CellError>| {
+        if format == Format::GeoJson {
+            errors.iter_mut().for_each(|e| e.cell = None);
+        }
+        problem(errors)
+    };
+    let cols = match_header(cmd.kind, &sheet.header).map_err(located)?;
     let rows = sheet.rows.len() as u64;
     progress("checking", 0, rows);
     let mut report = ImportReport {
@@ -154,7 +167,7 @@ pub async fn run(
                     .into_iter()
                     .map(|w| (w.code.clone(), w))
                     .collect();
-            let rows = warehouses::check(&sheet, &cols, &stored, &cmd.area).map_err(problem)?;
+            let rows = warehouses::check(&sheet, &cols, &stored, &cmd.area).map_err(located)?;
             for r in &rows {
                 match r.effect {
                     items::Effect::Create => report.created += 1,

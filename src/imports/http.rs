@@ -48,7 +48,8 @@ fn too_large() -> AppError {
 }
 
 /// Import a file: opening stock (lots received with source `opening_balance`), items,
-/// reserve levels or warehouses, as CSV (UTF-8, with or without BOM; Chinese headers accepted) or xlsx
+/// reserve levels or warehouses (also as GeoJSON points: each feature's properties are
+/// its columns, its point `lat` and `lon`; feature `i` is reported as row `i + 2`), as CSV (UTF-8, with or without BOM; Chinese headers accepted) or xlsx
 /// (the first sheet; formula cells are refused). Every row is checked first: a file with
 /// any bad cell is a 422 naming each by row (the header is row 1) and column, and nothing
 /// is written. A file that passes is written in one transaction with one audit event
@@ -56,7 +57,8 @@ fn too_large() -> AppError {
 /// (`replayed: true`) and writes nothing. Files up to 64 MiB and 200,000 rows.
 #[utoipa::path(post, path = "/api/v1/imports", tag = "imports", params(ImportParams,
         ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
-    request_body(content((String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
+    request_body(content((String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                         (String = "application/geo+json")),
                  description = "The file"),
     security(("bearer" = ["admin"])),
     responses((status = 201, body = ImportReport, description = "Imported"),
@@ -81,9 +83,13 @@ pub async fn create_import(
         Format::Xlsx
     } else if media.starts_with("text/csv") {
         Format::Csv
+    } else if media.starts_with("application/geo+json") {
+        Format::GeoJson
     } else {
         return Err(AppError::BadRequest {
-            detail: format!("send the file as text/csv or {XLSX_TYPE}"),
+            detail: format!(
+                "send the file as text/csv or {XLSX_TYPE} (warehouses also as application/geo+json)"
+            ),
             errors: vec![FieldError::new(
                 "content-type",
                 "expected text/csv or the xlsx type",

@@ -20,16 +20,24 @@ pub enum Format {
     Csv,
     /// An Office Open XML workbook.
     Xlsx,
+    /// A GeoJSON FeatureCollection of Points (warehouses): each feature is a row, its
+    /// properties the columns and its point `lat` and `lon`. Feature `i` (from 0) is
+    /// reported as row `i + 2`, as if the features were rows under a header.
+    GeoJson,
 }
 
 /// The media type of xlsx.
 pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 impl Format {
-    /// The format a file's bytes have: a zip archive is xlsx, anything else CSV.
+    /// The format a file's bytes have: a zip archive is xlsx, a JSON object GeoJSON,
+    /// anything else CSV.
     pub fn sniff(bytes: &[u8]) -> Format {
+        let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         if bytes.starts_with(b"PK\x03\x04") {
             Format::Xlsx
+        } else if text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            Format::GeoJson
         } else {
             Format::Csv
         }
@@ -61,6 +69,7 @@ pub fn read(bytes: &[u8], format: Format) -> Result<Sheet, Vec<CellError>> {
     let mut sheet = match format {
         Format::Csv => read_csv(bytes),
         Format::Xlsx => read_xlsx(bytes),
+        Format::GeoJson => read_geojson(bytes),
     }?;
     sheet.rows.retain(|(_, cells)| {
         !cells
@@ -143,6 +152,71 @@ pub fn read_csv(bytes: &[u8]) -> Result<Sheet, Vec<CellError>> {
     }
     if errors.is_empty() {
         Ok(sheet)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Reads a GeoJSON FeatureCollection of Point features into rows: `lat` and `lon` from
+/// the point, the other columns from the properties.
+pub fn read_geojson(bytes: &[u8]) -> Result<Sheet, Vec<CellError>> {
+    use serde_json::Value;
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let doc: Value = serde_json::from_slice(bytes)
+        .map_err(|e| file_error(format!("not readable as JSON: {e}")))?;
+    let Some(features) = doc
+        .get("features")
+        .and_then(Value::as_array)
+        .filter(|_| doc.get("type").and_then(Value::as_str) == Some("FeatureCollection"))
+    else {
+        return Err(file_error("expected a GeoJSON FeatureCollection"));
+    };
+    if features.len() > MAX_ROWS {
+        return Err(vec![too_many(MAX_ROWS as u32 + 2)]);
+    }
+    let mut header: Vec<String> = vec!["lat".into(), "lon".into()];
+    let mut rows = Vec::with_capacity(features.len());
+    let mut errors = Vec::new();
+    for (i, f) in features.iter().enumerate() {
+        let row = i as u32 + 2;
+        let point = f
+            .pointer("/geometry/coordinates")
+            .and_then(Value::as_array)
+            .filter(|_| f.pointer("/geometry/type").and_then(Value::as_str) == Some("Point"))
+            .and_then(|c| Some((c.first()?.as_f64()?, c.get(1)?.as_f64()?)));
+        let Some((lon, lat)) = point else {
+            errors.push(CellError {
+                row,
+                column: "geometry".into(),
+                cell: None,
+                reason: format!("feature {i}: expected a Point with [longitude, latitude]"),
+            });
+            continue;
+        };
+        let mut cells = vec![lat.to_string(), lon.to_string()];
+        if let Some(props) = f.get("properties").and_then(Value::as_object) {
+            for (k, v) in props {
+                let col = match header.iter().position(|h| h == k) {
+                    Some(c) => c,
+                    None => {
+                        header.push(k.clone());
+                        header.len() - 1
+                    }
+                };
+                if cells.len() <= col {
+                    cells.resize(col + 1, String::new());
+                }
+                cells[col] = match v {
+                    Value::Null => String::new(),
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+            }
+        }
+        rows.push((row, cells));
+    }
+    if errors.is_empty() {
+        Ok(Sheet { header, rows })
     } else {
         Err(errors)
     }
@@ -283,6 +357,44 @@ mod tests {
         assert_eq!(sheet.rows[0].1[2], "Red Cross,\nGuangdong");
         // The quoted newline spans lines 2 and 3, the blank row 4 is skipped.
         assert_eq!(sheet.rows[1].0, 5);
+    }
+
+    #[test]
+    fn geojson_points_become_rows_with_lat_and_lon() {
+        let doc = r#"{"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.5262, 22.2401]},
+             "properties": {"code": "ZH-C-1", "handling_minutes": 10, "district": null}},
+            {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[1, 2], [3, 4]]},
+             "properties": {"code": "ZH-C-2"}}]}"#;
+        assert_eq!(Format::sniff(doc.as_bytes()), Format::GeoJson);
+        let errors = read_geojson(doc.as_bytes()).expect_err("a line");
+        assert_eq!((errors[0].row, errors[0].column.as_str()), (3, "geometry"));
+        let one = doc.replace(
+            r#""LineString", "coordinates": [[1, 2], [3, 4]]"#,
+            r#""Point", "coordinates": [113.5, 22.3]"#,
+        );
+        let sheet = read_geojson(one.as_bytes()).expect("points");
+        assert_eq!(
+            sheet.header,
+            ["lat", "lon", "code", "district", "handling_minutes"]
+        );
+        assert_eq!(
+            sheet.rows[0],
+            (
+                2,
+                vec![
+                    "22.2401".into(),
+                    "113.5262".into(),
+                    "ZH-C-1".into(),
+                    "".into(),
+                    "10".into()
+                ]
+            )
+        );
+        assert_eq!(
+            sheet.rows[1].1[..3],
+            ["22.3".to_owned(), "113.5".into(), "ZH-C-2".into()]
+        );
     }
 
     #[test]

@@ -611,3 +611,56 @@ async fn the_cli_imports_a_file_once_replays_it_the_second_time_and_names_bad_ce
     assert_eq!(audit_count(&app, "import.opening_stock").await, 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn warehouses_come_in_as_geojson_points_and_a_bad_feature_is_named_by_its_row() {
+    // Arrange
+    let app = TestApp::demo().await;
+    let admin = app.token("admin", &[]).await;
+    let t = tag();
+    let doc = |lat: f64| {
+        json!({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.0391, 22.4693]},
+             "properties": {"code": format!("JM-G1-{t}"), "name_zh": "点一", "name_en": "Point one",
+                            "city": "Jiangmen", "tier": "community", "parent": "JM-XH-01"}},
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.05, lat]},
+             "properties": {"code": format!("JM-G2-{t}"), "name_zh": "点二", "name_en": "Point two",
+                            "city": "Jiangmen", "tier": "agreement", "handling_minutes": 5}}]})
+        .to_string()
+        .into_bytes()
+    };
+
+    // Act
+    let (refused, problem) = app
+        .post_file(
+            "/api/v1/imports?kind=warehouses",
+            &admin,
+            "application/geo+json",
+            doc(45.0),
+            None,
+        )
+        .await;
+    let (created, report) = app
+        .post_file(
+            "/api/v1/imports?kind=warehouses",
+            &admin,
+            "application/geo+json",
+            doc(22.48),
+            None,
+        )
+        .await;
+
+    // Assert: the second feature is row 3; its latitude is out of the service area.
+    assert_problem(refused, &problem, 422, "/3/lat");
+    assert_eq!(problem["cells"][0]["cell"], Value::Null);
+    assert_eq!(created, 201, "{report}");
+    assert_eq!(report["created"], 2);
+    let two = app
+        .get(&format!("/api/v1/warehouses/JM-G2-{t}"), &admin)
+        .await
+        .1;
+    assert_eq!(
+        (two["lat"].as_f64(), two["tier"].as_str()),
+        (Some(22.48), Some("agreement"))
+    );
+}

@@ -199,6 +199,30 @@ fn items_resolve_by_sku_or_gtin_and_the_policy_gives_the_status() {
     );
 }
 
+#[test]
+fn a_retired_item_is_refused_naming_how_the_line_named_it() {
+    let today = day(TODAY);
+    let retired = ItemPolicy {
+        retired: true,
+        ..water()
+    };
+    let scan = format!("(01){WATER_GTIN}(17)270601(10)S");
+    let lines = parse_lines(
+        vec![
+            line("WATER-5L", "A", Some("2027-06-01"), 1),
+            ReceiptLine {
+                gs1: Some(scan),
+                qty: Some(1),
+                ..ReceiptLine::default()
+            },
+        ],
+        today,
+    )
+    .expect("parses");
+    let err = resolve(lines, &[retired], today).expect_err("retired");
+    assert_eq!(pointers(err), vec!["/lines/0/sku", "/lines/1/gs1"]);
+}
+
 fn lot(
     item: &ItemPolicy,
     code: &str,
