@@ -124,6 +124,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::exports::http::routes())
         .merge(crate::reserve::http::routes())
         .merge(crate::operations::http::routes())
+        .merge(crate::imports::http::routes())
 }
 
 /// The API routes and the OpenAPI document that describes them, completed with the

@@ -43,6 +43,17 @@ pub struct Config {
     )]
     pub tz: Tz,
 
+    /// The rectangle warehouse positions must lie in (WGS84), as
+    /// `MIN_LAT,MIN_LON,MAX_LAT,MAX_LON`; an admin may place one outside it on purpose
+    /// (`outside_service_area`). The default is the 11 GBA cities' bounding box.
+    #[arg(
+        long,
+        env = "STOCKPILE_SERVICE_AREA",
+        default_value = "21.4,111.3,24.5,115.5",
+        global = true
+    )]
+    pub service_area: crate::warehouses::ServiceArea,
+
     /// Emit logs as JSON lines.
     #[arg(
         long,
@@ -147,6 +158,8 @@ pub struct Settings {
     pub community_radius_km: f64,
     /// Default delivery targets per response level.
     pub delivery_targets: crate::incidents::DeliveryTargets,
+    /// Where warehouses may be placed without an explicit override.
+    pub service_area: crate::warehouses::ServiceArea,
 }
 
 impl Default for Settings {
@@ -159,6 +172,7 @@ impl Default for Settings {
             unchained_for_benchmarks: false,
             community_radius_km: 5.0,
             delivery_targets: crate::incidents::DeliveryTargets::default(),
+            service_area: crate::warehouses::ServiceArea::default(),
         }
     }
 }

@@ -47,6 +47,23 @@ pub enum AppError {
         /// Offending fields.
         errors: Vec<FieldError>,
     },
+    /// An uploaded file (an import) with bad cells: each named in `errors` and, with its
+    /// row, column and cell reference, in `extra` (`cells`). A 422.
+    #[error("{detail}")]
+    InvalidFile {
+        /// Human-readable explanation.
+        detail: String,
+        /// One per bad cell, pointer `/{row}/{column}`.
+        errors: Vec<FieldError>,
+        /// `error_count` and `cells`.
+        extra: Value,
+    },
+    /// A body larger than the operation accepts (a 413).
+    #[error("{detail}")]
+    PayloadTooLarge {
+        /// Human-readable explanation, naming the limit.
+        detail: String,
+    },
     /// No credentials, or bad or expired ones.
     #[error("{0}")]
     Unauthorized(String),
@@ -136,7 +153,10 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Validation { .. } | AppError::InvalidFile { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -151,6 +171,8 @@ impl AppError {
         match self {
             AppError::BadRequest { .. } => "bad-request",
             AppError::Validation { .. } => "validation",
+            AppError::InvalidFile { .. } => "invalid-file",
+            AppError::PayloadTooLarge { .. } => "payload-too-large",
             AppError::Unauthorized(_) => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not-found",
@@ -173,6 +195,11 @@ impl AppError {
                 errors,
                 extra,
             } => (detail.clone(), errors.clone(), extra.clone()),
+            AppError::InvalidFile {
+                detail,
+                errors,
+                extra,
+            } => (detail.clone(), errors.clone(), Some(extra.clone())),
             AppError::Internal(_) => (
                 "the server failed to handle this request; it has been logged".to_owned(),
                 vec![],
@@ -329,7 +356,16 @@ pub fn on_constraint(name: &str) -> Option<AppError> {
             "the lot's stock is reserved for allocations; not enough is available",
         ),
         "items_sku_key" => ("/sku", true, "an item with this SKU already exists"),
-        "items_gtin_key" => ("/gtin", true, "another item already has this GTIN"),
+        "items_gtin_key" | "item_gtins_pkey" => {
+            ("/gtins", true, "another item already has this GTIN")
+        }
+        "items_shelf_life_positive" => ("/shelf_life_days", false, "must be at least 1 day"),
+        "warehouses_parent_acyclic" => (
+            "/parent",
+            false,
+            "the warehouse would resupply itself through its parents",
+        ),
+        "warehouses_parent_not_self" => ("/parent", false, "a warehouse cannot be its own parent"),
         "warehouses_code_key" => ("/code", true, "a warehouse with this code already exists"),
         "users_username_key" => ("/username", true, "this username is taken"),
         "stock_lots_identity_key" => ("/lot_code", true, "this lot already exists"),

@@ -26,6 +26,8 @@ pub mod exports;
 pub mod http;
 /// Typed ids.
 pub mod ids;
+/// Bulk imports of go-live data (opening stock, items, reserve levels).
+pub mod imports;
 /// Incidents and their affected areas.
 pub mod incidents;
 /// The road network, road closures and truck routes.

@@ -56,6 +56,19 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+    /// Import a CSV or xlsx file: opening stock, items or reserve levels (direct database
+    /// access; audited as `system`). Every row is checked first; a file with any bad cell
+    /// writes nothing and exits 1 with each cell named. The same file twice is a replay.
+    Import {
+        /// opening-stock, items, reserve-levels or warehouses.
+        #[arg(long)]
+        kind: stockpile::imports::Kind,
+        /// Check the file and report; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The file (.csv or .xlsx; told apart by content).
+        file: std::path::PathBuf,
+    },
     /// Export data to standard output (direct database access; audited as `system`).
     Export {
         #[command(subcommand)]
@@ -290,6 +303,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             }
         }
+        Cmd::Import {
+            kind,
+            dry_run,
+            file,
+        } => {
+            let db = Database::open(&config).await?;
+            let result = async {
+                stockpile::db::migrate(&db.pool).await?;
+                import_cmd(&db.pool, &config, kind, dry_run, &file).await
+            }
+            .await;
+            db.pool.close().await;
+            db.shutdown();
+            result
+        }
         Cmd::Export { what } => {
             let db = Database::open(&config).await?;
             let replica = config.read_database_url.is_some().then_some(&db.reads);
@@ -377,6 +405,90 @@ fn problem(err: stockpile::error::AppError) -> anyhow::Error {
     } else {
         anyhow::anyhow!("{} ({})", p.detail, fields.join(", "))
     }
+}
+
+async fn import_cmd(
+    pool: &sqlx::PgPool,
+    config: &Config,
+    kind: stockpile::imports::Kind,
+    dry_run: bool,
+    file: &std::path::Path,
+) -> anyhow::Result<()> {
+    use stockpile::imports::{MAX_FILE_BYTES, cases, read::Format};
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    if size > MAX_FILE_BYTES as u64 {
+        anyhow::bail!(
+            "{} is larger than the import limit of {} MiB; split it",
+            file.display(),
+            MAX_FILE_BYTES / (1024 * 1024)
+        );
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:>9} [{bar:40}] {pos}/{len} rows ({elapsed})",
+        )?
+        .progress_chars("=> "),
+    );
+    let progress = |stage: &str, done: u64, total: u64| {
+        bar.set_message(stage.to_owned());
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let cmd = cases::ImportCmd {
+        kind,
+        bytes: &bytes,
+        format: Format::sniff(&bytes),
+        dry_run,
+        today: Utc::now().with_timezone(&config.tz).date_naive(),
+        area: config.service_area,
+    };
+    let origin = stockpile::audit::Origin {
+        request_id: Some(format!("cli-{}", uuid::Uuid::now_v7())),
+        idempotency_key: None,
+    };
+    let mut tx = pool.begin().await?;
+    let result = cases::run(
+        &mut tx,
+        &stockpile::auth::Actor::system(),
+        &origin,
+        cmd,
+        &progress,
+    )
+    .await;
+    bar.finish_and_clear();
+    let report = match result {
+        Ok(report) => report,
+        Err(err) => {
+            let p = err.problem();
+            eprintln!("{}", p.detail);
+            if let Some(cells) = p
+                .extra
+                .as_ref()
+                .and_then(|e| e.get("cells"))
+                .and_then(|c| c.as_array())
+            {
+                eprintln!("{:>6}  {:<6} {:<16} reason", "row", "cell", "column");
+                for c in cells {
+                    eprintln!(
+                        "{:>6}  {:<6} {:<16} {}",
+                        c["row"].as_u64().unwrap_or(0),
+                        c["cell"].as_str().unwrap_or(""),
+                        c["column"].as_str().unwrap_or(""),
+                        c["reason"].as_str().unwrap_or("")
+                    );
+                }
+            }
+            anyhow::bail!("nothing was imported");
+        }
+    };
+    tx.commit().await?;
+    stockpile::audit::chain::drain(pool).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
 }
 
 async fn export_cmd(
@@ -501,6 +613,7 @@ async fn serve_cmd(config: Config, serve: ServeConfig) -> anyhow::Result<()> {
             unchained_for_benchmarks: serve.bench_unchained,
             community_radius_km: serve.community_radius_km,
             delivery_targets: serve.delivery_targets,
+            service_area: config.service_area,
         };
         let mut state = stockpile::AppState::new(db.pool.clone(), settings);
         if config.read_database_url.is_some() {

@@ -437,6 +437,7 @@ async fn shortfall(
                         .iter()
                         .find(|i| i.id == l.item_id)
                         .map_or(0, |i| i.min_remaining_days),
+                    retired: false,
                 },
                 qty: l.requested - l.reserved,
             })
@@ -460,6 +461,7 @@ async fn known_items(
             id: i.id,
             sku: i.sku,
             min_remaining_days: i.min_remaining_days,
+            retired: i.retired,
         })
         .collect())
 }

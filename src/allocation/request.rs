@@ -40,6 +40,9 @@ pub enum Refusal {
     /// Line `0` names a SKU the catalogue does not have.
     #[error("unknown SKU `{1}`")]
     UnknownSku(usize, String),
+    /// Line `0` names a retired item: it is no longer requested.
+    #[error("item `{1}` is retired: it can no longer be requested")]
+    RetiredSku(usize, String),
     /// The lines of one SKU, up to line `0`, add up beyond `i64`.
     #[error("quantity too large")]
     QtyTooLarge(usize),
@@ -110,7 +113,9 @@ impl From<Refusal> for AppError {
             Refusal::QtyNotPositive(i) | Refusal::QtyTooLarge(i) => {
                 AppError::invalid(format!("/lines/{i}/qty"), detail)
             }
-            Refusal::UnknownSku(i, _) => AppError::invalid(format!("/lines/{i}/sku"), detail),
+            Refusal::UnknownSku(i, _) | Refusal::RetiredSku(i, _) => {
+                AppError::invalid(format!("/lines/{i}/sku"), detail)
+            }
             Refusal::NoIncident(_) | Refusal::NoRequest(_) | Refusal::NoShipment(_) => {
                 AppError::not_found(detail)
             }
@@ -282,6 +287,8 @@ pub struct KnownItem {
     pub sku: String,
     /// Days of shelf life a lot must still have on arrival.
     pub min_remaining_days: i32,
+    /// Retired: a new request may not name it (a stored request's lines still plan).
+    pub retired: bool,
 }
 
 /// What is asked of one item: the merged lines of its SKU, or what a stored line still
@@ -342,6 +349,9 @@ impl Demand {
                 .iter()
                 .find(|it| it.sku == sku)
                 .ok_or_else(|| Refusal::UnknownSku(i, sku.to_owned()))?;
+            if item.retired {
+                return Err(Refusal::RetiredSku(i, sku.to_owned()));
+            }
             known.push((item, qty));
         }
         let mut merged: Vec<DemandedItem> = Vec::new();

@@ -47,6 +47,8 @@ const FILES: &[(&str, &[u8])] = assets![
     "js/map.js",
     "js/dispatch.js",
     "js/audit.js",
+    "js/imports.js",
+    "js/masterdata.js",
     "js/chart.js",
     "js/reserve.js",
     "data/gba-basemap.geojson",

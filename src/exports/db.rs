@@ -226,3 +226,98 @@ pub async fn requests(
     }
     Ok(())
 }
+
+/// Every item, by SKU, in the items import format (GTINs joined by `;`, the need norm
+/// as JSON).
+pub async fn items(conn: &mut PgConnection, out: &Sender<Vec<Val>>) -> Result<(), sqlx::Error> {
+    let mut rows = sqlx::query!(
+        r#"select i.sku, i.name_zh, i.name_en, i.category_code, i.unit_zh, i.unit_en, i.spec,
+                  array_to_string(array(select g.gtin from item_gtins g where g.item_id = i.id
+                                        order by g.gtin is distinct from i.gtin, g.gtin), ';') as "gtins!",
+                  i.shelf_life_days, i.min_remaining_days, i.alert_days, i.storage_class, i.need_norm,
+                  i.status
+             from items i order by i.sku"#
+    )
+    .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        let row = vec![
+            Val::Text(r.sku),
+            Val::Text(r.name_zh),
+            Val::Text(r.name_en),
+            Val::Text(r.category_code),
+            Val::Text(r.unit_zh),
+            Val::Text(r.unit_en),
+            r.spec.into(),
+            Val::Text(r.gtins),
+            r.shelf_life_days
+                .map_or(Val::Null, |d| Val::Int(i64::from(d))),
+            Val::Int(i64::from(r.min_remaining_days)),
+            Val::Int(i64::from(r.alert_days)),
+            Val::Text(r.storage_class),
+            r.need_norm.map_or(Val::Null, |n| Val::Text(n.to_string())),
+            Val::Text(r.status),
+        ];
+        if !send(out, row).await {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Every reserve level, by warehouse and SKU, in the reserve-levels import format.
+pub async fn reserve_levels(
+    conn: &mut PgConnection,
+    out: &Sender<Vec<Val>>,
+) -> Result<(), sqlx::Error> {
+    let mut rows = sqlx::query!(
+        "select w.code, i.sku, r.min_qty from reserve_levels r
+           join warehouses w on w.id = r.warehouse_id join items i on i.id = r.item_id
+          order by w.code, i.sku"
+    )
+    .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        if !send(
+            out,
+            vec![Val::Text(r.code), Val::Text(r.sku), Val::Int(r.min_qty)],
+        )
+        .await
+        {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Every warehouse, by code, in the warehouses import format.
+pub async fn warehouses(
+    conn: &mut PgConnection,
+    out: &Sender<Vec<Val>>,
+) -> Result<(), sqlx::Error> {
+    let mut rows = sqlx::query!(
+        "select w.code, w.name_zh, w.name_en, w.city, w.district, w.tier, w.lat, w.lon,
+                w.handling_minutes, w.status, p.code as \"parent?\"
+           from warehouses w left join warehouses p on p.id = w.parent_id
+          order by w.code"
+    )
+    .fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        let row = vec![
+            Val::Text(r.code),
+            Val::Text(r.name_zh),
+            Val::Text(r.name_en),
+            Val::Text(r.city),
+            r.district.into(),
+            Val::Text(r.tier),
+            // Rust prints the shortest text that parses back to the same f64.
+            Val::Text(r.lat.to_string()),
+            Val::Text(r.lon.to_string()),
+            Val::Int(i64::from(r.handling_minutes)),
+            Val::Text(r.status),
+            r.parent.into(),
+        ];
+        if !send(out, row).await {
+            break;
+        }
+    }
+    Ok(())
+}

@@ -8,8 +8,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::params::{AuditEventsParams, MovementsParams, RequestsParams, StockAsOfParams};
-use super::run::{self, ExportRequest};
+use super::params::{
+    AuditEventsParams, MasterDataParams, MovementsParams, RequestsParams, StockAsOfParams,
+};
+use super::run::{self, ExportRequest, Source};
 use crate::app::AppState;
 use crate::audit::Origin;
 use crate::audit::http::READERS;
@@ -24,6 +26,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(export_audit_events))
         .routes(routes!(export_stock_as_of))
         .routes(routes!(export_requests))
+        .routes(routes!(export_items))
+        .routes(routes!(export_reserve_levels))
+        .routes(routes!(export_warehouses))
 }
 
 async fn respond(
@@ -142,4 +147,74 @@ pub async fn export_requests(
     actor.require(READERS)?;
     let req = params.into_request(&state.pool).await?;
     respond(&state, &actor, &origin, req).await
+}
+
+/// Export the catalogue in the items import format (GTINs joined by `;`): importing the
+/// file back (`POST /api/v1/imports?kind=items`) changes nothing. Text that a
+/// spreadsheet would take for a formula gets a leading apostrophe in CSV and xlsx.
+#[utoipa::path(get, path = "/api/v1/exports/items", tag = "exports", params(MasterDataParams),
+    description = EXPORT_HEADERS,
+    security(("bearer" = ["auditor", "admin"])),
+    responses((status = 200, description = "The file, in the requested format",
+               content((String = "text/csv"), (String = "application/x-ndjson"),
+                       (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+              (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+pub async fn export_items(
+    State(state): State<AppState>,
+    actor: Actor,
+    origin: Origin,
+    Query(params): Query<MasterDataParams>,
+) -> AppResult<Response> {
+    actor.require(READERS)?;
+    respond(&state, &actor, &origin, params.into_request(Source::Items)).await
+}
+
+/// Export every reserve level in the reserve-levels import format (`warehouse`, `sku`,
+/// `min_qty`): importing the file back changes nothing.
+#[utoipa::path(get, path = "/api/v1/exports/reserve-levels", tag = "exports", params(MasterDataParams),
+    description = EXPORT_HEADERS,
+    security(("bearer" = ["auditor", "admin"])),
+    responses((status = 200, description = "The file, in the requested format",
+               content((String = "text/csv"), (String = "application/x-ndjson"),
+                       (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+              (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+pub async fn export_reserve_levels(
+    State(state): State<AppState>,
+    actor: Actor,
+    origin: Origin,
+    Query(params): Query<MasterDataParams>,
+) -> AppResult<Response> {
+    actor.require(READERS)?;
+    respond(
+        &state,
+        &actor,
+        &origin,
+        params.into_request(Source::ReserveLevels),
+    )
+    .await
+}
+
+/// Export every warehouse in the warehouses import format (positions as exact decimal
+/// text, the parent by code): importing the file back changes nothing.
+#[utoipa::path(get, path = "/api/v1/exports/warehouses", tag = "exports", params(MasterDataParams),
+    description = EXPORT_HEADERS,
+    security(("bearer" = ["auditor", "admin"])),
+    responses((status = 200, description = "The file, in the requested format",
+               content((String = "text/csv"), (String = "application/x-ndjson"),
+                       (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+              (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+pub async fn export_warehouses(
+    State(state): State<AppState>,
+    actor: Actor,
+    origin: Origin,
+    Query(params): Query<MasterDataParams>,
+) -> AppResult<Response> {
+    actor.require(READERS)?;
+    respond(
+        &state,
+        &actor,
+        &origin,
+        params.into_request(Source::Warehouses),
+    )
+    .await
 }

@@ -77,6 +77,12 @@ pub enum Dataset {
     StockAsOf,
     /// Allocation requests per incident: requested, reserved, dispatched, delivered.
     Requests,
+    /// The catalogue, in the items import format.
+    Items,
+    /// Reserve levels, in the reserve-levels import format.
+    ReserveLevels,
+    /// The network's warehouses, in the warehouses import format.
+    Warehouses,
 }
 
 impl Dataset {
@@ -87,6 +93,9 @@ impl Dataset {
             Dataset::AuditEvents => "audit_events",
             Dataset::StockAsOf => "stock_as_of",
             Dataset::Requests => "requests",
+            Dataset::Items => "items",
+            Dataset::ReserveLevels => "reserve_levels",
+            Dataset::Warehouses => "warehouses",
         }
     }
 
@@ -97,6 +106,9 @@ impl Dataset {
             Dataset::AuditEvents => "export.audit_events",
             Dataset::StockAsOf => "export.stock_as_of",
             Dataset::Requests => "export.requests",
+            Dataset::Items => "export.items",
+            Dataset::ReserveLevels => "export.reserve_levels",
+            Dataset::Warehouses => "export.warehouses",
         }
     }
 
@@ -107,6 +119,9 @@ impl Dataset {
             Dataset::AuditEvents => EVENT_COLUMNS,
             Dataset::StockAsOf => STOCK_COLUMNS,
             Dataset::Requests => REQUEST_COLUMNS,
+            Dataset::Items => ITEM_COLUMNS,
+            Dataset::ReserveLevels => LEVEL_COLUMNS,
+            Dataset::Warehouses => WAREHOUSE_COLUMNS,
         }
     }
 }
@@ -193,6 +208,58 @@ const REQUEST_COLUMNS: &[Column] = &[
     col("delivered", "#indicator+num+delivered"),
 ];
 
+/// The columns of `imports::Kind::Items`, in its order.
+const ITEM_COLUMNS: &[Column] = &[
+    col("sku", "#item+code"),
+    col("name_zh", "#item+name+i_zh"),
+    col("name_en", "#item+name+i_en"),
+    col("category_code", "#item+type+code"),
+    col("unit_zh", "#item+unit+i_zh"),
+    col("unit_en", "#item+unit+i_en"),
+    col("spec", "#item+description"),
+    col("gtins", "#item+gtin"),
+    col("shelf_life_days", "#indicator+num+shelf_life_days"),
+    col("min_remaining_days", "#indicator+num+min_remaining_days"),
+    col("alert_days", "#indicator+num+alert_days"),
+    col("storage_class", "#item+storage"),
+    col("need_norm", "#meta+need_norm"),
+    col("status", "#status"),
+];
+
+/// The columns of `imports::Kind::ReserveLevels`.
+const LEVEL_COLUMNS: &[Column] = &[
+    col("warehouse", "#loc+warehouse+code"),
+    col("sku", "#item+code"),
+    col("min_qty", "#indicator+num+min_qty"),
+];
+
+/// The columns of `imports::Kind::Warehouses` (positions as decimal text, exact).
+const WAREHOUSE_COLUMNS: &[Column] = &[
+    col("code", "#loc+warehouse+code"),
+    col("name_zh", "#loc+name+i_zh"),
+    col("name_en", "#loc+name+i_en"),
+    col("city", "#adm2+name"),
+    col("district", "#adm3+name"),
+    col("tier", "#loc+type"),
+    col("lat", "#geo+lat"),
+    col("lon", "#geo+lon"),
+    col("handling_minutes", "#indicator+num+handling_minutes"),
+    col("status", "#status"),
+    col("parent", "#loc+warehouse+parent"),
+];
+
+/// Text as a spreadsheet cell may hold it safely: a leading apostrophe before `=`, `+`,
+/// `-` or `@`, so that Excel or LibreOffice never takes user text for a formula (CSV
+/// injection). The importer removes it again (`imports::unguard`); JSONL keeps the raw
+/// text.
+pub fn neutralise(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 /// One cell.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val {
@@ -267,15 +334,10 @@ pub struct TextEncoder {
     pub columns: &'static [Column],
 }
 
-/// Writes `s` as one CSV cell for a spreadsheet: a cell starting with `=`, `+`, `-` or
-/// `@` gets a leading apostrophe, so that no spreadsheet runs user text as a formula;
-/// then quoted as CSV needs.
+/// Writes `s` as one CSV cell for a spreadsheet: [`neutralise`]d, then quoted as CSV
+/// needs.
 pub fn csv_cell(out: &mut Vec<u8>, s: &str) {
-    if s.starts_with(['=', '+', '-', '@']) {
-        csv_field(out, &format!("'{s}"));
-    } else {
-        csv_field(out, s);
-    }
+    csv_field(out, &neutralise(s));
 }
 
 fn csv_field(out: &mut Vec<u8>, s: &str) {
@@ -325,7 +387,7 @@ impl TextEncoder {
                         Val::Int(n) => {
                             let _ = write!(out, "{n}");
                         }
-                        Val::Text(s) => csv_field(out, s),
+                        Val::Text(s) => csv_field(out, &neutralise(s)),
                         Val::Json(j) => csv_field(out, &j.to_string()),
                     }
                 }
@@ -440,6 +502,36 @@ mod tests {
              rows=1,audit_seq_from=1,audit_seq_to=9,audit_last_hash=ab,export_event_seq=9,\
              generated_at=2026-11-27T00:00:00Z\r\n"
         );
+    }
+
+    #[test]
+    fn text_that_a_spreadsheet_would_run_gets_an_apostrophe_in_csv_but_not_in_jsonl() {
+        let row = [
+            Val::Text("=HYPERLINK(\"x\")".into()),
+            Val::Text("@SUM".into()),
+        ];
+        let csv = TextEncoder {
+            format: Format::Csv,
+            csv: CsvOptions::default(),
+            columns: AB,
+        };
+        let mut out = Vec::new();
+        csv.row(&row, &mut out);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "\"'=HYPERLINK(\"\"x\"\")\",'@SUM\r\n"
+        );
+        let jsonl = TextEncoder {
+            format: Format::Jsonl,
+            ..csv
+        };
+        let mut out = Vec::new();
+        jsonl.row(&row, &mut out);
+        let v: Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(v["a"], "=HYPERLINK(\"x\")");
+        for s in ["+1", "-1", "plain", "'quoted"] {
+            assert_eq!(crate::imports::unguard(&neutralise(s)), s);
+        }
     }
 
     #[test]

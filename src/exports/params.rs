@@ -190,3 +190,30 @@ impl RequestsParams {
         })
     }
 }
+
+/// Parameters of the master-data exports (`/exports/items`, `/exports/reserve-levels`),
+/// written in their import format: importing the file back changes nothing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MasterDataParams {
+    /// `csv` (default), `jsonl` or `xlsx`.
+    #[param(inline)]
+    pub format: Option<Format>,
+    /// CSV: start with a UTF-8 byte-order mark (for Excel).
+    pub bom: Option<bool>,
+    /// CSV and xlsx: add an HXL hashtag row under the header (the importer skips it).
+    pub hxl: Option<bool>,
+}
+
+impl MasterDataParams {
+    /// The request for `source`.
+    pub fn into_request(self, source: Source) -> ExportRequest {
+        ExportRequest {
+            source,
+            format: self.format.unwrap_or_default(),
+            csv: options(self.bom, self.hxl),
+            filters: filters(&self),
+        }
+    }
+}

@@ -40,6 +40,12 @@ pub enum Source {
     StockAsOf(DateTime<Utc>),
     /// Allocation requests, of one incident or all.
     Requests(Option<uuid::Uuid>),
+    /// The catalogue (import format).
+    Items,
+    /// Reserve levels (import format).
+    ReserveLevels,
+    /// Warehouses (import format).
+    Warehouses,
 }
 
 impl Source {
@@ -50,6 +56,9 @@ impl Source {
             Source::AuditEvents(_) => Dataset::AuditEvents,
             Source::StockAsOf(_) => Dataset::StockAsOf,
             Source::Requests(_) => Dataset::Requests,
+            Source::Items => Dataset::Items,
+            Source::ReserveLevels => Dataset::ReserveLevels,
+            Source::Warehouses => Dataset::Warehouses,
         }
     }
 }
@@ -193,6 +202,9 @@ pub async fn start(
             Source::AuditEvents(q) => db::audit_events(&mut snap, q, &row_tx).await,
             Source::StockAsOf(at) => db::stock_as_of(&mut snap, *at, &row_tx).await,
             Source::Requests(incident) => db::requests(&mut snap, *incident, &row_tx).await,
+            Source::Items => db::items(&mut snap, &row_tx).await,
+            Source::ReserveLevels => db::reserve_levels(&mut snap, &row_tx).await,
+            Source::Warehouses => db::warehouses(&mut snap, &row_tx).await,
         };
         if let Err(err) = &result {
             tracing::error!(error = %err, export = dataset.name(), "export failed midway");
@@ -307,7 +319,7 @@ fn write_cell(
             ws.write_number(row, col, *n as f64)?;
         }
         Val::Text(s) => {
-            ws.write_string(row, col, s)?;
+            ws.write_string(row, col, super::neutralise(s))?;
         }
         Val::Json(j) => {
             ws.write_string(row, col, j.to_string())?;

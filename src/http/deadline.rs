@@ -17,6 +17,13 @@ use crate::error::AppError;
 
 /// Answers `req` within `limit`, or with a 503.
 pub async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    // An import of a large file legitimately works for longer (100,000 lots take about
+    // 20 s): it gets ten minutes.
+    let limit = if req.uri().path() == "/api/v1/imports" {
+        limit.max(Duration::from_secs(600))
+    } else {
+        limit
+    };
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => AppError::Unavailable {

@@ -656,8 +656,11 @@ pub async fn items_by_sku_or_gtin(
 ) -> Result<Vec<ItemPolicy>, sqlx::Error> {
     sqlx::query_as!(
         ItemPolicy,
-        r#"select id as "id: ItemId", sku, gtin, shelf_life_days, min_remaining_days
-             from items where sku = any($1) or gtin = any($2)"#,
+        r#"select i.id as "id: ItemId", i.sku,
+                  array(select g.gtin from item_gtins g where g.item_id = i.id order by g.gtin) as "gtins!",
+                  i.shelf_life_days, i.min_remaining_days, i.status = 'retired' as "retired!"
+             from items i
+            where i.sku = any($1) or i.id in (select item_id from item_gtins where gtin = any($2))"#,
         skus,
         gtins
     )

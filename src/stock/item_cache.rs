@@ -93,7 +93,7 @@ impl ItemPolicies {
             state.sku_by_gtin.clear();
         }
         for item in items {
-            if let Some(gtin) = &item.gtin {
+            for gtin in &item.gtins {
                 state.sku_by_gtin.insert(gtin.clone(), item.sku.clone());
             }
             state.by_sku.insert(item.sku.clone(), item.clone());
@@ -125,9 +125,10 @@ mod tests {
         ItemPolicy {
             id: ItemId::new(),
             sku: sku.to_owned(),
-            gtin: gtin.map(str::to_owned),
+            gtins: gtin.map(str::to_owned).into_iter().collect(),
             shelf_life_days: Some(730),
             min_remaining_days,
+            retired: false,
         }
     }
 

@@ -99,9 +99,10 @@ mod tests {
         ItemPolicy {
             id: ItemId(uuid::Uuid::from_u128(n)),
             sku: sku.into(),
-            gtin: None,
+            gtins: vec![],
             shelf_life_days: None,
             min_remaining_days: 0,
+            retired: false,
         }
     }
 

@@ -252,12 +252,14 @@ pub struct ItemPolicy {
     pub id: ItemId,
     /// SKU.
     pub sku: String,
-    /// GTIN-14.
-    pub gtin: Option<String>,
+    /// Every GTIN-14 of the item.
+    pub gtins: Vec<String>,
     /// Shelf life; `None`: never expires.
     pub shelf_life_days: Option<i32>,
     /// Minimum remaining shelf life on receipt.
     pub min_remaining_days: i32,
+    /// Retired: neither received nor requested any more.
+    pub retired: bool,
 }
 
 /// Expiry state of a lot on `today`.

@@ -258,7 +258,7 @@ pub fn resolve(
     let by_sku: HashMap<&str, &ItemPolicy> = items.iter().map(|i| (i.sku.as_str(), i)).collect();
     let by_gtin: HashMap<&str, &ItemPolicy> = items
         .iter()
-        .filter_map(|i| i.gtin.as_deref().map(|g| (g, i)))
+        .flat_map(|i| i.gtins.iter().map(move |g| (g.as_str(), i)))
         .collect();
     let mut errors = Vec::new();
     let mut resolved = Vec::with_capacity(lines.len());
@@ -266,6 +266,17 @@ pub fn resolve(
         let Some(item) = item_of(i, &line, &by_sku, &by_gtin, &mut errors) else {
             continue;
         };
+        if item.retired {
+            let field = if line.sku.is_some() { "sku" } else { "gs1" };
+            errors.push(FieldError::new(
+                line_ptr(i, field),
+                format!(
+                    "item {} is retired: it is no longer received (reactivate it first)",
+                    item.sku
+                ),
+            ));
+            continue;
+        }
         match receipt_status(
             line.expires_on,
             line.produced_on,
@@ -329,7 +340,7 @@ fn item_of<'a>(
                 format!(
                     "SKU {} disagrees with the scan, whose GTIN {} is item {}",
                     a.sku,
-                    b.gtin.as_deref().unwrap_or(""),
+                    line.gtin.as_deref().unwrap_or(""),
                     b.sku
                 ),
             ));

@@ -299,7 +299,7 @@ async fn only_auditors_and_admins_may_verify_query_or_export() {
 }
 
 /// A database URL for the test database, for the `stockpile` CLI.
-fn cli_url(app: &TestApp) -> String {
+pub(crate) fn cli_url(app: &TestApp) -> String {
     let o = &app.options;
     let db = o.get_database().unwrap_or(&app.db_name);
     match o.get_socket() {
@@ -318,7 +318,7 @@ fn cli_url(app: &TestApp) -> String {
     }
 }
 
-async fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+pub(crate) async fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_stockpile"))
         .arg("--database-url")
         .arg(cli_url(app))
@@ -991,7 +991,7 @@ struct Built {
     path: String,
     /// The bearer token; `None` for unauthenticated operations (sign-in).
     token: Option<String>,
-    /// The JSON body.
+    /// The JSON body; a JSON string is sent as a CSV file instead (imports).
     body: Value,
     /// Whether a retry with the same `Idempotency-Key` replays instead of acting again.
     idempotent: bool,
@@ -1490,6 +1490,70 @@ async fn m_receipt(app: &TestApp) -> Built {
     )
 }
 
+async fn m_create_item(app: &TestApp) -> Built {
+    built(
+        "/api/v1/items".into(),
+        app.token("admin", &[]).await,
+        json!({"sku": unique_name("KIT").to_uppercase(), "name_zh": "急救包", "name_en": "First-aid kit",
+               "category_code": "1-01", "unit_zh": "个", "unit_en": "kit"}),
+    )
+}
+
+async fn m_update_item(app: &TestApp) -> Built {
+    built(
+        format!("/api/v1/items/{TENT}"),
+        app.token("admin", &[]).await,
+        json!({"alert_days": 7}),
+    )
+}
+
+async fn m_retire_item(app: &TestApp) -> Built {
+    built(
+        format!("/api/v1/items/{TENT}/retire"),
+        app.token("admin", &[]).await,
+        json!({"reason": "replaced"}),
+    )
+}
+
+async fn m_reactivate_item(app: &TestApp) -> Built {
+    sqlx::query("update items set status = 'retired' where sku = $1")
+        .bind(TENT)
+        .execute(&app.pool)
+        .await
+        .expect("retire");
+    built(
+        format!("/api/v1/items/{TENT}/reactivate"),
+        app.token("admin", &[]).await,
+        json!({}),
+    )
+}
+
+async fn m_import(app: &TestApp) -> Built {
+    let lot = unique_name("ob");
+    built(
+        "/api/v1/imports?kind=opening-stock".into(),
+        app.token("admin", &[]).await,
+        Value::String(format!("warehouse,sku,lot_code,qty\n{WH},{TENT},{lot},3\n")),
+    )
+}
+
+async fn m_create_warehouse(app: &TestApp) -> Built {
+    built(
+        "/api/v1/warehouses".into(),
+        app.token("admin", &[]).await,
+        json!({"code": unique_name("ZH-C").to_uppercase(), "name_zh": "社区点", "name_en": "Community point",
+               "city": "Zhuhai", "tier": "community", "lat": 22.27, "lon": 113.57}),
+    )
+}
+
+async fn m_update_warehouse(app: &TestApp) -> Built {
+    built(
+        format!("/api/v1/warehouses/{WH2}"),
+        app.token("admin", &[]).await,
+        json!({"handling_minutes": 25}),
+    )
+}
+
 async fn m_reserve_levels(app: &TestApp) -> Built {
     built(
         format!("/api/v1/warehouses/{WH}/reserve-levels"),
@@ -1502,6 +1566,41 @@ async fn m_reserve_levels(app: &TestApp) -> Built {
 /// below fails otherwise. Modules adding a mutation add a row, e.g.
 /// `MutationCase { method: "POST", path: "/api/v1/receipts", build: |app| Box::pin(receipt(app)) }`.
 const MUTATIONS: &[MutationCase] = &[
+    MutationCase {
+        method: "POST",
+        path: "/api/v1/imports",
+        build: |app| Box::pin(m_import(app)),
+    },
+    MutationCase {
+        method: "POST",
+        path: "/api/v1/items",
+        build: |app| Box::pin(m_create_item(app)),
+    },
+    MutationCase {
+        method: "PATCH",
+        path: "/api/v1/items/{sku}",
+        build: |app| Box::pin(m_update_item(app)),
+    },
+    MutationCase {
+        method: "POST",
+        path: "/api/v1/items/{sku}/reactivate",
+        build: |app| Box::pin(m_reactivate_item(app)),
+    },
+    MutationCase {
+        method: "POST",
+        path: "/api/v1/items/{sku}/retire",
+        build: |app| Box::pin(m_retire_item(app)),
+    },
+    MutationCase {
+        method: "POST",
+        path: "/api/v1/warehouses",
+        build: |app| Box::pin(m_create_warehouse(app)),
+    },
+    MutationCase {
+        method: "PATCH",
+        path: "/api/v1/warehouses/{code}",
+        build: |app| Box::pin(m_update_warehouse(app)),
+    },
     MutationCase {
         method: "POST",
         path: "/api/v1/allocation/preview",
@@ -1733,8 +1832,11 @@ async fn every_mutating_operation_leaves_exactly_one_audit_event() {
             let mut req = app
                 .client
                 .request(method.clone(), app.url(&built.path))
-                .header("Idempotency-Key", &key)
-                .json(&built.body);
+                .header("Idempotency-Key", &key);
+            req = match &built.body {
+                Value::String(csv) => req.header("content-type", "text/csv").body(csv.clone()),
+                body => req.json(body),
+            };
             if let Some(t) = &built.token {
                 req = req.bearer_auth(t);
             }
@@ -1750,6 +1852,7 @@ async fn every_mutating_operation_leaves_exactly_one_audit_event() {
         // Assert: it succeeded, wrote exactly one event, and the chain and ledger link hold.
         if !status.is_success() {
             failures.push(format!("{op}: {status} {text}"));
+            app.release().await;
             continue;
         }
         let written = event_count(&app).await - before;
@@ -1790,6 +1893,8 @@ async fn every_mutating_operation_leaves_exactly_one_audit_event() {
         if !outcome.ok {
             failures.push(format!("{op}: {outcome:?}"));
         }
+        // One app per operation: give its connections back before the next.
+        app.release().await;
     }
     assert!(
         failures.is_empty(),

@@ -301,3 +301,49 @@ pub async fn wait_for_listeners(app: &TestApp, n: i64) {
     }
     panic!("{n} change listeners never subscribed");
 }
+
+impl TestApp {
+    /// POSTs raw bytes (a file) with `content_type`, optionally with an `Idempotency-Key`.
+    pub async fn post_file(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+        idempotency_key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(bytes);
+        if let Some(key) = idempotency_key {
+            req = req.header("Idempotency-Key", key);
+        }
+        read(req.send().await.expect("request")).await
+    }
+}
+
+/// A GTIN-14 with a correct check digit from its first 13 digits.
+pub fn gtin(body13: &str) -> String {
+    let check = stockpile::gs1::check_digit(body13).expect("digits");
+    format!("{body13}{check}")
+}
+
+impl TestApp {
+    /// Gives back this app's database connections (its pools and background tasks'),
+    /// for tests that start many apps one after another.
+    pub async fn release(&self) {
+        self.pool.close().await;
+        if let Ok(mut conn) = PgConnection::connect_with(&self.options).await {
+            let _ = sqlx::query(
+                "select pg_terminate_backend(pid) from pg_stat_activity
+                  where datname = current_database() and pid <> pg_backend_pid()",
+            )
+            .execute(&mut conn)
+            .await;
+            let _ = conn.close().await;
+        }
+    }
+}

@@ -10,6 +10,8 @@ mod differential_stock;
 mod differential_stock_cells;
 mod foundation;
 mod helpers;
+mod imports;
+mod master_data;
 mod operations;
 mod reads;
 mod reserve;

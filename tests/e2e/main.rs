@@ -7,6 +7,7 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod admin;
 mod auditor;
 mod browser;
 mod clerk;

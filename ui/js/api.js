@@ -42,16 +42,17 @@ function newKey() {
 }
 
 /** Calls the API. Returns parsed JSON (or the Response with `raw: true`); throws ApiError. */
-export async function api(method, path, { body, query, raw, idempotencyKey } = {}) {
+export async function api(method, path, { body, query, raw, idempotencyKey, file, fileType } = {}) {
   const headers = { Accept: 'application/json, application/problem+json' };
   const token = session.token();
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (file !== undefined) headers['Content-Type'] = fileType;
   if (method !== 'GET' && method !== 'HEAD') headers['Idempotency-Key'] = idempotencyKey || newKey();
   let res;
   try {
     res = await fetch(`/api/v1${path}${qs(query)}`, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers, body: file !== undefined ? file : (body === undefined ? undefined : JSON.stringify(body)),
     });
   } catch (e) {
     throw new ApiError(0, { detail: `network error: ${e.message}` });

@@ -6,6 +6,8 @@ import * as store from './store.js';
 import * as clerk from './clerk.js';
 import * as dispatch from './dispatch.js';
 import * as audit from './audit.js';
+import * as imports from './imports.js';
+import * as masterdata from './masterdata.js';
 
 /** The reserve screens load on first visit: the first screen does not need them. */
 const reserve = (name) => async (v) => (await import('./reserve.js'))[name](v);
@@ -27,6 +29,9 @@ const ROUTES = [
   { path: 'reserves', label: 'nav_reserves', roles: [ADM], render: clerk.reserveLevels },
   { path: 'readiness', label: 'nav_readiness', roles: [D, A, ADM], render: reserve('readiness') },
   { path: 'rotation', label: 'nav_rotation', roles: [C, A, ADM], render: reserve('rotation') },
+  { path: 'items', label: 'nav_items', roles: [ADM], render: masterdata.itemsScreen },
+  { path: 'warehouses', label: 'nav_warehouses', roles: [ADM], render: masterdata.warehousesScreen },
+  { path: 'import', label: 'nav_import', roles: [ADM], render: imports.importScreen },
   { path: 'requests', label: 'nav_requests', roles: [D, A, ADM], render: dispatch.requests },
   { path: 'audit', label: 'nav_audit', roles: [A, ADM], render: audit.events },
   { path: 'movements', label: 'nav_movements', roles: [C, A, ADM], render: audit.movements },

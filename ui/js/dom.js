@@ -68,6 +68,9 @@ function findField(root, pointer) {
   // Fall back to the last segment: `/lines/0/qty` → a field whose pointer ends in `/qty`,
   // or a query parameter name such as `from`.
   const last = pointer.split('/').filter(Boolean).pop();
+  // An element of a list (`/gtins/1`) lands on the list's field (`/gtins`).
+  const parent = all.find((e) => e.dataset.pointer.startsWith('/') && pointer.startsWith(`${e.dataset.pointer}/`));
+  if (parent) return parent;
   return all.find((e) => e.dataset.pointer.split('/').pop() === last)
     || root.querySelector(`[name="${CSS.escape(last || pointer)}"]`);
 }

@@ -133,6 +133,7 @@ fn a_plan_becomes_rows_keyed_by_the_demand_it_fills() {
         id: ItemId(id(n)),
         sku: sku.into(),
         min_remaining_days: 0,
+        retired: false,
     };
     let demand = Demand {
         lines: vec![

@@ -7,6 +7,7 @@ fn item(n: u128, sku: &str) -> KnownItem {
         id: ItemId(Uuid::from_u128(n)),
         sku: sku.into(),
         min_remaining_days: 30,
+        retired: false,
     }
 }
 

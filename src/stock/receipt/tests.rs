@@ -11,9 +11,10 @@ fn water() -> ItemPolicy {
     ItemPolicy {
         id: ItemId(Uuid::from_u128(1)),
         sku: "WATER-5L".into(),
-        gtin: Some(WATER_GTIN.into()),
+        gtins: vec![WATER_GTIN.into()],
         shelf_life_days: Some(365),
         min_remaining_days: 60,
+        retired: false,
     }
 }
 
@@ -21,9 +22,10 @@ fn tent() -> ItemPolicy {
     ItemPolicy {
         id: ItemId(Uuid::from_u128(2)),
         sku: "TENT-12M2-SGL".into(),
-        gtin: None,
+        gtins: vec![],
         shelf_life_days: None,
         min_remaining_days: 0,
+        retired: false,
     }
 }
 
@@ -195,6 +197,30 @@ fn items_resolve_by_sku_or_gtin_and_the_policy_gives_the_status() {
         pointers(err),
         vec!["/lines/0/sku", "/lines/1/expires_on", "/lines/2/expires_on"]
     );
+}
+
+#[test]
+fn a_retired_item_is_refused_naming_how_the_line_named_it() {
+    let today = day(TODAY);
+    let retired = ItemPolicy {
+        retired: true,
+        ..water()
+    };
+    let scan = format!("(01){WATER_GTIN}(17)270601(10)S");
+    let lines = parse_lines(
+        vec![
+            line("WATER-5L", "A", Some("2027-06-01"), 1),
+            ReceiptLine {
+                gs1: Some(scan),
+                qty: Some(1),
+                ..ReceiptLine::default()
+            },
+        ],
+        today,
+    )
+    .expect("parses");
+    let err = resolve(lines, &[retired], today).expect_err("retired");
+    assert_eq!(pointers(err), vec!["/lines/0/sku", "/lines/1/gs1"]);
 }
 
 fn lot(
