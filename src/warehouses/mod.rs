@@ -445,6 +445,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_tiers_are_the_reserve_planners_tiers() {
+        // The service's tier (stored, in the API) and the pure planners' tier
+        // (`stockpile_core::reserve::Tier`) are one list: the same names, both ways.
+        assert_eq!(Tier::ALL.len(), crate::reserve_core::Tier::ALL.len());
+        for t in Tier::ALL {
+            let core = crate::reserve_core::Tier::parse(t.as_str()).expect("a planner tier");
+            assert_eq!(Tier::parse(core.as_str()), Some(t));
+        }
+    }
+
+    #[test]
     fn tier_names_round_trip_and_match_serde() {
         for t in Tier::ALL {
             assert_eq!(Tier::parse(t.as_str()), Some(t));
