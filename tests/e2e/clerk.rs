@@ -644,6 +644,8 @@ async fn a_wrong_password_is_refused_on_the_form_and_signing_out_revokes_the_tok
             "stock",
             "expiry",
             "alerts",
+            "readiness",
+            "rotation",
             "requests",
             "audit",
             "movements",
