@@ -137,6 +137,10 @@ pub(crate) fn solve_item(
         }
     }
     let prefix0 = prefix(&avail, &cell_cand);
+    let mut cell_at = vec![NONE; nw];
+    for (c, cell) in cells.iter().enumerate() {
+        cell_at[cell.warehouse as usize] = c as u32;
+    }
 
     let mut left = avail.clone();
     let mut counted: Vec<i64> = tally.iter().map(|t| t.counted).collect();
@@ -334,16 +338,14 @@ pub(crate) fn solve_item(
             })
             .collect();
 
-        let mut order: Vec<usize> = (0..nc).filter(|&c| tally[c].held > 0).collect();
-        order.sort_by(|&a, &b| {
-            pair_of(a)
-                .eta
-                .total_cmp(&pair_of(b).eta)
-                .then(cells[a].warehouse.cmp(&cells[b].warehouse))
-        });
+        // The incident's warehouses nearest first, those holding the item.
+        let order = incidents.order[i * nw..(i + 1) * nw]
+            .iter()
+            .map(|&w| cell_at[w as usize])
+            .filter(|&c| c != NONE && tally[c as usize].held > 0)
+            .map(|c| c as usize);
         let filled = o.shortfall == 0;
         o.explanation = order
-            .into_iter()
             .filter(|&c| taken[l * nc + c] < tally[c].held)
             .map(|c| {
                 let t = tally[c];
@@ -471,7 +473,7 @@ fn leximin(g: &TierGraph, demand: &[Cap]) -> Vec<(Cap, Cap)> {
     let sinks: Vec<usize> = (0..k)
         .map(|l| net.add(2 + l, SINK, 0, Cost::default()))
         .collect();
-    net.finish();
+    net.finish(false);
     let mut base: Vec<Cap> = g.supply.iter().map(|s| s.2).collect();
     let mut alive = vec![true; g.nodes];
     let mut share: Vec<Option<(Cap, Cap)>> =
@@ -571,7 +573,7 @@ fn round(g: &TierGraph, demand: &[Cap], share: &[(Cap, Cap)]) -> Vec<Cap> {
     let sinks: Vec<usize> = (0..k)
         .map(|l| net.add(2 + l, SINK, units[l], Cost::default()))
         .collect();
-    net.finish();
+    net.finish(false);
     let sent = net.max_flow(SOURCE, SINK);
     debug_assert_eq!(
         sent,
@@ -586,11 +588,11 @@ fn round(g: &TierGraph, demand: &[Cap], share: &[(Cap, Cap)]) -> Vec<Cap> {
         (rb * da).cmp(&(ra * db)).then(a.cmp(&b))
     });
     for l in order {
-        net.cap[sinks[l]] += 1;
+        net.widen(sinks[l], 1);
         if net.push_one_via(SOURCE, 2 + l, sinks[l]) {
             units[l] += 1;
         } else {
-            net.cap[sinks[l]] -= 1;
+            net.widen(sinks[l], -1);
         }
     }
     units
@@ -608,12 +610,12 @@ fn route(g: &TierGraph, units: &[Cap]) -> Vec<Cap> {
     for &(u, v, c) in &g.supply {
         net.add(v, u, c, Cost::default());
     }
-    net.finish();
+    net.finish(true);
     let mut excess = vec![0; g.nodes];
     for (l, &u) in units.iter().enumerate() {
         excess[2 + l] = u;
     }
-    let left = net.min_cost_flow(&mut excess, SOURCE);
+    let (left, _) = net.min_cost_flow(&mut excess, SOURCE);
     debug_assert_eq!(left, 0, "the rounded shares are deliverable");
     arcs.into_iter().map(|e| net.flow(e)).collect()
 }

@@ -353,6 +353,9 @@ pub(crate) struct Incidents<'a> {
     pub(crate) index: HashMap<Uuid, usize>,
     /// `pairs[incident * W + warehouse]`.
     pub(crate) pairs: Vec<Pair>,
+    /// `order[incident * W..][..W]`: warehouse indices by (ETA, code, id), unreachable
+    /// last: the order in which an explanation lists them.
+    pub(crate) order: Vec<u32>,
 }
 
 impl<'a> Incidents<'a> {
@@ -408,7 +411,24 @@ impl<'a> Incidents<'a> {
                 };
             }
         }
-        Incidents { list, index, pairs }
+        let mut order = Vec::with_capacity(pairs.len());
+        for i in 0..list.len() {
+            let row = &pairs[i * nw..(i + 1) * nw];
+            let mut ws: Vec<u32> = (0..nw as u32).collect();
+            ws.sort_by(|&a, &b| {
+                row[a as usize]
+                    .eta
+                    .total_cmp(&row[b as usize].eta)
+                    .then(a.cmp(&b))
+            });
+            order.extend(ws);
+        }
+        Incidents {
+            list,
+            index,
+            pairs,
+            order,
+        }
     }
 }
 
