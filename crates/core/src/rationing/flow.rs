@@ -332,19 +332,29 @@ impl Net {
 
     /// Successive shortest paths: sends `excess[v]` units from every node `v` to `sink` at
     /// least total cost, starting from the zero flow (every forward cost must be ≥ 0).
-    /// Sources are served in index order; each path is a shortest one on reduced costs
-    /// (Dijkstra, stopped when it settles `sink`), which keeps the flow optimal for what
-    /// has been sent so far. Returns the units that could not be sent, and node potentials
-    /// under which every residual edge `u → v` has reduced cost `cost + pot[u] − pot[v] ≥
-    /// 0` (the optimality certificate).
+    /// Sources are served one at a time, smallest excess first (ties by index: serving
+    /// small demands first leaves the large ones fewer re-routings); each path is a
+    /// shortest one on reduced costs, which keeps the flow optimal for what has been sent
+    /// so far. Returns the units that could not be sent, and node potentials under which
+    /// every residual edge `u → v` has reduced cost `cost + pot[u] − pot[v] ≥ 0` (the
+    /// optimality certificate).
     ///
-    /// Each search first bounds the sink's distance by the paths of at most three edges
-    /// from its source (demand → stock → [gate →] sink), and never queues a node at or
-    /// beyond that bound: such a node could not be settled before the sink, and nodes not
-    /// settled all get the same potential change. With each node's edges sorted by cost,
-    /// the scan of a node stops at the first edge that cannot beat the bound, so far
-    /// warehouses are not even looked at.
-    pub(crate) fn min_cost_flow(&mut self, excess: &mut [Cap], sink: usize) -> (Cap, Vec<Cost>) {
+    /// The search is Dijkstra's, stopped when it settles `sink`, with three exact
+    /// shortcuts. (1) It first bounds the sink's distance by the paths of at most three
+    /// edges from its source (demand → stock → [gate →] sink), and never follows an edge
+    /// beyond that bound: nodes not settled before the sink all get the same potential
+    /// change. (2) Each node's edges are sorted by cost, and potentials start at 0 and
+    /// only decrease, so `cost + pot[v]` bounds an edge's reduced cost from below and a
+    /// node's scan stops at the first edge past the bound; far warehouses are never
+    /// looked at. (3) Only the nodes marked `queued` (the demands and the sink) go through
+    /// the heap; the others (stock and gates, many but cheap) are relaxed on the spot,
+    /// label-correcting: a distance below the sink's is final when the sink settles.
+    pub(crate) fn min_cost_flow(
+        &mut self,
+        excess: &mut [Cap],
+        sink: usize,
+        queued: &[bool],
+    ) -> (Cap, Vec<Cost>) {
         let n = self.n;
         // The edge into the sink from each node, if any; for a node without one, an edge
         // to a node with one (a stock piece's edge to its gate).
@@ -368,100 +378,71 @@ impl Net {
                     .map_or(u32::MAX, |e| e as u32)
             })
             .collect();
+        let mut order: Vec<usize> = (0..n).filter(|&v| excess[v] > 0).collect();
+        order.sort_by_key(|&v| (excess[v], v));
         // Potentials as stored; conceptually every node also gains dist(sink) after each
         // search, which cancels in every reduced cost, so only settled nodes are touched.
         let mut pot = vec![Cost::default(); n];
-        let mut dist = vec![Cost::default(); n];
-        let mut done = vec![false; n];
-        let mut reached = vec![false; n];
-        let mut prev = vec![u32::MAX; n];
-        let mut touched: Vec<usize> = Vec::new();
-        let mut heap: BinaryHeap<Reverse<(Cost, u32)>> = BinaryHeap::new();
-        let mut settled: Vec<usize> = Vec::new();
+        let mut sr = Search {
+            dist: vec![Cost::default(); n],
+            prev: vec![u32::MAX; n],
+            done: vec![false; n],
+            reached: vec![false; n],
+            touched: Vec::new(),
+            heap: BinaryHeap::new(),
+            stack: Vec::new(),
+            bound: None,
+        };
         let mut left = 0;
-        for s in 0..n {
+        for s in order {
             while excess[s] > 0 {
-                for &v in &touched {
-                    done[v] = false;
-                    reached[v] = false;
+                for &v in &sr.touched {
+                    sr.done[v] = false;
+                    sr.reached[v] = false;
                 }
-                touched.clear();
-                heap.clear();
-                settled.clear();
-                dist[s] = Cost::default();
-                reached[s] = true;
-                touched.push(s);
-                heap.push(Reverse((Cost::default(), s as u32)));
-                let mut bound = self.sink_bound(s, &pot, &to_sink, &hop);
+                sr.touched.clear();
+                sr.heap.clear();
+                sr.dist[s] = Cost::default();
+                sr.reached[s] = true;
+                sr.touched.push(s);
+                sr.heap.push(Reverse((Cost::default(), s as u32)));
+                sr.bound = self.sink_bound(s, &pot, &to_sink, &hop);
                 let mut hit = false;
-                while let Some(Reverse((d, v))) = heap.pop() {
+                while let Some(Reverse((d, v))) = sr.heap.pop() {
                     let v = v as usize;
-                    if done[v] || d > dist[v] {
+                    if sr.done[v] || d > sr.dist[v] {
                         continue;
                     }
-                    done[v] = true;
-                    settled.push(v);
+                    sr.done[v] = true;
                     if v == sink {
                         hit = true;
                         break;
                     }
-                    // Skip the negative-cost edges when none has residual capacity.
-                    let mut from = self.first[v] as usize;
-                    if !self.split.is_empty() && self.live[v] == 0 {
-                        from = self.split[v] as usize;
-                    }
-                    for e in from..self.first[v + 1] as usize {
-                        if self.cap[e] <= 0 {
-                            continue;
-                        }
-                        // Potentials start at 0 and only decrease, so `−pot[u] ≥ 0` and
-                        // `d + cost + pot[v]` bounds this and every later edge from below.
-                        if bound.is_some_and(|b| d + self.cost[e] + pot[v] > b) {
-                            break;
-                        }
-                        let u = self.to[e] as usize;
-                        if done[u] {
-                            continue;
-                        }
-                        let nd = d + self.cost[e] + pot[v] - pot[u];
-                        if bound.is_some_and(|b| nd > b) {
-                            continue;
-                        }
-                        if !reached[u] || nd < dist[u] {
-                            if !reached[u] {
-                                reached[u] = true;
-                                touched.push(u);
-                            }
-                            dist[u] = nd;
-                            prev[u] = e as u32;
-                            heap.push(Reverse((nd, u as u32)));
-                            if u == sink {
-                                bound = Some(nd);
-                            }
-                        }
-                    }
+                    self.expand(v, sink, queued, &pot, &mut sr);
                 }
                 if !hit {
                     left += excess[s];
                     excess[s] = 0;
                     break;
                 }
-                // New potentials: + dist for settled nodes, + dist(sink) for the rest
-                // (implicit: the same for every node).
-                let ds = dist[sink];
-                for &v in &settled {
-                    pot[v] = pot[v] + dist[v] - ds;
+                // New potentials: + dist for nodes settled before the sink, + dist(sink)
+                // for the rest (implicit: the same for every node).
+                let ds = sr.dist[sink];
+                for &v in &sr.touched {
+                    if sr.dist[v] < ds && (sr.done[v] || !queued[v]) {
+                        pot[v] = pot[v] + sr.dist[v] - ds;
+                    }
                 }
                 let mut push = excess[s];
                 let mut x = sink;
                 while x != s {
-                    let e = prev[x] as usize;
+                    let e = sr.prev[x] as usize;
                     push = push.min(self.cap[e]);
                     x = self.tail(e);
                 }
                 let mut x = sink;
                 while x != s {
-                    let e = prev[x] as usize;
+                    let e = sr.prev[x] as usize;
                     self.push(e, push);
                     x = self.tail(e);
                 }
@@ -469,6 +450,52 @@ impl Net {
             }
         }
         (left, pot)
+    }
+
+    /// Relaxes the edges of `v` (settled, or an unqueued node whose distance just fell),
+    /// following unqueued nodes on the spot.
+    fn expand(&self, v: usize, sink: usize, queued: &[bool], pot: &[Cost], sr: &mut Search) {
+        sr.stack.push(v);
+        while let Some(v) = sr.stack.pop() {
+            let d = sr.dist[v];
+            // Skip the negative-cost edges when none has residual capacity.
+            let mut from = self.first[v] as usize;
+            if !self.split.is_empty() && self.live[v] == 0 {
+                from = self.split[v] as usize;
+            }
+            for e in from..self.first[v + 1] as usize {
+                if self.cap[e] <= 0 {
+                    continue;
+                }
+                // Potentials are ≤ 0, so `d + cost + pot[v]` bounds this and every later
+                // edge's distance from below.
+                if sr.bound.is_some_and(|b| d + self.cost[e] + pot[v] > b) {
+                    break;
+                }
+                let u = self.to[e] as usize;
+                if sr.done[u] {
+                    continue;
+                }
+                let nd = d + self.cost[e] + pot[v] - pot[u];
+                if sr.bound.is_some_and(|b| nd > b) || (sr.reached[u] && nd >= sr.dist[u]) {
+                    continue;
+                }
+                if !sr.reached[u] {
+                    sr.reached[u] = true;
+                    sr.touched.push(u);
+                }
+                sr.dist[u] = nd;
+                sr.prev[u] = e as u32;
+                if u == sink {
+                    sr.bound = Some(nd);
+                }
+                if queued[u] {
+                    sr.heap.push(Reverse((nd, u as u32)));
+                } else {
+                    sr.stack.push(u);
+                }
+            }
+        }
     }
 
     /// The shortest reduced length of a path `s → u → sink` or `s → u → hop(u) → sink`
@@ -505,6 +532,21 @@ impl Net {
     }
 }
 
+/// The state of one shortest-path search of [`Net::min_cost_flow`].
+struct Search {
+    dist: Vec<Cost>,
+    prev: Vec<u32>,
+    /// Settled (queued nodes only).
+    done: Vec<bool>,
+    reached: Vec<bool>,
+    touched: Vec<usize>,
+    heap: BinaryHeap<Reverse<(Cost, u32)>>,
+    /// Unqueued nodes whose distance fell, to relax.
+    stack: Vec<usize>,
+    /// The best distance to the sink found so far.
+    bound: Option<Cost>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,7 +578,163 @@ mod tests {
         net.add(3, 4, 5, Cost::default());
         net.finish(true);
         let mut excess = vec![1, 1, 0, 0, 0];
-        assert_eq!(net.min_cost_flow(&mut excess, 4).0, 0);
+        let queued = [true, true, false, false, true];
+        assert_eq!(net.min_cost_flow(&mut excess, 4, &queued).0, 0);
         assert_eq!((net.flow(a), net.flow(b), net.flow(c)), (0, 1, 1));
+    }
+
+    use proptest::prelude::*;
+
+    /// A random network shaped like the solver's: demands → stock pieces (some behind a
+    /// gate) → sink, with random eligibility and costs (ties likely).
+    #[derive(Debug, Clone)]
+    struct Shape {
+        demands: usize,
+        /// (supply, gate index or none)
+        pieces: Vec<(i64, Option<usize>)>,
+        gates: Vec<i64>,
+        /// (demand, piece, cost, tie)
+        arcs: Vec<(usize, usize, i64, i64)>,
+    }
+
+    fn shape() -> impl Strategy<Value = Shape> {
+        (
+            1usize..5,
+            proptest::collection::vec((0i64..12, prop::option::weighted(0.4, 0usize..3)), 1..9),
+            proptest::collection::vec(0i64..15, 3),
+            proptest::collection::vec((0usize..5, 0usize..9, 0i64..6, 0i64..3), 1..30),
+        )
+            .prop_map(|(demands, pieces, gates, arcs)| {
+                let np = pieces.len();
+                Shape {
+                    demands,
+                    pieces,
+                    gates,
+                    arcs: arcs
+                        .into_iter()
+                        .map(|(d, p, c, t)| (d % demands, p % np, c, t))
+                        .collect(),
+                }
+            })
+    }
+
+    /// Nodes: 0 = sink, demands, pieces, gates. Edges run demand → piece → [gate →] sink.
+    fn build(s: &Shape) -> (Net, usize) {
+        let (d0, p0) = (1, 1 + s.demands);
+        let g0 = p0 + s.pieces.len();
+        let mut net = Net::new(g0 + s.gates.len());
+        for &(d, p, c, t) in &s.arcs {
+            net.add(d0 + d, p0 + p, INF, Cost(c, t));
+        }
+        for (p, &(supply, gate)) in s.pieces.iter().enumerate() {
+            let to = gate.map_or(0, |g| g0 + g);
+            net.add(p0 + p, to, Cap::from(supply), Cost::default());
+        }
+        for (g, &cap) in s.gates.iter().enumerate() {
+            net.add(g0 + g, 0, Cap::from(cap), Cost::default());
+        }
+        (net, d0)
+    }
+
+    /// Whether the residual network has a cycle of negative cost (Bellman–Ford).
+    fn negative_cycle(net: &Net) -> bool {
+        let mut dist = vec![Cost::default(); net.n];
+        for _ in 0..=net.n {
+            let mut changed = false;
+            for v in 0..net.n {
+                for e in net.edges(v) {
+                    let u = net.to[e] as usize;
+                    if net.cap[e] > 0 && dist[v] + net.cost[e] < dist[u] {
+                        dist[u] = dist[v] + net.cost[e];
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                return false;
+            }
+        }
+        true
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn min_cost_flows_leave_no_negative_cycle(s in shape(), want in proptest::collection::vec(0i128..20, 4)) {
+            // What each demand can be sent: a max flow with the wanted amounts as caps,
+            // from a super source (node n).
+            let (mut probe, d0) = build(&s);
+            let top = probe.n;
+            probe.n += 1;
+            let caps: Vec<Edge> = (0..s.demands)
+                .map(|d| probe.add(top, d0 + d, want[d], Cost::default()))
+                .collect();
+            probe.finish(false);
+            probe.max_flow(top, 0);
+            let units: Vec<Cap> = caps.iter().map(|&e| probe.flow(e)).collect();
+
+            let (mut net, _) = build(&s);
+            net.finish(true);
+            let mut excess = vec![0; net.n];
+            let mut queued = vec![false; net.n];
+            queued[0] = true;
+            for d in 0..s.demands {
+                excess[d0 + d] = units[d];
+                queued[d0 + d] = true;
+            }
+            let (left, pot) = net.min_cost_flow(&mut excess, 0, &queued);
+            prop_assert_eq!(left, 0, "a feasible amount is sent in full");
+            prop_assert!(!negative_cycle(&net), "the flow is not of least cost");
+            // The potentials certify it: no residual edge has a negative reduced cost.
+            for v in 0..net.n {
+                for e in net.edges(v) {
+                    if net.cap[e] > 0 {
+                        let u = net.to[e] as usize;
+                        prop_assert!(net.cost[e] + pot[v] - pot[u] >= Cost::default());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn dinic_matches_the_min_cut_by_enumeration(s in shape(), want in proptest::collection::vec(0i64..25, 4)) {
+            // Max flow from a super source feeding demand d up to want[d] equals the least
+            // cut: over the sets X of demands left on the source side,
+            // Σ_{d ∉ X} want[d] + Σ_ungated pieces next to X supply
+            // + Σ_gates min(gate, Σ supply of its pieces next to X).
+            let (mut net, d0) = build(&s);
+            let top = net.n;
+            net.n += 1;
+            for (d, &w) in want.iter().enumerate().take(s.demands) {
+                net.add(top, d0 + d, Cap::from(w), Cost::default());
+            }
+            net.finish(false);
+            let flow = net.max_flow(top, 0);
+            let mut best = i64::MAX;
+            for x in 0u32..(1 << s.demands) {
+                let next: Vec<bool> = (0..s.pieces.len())
+                    .map(|p| s.arcs.iter().any(|&(d, q, _, _)| q == p && x & (1 << d) != 0))
+                    .collect();
+                let mut cut: i64 = (0..s.demands).filter(|d| x & (1 << d) == 0).map(|d| want[d]).sum();
+                for (p, &(supply, gate)) in s.pieces.iter().enumerate() {
+                    if next[p] && gate.is_none() {
+                        cut += supply;
+                    }
+                }
+                for (g, &cap) in s.gates.iter().enumerate() {
+                    let behind: i64 = s
+                        .pieces
+                        .iter()
+                        .enumerate()
+                        .filter(|&(p, &(_, gate))| gate == Some(g) && next[p])
+                        .map(|(_, &(supply, _))| supply)
+                        .sum();
+                    cut += cap.min(behind);
+                }
+                best = best.min(cut);
+            }
+            prop_assert_eq!(flow, Cap::from(best));
+        }
     }
 }

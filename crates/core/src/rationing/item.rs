@@ -137,6 +137,7 @@ pub(crate) fn solve_item(
         }
     }
     let prefix0 = prefix(&avail, &cell_cand);
+    let holding = tally.iter().filter(|t| t.held > 0).count();
     let mut cell_at = vec![NONE; nw];
     for (c, cell) in cells.iter().enumerate() {
         cell_at[cell.warehouse as usize] = c as u32;
@@ -345,72 +346,76 @@ pub(crate) fn solve_item(
             .filter(|&c| c != NONE && tally[c as usize].held > 0)
             .map(|c| c as usize);
         let filled = o.shortfall == 0;
-        o.explanation = order
-            .filter(|&c| taken[l * nc + c] < tally[c].held)
-            .map(|c| {
-                let t = tally[c];
-                let pair = pair_of(c);
-                let r = cell_cand[c].clone();
-                let p = pos[l * nc + c];
-                let took = taken[l * nc + c];
-                // Usable on arrival before the round, and what the round left of it.
-                let (usable, short_dated, remains) = match (pair.arrival, p) {
-                    (Some(_), NONE) if pair.block.is_some() => {
-                        // Blocked: the planner still reports what is short-dated on arrival.
-                        let required = pair.arrival.and_then(|(_, d)| required_expiry(d, min_days));
-                        let q = cand[r.clone()].partition_point(|&lot| {
-                            lot_usable(&stock.lots[lot], required).is_err()
-                        });
-                        let s = prefix0[r.start + q + c] - prefix0[r.start + c];
-                        let total = prefix0[r.end + c] - prefix0[r.start + c];
-                        (total - s, s, 0)
+        // Sized up front: entries are large, and this is the round's biggest output.
+        o.explanation = Vec::with_capacity(holding);
+        o.explanation.extend(
+            order
+                .filter(|&c| taken[l * nc + c] < tally[c].held)
+                .map(|c| {
+                    let t = tally[c];
+                    let pair = pair_of(c);
+                    let r = cell_cand[c].clone();
+                    let p = pos[l * nc + c];
+                    let took = taken[l * nc + c];
+                    // Usable on arrival before the round, and what the round left of it.
+                    let (usable, short_dated, remains) = match (pair.arrival, p) {
+                        (Some(_), NONE) if pair.block.is_some() => {
+                            // Blocked: the planner still reports what is short-dated on arrival.
+                            let required =
+                                pair.arrival.and_then(|(_, d)| required_expiry(d, min_days));
+                            let q = cand[r.clone()].partition_point(|&lot| {
+                                lot_usable(&stock.lots[lot], required).is_err()
+                            });
+                            let s = prefix0[r.start + q + c] - prefix0[r.start + c];
+                            let total = prefix0[r.end + c] - prefix0[r.start + c];
+                            (total - s, s, 0)
+                        }
+                        (Some(_), p) if p != NONE => {
+                            let p = p as usize;
+                            let s = prefix0[p + c] - prefix0[r.start + c];
+                            let total = prefix0[r.end + c] - prefix0[r.start + c];
+                            (total - s, s, after[r.end + c] - after[p + c])
+                        }
+                        _ => (0, 0, 0),
+                    };
+                    let to_other_lines = if pair.block.is_none() {
+                        (usable - took - remains).max(0)
+                    } else {
+                        0
+                    };
+                    let prot = if pair.block.is_none() {
+                        protected[l * nc + c]
+                    } else {
+                        0
+                    };
+                    let reason = match pair.block {
+                        Some(b) => b,
+                        None if filled && usable > took => SkipReason::NotNeeded,
+                        None if prot > 0 => SkipReason::ReserveLevel,
+                        None if to_other_lines > 0 => SkipReason::FullyReserved,
+                        None => lot_reason(short_dated, t.quarantined, t.reserved_elsewhere),
+                    };
+                    let w = &stock.warehouses[cells[c].warehouse as usize];
+                    Passed {
+                        skipped: Skipped {
+                            warehouse_id: w.id,
+                            warehouse_code: w.code.clone(),
+                            reason,
+                            eta_minutes: pair.eta_given,
+                            held: t.held,
+                            taken: took,
+                            available: t.available,
+                            quarantined: t.quarantined,
+                            reserved_elsewhere: t.reserved_elsewhere,
+                            short_dated,
+                            counts_toward_level: t.counted,
+                            reserve_level: cells[c].level,
+                            protected: prot,
+                        },
+                        to_other_lines,
                     }
-                    (Some(_), p) if p != NONE => {
-                        let p = p as usize;
-                        let s = prefix0[p + c] - prefix0[r.start + c];
-                        let total = prefix0[r.end + c] - prefix0[r.start + c];
-                        (total - s, s, after[r.end + c] - after[p + c])
-                    }
-                    _ => (0, 0, 0),
-                };
-                let to_other_lines = if pair.block.is_none() {
-                    (usable - took - remains).max(0)
-                } else {
-                    0
-                };
-                let prot = if pair.block.is_none() {
-                    protected[l * nc + c]
-                } else {
-                    0
-                };
-                let reason = match pair.block {
-                    Some(b) => b,
-                    None if filled && usable > took => SkipReason::NotNeeded,
-                    None if prot > 0 => SkipReason::ReserveLevel,
-                    None if to_other_lines > 0 => SkipReason::FullyReserved,
-                    None => lot_reason(short_dated, t.quarantined, t.reserved_elsewhere),
-                };
-                let w = &stock.warehouses[cells[c].warehouse as usize];
-                Passed {
-                    skipped: Skipped {
-                        warehouse_id: w.id,
-                        warehouse_code: w.code.clone(),
-                        reason,
-                        eta_minutes: pair.eta_given,
-                        held: t.held,
-                        taken: took,
-                        available: t.available,
-                        quarantined: t.quarantined,
-                        reserved_elsewhere: t.reserved_elsewhere,
-                        short_dated,
-                        counts_toward_level: t.counted,
-                        reserve_level: cells[c].level,
-                        protected: prot,
-                    },
-                    to_other_lines,
-                }
-            })
-            .collect();
+                }),
+        );
     }
 }
 
@@ -615,7 +620,13 @@ fn route(g: &TierGraph, units: &[Cap]) -> Vec<Cap> {
     for (l, &u) in units.iter().enumerate() {
         excess[2 + l] = u;
     }
-    let (left, _) = net.min_cost_flow(&mut excess, SOURCE);
+    // Demands and the sink go through the search's heap; stock and gates do not.
+    let mut queued = vec![false; g.nodes];
+    queued[SOURCE] = true;
+    for q in queued.iter_mut().skip(2).take(units.len()) {
+        *q = true;
+    }
+    let (left, _) = net.min_cost_flow(&mut excess, SOURCE, &queued);
     debug_assert_eq!(left, 0, "the rounded shares are deliverable");
     arcs.into_iter().map(|e| net.flow(e)).collect()
 }

@@ -81,14 +81,23 @@
 //!   fractions of whole numbers.
 //! - Rounding (rule 5): a max flow to the floors, then single-unit augmenting paths.
 //! - Rule 7: minimum-cost flow by successive shortest paths (Dijkstra on reduced costs)
-//!   with lexicographic costs (ETA, warehouse order and expiry class).
+//!   with lexicographic costs (ETA, then warehouse order and expiry class). The searches
+//!   take exact shortcuts (a bound from the direct paths, edges sorted by cost, stock
+//!   nodes relaxed outside the heap), described in `flow.rs`.
 //! - Rule 8: lots assigned FEFO within each (warehouse, incident) flow.
 //!
 //! No crate is used for the flows: the maintained min-cost-flow crates are either not
 //! pure Rust (`mcmf` builds LEMON's C++) or GPL (`rs-graph`), and LP crates need
 //! HiGHS/cmake or floating point, while the exact fractions of rule 4 need a max flow
-//! with integer capacities. [`flow`](self) holds a compact Dinic and successive shortest
-//! path, unit- and property-tested against brute force.
+//! with integer capacities. `flow.rs` holds a compact Dinic and successive shortest
+//! paths, property-tested on their own (Dinic against the min cut by enumeration; every
+//! min-cost flow against Bellman–Ford: no negative residual cycle) and, through whole
+//! rounds, against an independent formulation (see `tests/brute.rs`).
+//!
+//! Cost: per item and tier, a few max flows on a graph of O(cells × lines) edges, and
+//! one min-cost flow; memory is the stock's index (flat in the number of lots) plus, per
+//! item, O(lines × cells). The answer itself lists, per line, every warehouse holding the
+//! item that gave the line less than it holds, as the single-request planner does.
 //!
 //! Quantities are taken up to [`MAX_QTY`] units per lot and per line, far beyond any
 //! stock, so that scaled capacities cannot overflow.
