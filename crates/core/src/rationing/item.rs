@@ -253,8 +253,9 @@ pub(crate) fn solve_item(
             .iter()
             .map(|&l| Cap::from(lines[l].demand))
             .collect();
-        let share = leximin(&g, &demand);
-        let units = round(&g, &demand, &share);
+        let mut net = max_net(&g, demand.len());
+        let share = leximin(&mut net, &g, &demand);
+        let units = round(&mut net, &g, &demand, &share);
         let flows = route(&g, &units);
 
         // Lots: per piece, the lines' flows FEFO, lines in incident order.
@@ -353,16 +354,18 @@ pub(crate) fn solve_item(
                 .filter(|&c| taken[l * nc + c] < tally[c].held)
                 .map(|c| {
                     let t = tally[c];
-                    let pair = pair_of(c);
+                    let w = cells[c].warehouse as usize;
+                    let pair = &incidents.hot[i * nw + w];
                     let r = cell_cand[c].clone();
                     let p = pos[l * nc + c];
                     let took = taken[l * nc + c];
                     // Usable on arrival before the round, and what the round left of it.
-                    let (usable, short_dated, remains) = match (pair.arrival, p) {
-                        (Some(_), NONE) if pair.block.is_some() => {
+                    let (usable, short_dated, remains) = match (pair.arrives, p) {
+                        (true, NONE) if pair.block.is_some() => {
                             // Blocked: the planner still reports what is short-dated on arrival.
-                            let required =
-                                pair.arrival.and_then(|(_, d)| required_expiry(d, min_days));
+                            let required = incidents.pairs[i * nw + w]
+                                .arrival
+                                .and_then(|(_, d)| required_expiry(d, min_days));
                             let q = cand[r.clone()].partition_point(|&lot| {
                                 lot_usable(&stock.lots[lot], required).is_err()
                             });
@@ -370,7 +373,7 @@ pub(crate) fn solve_item(
                             let total = prefix0[r.end + c] - prefix0[r.start + c];
                             (total - s, s, 0)
                         }
-                        (Some(_), p) if p != NONE => {
+                        (true, p) if p != NONE => {
                             let p = p as usize;
                             let s = prefix0[p + c] - prefix0[r.start + c];
                             let total = prefix0[r.end + c] - prefix0[r.start + c];
@@ -461,24 +464,29 @@ fn gcd(mut a: Cap, mut b: Cap) -> Cap {
     a.abs()
 }
 
-/// Rule 4: each line's exact leximin share as a fraction `(numerator, denominator)`.
-fn leximin(g: &TierGraph, demand: &[Cap]) -> Vec<(Cap, Cap)> {
-    let k = demand.len();
+/// The tier's network for max flows: supply edges (edge `j` is `g.supply[j]`), then the
+/// arcs, then each line's edge to the sink; capacities are set by each use.
+fn max_net(g: &TierGraph, lines: usize) -> Net {
     let mut net = Net::new(g.nodes);
-    let sup: Vec<usize> = g
-        .supply
-        .iter()
-        .map(|&(u, v, _)| net.add(u, v, 0, Cost::default()))
-        .collect();
-    let arcs: Vec<usize> = g
-        .arcs
-        .iter()
-        .map(|a| net.add(a.piece, 2 + a.line, 0, Cost::default()))
-        .collect();
-    let sinks: Vec<usize> = (0..k)
-        .map(|l| net.add(2 + l, SINK, 0, Cost::default()))
-        .collect();
+    for &(u, v, _) in &g.supply {
+        net.add(u, v, 0, Cost::default());
+    }
+    for a in &g.arcs {
+        net.add(a.piece, 2 + a.line, 0, Cost::default());
+    }
+    for l in 0..lines {
+        net.add(2 + l, SINK, 0, Cost::default());
+    }
     net.finish(false);
+    net
+}
+
+/// Rule 4: each line's exact leximin share as a fraction `(numerator, denominator)`.
+fn leximin(net: &mut Net, g: &TierGraph, demand: &[Cap]) -> Vec<(Cap, Cap)> {
+    let k = demand.len();
+    let sup: Vec<usize> = (0..g.supply.len()).collect();
+    let arcs: Vec<usize> = (sup.len()..sup.len() + g.arcs.len()).collect();
+    let sinks: Vec<usize> = (0..k).map(|l| sup.len() + arcs.len() + l).collect();
     let mut base: Vec<Cap> = g.supply.iter().map(|s| s.2).collect();
     let mut alive = vec![true; g.nodes];
     let mut share: Vec<Option<(Cap, Cap)>> =
@@ -565,20 +573,20 @@ fn leximin(g: &TierGraph, demand: &[Cap]) -> Vec<(Cap, Cap)> {
 
 /// Rule 5: whole units, `⌊x*⌋` to each line, then one more unit each in order of the
 /// largest remainder (ties: the line order, which is incident order) where deliverable.
-fn round(g: &TierGraph, demand: &[Cap], share: &[(Cap, Cap)]) -> Vec<Cap> {
+fn round(net: &mut Net, g: &TierGraph, demand: &[Cap], share: &[(Cap, Cap)]) -> Vec<Cap> {
     let k = demand.len();
-    let mut net = Net::new(g.nodes);
-    for &(u, v, c) in &g.supply {
-        net.add(u, v, c, Cost::default());
+    let (ns, na) = (g.supply.len(), g.arcs.len());
+    for (j, s) in g.supply.iter().enumerate() {
+        net.reset(j, s.2);
     }
-    for a in &g.arcs {
-        net.add(a.piece, 2 + a.line, INF, Cost::default());
+    for a in ns..ns + na {
+        net.reset(a, INF);
     }
     let mut units: Vec<Cap> = share.iter().map(|&(n, d)| n / d).collect();
-    let sinks: Vec<usize> = (0..k)
-        .map(|l| net.add(2 + l, SINK, units[l], Cost::default()))
-        .collect();
-    net.finish(false);
+    let sinks: Vec<usize> = (0..k).map(|l| ns + na + l).collect();
+    for l in 0..k {
+        net.reset(sinks[l], units[l]);
+    }
     let sent = net.max_flow(SOURCE, SINK);
     debug_assert_eq!(
         sent,

@@ -355,6 +355,16 @@ pub(crate) struct Pair {
     pub(crate) distance_km: Option<f64>,
 }
 
+/// What an explanation reads of a pair: [`Pair`]'s hot fields, small enough that a line's
+/// walk over every warehouse stays in cache.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hot {
+    pub(crate) block: Option<SkipReason>,
+    /// Whether there is an arrival date.
+    pub(crate) arrives: bool,
+    pub(crate) eta_given: Option<f64>,
+}
+
 /// The incidents of a round in (code, id) order, with their pairs.
 pub(crate) struct Incidents<'a> {
     /// Canonical order; the first listing of an id wins.
@@ -362,6 +372,8 @@ pub(crate) struct Incidents<'a> {
     pub(crate) index: HashMap<Uuid, usize>,
     /// `pairs[incident * W + warehouse]`.
     pub(crate) pairs: Vec<Pair>,
+    /// [`Hot`] of each pair, indexed as `pairs`.
+    pub(crate) hot: Vec<Hot>,
     /// `order[incident * W..][..W]`: warehouse indices by (ETA, code, id), unreachable
     /// last: the order in which an explanation lists them.
     pub(crate) order: Vec<u32>,
@@ -432,10 +444,19 @@ impl<'a> Incidents<'a> {
             });
             order.extend(ws);
         }
+        let hot = pairs
+            .iter()
+            .map(|p| Hot {
+                block: p.block,
+                arrives: p.arrival.is_some(),
+                eta_given: p.eta_given,
+            })
+            .collect();
         Incidents {
             list,
             index,
             pairs,
+            hot,
             order,
         }
     }
