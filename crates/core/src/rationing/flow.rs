@@ -58,9 +58,10 @@ pub(crate) struct Net {
     /// A node's edges are `first[v]..first[v + 1]`.
     first: Vec<u32>,
     /// With edges by cost: a node's negative-cost edges are `first[v]..split[v]`, and
-    /// `live[v]` counts those with residual capacity (so a scan can skip them all).
+    /// `live[v]` lists those with residual capacity (a scan reads only them: reverse
+    /// edges of the routing are many, and few carry flow).
     split: Vec<u32>,
-    live: Vec<u32>,
+    live: Vec<Vec<u32>>,
     // Scratch space, reused between calls.
     level: Vec<i32>,
     it: Vec<u32>,
@@ -144,7 +145,7 @@ impl Net {
                 .map(|v| {
                     (count[v]..self.split[v])
                         .filter(|&e| self.cap[e as usize] > 0)
-                        .count() as u32
+                        .collect()
                 })
                 .collect();
         }
@@ -196,8 +197,13 @@ impl Net {
         for (x, was) in [(e, was_e), (r, was_r)] {
             if let Some(t) = self.negative(x) {
                 match (was, self.cap[x] > 0) {
-                    (true, false) => self.live[t] -= 1,
-                    (false, true) => self.live[t] += 1,
+                    (true, false) => {
+                        let list = &mut self.live[t];
+                        if let Some(i) = list.iter().position(|&y| y as usize == x) {
+                            list.swap_remove(i);
+                        }
+                    }
+                    (false, true) => self.live[t].push(x as u32),
                     _ => {}
                 }
             }
@@ -458,10 +464,14 @@ impl Net {
         sr.stack.push(v);
         while let Some(v) = sr.stack.pop() {
             let d = sr.dist[v];
-            // Skip the negative-cost edges when none has residual capacity.
-            let mut from = self.first[v] as usize;
-            if !self.split.is_empty() && self.live[v] == 0 {
-                from = self.split[v] as usize;
+            // The negative-cost edges with residual capacity, then the others by cost.
+            let (live, from) = if self.split.is_empty() {
+                (&[][..], self.first[v] as usize)
+            } else {
+                (&self.live[v][..], self.split[v] as usize)
+            };
+            for &e in live {
+                self.relax(v, d, e as usize, sink, queued, pot, sr);
             }
             for e in from..self.first[v + 1] as usize {
                 if self.cap[e] <= 0 {
@@ -472,29 +482,45 @@ impl Net {
                 if sr.bound.is_some_and(|b| d + self.cost[e] + pot[v] > b) {
                     break;
                 }
-                let u = self.to[e] as usize;
-                if sr.done[u] {
-                    continue;
-                }
-                let nd = d + self.cost[e] + pot[v] - pot[u];
-                if sr.bound.is_some_and(|b| nd > b) || (sr.reached[u] && nd >= sr.dist[u]) {
-                    continue;
-                }
-                if !sr.reached[u] {
-                    sr.reached[u] = true;
-                    sr.touched.push(u);
-                }
-                sr.dist[u] = nd;
-                sr.prev[u] = e as u32;
-                if u == sink {
-                    sr.bound = Some(nd);
-                }
-                if queued[u] {
-                    sr.heap.push(Reverse((nd, u as u32)));
-                } else {
-                    sr.stack.push(u);
-                }
+                self.relax(v, d, e, sink, queued, pot, sr);
             }
+        }
+    }
+
+    /// Relaxes edge `e` out of `v` (at distance `d`).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn relax(
+        &self,
+        v: usize,
+        d: Cost,
+        e: usize,
+        sink: usize,
+        queued: &[bool],
+        pot: &[Cost],
+        sr: &mut Search,
+    ) {
+        let u = self.to[e] as usize;
+        if sr.done[u] {
+            return;
+        }
+        let nd = d + self.cost[e] + pot[v] - pot[u];
+        if sr.bound.is_some_and(|b| nd > b) || (sr.reached[u] && nd >= sr.dist[u]) {
+            return;
+        }
+        if !sr.reached[u] {
+            sr.reached[u] = true;
+            sr.touched.push(u);
+        }
+        sr.dist[u] = nd;
+        sr.prev[u] = e as u32;
+        if u == sink {
+            sr.bound = Some(nd);
+        }
+        if queued[u] {
+            sr.heap.push(Reverse((nd, u as u32)));
+        } else {
+            sr.stack.push(u);
         }
     }
 

@@ -7,6 +7,7 @@ use std::ops::Range;
 use chrono::NaiveDate;
 
 use super::flow::{Cap, Cost, INF, Net};
+use super::stock::Cell;
 use super::{Incidents, MAX_QTY, Passed, RationLine, RationPick, Stock};
 use crate::planner::{Priority, Skipped};
 use crate::rules::{SkipReason, drawable, level_stock, lot_available, lot_usable, required_expiry};
@@ -58,7 +59,7 @@ struct Arc {
     cost: Cost,
 }
 
-/// Plans one item: fills `lines[i]` for every `i` in `of_item`.
+/// Plans one item: fills `out[i]` for every `i` in `of_item`.
 pub(crate) fn solve_item(
     stock: &Stock,
     incidents: &Incidents,
@@ -67,101 +68,163 @@ pub(crate) fn solve_item(
     of_item: &[usize],
     out: &mut [RationLine],
 ) {
-    let min_days = stock.min_days_of(sku);
-    let cells = stock.cells_of(sku);
-    let nw = stock.warehouses.len();
-    let nc = cells.len();
-
-    // Candidates: per cell, the lots usable on some arrival (not quarantined, with stock
-    // available), in FEFO order; their available stock and whether it counts toward the
-    // reserve level today.
-    let mut cand: Vec<usize> = Vec::new();
-    let mut avail: Vec<i64> = Vec::new();
-    let mut counts: Vec<bool> = Vec::new();
-    let mut cell_cand: Vec<Range<usize>> = Vec::with_capacity(nc);
-    let mut tally: Vec<Tally> = Vec::with_capacity(nc);
-    for cell in cells {
-        let start = cand.len();
-        let mut t = Tally::default();
-        for p in cell.lots.clone() {
-            let lot = &stock.lots[p];
-            if let Ok(a) = lot_usable(lot, Some(NaiveDate::MIN)) {
-                cand.push(p);
-                avail.push(a.min(MAX_QTY));
-                counts.push(level_stock(lot, today, min_days) > 0);
-            }
-            if lot.on_hand <= 0 {
-                continue;
-            }
-            t.held = t.held.saturating_add(lot.on_hand);
-            if lot.quarantined {
-                t.quarantined = t.quarantined.saturating_add(lot.on_hand);
-                continue;
-            }
-            let a = lot_available(lot);
-            t.available = t.available.saturating_add(a);
-            t.reserved_elsewhere = t.reserved_elsewhere.saturating_add(lot.on_hand - a);
-            t.counted = t.counted.saturating_add(level_stock(lot, today, min_days));
-        }
-        cell_cand.push(start..cand.len());
-        tally.push(t);
-    }
-
-    let lines: Vec<Line> = of_item
-        .iter()
-        .map(|&i| Line {
-            round: i,
-            incident: incidents.index.get(&out[i].incident_id).copied(),
-            demand: out[i].requested.min(MAX_QTY),
-            priority: out[i].priority,
-        })
-        .collect();
-    let nl = lines.len();
-
-    // Per (line, cell): where the lots the line may use start in the cell's candidates.
-    let mut pos = vec![NONE; nl * nc];
-    for (l, line) in lines.iter().enumerate() {
-        let Some(i) = line.incident else { continue };
-        for (c, cell) in cells.iter().enumerate() {
-            let pair = &incidents.pairs[i * nw + cell.warehouse as usize];
-            let (None, Some((_, date))) = (pair.block, pair.arrival) else {
-                continue;
-            };
-            let required = required_expiry(date, min_days);
-            // For candidates `lot_usable` fails only on expiry, and FEFO order puts the
-            // short-dated ones first: a partition.
-            let r = cell_cand[c].clone();
-            let p = cand[r.clone()]
-                .partition_point(|&lot| lot_usable(&stock.lots[lot], required).is_err());
-            pos[l * nc + c] = (r.start + p) as u32;
-        }
-    }
-    let prefix0 = prefix(&avail, &cell_cand);
-    let holding = tally.iter().filter(|t| t.held > 0).count();
-    let mut cell_at = vec![NONE; nw];
-    for (c, cell) in cells.iter().enumerate() {
-        cell_at[cell.warehouse as usize] = c as u32;
-    }
-
-    let mut left = avail.clone();
-    let mut counted: Vec<i64> = tally.iter().map(|t| t.counted).collect();
-    let mut taken = vec![0i64; nl * nc];
-    let mut protected = vec![0i64; nl * nc];
-    let mut picks: Vec<Vec<(usize, i64)>> = vec![Vec::new(); nl];
-
+    let mut item = Item::new(stock, incidents, today, sku, of_item, out);
     for tier in [Priority::Critical, Priority::High, Priority::Normal] {
         // One line per incident in a tier (lines are merged), in incident order.
-        let mut of_tier: Vec<usize> = (0..nl)
+        let mut of_tier: Vec<usize> = (0..item.lines.len())
             .filter(|&l| {
-                lines[l].priority == tier && lines[l].demand > 0 && lines[l].incident.is_some()
+                let line = &item.lines[l];
+                line.priority == tier && line.demand > 0 && line.incident.is_some()
             })
             .collect();
         if of_tier.is_empty() {
             continue;
         }
-        of_tier.sort_by_key(|&l| lines[l].incident);
-        let critical = tier == Priority::Critical;
-        let pre = prefix(&left, &cell_cand);
+        of_tier.sort_by_key(|&l| item.lines[l].incident);
+        let g = item.tier_graph(&of_tier, tier == Priority::Critical);
+        let demand: Vec<Cap> = of_tier
+            .iter()
+            .map(|&l| Cap::from(item.lines[l].demand))
+            .collect();
+        let mut net = max_net(&g, demand.len());
+        let share = leximin(&mut net, &g, &demand);
+        let units = round(&mut net, &g, &demand, &share);
+        let flows = route(&g, &units);
+        item.take_lots(&g, &of_tier, &flows);
+    }
+    item.write_lines(out);
+}
+
+/// One item's state through its tiers. Per-(line, cell) tables are `nl × nc`, indexed
+/// `line * nc + cell`.
+struct Item<'a> {
+    stock: &'a Stock,
+    incidents: &'a Incidents<'a>,
+    min_days: i32,
+    cells: &'a [Cell],
+    /// Candidates: per cell, the lots usable on some arrival (not quarantined, with stock
+    /// available), in FEFO order, as positions in `stock.lots`.
+    cand: Vec<usize>,
+    /// Their available stock when the round starts, and what is left of it.
+    avail: Vec<i64>,
+    left: Vec<i64>,
+    /// Whether a candidate's stock counts toward its cell's reserve level today.
+    counts: Vec<bool>,
+    /// Per cell, its range of candidates.
+    cell_cand: Vec<Range<usize>>,
+    /// Per cell, its figures before the round, and its stock counting toward the level
+    /// now (after the round's draws so far).
+    tally: Vec<Tally>,
+    counted: Vec<i64>,
+    lines: Vec<Line>,
+    /// Per (line, cell): where the lots the line may use start among the cell's
+    /// candidates (`NONE`: the warehouse cannot supply the line).
+    pos: Vec<u32>,
+    /// Per (line, cell): taken, and held back by the floor when the line's tier was
+    /// planned.
+    taken: Vec<i64>,
+    protected: Vec<i64>,
+    /// Per line: (candidate, qty).
+    picks: Vec<Vec<(usize, i64)>>,
+}
+
+impl<'a> Item<'a> {
+    fn new(
+        stock: &'a Stock,
+        incidents: &'a Incidents<'a>,
+        today: NaiveDate,
+        sku: &str,
+        of_item: &[usize],
+        out: &[RationLine],
+    ) -> Item<'a> {
+        let min_days = stock.min_days_of(sku);
+        let cells = stock.cells_of(sku);
+        let nw = stock.warehouses.len();
+        let nc = cells.len();
+        let mut cand: Vec<usize> = Vec::new();
+        let mut avail: Vec<i64> = Vec::new();
+        let mut counts: Vec<bool> = Vec::new();
+        let mut cell_cand: Vec<Range<usize>> = Vec::with_capacity(nc);
+        let mut tally: Vec<Tally> = Vec::with_capacity(nc);
+        for cell in cells {
+            let start = cand.len();
+            let mut t = Tally::default();
+            for p in cell.lots.clone() {
+                let lot = &stock.lots[p];
+                if let Ok(a) = lot_usable(lot, Some(NaiveDate::MIN)) {
+                    cand.push(p);
+                    avail.push(a.min(MAX_QTY));
+                    counts.push(level_stock(lot, today, min_days) > 0);
+                }
+                if lot.on_hand <= 0 {
+                    continue;
+                }
+                t.held = t.held.saturating_add(lot.on_hand);
+                if lot.quarantined {
+                    t.quarantined = t.quarantined.saturating_add(lot.on_hand);
+                    continue;
+                }
+                let a = lot_available(lot);
+                t.available = t.available.saturating_add(a);
+                t.reserved_elsewhere = t.reserved_elsewhere.saturating_add(lot.on_hand - a);
+                t.counted = t.counted.saturating_add(level_stock(lot, today, min_days));
+            }
+            cell_cand.push(start..cand.len());
+            tally.push(t);
+        }
+        let lines: Vec<Line> = of_item
+            .iter()
+            .map(|&i| Line {
+                round: i,
+                incident: incidents.index.get(&out[i].incident_id).copied(),
+                demand: out[i].requested.min(MAX_QTY),
+                priority: out[i].priority,
+            })
+            .collect();
+        let nl = lines.len();
+        let mut pos = vec![NONE; nl * nc];
+        for (l, line) in lines.iter().enumerate() {
+            let Some(i) = line.incident else { continue };
+            for (c, cell) in cells.iter().enumerate() {
+                let pair = &incidents.pairs[i * nw + cell.warehouse as usize];
+                let (None, Some((_, date))) = (pair.block, pair.arrival) else {
+                    continue;
+                };
+                let required = required_expiry(date, min_days);
+                // For candidates `lot_usable` fails only on expiry, and FEFO order puts
+                // the short-dated ones first: a partition.
+                let r = cell_cand[c].clone();
+                let p = cand[r.clone()]
+                    .partition_point(|&lot| lot_usable(&stock.lots[lot], required).is_err());
+                pos[l * nc + c] = (r.start + p) as u32;
+            }
+        }
+        Item {
+            stock,
+            incidents,
+            min_days,
+            cells,
+            left: avail.clone(),
+            avail,
+            counts,
+            cell_cand,
+            counted: tally.iter().map(|t| t.counted).collect(),
+            tally,
+            pos,
+            taken: vec![0; nl * nc],
+            protected: vec![0; nl * nc],
+            picks: vec![Vec::new(); nl],
+            cand,
+            lines,
+        }
+    }
+
+    /// The flow network of one tier (lines `of_tier`, in incident order) on the stock
+    /// left; records what the floor holds back from each line.
+    fn tier_graph(&mut self, of_tier: &[usize], critical: bool) -> TierGraph {
+        let nc = self.cells.len();
+        let nw = self.stock.warehouses.len();
+        let pre = prefix(&self.left, &self.cell_cand);
         let mut g = TierGraph {
             nodes: 2 + of_tier.len(),
             supply: Vec::new(),
@@ -171,19 +234,20 @@ pub(crate) fn solve_item(
             piece_at: Vec::new(),
         };
         let mut starts: Vec<u32> = Vec::new();
-        for (c, cell) in cells.iter().enumerate() {
-            let r = cell_cand[c].clone();
-            let end = r.end;
+        for (c, cell) in self.cells.iter().enumerate() {
+            let end = self.cell_cand[c].end;
             let suffix = |p: u32| pre[end + c] - pre[p as usize + c];
-            let cap = drawable(i64::MAX, counted[c], cell.level, critical);
+            let counted = self.counted[c];
+            let cap = drawable(i64::MAX, counted, cell.level, critical);
             starts.clear();
-            for &l in &of_tier {
-                let p = pos[l * nc + c];
+            for &l in of_tier {
+                let p = self.pos[l * nc + c];
                 if p == NONE {
                     continue;
                 }
                 let usable = suffix(p);
-                protected[l * nc + c] = usable - drawable(usable, counted[c], cell.level, critical);
+                self.protected[l * nc + c] =
+                    usable - drawable(usable, counted, cell.level, critical);
                 if usable > 0 && cap > 0 {
                     starts.push(p);
                 }
@@ -207,9 +271,9 @@ pub(crate) fn solve_item(
                 }
             }
             g.nodes += pieces.len();
-
-            let total: i64 = pieces.iter().map(|p| p.1 as i64).sum();
-            if !critical && cap < total && pieces.len() > 1 {
+            // The floor: one gate over the cell's pieces when it binds on several.
+            let total: Cap = pieces.iter().map(|p| p.1).sum();
+            if !critical && Cap::from(cap) < total && pieces.len() > 1 {
                 let gate = g.nodes;
                 g.nodes += 1;
                 g.gate_edge.resize(g.nodes, None);
@@ -223,17 +287,15 @@ pub(crate) fn solve_item(
                     g.supply.push((SOURCE, node, q.min(Cap::from(cap))));
                 }
             }
+            // Arcs: each line to the pieces of its suffix; later pieces cost more in the
+            // tie-break (FEFO), as do warehouses later in (code, id) order.
             let w = i64::from(cell.warehouse);
             for (t, &l) in of_tier.iter().enumerate() {
-                let p = pos[l * nc + c];
-                if p == NONE {
-                    continue;
-                }
-                let Ok(k) = starts.binary_search(&p) else {
-                    continue; // no stock from here on
+                let p = self.pos[l * nc + c];
+                let (Some(i), Ok(k)) = (self.lines[l].incident, starts.binary_search(&p)) else {
+                    continue; // cannot supply, or no stock from here on
                 };
-                let i = lines[l].incident.unwrap_or(0);
-                let eta_ms = incidents.pairs[i * nw + cell.warehouse as usize].eta_ms;
+                let eta_ms = self.incidents.pairs[i * nw + cell.warehouse as usize].eta_ms;
                 for (j, &(node, _)) in pieces.iter().enumerate().skip(piece_of_start[k]) {
                     g.arcs.push(Arc {
                         piece: node,
@@ -248,17 +310,13 @@ pub(crate) fn solve_item(
         for (k, piece) in g.pieces.iter().enumerate() {
             g.piece_at[piece.0] = k;
         }
+        g
+    }
 
-        let demand: Vec<Cap> = of_tier
-            .iter()
-            .map(|&l| Cap::from(lines[l].demand))
-            .collect();
-        let mut net = max_net(&g, demand.len());
-        let share = leximin(&mut net, &g, &demand);
-        let units = round(&mut net, &g, &demand, &share);
-        let flows = route(&g, &units);
-
-        // Lots: per piece, the lines' flows FEFO, lines in incident order.
+    /// Rule 8: takes each arc's flow from its piece's lots, FEFO; lines sharing a piece
+    /// take in incident order.
+    fn take_lots(&mut self, g: &TierGraph, of_tier: &[usize], flows: &[Cap]) {
+        let nc = self.cells.len();
         let mut by_piece: Vec<Vec<(usize, Cap)>> = vec![Vec::new(); g.pieces.len()];
         for (a, arc) in g.arcs.iter().enumerate() {
             if flows[a] > 0 {
@@ -271,17 +329,17 @@ pub(crate) fn solve_item(
                 let l = of_tier[t];
                 let mut f = i64::try_from(f).unwrap_or(i64::MAX);
                 while f > 0 && j < range.end {
-                    let q = left[j].min(f);
+                    let q = self.left[j].min(f);
                     if q > 0 {
-                        left[j] -= q;
+                        self.left[j] -= q;
                         f -= q;
-                        if counts[j] {
-                            counted[c] -= q;
+                        if self.counts[j] {
+                            self.counted[c] -= q;
                         }
-                        taken[l * nc + c] += q;
-                        picks[l].push((j, q));
+                        self.taken[l * nc + c] += q;
+                        self.picks[l].push((j, q));
                     }
-                    if left[j] == 0 {
+                    if self.left[j] == 0 {
                         j += 1;
                     }
                 }
@@ -290,135 +348,145 @@ pub(crate) fn solve_item(
         }
     }
 
-    // Picks and explanations.
-    let after = prefix(&left, &cell_cand);
-    for (l, line) in lines.iter().enumerate() {
-        let reserved: i64 = picks[l].iter().map(|p| p.1).sum();
-        let o = &mut out[line.round];
-        o.reserved = reserved;
-        o.shortfall = o.requested - reserved;
-        let Some(i) = line.incident else { continue };
-        let incident = incidents.list[i];
-        let pair_of = |c: usize| &incidents.pairs[i * nw + cells[c].warehouse as usize];
-        let mut ps: Vec<(usize, usize, i64)> = picks[l]
-            .iter()
-            .map(|&(j, q)| (cell_of(&cell_cand, j), j, q))
-            .collect();
-        ps.sort_by(|a, b| {
-            pair_of(a.0)
-                .eta
-                .total_cmp(&pair_of(b.0).eta)
-                .then(cells[a.0].warehouse.cmp(&cells[b.0].warehouse))
-                .then(a.1.cmp(&b.1))
-        });
-        o.picks = ps
-            .into_iter()
-            .map(|(c, j, qty)| {
-                let w = &stock.warehouses[cells[c].warehouse as usize];
-                let lot = &stock.lots[cand[j]];
-                let pair = pair_of(c);
-                let at = pair.arrival.map_or(incident.now, |a| a.0);
-                let misses_target = incident
-                    .now
-                    .checked_add_signed(incident.delivery_target)
-                    .is_some_and(|target| at > target);
-                let after_needed_by = incident.needed_by.is_some_and(|by| at > by);
-                RationPick {
-                    warehouse_id: w.id,
-                    warehouse_code: w.code.clone(),
-                    lot_id: lot.id,
-                    lot_code: lot.lot_code.clone(),
-                    expires_on: lot.expires_on,
-                    qty,
-                    eta_minutes: pair.eta,
-                    distance_km: pair.distance_km,
-                    arrives_at: at,
-                    misses_target,
-                    after_needed_by,
-                    late: misses_target || after_needed_by,
-                }
-            })
-            .collect();
-
-        // The incident's warehouses nearest first, those holding the item.
-        let order = incidents.order[i * nw..(i + 1) * nw]
-            .iter()
-            .map(|&w| cell_at[w as usize])
-            .filter(|&c| c != NONE && tally[c as usize].held > 0)
-            .map(|c| c as usize);
-        let filled = o.shortfall == 0;
-        // Sized up front: entries are large, and this is the round's biggest output.
-        o.explanation = Vec::with_capacity(holding);
-        o.explanation.extend(
-            order
-                .filter(|&c| taken[l * nc + c] < tally[c].held)
-                .map(|c| {
-                    let t = tally[c];
-                    let w = cells[c].warehouse as usize;
-                    let pair = &incidents.hot[i * nw + w];
-                    let r = cell_cand[c].clone();
-                    let p = pos[l * nc + c];
-                    let took = taken[l * nc + c];
-                    // Usable on arrival before the round, and what the round left of it.
-                    let (usable, short_dated, remains) = match (pair.arrives, p) {
-                        (true, NONE) if pair.block.is_some() => {
-                            // Blocked: the planner still reports what is short-dated on arrival.
-                            let required = incidents.pairs[i * nw + w]
-                                .arrival
-                                .and_then(|(_, d)| required_expiry(d, min_days));
-                            let q = cand[r.clone()].partition_point(|&lot| {
-                                lot_usable(&stock.lots[lot], required).is_err()
-                            });
-                            let s = prefix0[r.start + q + c] - prefix0[r.start + c];
-                            let total = prefix0[r.end + c] - prefix0[r.start + c];
-                            (total - s, s, 0)
-                        }
-                        (true, p) if p != NONE => {
-                            let p = p as usize;
-                            let s = prefix0[p + c] - prefix0[r.start + c];
-                            let total = prefix0[r.end + c] - prefix0[r.start + c];
-                            (total - s, s, after[r.end + c] - after[p + c])
-                        }
-                        _ => (0, 0, 0),
-                    };
-                    let to_other_lines = if pair.block.is_none() {
-                        (usable - took - remains).max(0)
-                    } else {
-                        0
-                    };
-                    let prot = if pair.block.is_none() {
-                        protected[l * nc + c]
-                    } else {
-                        0
-                    };
-                    let reason = match pair.block {
-                        Some(b) => b,
-                        None if filled && usable > took => SkipReason::NotNeeded,
-                        None if prot > 0 => SkipReason::ReserveLevel,
-                        None if to_other_lines > 0 => SkipReason::FullyReserved,
-                        None => lot_reason(short_dated, t.quarantined, t.reserved_elsewhere),
-                    };
+    /// Fills the round's lines: quantities, picks (nearest first, FEFO) and the
+    /// explanation (rule 10).
+    fn write_lines(&self, out: &mut [RationLine]) {
+        let (stock, incidents, cells) = (self.stock, self.incidents, self.cells);
+        let (nc, nw) = (cells.len(), stock.warehouses.len());
+        let (tally, pos, taken) = (&self.tally, &self.pos, &self.taken);
+        let prefix0 = prefix(&self.avail, &self.cell_cand);
+        let after = prefix(&self.left, &self.cell_cand);
+        let holding = tally.iter().filter(|t| t.held > 0).count();
+        let mut cell_at = vec![NONE; nw];
+        for (c, cell) in cells.iter().enumerate() {
+            cell_at[cell.warehouse as usize] = c as u32;
+        }
+        for (l, line) in self.lines.iter().enumerate() {
+            let reserved: i64 = self.picks[l].iter().map(|p| p.1).sum();
+            let o = &mut out[line.round];
+            o.reserved = reserved;
+            o.shortfall = o.requested - reserved;
+            let Some(i) = line.incident else { continue };
+            let incident = incidents.list[i];
+            let pair_of = |c: usize| &incidents.pairs[i * nw + cells[c].warehouse as usize];
+            let mut ps: Vec<(usize, usize, i64)> = self.picks[l]
+                .iter()
+                .map(|&(j, q)| (cell_of(&self.cell_cand, j), j, q))
+                .collect();
+            ps.sort_by(|a, b| {
+                pair_of(a.0)
+                    .eta
+                    .total_cmp(&pair_of(b.0).eta)
+                    .then(cells[a.0].warehouse.cmp(&cells[b.0].warehouse))
+                    .then(a.1.cmp(&b.1))
+            });
+            o.picks = ps
+                .into_iter()
+                .map(|(c, j, qty)| {
                     let w = &stock.warehouses[cells[c].warehouse as usize];
-                    Passed {
-                        skipped: Skipped {
-                            warehouse_id: w.id,
-                            warehouse_code: w.code.clone(),
-                            reason,
-                            eta_minutes: pair.eta_given,
-                            held: t.held,
-                            taken: took,
-                            available: t.available,
-                            quarantined: t.quarantined,
-                            reserved_elsewhere: t.reserved_elsewhere,
-                            short_dated,
-                            counts_toward_level: t.counted,
-                            reserve_level: cells[c].level,
-                            protected: prot,
-                        },
-                        to_other_lines,
+                    let lot = &stock.lots[self.cand[j]];
+                    let pair = pair_of(c);
+                    let at = pair.arrival.map_or(incident.now, |a| a.0);
+                    let misses_target = incident
+                        .now
+                        .checked_add_signed(incident.delivery_target)
+                        .is_some_and(|target| at > target);
+                    let after_needed_by = incident.needed_by.is_some_and(|by| at > by);
+                    RationPick {
+                        warehouse_id: w.id,
+                        warehouse_code: w.code.clone(),
+                        lot_id: lot.id,
+                        lot_code: lot.lot_code.clone(),
+                        expires_on: lot.expires_on,
+                        qty,
+                        eta_minutes: pair.eta,
+                        distance_km: pair.distance_km,
+                        arrives_at: at,
+                        misses_target,
+                        after_needed_by,
+                        late: misses_target || after_needed_by,
                     }
-                }),
-        );
+                })
+                .collect();
+
+            // The incident's warehouses nearest first, those holding the item.
+            let order = incidents.order[i * nw..(i + 1) * nw]
+                .iter()
+                .map(|&w| cell_at[w as usize])
+                .filter(|&c| c != NONE && tally[c as usize].held > 0)
+                .map(|c| c as usize);
+            let filled = o.shortfall == 0;
+            // Sized up front: entries are large, and this is the round's biggest output.
+            o.explanation = Vec::with_capacity(holding);
+            o.explanation.extend(
+                order
+                    .filter(|&c| taken[l * nc + c] < tally[c].held)
+                    .map(|c| {
+                        let t = tally[c];
+                        let w = cells[c].warehouse as usize;
+                        let pair = &incidents.hot[i * nw + w];
+                        let r = self.cell_cand[c].clone();
+                        let sum = |v: &[i64], a: usize, b: usize| v[b + c] - v[a + c];
+                        let p = pos[l * nc + c];
+                        let took = taken[l * nc + c];
+                        // Usable on arrival before the round, short-dated on arrival, and
+                        // what the round left of the usable stock.
+                        let (usable, short_dated, remains) = match (pair.arrives, p) {
+                            (true, NONE) if pair.block.is_some() => {
+                                // Blocked: the planner still reports what is short-dated.
+                                let required = incidents.pairs[i * nw + w]
+                                    .arrival
+                                    .and_then(|(_, d)| required_expiry(d, self.min_days));
+                                let q = self.cand[r.clone()].partition_point(|&lot| {
+                                    lot_usable(&stock.lots[lot], required).is_err()
+                                });
+                                let s = sum(&prefix0, r.start, r.start + q);
+                                (sum(&prefix0, r.start, r.end) - s, s, 0)
+                            }
+                            (true, p) if p != NONE => {
+                                let p = p as usize;
+                                let s = sum(&prefix0, r.start, p);
+                                let total = sum(&prefix0, r.start, r.end);
+                                (total - s, s, sum(&after, p, r.end))
+                            }
+                            _ => (0, 0, 0),
+                        };
+                        let open = pair.block.is_none();
+                        let to_other_lines = if open {
+                            (usable - took - remains).max(0)
+                        } else {
+                            0
+                        };
+                        let held_back = if open { self.protected[l * nc + c] } else { 0 };
+                        let reason = match pair.block {
+                            Some(b) => b,
+                            None if filled && usable > took => SkipReason::NotNeeded,
+                            None if held_back > 0 => SkipReason::ReserveLevel,
+                            None if to_other_lines > 0 => SkipReason::FullyReserved,
+                            None => lot_reason(short_dated, t.quarantined, t.reserved_elsewhere),
+                        };
+                        let wh = &stock.warehouses[w];
+                        Passed {
+                            skipped: Skipped {
+                                warehouse_id: wh.id,
+                                warehouse_code: wh.code.clone(),
+                                reason,
+                                eta_minutes: pair.eta_given,
+                                held: t.held,
+                                taken: took,
+                                available: t.available,
+                                quarantined: t.quarantined,
+                                reserved_elsewhere: t.reserved_elsewhere,
+                                short_dated,
+                                counts_toward_level: t.counted,
+                                reserve_level: cells[c].level,
+                                protected: held_back,
+                            },
+                            to_other_lines,
+                        }
+                    }),
+            );
+        }
     }
 }
 

@@ -64,14 +64,19 @@ impl Stock {
         }
         let warehouses = kept;
 
+        // SKU names, deduplicated through a map (not by sorting every lot's name), then
+        // numbered in name order.
         let sku_of: HashMap<String, u32> = {
-            let mut names: Vec<&str> = items
+            let mut seen: HashMap<&str, ()> = HashMap::new();
+            for sku in items
                 .iter()
-                .map(|i| i.sku.as_str())
-                .chain(lots.iter().map(|l| l.sku.as_str()))
-                .collect();
+                .map(|i| &i.sku)
+                .chain(lots.iter().map(|l| &l.sku))
+            {
+                seen.entry(sku.as_str()).or_default();
+            }
+            let mut names: Vec<&str> = seen.into_keys().collect();
             names.sort_unstable();
-            names.dedup();
             names
                 .iter()
                 .enumerate()
@@ -87,21 +92,27 @@ impl Stock {
             }
         }
 
-        let mut keyed: Vec<(u32, u32, LotState)> = Vec::with_capacity(lots.len());
-        for lot in lots {
+        // Sort small keys, then move each lot once into its place.
+        let mut keyed: Vec<(u32, u32, u32)> = Vec::with_capacity(lots.len());
+        for (i, lot) in lots.iter().enumerate() {
             let (Some(&w), Some(&s)) = (
                 warehouse_of.get(&lot.warehouse_id),
                 sku_of.get(lot.sku.as_str()),
             ) else {
                 continue;
             };
-            keyed.push((s, w, lot));
+            keyed.push((s, w, index_u32(i)));
         }
         keyed.sort_unstable_by(|a, b| {
             (a.0, a.1)
                 .cmp(&(b.0, b.1))
-                .then_with(|| fefo_key(&a.2).cmp(&fefo_key(&b.2)))
+                .then_with(|| fefo_key(&lots[a.2 as usize]).cmp(&fefo_key(&lots[b.2 as usize])))
         });
+        let mut slots: Vec<Option<LotState>> = lots.into_iter().map(Some).collect();
+        let keyed: Vec<(u32, u32, LotState)> = keyed
+            .into_iter()
+            .filter_map(|(s, w, i)| Some((s, w, slots[i as usize].take()?)))
+            .collect();
 
         let mut levels: HashMap<(u32, u32), i64> = HashMap::new();
         for (w, state) in warehouses.iter().enumerate() {
