@@ -352,6 +352,92 @@ fn the_price_of_fairness_compares_with_nearest_first_in_request_order() {
 }
 
 #[test]
+fn the_estuary_split_rations_water_and_tents_over_the_routes_that_are_open() {
+    // Hato-like round (scenarios.md, "Estuary split"): the crossings are closed, so Macao
+    // reaches only its own store (MO); Doumen and Taishan reach the Zhuhai and Jiangmen
+    // depots, and Shenzhen's only over the Nansha bridge. Water and tents fall 40% short;
+    // every line is critical.
+    let (mo, zh, jm, sz) = (0, 1, 2, 3);
+    let mut lots = Vec::new();
+    for (n, (w, sku, qty)) in [
+        (mo, "WATER", 30),
+        (zh, "WATER", 90),
+        (jm, "WATER", 60),
+        (sz, "WATER", 60),
+        (mo, "TENT", 30),
+        (zh, "TENT", 50),
+        (jm, "TENT", 40),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        lots.push(lot(n as u128, w, sku, qty));
+    }
+    let s = stock(4, lots);
+    let incidents = [
+        incident(1, "ZH-DOUMEN", &[None, Some(30.0), Some(60.0), Some(150.0)]),
+        incident(
+            2,
+            "JM-TAISHAN",
+            &[None, Some(60.0), Some(20.0), Some(140.0)],
+        ),
+        incident(3, "MO-MACAO", &[Some(15.0), None, None, None]),
+    ];
+    let demands = [
+        demand(1, "WATER", 200, Priority::Critical),
+        demand(2, "WATER", 100, Priority::Critical),
+        demand(3, "WATER", 100, Priority::Critical),
+        demand(1, "TENT", 100, Priority::Critical),
+        demand(2, "TENT", 50, Priority::Critical),
+        demand(3, "TENT", 50, Priority::Critical),
+    ];
+    let input = input(&incidents, &demands);
+    let round = solve(&s, &input);
+    let got: Vec<(String, String, i64)> = round
+        .lines
+        .iter()
+        .map(|l| (l.incident_code.clone(), l.sku.clone(), l.reserved))
+        .collect();
+    let want = |i: &str, sku: &str, q: i64| (i.to_owned(), sku.to_owned(), q);
+    assert_eq!(
+        got,
+        vec![
+            // Water: Macao's 30% is all its open route holds; the others share the rest: 70%.
+            want("ZH-DOUMEN", "WATER", 140),
+            want("JM-TAISHAN", "WATER", 70),
+            want("MO-MACAO", "WATER", 30),
+            // Tents: everyone 60%.
+            want("ZH-DOUMEN", "TENT", 60),
+            want("JM-TAISHAN", "TENT", 30),
+            want("MO-MACAO", "TENT", 30),
+        ]
+    );
+    let summary: Vec<(String, u32)> = round
+        .items
+        .iter()
+        .map(|i| (i.sku.clone(), i.tiers[0].min_fill_percent))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![("TENT".to_owned(), 60), ("WATER".to_owned(), 30)]
+    );
+    // Macao's water line says why: the other warehouses are closed to it.
+    let macao = &round.lines[2];
+    assert!(
+        macao
+            .explanation
+            .iter()
+            .all(|p| p.skipped.reason == SkipReason::Unreachable)
+    );
+    // Nearest first in request order delivers as much here, but Taishan gets no tents:
+    // Doumen, asking first, took every tent it could reach.
+    let base = nearest_first(&s, &input);
+    let base_reserved: Vec<i64> = base.plans.iter().map(|p| p.lines[0].reserved).collect();
+    assert_eq!(base_reserved, vec![200, 10, 30, 90, 0, 30]);
+    assert_eq!(round.totals.delivered, base.totals.delivered);
+}
+
+#[test]
 fn unknown_incidents_and_empty_lines_get_nothing() {
     let s = stock(1, vec![lot(1, 0, "WATER", 10)]);
     let incidents = [incident(1, "A", &[Some(10.0)])];
