@@ -30,7 +30,7 @@
 //!    Fixing a higher tier's *routing* (not only its quantities) is deliberate: with the
 //!    floor measured after critical draws (rule 2) the set of joint plans is not convex,
 //!    so re-routing a higher tier for the benefit of a lower one is no flow problem; and a
-//!    higher tier's routing (rule 6) should not bend to lower tiers.
+//!    higher tier's routing (rule 7) should not bend to lower tiers.
 //! 4. **Within a tier, leximin on fill ratio** `reserved ÷ requested`: the smallest ratio
 //!    of the tier's lines is as large as it can be, then the next smallest, and so on.
 //!    From one shared pool every line gets the same share. A line that only part of the

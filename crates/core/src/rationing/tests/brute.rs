@@ -38,7 +38,13 @@ fn priority() -> impl Strategy<Value = Priority> {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    let wh = (
+    sized(4, 3, 4, 6)
+}
+
+/// Rounds of up to `wh` warehouses with up to `lots` lots each, `inc` incidents and `dem`
+/// demand lines.
+fn sized(wh: usize, lots: usize, inc: usize, dem: usize) -> impl Strategy<Value = Case> {
+    let whs = (
         prop::option::weighted(0.4, 0i64..20),
         prop::option::weighted(0.3, 0i64..20),
         proptest::collection::vec(
@@ -49,7 +55,7 @@ fn case() -> impl Strategy<Value = Case> {
                 prop::bool::weighted(0.1),
                 prop::option::weighted(0.6, -2i64..6),
             ),
-            0..=3,
+            0..=lots,
         ),
     );
     let view = (
@@ -57,18 +63,18 @@ fn case() -> impl Strategy<Value = Case> {
         prop::bool::weighted(0.15),
         prop::bool::weighted(0.95),
     );
-    let inc = (
+    let incs = (
         0i64..(3 * 1440),
         prop::bool::weighted(0.3),
-        proptest::collection::vec(view, 4),
+        proptest::collection::vec(view, wh),
     );
     (
-        proptest::collection::vec(wh, 1..=4),
-        proptest::collection::vec(inc, 1..=4),
-        proptest::collection::vec((0usize..4, 0usize..2, 1i64..=30, priority()), 1..=6),
+        proptest::collection::vec(whs, 1..=wh),
+        proptest::collection::vec(incs, 1..=inc),
+        proptest::collection::vec((0usize..inc, 0usize..2, 1i64..=30, priority()), 1..=dem),
         0i32..3,
     )
-        .prop_map(|(whs, incs, dems, mre_days)| {
+        .prop_map(move |(whs, incs, dems, mre_days)| {
             let now = base();
             let mut warehouses = Vec::new();
             let mut lots = Vec::new();
@@ -538,6 +544,47 @@ proptest! {
                 }
             }
         }
+    }
+
+    #[test]
+    fn larger_rounds_keep_every_lot_floor_and_line_whole(c in sized(12, 4, 8, 24)) {
+        let round = c.solve();
+        let mut used: BTreeMap<Uuid, i64> = BTreeMap::new();
+        for line in &round.lines {
+            prop_assert_eq!(line.picks.iter().map(|p| p.qty).sum::<i64>(), line.reserved);
+            prop_assert_eq!(line.reserved + line.shortfall, line.requested);
+            let incident = c.incident(line.incident_id);
+            for p in &line.picks {
+                *used.entry(p.lot_id).or_insert(0) += p.qty;
+                let lot = c.lots.iter().find(|l| l.id == p.lot_id).expect("picked lot exists");
+                prop_assert!(incident.is_some_and(|i| c.usable(lot, i)), "ineligible pick");
+            }
+        }
+        for lot in &c.lots {
+            prop_assert!(used.get(&lot.id).copied().unwrap_or(0) <= Case::available(lot));
+        }
+        // Non-critical lines together leave every cell at its level, counting what
+        // critical lines took first.
+        for w in &c.warehouses {
+            for sku in SKUS {
+                let of_cell = |l: &&LotState| l.warehouse_id == w.id && l.sku == sku;
+                let counted: i64 = c.lots.iter().filter(of_cell).filter(|l| c.counts(l)).map(Case::available).sum();
+                let mut by_tier = [0i64; 3];
+                for line in round.lines.iter().filter(|l| l.sku == sku) {
+                    for p in line.picks.iter().filter(|p| p.warehouse_id == w.id) {
+                        let lot = c.lots.iter().find(|l| l.id == p.lot_id).expect("exists");
+                        if c.counts(lot) {
+                            by_tier[line.priority as usize] += p.qty;
+                        }
+                    }
+                }
+                let non_critical: i64 = by_tier[1] + by_tier[2];
+                if non_critical > 0 {
+                    prop_assert!(counted - by_tier[0] - non_critical >= c.level(w.id, sku));
+                }
+            }
+        }
+        prop_assert_eq!(&round, &c.solve());
     }
 
     #[test]
