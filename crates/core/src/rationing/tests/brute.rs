@@ -612,7 +612,7 @@ proptest! {
     }
 
     #[test]
-    fn the_nearest_first_baseline_never_over_draws_and_keeps_floors(c in case()) {
+    fn the_nearest_first_baseline_plans_every_line_and_never_over_draws(c in case()) {
         let input = RoundInput { incidents: &c.incidents, demands: &c.demands, now: base(), tz: TZ };
         let stock = c.stock();
         let baseline = nearest_first(&stock, &input);
