@@ -8,6 +8,8 @@
 //!   is usable on arrival, when a warehouse cannot supply, how far a reserve level
 //!   protects a cell, and whether a plan still holds on stock read again under locks.
 //! - [`planner`]: the allocation planner, built on [`rules`].
+//! - [`rationing`]: sharing scarce stock fairly between the competing incidents of an
+//!   operation (leximin by tier), built on [`rules`] and [`planner`].
 //! - [`reserve`]: keeping the network ready: replenishment, rotation before expiry and
 //!   readiness, built on [`rules`].
 //! - [`routing`]: the road network and travel times.
@@ -17,6 +19,8 @@
 pub mod gs1;
 /// The allocation planner (pure, deterministic).
 pub mod planner;
+/// Rationing scarce stock across competing incidents (pure, deterministic).
+pub mod rationing;
 /// Replenishment, rotation and readiness of the reserve network (pure, deterministic).
 pub mod reserve;
 /// Road network and travel times (pure).
