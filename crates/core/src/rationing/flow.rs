@@ -5,9 +5,10 @@
 //! minimum-cost flow with Dijkstra on reduced costs.
 //!
 //! Invariants: capacities are whole numbers (`i128`, so that scaled capacities of the
-//! parametric search cannot overflow); every edge has a reverse twin (`rev`); costs are lexicographic pairs and never negative on a forward edge, so
-//! Dijkstra on reduced costs is exact. Everything is deterministic: edges are visited in
-//! the order they were added.
+//! parametric search cannot overflow); every edge has a reverse twin (`rev`); costs are
+//! lexicographic pairs and never negative on a forward edge, so Dijkstra on reduced
+//! costs is exact. Everything is deterministic: a node's edges are visited in the order
+//! they were added (or, for the min-cost flow, by cost, then that order).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
