@@ -229,12 +229,12 @@ pub struct ReplenishmentView {
     /// what this preview showed.
     pub fingerprint: String,
     /// Totals.
-    pub summary: Summary,
+    pub summary: ReplenishmentSummary,
 }
 
 /// A plan's totals.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Summary {
+pub struct ReplenishmentSummary {
     /// Cells below their level.
     pub destinations: usize,
     /// Transfers (one per source and destination).
@@ -246,7 +246,7 @@ pub struct Summary {
 }
 
 fn view(plan: ReplenishmentPlan) -> ReplenishmentView {
-    let summary = Summary {
+    let summary = ReplenishmentSummary {
         destinations: plan.destinations.len(),
         transfers: plan.transfers.len(),
         units_planned: plan.destinations.iter().map(|d| d.planned).sum(),
