@@ -123,6 +123,7 @@ fn bench(c: &mut Criterion) {
             priority: Priority::High,
             needed_by: Some(now() + Duration::hours(4)),
             include_affected_warehouses: false,
+            delivery_target: Some(Duration::hours(6)),
             now: now(),
             tz: chrono_tz::Asia::Shanghai,
         };

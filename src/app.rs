@@ -124,6 +124,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::exports::http::routes())
         .merge(crate::reserve::http::routes())
         .merge(crate::operations::http::routes())
+        .merge(crate::rationing::http::routes())
         .merge(crate::imports::http::routes())
 }
 

@@ -56,6 +56,8 @@ id_type!(
     OperationId,
     /// An allocation request.
     RequestId,
+    /// A committed rationing round of an operation.
+    RoundId,
     /// A shipment from one warehouse for one request.
     ShipmentId,
     /// A road closure.

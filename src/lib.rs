@@ -34,6 +34,8 @@ pub mod incidents;
 pub mod network;
 /// Operations: the incidents of one emergency, rationed together.
 pub mod operations;
+/// Rationing rounds: an operation's competing demands shared by one published rule.
+pub mod rationing;
 /// Stock summaries and alerts.
 pub mod reports;
 /// Replenishment, rotation and readiness of the reserve network.
@@ -54,6 +56,7 @@ pub mod app;
 
 pub use app::AppState;
 /// The pure reserve planners (replenishment, rotation, readiness).
+pub use stockpile_core::rationing as rationing_core;
 pub use stockpile_core::reserve as reserve_core;
 /// The pure core (`crates/core`), under the paths the service has always used.
 pub use stockpile_core::{gs1, planner, routing, rules};

@@ -202,6 +202,7 @@ async fn allocate(State(b): State<Arc<Bench>>, Path(_n): Path<usize>) -> Result<
             eta_minutes: vec![33.5],
             distance_km: vec![Some(3.4)],
             late: vec![false],
+            misses_target: vec![false],
         },
         &alloc_db::NewReservations {
             lot_id: vec![lot],

@@ -449,7 +449,7 @@ async fn shortfall(
 }
 
 /// The catalogue items with these SKUs (from the item cache when it has them all).
-async fn known_items(
+pub(crate) async fn known_items(
     state: &AppState,
     conn: &mut PgConnection,
     skus: &[String],
@@ -505,6 +505,9 @@ async fn plan_now(
         priority: demand.planner_priority(),
         needed_by: demand.needed_by,
         include_affected_warehouses: demand.include_affected,
+        delivery_target: Some(chrono::TimeDelta::hours(i64::from(
+            incident.delivery_target_hours,
+        ))),
         now,
         tz: state.settings.tz,
     };
@@ -517,7 +520,7 @@ async fn plan_now(
 
 /// Writes `plan` as a new request, with its audit event, through the one statement: the
 /// request as written, or `None` when the plan no longer held and nothing was written.
-async fn write_new(
+pub(crate) async fn write_new(
     conn: &mut PgConnection,
     actor: &Actor,
     origin: &Origin,
@@ -580,6 +583,51 @@ async fn write_new(
     view.created_at = stamps.created_at;
     view.updated_at = stamps.updated_at;
     Ok(Some(view))
+}
+
+/// Adds what a rationing round gives a stored request (locked by the caller, with its
+/// other locks taken in the reservation order) to it: `demanded` are the lines the round
+/// filled, paired by position with `plan`'s lines, written through the same statement as
+/// a replan, with an `allocation.replan` audit event. The request as it now is.
+pub(crate) async fn fill_open(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    origin: &Origin,
+    id: RequestId,
+    demanded: Vec<DemandedItem>,
+    plan: &Plan,
+) -> AppResult<RequestView> {
+    let r = lock_request(conn, id).await?;
+    r.status.after(Change::Replan)?;
+    let lines = db::lines(conn, id).await?;
+    let before = serde_json::json!({
+        "status": r.status,
+        "reserved": lines.iter().map(|l| (l.sku.clone(), l.reserved)).collect::<Vec<_>>(),
+    });
+    let demand = Demand {
+        lines: demanded,
+        priority: r.priority,
+        needed_by: r.needed_by,
+        include_affected: r.include_affected_warehouses,
+    };
+    if !write_replan(conn, actor, origin, &r, &lines, &demand, Some(plan)).await? {
+        return Err(Refusal::Contended.into());
+    }
+    let view = load_view(conn, id).await?;
+    audit::db::record(
+        conn,
+        actor,
+        origin,
+        audit::Change {
+            action: "allocation.replan",
+            entity_kind: "allocation_request",
+            entity_id: id.to_string(),
+            before: Some(before),
+            after: Some(view.audit_summary()),
+        },
+    )
+    .await?;
+    Ok(view)
 }
 
 /// Writes a replan of stored request `r` (with its `lines` as read under its lock)

@@ -36,6 +36,7 @@ pub async fn planner_places(
     let r = sqlx::query!(
         r#"select inc.status as "incident_status?", inc.lat as "incident_lat?",
                   inc.lon as "incident_lon?", inc.affected_area as "incident_area?",
+                  inc.delivery_target_hours as "incident_target_hours?",
                   (select max(id) from road_networks) as "network_version?",
                   coalesce((select jsonb_agg(jsonb_build_object('edge_ids', edge_ids, 'area', area) order by id)
                               from road_closures
@@ -65,14 +66,20 @@ pub async fn planner_places(
     .fetch_one(conn)
     .await?;
 
-    let incident = match (r.incident_status, r.incident_lat, r.incident_lon) {
-        (Some(status), Some(lat), Some(lon)) => Some(IncidentPlace {
+    let incident = match (
+        r.incident_status,
+        r.incident_lat,
+        r.incident_lon,
+        r.incident_target_hours,
+    ) {
+        (Some(status), Some(lat), Some(lon), Some(hours)) => Some(IncidentPlace {
             status: incident_status(&status)?,
             lat,
             lon,
             affected_area: r.incident_area.as_ref().map(stored_area).transpose()?,
+            delivery_target_hours: hours,
         }),
-        (None, None, None) => None,
+        (None, None, None, None) => None,
         _ => return Err(shape("an incident row with a null column")),
     };
 
@@ -516,9 +523,9 @@ pub async fn write_plan_if_available(
                         as t(line_no, item_id, sku, requested, reserved, explanation)),
          new_picks as (
              select * from unnest($17::int4[], $18::uuid[], $19::uuid[], $20::int8[], $21::float8[],
-                                  $22::float8[], $23::bool[])
+                                  $22::float8[], $23::bool[], $32::bool[])
                         with ordinality as t(line_no, lot_id, warehouse_id, qty, eta_minutes,
-                                             distance_km, late, n)),
+                                             distance_km, late, misses_target, n)),
          new_reservations as (
              select * from unnest($24::uuid[], $25::int8[]) with ordinality as t(lot_id, qty, n)),
          cell_takes as (
@@ -614,9 +621,9 @@ pub async fn write_plan_if_available(
                     explanation = excluded.explanation),
          picks as (
              insert into allocation_picks (request_id, line_no, lot_id, warehouse_id, qty, eta_minutes,
-                                           distance_km, late)
+                                           distance_km, late, misses_target)
              select (select id from new_request), line_no, lot_id, warehouse_id, qty, eta_minutes,
-                    distance_km, late
+                    distance_km, late, misses_target
                from new_picks
               where (select ok from verdict)
               order by n),
@@ -663,6 +670,7 @@ pub async fn write_plan_if_available(
         w.levels_apply,
         w.event.map(|e| e.pending_json()) as Option<Value>,
         w.cells.counted_on,
+        &p.misses_target,
     )
     .fetch_optional(conn)
     .await
@@ -889,7 +897,9 @@ pub struct PickRow {
     pub eta_minutes: f64,
     /// Road km.
     pub distance_km: Option<f64>,
-    /// Late against needed_by.
+    /// Arrives after the incident's delivery target.
+    pub misses_target: bool,
+    /// Late against the delivery target or needed_by.
     pub late: bool,
 }
 
@@ -899,7 +909,7 @@ pub async fn picks(conn: &mut PgConnection, id: RequestId) -> Result<Vec<PickRow
         PickRow,
         r#"select p.line_no, p.warehouse_id as "warehouse_id: WarehouseId", w.code as warehouse_code,
                   p.lot_id as "lot_id: LotId", l.lot_code, l.expires_on, p.qty, p.eta_minutes,
-                  p.distance_km, p.late
+                  p.distance_km, p.misses_target, p.late
              from allocation_picks p
              join stock_lots l on l.id = p.lot_id
              join warehouses w on w.id = p.warehouse_id

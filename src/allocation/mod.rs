@@ -28,9 +28,20 @@ pub use request::{Refusal, RequestStatus, ShipmentStatus};
 
 use serde::{Deserialize, Serialize};
 
-/// Request priority.
+/// Request priority, ordered critical < high < normal: the order tiers are served in.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, sqlx::Type,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    sqlx::Type,
 )]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]

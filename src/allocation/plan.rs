@@ -31,6 +31,8 @@ pub struct IncidentPlace {
     pub lon: f64,
     /// The affected area, if any.
     pub affected_area: Option<MultiPolygon<f64>>,
+    /// Hours within which the first batch must arrive.
+    pub delivery_target_hours: i32,
 }
 
 /// A warehouse as the planner needs it.
@@ -284,6 +286,8 @@ pub struct NewPicks {
     pub distance_km: Vec<Option<f64>>,
     /// Late flags.
     pub late: Vec<bool>,
+    /// Whether each pick arrives after the delivery target.
+    pub misses_target: Vec<bool>,
 }
 
 /// What a plan reserves: units per lot, in lot id order (the order the lots are locked
@@ -365,6 +369,7 @@ pub fn plan_rows(plan: &Plan, demand: &Demand, explanations: Vec<Value>) -> Plan
             r.eta_minutes.push(p.eta_minutes);
             r.distance_km.push(p.distance_km);
             r.late.push(p.late);
+            r.misses_target.push(p.misses_target);
         }
     }
     let takes = takes(plan, demand);

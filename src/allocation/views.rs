@@ -37,7 +37,10 @@ pub struct PickView {
     pub eta_minutes: f64,
     /// Road km.
     pub distance_km: Option<f64>,
-    /// Arrives after `needed_by`.
+    /// Arrives after the incident's delivery target (the hours within which the first
+    /// batch must arrive: county 6 h, city 8 h, province 10 h unless set).
+    pub misses_target: bool,
+    /// Arrives after the delivery target or after `needed_by`.
     pub late: bool,
 }
 
@@ -189,6 +192,7 @@ impl From<&Pick> for PickView {
             qty: p.qty,
             eta_minutes: p.eta_minutes,
             distance_km: p.distance_km,
+            misses_target: p.misses_target,
             late: p.late,
         }
     }
@@ -205,6 +209,7 @@ impl From<PickRow> for PickView {
             qty: p.qty,
             eta_minutes: p.eta_minutes,
             distance_km: p.distance_km,
+            misses_target: p.misses_target,
             late: p.late,
         }
     }

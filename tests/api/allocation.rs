@@ -18,7 +18,7 @@ fn square(lat: f64, lon: f64, half: f64) -> Value {
     ]]})
 }
 
-async fn create_incident(app: &TestApp, token: &str, body: Value) -> Value {
+pub(crate) async fn create_incident(app: &TestApp, token: &str, body: Value) -> Value {
     let (status, out) = app.post("/api/v1/incidents", token, &body).await;
     assert_eq!(status, 201, "{out}");
     out
@@ -362,7 +362,7 @@ async fn an_admin_replaces_the_network_and_routes_follow_it() {
 // ---------------------------------------------------------------------------------------
 // Allocation. Each test makes its own item so that the demo stock does not interfere.
 
-async fn new_item(app: &TestApp, sku: &str, min_remaining_days: i32) {
+pub(crate) async fn new_item(app: &TestApp, sku: &str, min_remaining_days: i32) {
     sqlx::query(
         "insert into items (id, sku, name_zh, name_en, category_code, unit_zh, unit_en, shelf_life_days, min_remaining_days)
          values ($1, $2, '测试', 'Test item', '1-01', '件', 'piece', 720, $3)",
@@ -376,7 +376,7 @@ async fn new_item(app: &TestApp, sku: &str, min_remaining_days: i32) {
 }
 
 /// A lot with `qty` on hand, received through the ledger.
-async fn add_lot(
+pub(crate) async fn add_lot(
     app: &TestApp,
     sku: &str,
     warehouse: &str,
@@ -409,7 +409,7 @@ async fn add_lot(
     id
 }
 
-async fn set_level(app: &TestApp, sku: &str, warehouse: &str, min: i64) {
+pub(crate) async fn set_level(app: &TestApp, sku: &str, warehouse: &str, min: i64) {
     sqlx::query(
         "insert into reserve_levels (warehouse_id, item_id, min_qty) select w.id, i.id, $3
            from items i, warehouses w where i.sku = $1 and w.code = $2",
@@ -422,7 +422,7 @@ async fn set_level(app: &TestApp, sku: &str, warehouse: &str, min: i64) {
     .expect("reserve level");
 }
 
-async fn reserved_of(app: &TestApp, lot: Uuid) -> i64 {
+pub(crate) async fn reserved_of(app: &TestApp, lot: Uuid) -> i64 {
     sqlx::query_scalar("select reserved from stock_lots where id = $1")
         .bind(lot)
         .fetch_one(&app.pool)
@@ -478,7 +478,7 @@ fn reason_of(line: &Value, warehouse: &str) -> Option<String> {
 }
 
 /// Every lot's reserved equals the sum of its ledger reserved deltas, and never exceeds on hand.
-async fn assert_ledger_consistent(app: &TestApp) {
+pub(crate) async fn assert_ledger_consistent(app: &TestApp) {
     let bad: i64 = sqlx::query_scalar(
         "select count(*) from stock_lots l
           where l.reserved <> coalesce((select sum(reserved_delta) from stock_movements m where m.lot_id = l.id), 0)
@@ -901,6 +901,67 @@ async fn with_the_estuary_closed_a_shenzhen_pick_arrives_later_by_its_route_time
 }
 
 #[tokio::test]
+async fn a_single_request_reports_picks_that_miss_the_incidents_delivery_target() {
+    // Arrange: an incident whose first batch must arrive within 2 h; the stock is in
+    // Jianghai (under 2 h with handling) and in Shenzhen (over 2 h).
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    new_item(&app, "TEST-PUMP", 0).await;
+    add_lot(&app, "TEST-PUMP", "JM-JH-RC", "JH", None, 1).await;
+    add_lot(&app, "TEST-PUMP", "SZ-FT-01", "SZ", None, 1).await;
+    let incident = create_incident(
+        &app,
+        &dispatcher,
+        json!({"name": "Typhoon, Xinhui", "kind": "typhoon",
+               "point": {"lat": XINHUI.0, "lon": XINHUI.1}, "delivery_target_hours": 2}),
+    )
+    .await;
+    let id = incident["id"].as_str().expect("id");
+
+    // Act
+    let (status, out) = request(
+        &app,
+        &dispatcher,
+        id,
+        json!({"priority": "critical", "lines": [{"sku": "TEST-PUMP", "qty": 2}]}),
+    )
+    .await;
+    let (_, stored) = app
+        .get(
+            &format!("/api/v1/requests/{}", out["id"].as_str().expect("id")),
+            &dispatcher,
+        )
+        .await;
+
+    // Assert: the near pick makes the target, the Shenzhen one misses it (and is late);
+    // both are taken, and the stored request says the same.
+    assert_eq!(status, 201, "{out}");
+    for view in [&out, &stored] {
+        let flags: Vec<(String, bool, bool, bool)> = view["lines"][0]["picks"]
+            .as_array()
+            .expect("picks")
+            .iter()
+            .map(|p| {
+                (
+                    p["warehouse_code"].as_str().unwrap_or("").to_owned(),
+                    p["eta_minutes"].as_f64().unwrap_or(0.0) > 120.0,
+                    p["misses_target"].as_bool().expect("misses_target"),
+                    p["late"].as_bool().expect("late"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            flags,
+            vec![
+                ("JM-JH-RC".to_owned(), false, false, false),
+                ("SZ-FT-01".to_owned(), true, true, true)
+            ],
+            "{view}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn bad_requests_name_the_field_and_reserve_nothing() {
     // Arrange
     let app = TestApp::demo().await;
@@ -1286,7 +1347,7 @@ async fn second_server(app: &TestApp) -> String {
 }
 
 /// Another service process on the same database, with `settings`.
-async fn server_with(app: &TestApp, settings: stockpile::config::Settings) -> String {
+pub(crate) async fn server_with(app: &TestApp, settings: stockpile::config::Settings) -> String {
     let pool = stockpile::db::pool(app.options.clone(), 8)
         .await
         .expect("pool");
@@ -1818,6 +1879,7 @@ async fn reserve_as_planned_on(
             eta_minutes: vec![40.0],
             distance_km: vec![Some(5.0)],
             late: vec![false],
+            misses_target: vec![false],
         },
         &db::NewReservations {
             lot_id: vec![lot],

@@ -1250,6 +1250,49 @@ async fn m_update_operation(app: &TestApp) -> Built {
     )
 }
 
+/// An operation with one incident and a round body asking one tent for it, critical.
+async fn one_tent_round(app: &TestApp, dispatcher: &str) -> (String, Value) {
+    let op = arrange(
+        app,
+        reqwest::Method::POST,
+        "/api/v1/operations",
+        dispatcher,
+        json!({"name": "Typhoon drill"}),
+    )
+    .await;
+    let op = id_of(&op);
+    let inc = arrange(
+        app,
+        reqwest::Method::POST,
+        "/api/v1/incidents",
+        dispatcher,
+        json!({"name": "Typhoon, Xinhui", "kind": "typhoon", "operation_id": op,
+               "point": {"lat": 22.46, "lon": 113.03}, "population": 50000}),
+    )
+    .await;
+    let inc = id_of(&inc);
+    (
+        op,
+        json!({"demands": [{"incident_id": inc, "sku": TENT, "qty": 1, "priority": "critical"}]}),
+    )
+}
+
+async fn m_ration(app: &TestApp) -> Built {
+    let d = app.token("dispatcher", &[]).await;
+    let (op, body) = one_tent_round(app, &d).await;
+    built(format!("/api/v1/operations/{op}/rationing"), d, body)
+}
+
+async fn m_ration_preview(app: &TestApp) -> Built {
+    let d = app.token("dispatcher", &[]).await;
+    let (op, body) = one_tent_round(app, &d).await;
+    built(
+        format!("/api/v1/operations/{op}/rationing/preview"),
+        d,
+        body,
+    )
+}
+
 /// Grid point 1's hand-crank lamps (which never expire) one short of their level: its
 /// replenishment is one transfer of one lamp.
 async fn one_lamp_short(app: &TestApp) -> Value {
@@ -1688,6 +1731,16 @@ const MUTATIONS: &[MutationCase] = &[
     },
     MutationCase {
         method: "POST",
+        path: "/api/v1/operations/{id}/rationing",
+        build: |app| Box::pin(m_ration(app)),
+    },
+    MutationCase {
+        method: "POST",
+        path: "/api/v1/operations/{id}/rationing/preview",
+        build: |app| Box::pin(m_ration_preview(app)),
+    },
+    MutationCase {
+        method: "POST",
         path: "/api/v1/replenishment",
         build: |app| Box::pin(m_replenish(app)),
     },
@@ -1776,14 +1829,20 @@ const MUTATIONS: &[MutationCase] = &[
 /// Commands that write one object per unit of their answer, each with its own event,
 /// and then their own: `(method, path, events the case's request writes)`. A committed
 /// replenishment writes a `transfer.send` per transfer it creates and its
-/// `replenishment.commit`; its case creates one transfer.
-const BATCHES: &[(&str, &str, i64)] = &[("POST", "/api/v1/replenishment", 2)];
+/// `replenishment.commit`; its case creates one transfer. A committed rationing round
+/// writes an `allocation.request` per request it creates (or `allocation.replan` per
+/// open request it fills) and its `rationing.commit`; its case creates one request.
+const BATCHES: &[(&str, &str, i64)] = &[
+    ("POST", "/api/v1/replenishment", 2),
+    ("POST", "/api/v1/operations/{id}/rationing", 2),
+];
 
 /// POSTs that compute an answer and change nothing (a plan preview, a needs estimate, a
 /// decoded scan): they must write NO audit event, and the test checks that too.
 const CALCULATIONS: &[(&str, &str)] = &[
     ("POST", "/api/v1/allocation/preview"),
     ("POST", "/api/v1/replenishment/preview"),
+    ("POST", "/api/v1/operations/{id}/rationing/preview"),
     ("POST", "/api/v1/incidents/{id}/needs-estimate"),
     ("POST", "/api/v1/scans/decode"),
 ];

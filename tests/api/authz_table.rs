@@ -94,6 +94,15 @@ pub const TABLE: &[(&str, Access)] = &[
     ("POST /api/v1/operations", Roles(&["dispatcher"])),
     ("GET /api/v1/operations/{id}", Any),
     ("PATCH /api/v1/operations/{id}", Roles(&["dispatcher"])),
+    ("GET /api/v1/operations/{id}/rationing", Any),
+    (
+        "POST /api/v1/operations/{id}/rationing",
+        Roles(&["dispatcher"]),
+    ),
+    (
+        "POST /api/v1/operations/{id}/rationing/preview",
+        Roles(&["dispatcher"]),
+    ),
     ("GET /api/v1/readiness", Any),
     ("POST /api/v1/replenishment", ADMIN),
     ("POST /api/v1/replenishment/preview", ADMIN),

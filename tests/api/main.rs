@@ -13,6 +13,7 @@ mod helpers;
 mod imports;
 mod master_data;
 mod operations;
+mod rationing;
 mod reads;
 mod reserve;
 mod stock_ops;

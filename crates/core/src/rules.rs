@@ -117,6 +117,40 @@ pub fn arrival(
     Some((at, at.with_timezone(&tz).date_naive()))
 }
 
+/// How late supplies arriving at `at` are, for an incident whose supplies leave at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Lateness {
+    /// Arrival is after the delivery target, `now + delivery_target` (the first batch
+    /// must be there within it: county 6 h, city 8 h, province 10 h by default).
+    pub misses_target: bool,
+    /// Arrival is after `needed_by`.
+    pub after_needed_by: bool,
+}
+
+impl Lateness {
+    /// Late for either reason. Late picks are still taken; the dispatcher sees them.
+    pub fn late(self) -> bool {
+        self.misses_target || self.after_needed_by
+    }
+}
+
+/// The lateness rule, shared by single requests and rationing rounds: arrival strictly
+/// after `now + delivery_target` misses the target (no target: never), and strictly after
+/// `needed_by` is after it (no deadline: never).
+pub fn lateness(
+    now: DateTime<Utc>,
+    at: DateTime<Utc>,
+    needed_by: Option<DateTime<Utc>>,
+    delivery_target: Option<TimeDelta>,
+) -> Lateness {
+    Lateness {
+        misses_target: delivery_target
+            .and_then(|t| now.checked_add_signed(t))
+            .is_some_and(|target| at > target),
+        after_needed_by: needed_by.is_some_and(|by| at > by),
+    }
+}
+
 /// Why a warehouse cannot supply at all, if it cannot.
 pub fn warehouse_block(
     w: &WarehouseState,

@@ -12,6 +12,7 @@ fn id(n: u128) -> Uuid {
 
 fn place(status: IncidentStatus) -> IncidentPlace {
     IncidentPlace {
+        delivery_target_hours: 6,
         status,
         lat: 22.0,
         lon: 113.0,
@@ -110,6 +111,7 @@ fn pick(lot: u128, warehouse: u128, qty: i64) -> Pick {
         qty,
         eta_minutes: 40.0,
         distance_km: Some(5.0),
+        misses_target: false,
         late: false,
     }
 }

@@ -20,7 +20,10 @@
 //! 4. Fill as much as possible, then minimise Σ qty × ETA: warehouses nearest first (equal ETAs by
 //!    warehouse code), first-expiry-first-out within a warehouse (no-expiry lots last, then by lot
 //!    code). Request lines for the same SKU are merged first.
-//! 5. A pick is `late` when `now + ETA > needed_by`; late picks are still taken.
+//! 5. A pick `misses_target` when `now + ETA` is after the incident's delivery target
+//!    (`now + delivery_target`: the first batch must arrive within it), and is `late` when
+//!    it misses the target or arrives after `needed_by` (`rules::lateness`); late picks
+//!    are still taken.
 //! 6. Every warehouse that holds the item but gave less than it holds is listed with one reason.
 //!
 //! Invariants: pure and deterministic (no clock, I/O, randomness or hash-order dependence);
@@ -32,13 +35,13 @@ use std::ops::Range;
 mod cells;
 pub use cells::{CellStock, cell_stock};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use crate::rules::{
-    LotState, SkipReason, WarehouseState, arrival, drawable, level_stock, lot_available,
-    lot_usable, required_expiry, warehouse_block,
+    Lateness, LotState, SkipReason, WarehouseState, arrival, drawable, lateness, level_stock,
+    lot_available, lot_usable, required_expiry, warehouse_block,
 };
 
 /// How urgent a request is. Only `Critical` changes the plan: it may empty reserve stock.
@@ -64,6 +67,8 @@ pub struct PlanInput<'a> {
     pub needed_by: Option<DateTime<Utc>>,
     /// Whether warehouses inside the affected area may supply (normally they cannot).
     pub include_affected_warehouses: bool,
+    /// The incident's delivery target: the first batch must arrive within this of `now`.
+    pub delivery_target: Option<TimeDelta>,
     /// The planning instant; the planner reads no clock.
     pub now: DateTime<Utc>,
     /// The deployment time zone, which fixes the calendar date of arrival for expiry checks.
@@ -357,7 +362,9 @@ pub struct Pick {
     pub eta_minutes: f64,
     /// The warehouse's road distance, when the caller gave it.
     pub distance_km: Option<f64>,
-    /// Arrival (now + ETA) is after `needed_by`.
+    /// Arrival (now + ETA) is after the delivery target.
+    pub misses_target: bool,
+    /// Arrival is after the delivery target or after `needed_by` (`rules::lateness`).
     pub late: bool,
 }
 
@@ -612,10 +619,9 @@ fn plan_in(input: &PlanInput, snapshot: &Snapshot, mut draws: Option<&mut Vec<Ce
                     want = 0;
                 }
                 let eta = r.eta;
-                let late = match (input.needed_by, r.arrival) {
-                    (Some(by), Some((at, _))) => at > by,
-                    _ => false,
-                };
+                let lateness = r.arrival.map_or_else(Lateness::default, |(at, _)| {
+                    lateness(input.now, at, input.needed_by, input.delivery_target)
+                });
                 for &l in lots {
                     if want == 0 {
                         break;
@@ -639,7 +645,8 @@ fn plan_in(input: &PlanInput, snapshot: &Snapshot, mut draws: Option<&mut Vec<Ce
                         qty: q,
                         eta_minutes: eta,
                         distance_km: w.distance_km,
-                        late,
+                        misses_target: lateness.misses_target,
+                        late: lateness.late(),
                     });
                 }
                 remaining -= taken;

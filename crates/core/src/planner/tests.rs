@@ -53,6 +53,7 @@ fn request(lines: &[DemandLine], priority: Priority) -> PlanInput<'_> {
         priority,
         needed_by: None,
         include_affected_warehouses: false,
+        delivery_target: None,
         now: now(),
         tz: chrono_tz::Asia::Shanghai,
     }
@@ -326,6 +327,28 @@ fn picks_arriving_after_needed_by_are_flagged_late_but_still_taken() {
 }
 
 #[test]
+fn picks_arriving_after_the_delivery_target_miss_it_and_are_late() {
+    let snap = Snapshot::new(
+        vec![],
+        vec![warehouse(1, "NEAR", 300.0), warehouse(2, "FAR", 420.0)],
+        vec![lot(1, 1, "X", "N", None, 1), lot(2, 2, "X", "F", None, 1)],
+    );
+    let lines = [want("X", 2)];
+    let mut input = request(&lines, Priority::Normal);
+    input.delivery_target = Some(Duration::hours(6));
+    let plan = plan(&input, &snap);
+    let flags: Vec<(String, bool, bool)> = plan.lines[0]
+        .picks
+        .iter()
+        .map(|p| (p.warehouse_code.clone(), p.misses_target, p.late))
+        .collect();
+    assert_eq!(
+        flags,
+        vec![("NEAR".into(), false, false), ("FAR".into(), true, true)]
+    );
+}
+
+#[test]
 fn every_passed_over_warehouse_gets_one_reason() {
     let mut unreachable = warehouse(1, "UNREACH", 0.0);
     unreachable.eta_minutes = None;
@@ -448,6 +471,7 @@ struct Case {
     lines: Vec<DemandLine>,
     priority: Priority,
     needed_by_min: Option<i64>,
+    target_min: Option<i64>,
     include: bool,
     now_min: i64,
     zone: usize,
@@ -481,12 +505,13 @@ fn case() -> impl Strategy<Value = Case> {
             Just(Priority::Normal)
         ],
         prop::option::of(0i64..400),
+        prop::option::of(0i64..400),
         any::<bool>(),
         0i64..2880,
         0usize..3,
     )
         .prop_map(
-            |(whs, lts, days, dem, priority, needed_by_min, include, now_min, zone)| {
+            |(whs, lts, days, dem, priority, needed_by_min, target_min, include, now_min, zone)| {
                 let warehouses: Vec<WarehouseState> = whs
                     .into_iter()
                     .enumerate()
@@ -538,6 +563,7 @@ fn case() -> impl Strategy<Value = Case> {
                     lines,
                     priority,
                     needed_by_min,
+                    target_min,
                     include,
                     now_min,
                     zone,
@@ -562,6 +588,7 @@ impl Case {
                 .needed_by_min
                 .map(|m| self.now() + Duration::minutes(m)),
             include_affected_warehouses: self.include,
+            delivery_target: self.target_min.map(Duration::minutes),
             now: self.now(),
             tz: ZONES[self.zone],
         }
@@ -707,12 +734,13 @@ proptest! {
                     prop_assert!(pick.eta_minutes <= eta, "{} used while nearer {} had spare", pick.warehouse_code, w.code);
                 }
             }
-            // The late flag matches needed_by.
-            if let Some(by) = c.input().needed_by {
-                for pick in &line.picks {
-                    let at = c.now() + Duration::seconds((pick.eta_minutes * 60.0) as i64);
-                    prop_assert_eq!(pick.late, at > by);
-                }
+            // The flags match the delivery target and needed_by.
+            for pick in &line.picks {
+                let at = c.now() + Duration::seconds((pick.eta_minutes * 60.0) as i64);
+                let misses = c.target_min.is_some_and(|t| at > c.now() + Duration::minutes(t));
+                let after = c.input().needed_by.is_some_and(|by| at > by);
+                prop_assert_eq!(pick.misses_target, misses);
+                prop_assert_eq!(pick.late, misses || after);
             }
             // Each warehouse appears once in the explanation, only if it gave less than it holds.
             let mut seen = std::collections::HashSet::new();

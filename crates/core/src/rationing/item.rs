@@ -10,7 +10,9 @@ use super::flow::{Cap, Cost, INF, Net};
 use super::stock::Cell;
 use super::{Incidents, MAX_QTY, Passed, RationLine, RationPick, Stock};
 use crate::planner::{Priority, Skipped};
-use crate::rules::{SkipReason, drawable, level_stock, lot_available, lot_usable, required_expiry};
+use crate::rules::{
+    SkipReason, drawable, lateness, level_stock, lot_available, lot_usable, required_expiry,
+};
 
 const SOURCE: usize = 0;
 const SINK: usize = 1;
@@ -387,11 +389,12 @@ impl<'a> Item<'a> {
                     let lot = &stock.lots[self.cand[j]];
                     let pair = pair_of(c);
                     let at = pair.arrival.map_or(incident.now, |a| a.0);
-                    let misses_target = incident
-                        .now
-                        .checked_add_signed(incident.delivery_target)
-                        .is_some_and(|target| at > target);
-                    let after_needed_by = incident.needed_by.is_some_and(|by| at > by);
+                    let lateness = lateness(
+                        incident.now,
+                        at,
+                        incident.needed_by,
+                        Some(incident.delivery_target),
+                    );
                     RationPick {
                         warehouse_id: w.id,
                         warehouse_code: w.code.clone(),
@@ -402,9 +405,9 @@ impl<'a> Item<'a> {
                         eta_minutes: pair.eta,
                         distance_km: pair.distance_km,
                         arrives_at: at,
-                        misses_target,
-                        after_needed_by,
-                        late: misses_target || after_needed_by,
+                        misses_target: lateness.misses_target,
+                        after_needed_by: lateness.after_needed_by,
+                        late: lateness.late(),
                     }
                 })
                 .collect();

@@ -648,6 +648,7 @@ fn request<'a>(
         priority: d.priority,
         needed_by: incident.and_then(|i| i.needed_by),
         include_affected_warehouses: incident.is_some_and(|i| i.include_affected_warehouses),
+        delivery_target: incident.map(|i| i.delivery_target),
         now: incident.map_or(input.now, |i| i.now),
         tz: input.tz,
     }
