@@ -101,6 +101,14 @@ async fn scarce_water_and_tents(app: &TestApp) {
     add_lot(app, "TEST-TENT", "ZH-XZ-01", "T-ZH", None, 80).await;
 }
 
+/// 60 units of a fresh item TEST-WATER at Jianghai, and an operation with Doumen and
+/// Taishan: the operation's id and the incidents' ids.
+async fn sixty_waters_for_doumen_and_taishan(app: &TestApp, token: &str) -> (String, Vec<String>) {
+    new_item(app, "TEST-WATER", 0).await;
+    add_lot(app, "TEST-WATER", "JM-JH-RC", "W1", None, 60).await;
+    operation(app, token, &[("Doumen", DOUMEN), ("Taishan", TAISHAN)]).await
+}
+
 #[tokio::test]
 async fn with_the_estuary_closed_every_critical_demand_gets_the_same_share_and_macao_its_share_over_open_roads()
  {
@@ -175,14 +183,7 @@ async fn with_the_estuary_closed_every_critical_demand_gets_the_same_share_and_m
 async fn normal_demand_gets_nothing_while_a_critical_demand_of_the_round_is_short() {
     let app = TestApp::demo().await;
     let dispatcher = app.token("dispatcher", &[]).await;
-    new_item(&app, "TEST-WATER", 0).await;
-    add_lot(&app, "TEST-WATER", "JM-JH-RC", "W1", None, 60).await;
-    let (op, ids) = operation(
-        &app,
-        &dispatcher,
-        &[("Doumen", DOUMEN), ("Taishan", TAISHAN)],
-    )
-    .await;
+    let (op, ids) = sixty_waters_for_doumen_and_taishan(&app, &dispatcher).await;
     let body = json!({"demands": [
         demand(&ids[1], "TEST-WATER", 50, "normal"),
         demand(&ids[0], "TEST-WATER", 100, "critical"),
@@ -311,14 +312,7 @@ async fn a_committed_round_reserves_its_plan_as_one_request_per_incident_once() 
 async fn committing_a_preview_after_the_stock_changed_replans_and_says_so() {
     let app = TestApp::demo().await;
     let dispatcher = app.token("dispatcher", &[]).await;
-    new_item(&app, "TEST-WATER", 0).await;
-    add_lot(&app, "TEST-WATER", "JM-JH-RC", "W1", None, 60).await;
-    let (op, ids) = operation(
-        &app,
-        &dispatcher,
-        &[("Doumen", DOUMEN), ("Taishan", TAISHAN)],
-    )
-    .await;
+    let (op, ids) = sixty_waters_for_doumen_and_taishan(&app, &dispatcher).await;
     let mut body = json!({"demands": [
         demand(&ids[0], "TEST-WATER", 50, "critical"),
         demand(&ids[1], "TEST-WATER", 50, "critical"),
@@ -359,14 +353,7 @@ async fn a_round_from_open_requests_shares_their_shortfall_and_fills_those_reque
     // Arrange: first come, first served left Taishan with nothing; then 40 more arrive.
     let app = TestApp::demo().await;
     let dispatcher = app.token("dispatcher", &[]).await;
-    new_item(&app, "TEST-WATER", 0).await;
-    add_lot(&app, "TEST-WATER", "JM-JH-RC", "W1", None, 60).await;
-    let (op, ids) = operation(
-        &app,
-        &dispatcher,
-        &[("Doumen", DOUMEN), ("Taishan", TAISHAN)],
-    )
-    .await;
+    let (op, ids) = sixty_waters_for_doumen_and_taishan(&app, &dispatcher).await;
     let mut requests = Vec::new();
     for (i, qty) in [(0, 80), (1, 40)] {
         let (status, r) = app
