@@ -337,6 +337,7 @@ fn the_sql_verdict_writes_a_plan_exactly_when_plan_holds_accepts_it() {
                     rows.eta_minutes.push(30.0);
                     rows.distance_km.push(Some(1.0));
                     rows.late.push(false);
+                    rows.misses_target.push(false);
                 }
                 let actor = Actor::system();
                 let origin = Origin {
