@@ -64,6 +64,15 @@ impl Priority {
         }
     }
 
+    /// The service's priority of a planner's.
+    pub fn of_planner(p: crate::planner::Priority) -> Priority {
+        match p {
+            crate::planner::Priority::Critical => Priority::Critical,
+            crate::planner::Priority::High => Priority::High,
+            crate::planner::Priority::Normal => Priority::Normal,
+        }
+    }
+
     /// The planner's priority.
     pub fn planner(self) -> crate::planner::Priority {
         match self {

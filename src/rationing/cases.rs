@@ -62,7 +62,7 @@ pub async fn preview(
 ) -> AppResult<RoundView> {
     let prepared = prepare(state, conn, op, cmd, None).await?;
     let (round, baseline) = plan(state, conn, &prepared, cmd, now).await?;
-    view(op, &prepared, &round, &baseline, now)
+    view(op, &prepared, &round, &baseline, now, &HashMap::new())
 }
 
 /// Plans the round under its locks and reserves it, in the caller's transaction (which
@@ -92,18 +92,6 @@ pub async fn commit(
     let item_ids: Vec<Uuid> = prepared.items.iter().map(|i| i.id.0).collect();
     crate::allocation::db::lock_all_stock_of(conn, &item_ids).await?;
     let (round, baseline) = plan(state, conn, &prepared, cmd, now).await?;
-    let mut answer = view(op, &prepared, &round, &baseline, now)?;
-    if let Some(seen) = preview_digest
-        && seen != answer.digest
-    {
-        answer.replanned = true;
-        answer.note = Some(
-            "the stock changed since the preview: the round was planned again on the stock \
-             as it is, and this is what it reserved"
-                .to_owned(),
-        );
-    }
-
     let mut requests: Vec<RoundRequest> = Vec::new();
     let mut line_requests: HashMap<(IncidentId, String, Priority), Vec<RequestId>> = HashMap::new();
     for ((_, target), lines) in targets(&round.lines, &prepared.asks) {
@@ -153,7 +141,17 @@ pub async fn commit(
         }
         requests.push(written);
     }
-    answer.link(&line_requests);
+    let mut answer = view(op, &prepared, &round, &baseline, now, &line_requests)?;
+    if let Some(seen) = preview_digest
+        && seen != answer.digest
+    {
+        answer.replanned = true;
+        answer.note = Some(
+            "the stock changed since the preview: the round was planned again on the stock \
+             as it is, and this is what it reserved"
+                .to_owned(),
+        );
+    }
 
     let id = RoundId::new();
     let summary = json!({
@@ -471,13 +469,17 @@ async fn plan(
     Ok((solve(&stock, &input), nearest_first(&stock, &input)))
 }
 
-/// The answer for a planned round (not yet linked to requests).
+/// Which requests each line of a committed round (incident, SKU, priority) went to.
+type Links = HashMap<(IncidentId, String, Priority), Vec<RequestId>>;
+
+/// The answer for a planned round; `links`: the requests its lines were written to.
 fn view(
     op: OperationId,
     prepared: &Prepared,
     round: &Round,
     baseline: &Baseline,
     now: DateTime<Utc>,
+    links: &Links,
 ) -> AppResult<RoundView> {
     let lines: Vec<Value> = round
         .lines
@@ -485,7 +487,12 @@ fn view(
         .map(|l| {
             let mut v = serde_json::to_value(l)?;
             v["fill_percent"] = json!(l.fill() * 100.0);
-            v["request_ids"] = json!([]);
+            let key = (
+                IncidentId(l.incident_id),
+                l.sku.clone(),
+                Priority::of_planner(l.priority),
+            );
+            v["request_ids"] = json!(links.get(&key).cloned().unwrap_or_default());
             Ok(v)
         })
         .collect::<Result<_, serde_json::Error>>()
@@ -552,27 +559,6 @@ impl From<Totals> for TotalsView {
             delivered: t.delivered,
             qty_eta_minutes: t.qty_eta_minutes,
             mean_eta_minutes: t.mean_eta_minutes(),
-        }
-    }
-}
-
-impl RoundView {
-    /// Names, on each line, the requests its picks were written to.
-    fn link(&mut self, by_line: &HashMap<(IncidentId, String, Priority), Vec<RequestId>>) {
-        for line in &mut self.lines {
-            let key = (
-                line["incident_id"]
-                    .as_str()
-                    .and_then(|s| s.parse().ok())
-                    .map(IncidentId),
-                line["sku"].as_str().map(str::to_owned),
-                serde_json::from_value::<Priority>(line["priority"].clone()).ok(),
-            );
-            if let (Some(i), Some(s), Some(p)) = key
-                && let Some(ids) = by_line.get(&(i, s, p))
-            {
-                line["request_ids"] = json!(ids);
-            }
         }
     }
 }

@@ -179,7 +179,7 @@ pub fn targets(lines: &[RationLine], asks: &[Ask]) -> BTreeMap<(u8, Target), Vec
         let key = (
             IncidentId(line.incident_id),
             line.sku.as_str(),
-            rank(priority_of(line)),
+            rank(Priority::of_planner(line.priority)),
         );
         let Some(parts) = of_line.get_mut(&key) else {
             continue;
@@ -221,15 +221,6 @@ pub fn targets(lines: &[RationLine], asks: &[Ask]) -> BTreeMap<(u8, Target), Vec
         }
     }
     out
-}
-
-/// The service's priority of a solver line.
-fn priority_of(line: &RationLine) -> Priority {
-    match line.priority {
-        crate::planner::Priority::Critical => Priority::Critical,
-        crate::planner::Priority::High => Priority::High,
-        crate::planner::Priority::Normal => Priority::Normal,
-    }
 }
 
 /// A target's lines as the single-request planner's plan and demand, so that they are
