@@ -424,6 +424,39 @@ struct Tally {
     counted: i64,
 }
 
+/// What a cell's lots hold, as an explanation states it: held, available, quarantined,
+/// reserved for others, and what counts toward the reserve level (`rules::level_stock`).
+/// The one lot-by-lot tally of the planner and the rationing solver.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Holding {
+    pub(crate) held: i64,
+    pub(crate) available: i64,
+    pub(crate) quarantined: i64,
+    pub(crate) reserved_elsewhere: i64,
+    pub(crate) counted: i64,
+}
+
+impl Holding {
+    /// Adds a lot; its available stock when it holds stock and is not quarantined.
+    pub(crate) fn add(&mut self, lot: &LotState, today: NaiveDate, min_days: i32) -> Option<i64> {
+        if lot.on_hand <= 0 {
+            return None;
+        }
+        self.held = self.held.saturating_add(lot.on_hand);
+        if lot.quarantined {
+            self.quarantined = self.quarantined.saturating_add(lot.on_hand);
+            return None;
+        }
+        let a = lot_available(lot);
+        self.available = self.available.saturating_add(a);
+        self.reserved_elsewhere = self.reserved_elsewhere.saturating_add(lot.on_hand - a);
+        self.counted = self
+            .counted
+            .saturating_add(level_stock(lot, today, min_days));
+        Some(a)
+    }
+}
+
 impl Tally {
     /// The tally of a cell's lots, on arrival (when there is one) with `required`.
     fn of_lots<'a>(
@@ -433,31 +466,31 @@ impl Tally {
         today: NaiveDate,
         min_days: i32,
     ) -> Tally {
-        let mut t = Tally::default();
+        let mut h = Holding::default();
+        let (mut usable, mut short_dated) = (0i64, 0i64);
         for lot in lots {
-            if lot.on_hand <= 0 {
+            let Some(a) = h.add(lot, today, min_days) else {
                 continue;
-            }
-            t.held = t.held.saturating_add(lot.on_hand);
-            if lot.quarantined {
-                t.quarantined = t.quarantined.saturating_add(lot.on_hand);
-                continue;
-            }
-            let a = lot_available(lot);
-            t.available = t.available.saturating_add(a);
-            t.reserved_elsewhere = t.reserved_elsewhere.saturating_add(lot.on_hand - a);
-            t.counted = t.counted.saturating_add(level_stock(lot, today, min_days));
+            };
             if arrival.is_some() {
                 match lot_usable(lot, required) {
-                    Ok(a) => t.usable = t.usable.saturating_add(a),
+                    Ok(a) => usable = usable.saturating_add(a),
                     Err(SkipReason::ExpiredOrShortDated) => {
-                        t.short_dated = t.short_dated.saturating_add(a)
+                        short_dated = short_dated.saturating_add(a)
                     }
                     Err(_) => {}
                 }
             }
         }
-        t
+        Tally {
+            held: h.held,
+            available: h.available,
+            quarantined: h.quarantined,
+            reserved_elsewhere: h.reserved_elsewhere,
+            short_dated,
+            usable,
+            counted: h.counted,
+        }
     }
 
     /// The tally of a cell from its totals: what is available and not short-dated is

@@ -10,9 +10,7 @@ use super::flow::{Cap, Cost, INF, Net};
 use super::stock::Cell;
 use super::{Incidents, MAX_QTY, Passed, RationLine, RationPick, Stock};
 use crate::planner::{Priority, Skipped};
-use crate::rules::{
-    SkipReason, drawable, lateness, level_stock, lot_available, lot_usable, required_expiry,
-};
+use crate::rules::{SkipReason, drawable, lateness, level_stock, lot_usable, required_expiry};
 
 const SOURCE: usize = 0;
 const SINK: usize = 1;
@@ -20,14 +18,7 @@ const SINK: usize = 1;
 const NONE: u32 = u32::MAX;
 
 /// A cell's figures before the round, as the planner's explanation states them.
-#[derive(Debug, Clone, Copy, Default)]
-struct Tally {
-    held: i64,
-    available: i64,
-    quarantined: i64,
-    reserved_elsewhere: i64,
-    counted: i64,
-}
+type Tally = crate::planner::Holding;
 
 /// A line of the item.
 struct Line {
@@ -158,18 +149,7 @@ impl<'a> Item<'a> {
                     avail.push(a.min(MAX_QTY));
                     counts.push(level_stock(lot, today, min_days) > 0);
                 }
-                if lot.on_hand <= 0 {
-                    continue;
-                }
-                t.held = t.held.saturating_add(lot.on_hand);
-                if lot.quarantined {
-                    t.quarantined = t.quarantined.saturating_add(lot.on_hand);
-                    continue;
-                }
-                let a = lot_available(lot);
-                t.available = t.available.saturating_add(a);
-                t.reserved_elsewhere = t.reserved_elsewhere.saturating_add(lot.on_hand - a);
-                t.counted = t.counted.saturating_add(level_stock(lot, today, min_days));
+                t.add(lot, today, min_days);
             }
             cell_cand.push(start..cand.len());
             tally.push(t);
