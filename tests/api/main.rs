@@ -12,6 +12,7 @@ mod foundation;
 mod helpers;
 mod imports;
 mod master_data;
+mod network_upload;
 mod operations;
 mod reads;
 mod reserve;
