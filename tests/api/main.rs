@@ -16,6 +16,7 @@ mod network_upload;
 mod operations;
 mod reads;
 mod reserve;
+mod retire_race;
 mod stock_ops;
 mod transfer_count_cases;
 mod transfers_counts;
