@@ -199,9 +199,7 @@ async fn switching_the_language_shows_chinese_labels_and_item_names() {
 /// checks that no script error escaped (screens whose API is missing show its problem).
 async fn visit_every_screen(role: &str, codes: &[&str]) -> Option<Vec<String>> {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let Some(b) = Browser::start("screens").await else {
-        return None;
-    };
+    let b = Browser::start("screens").await?;
     let app = TestApp::demo().await;
     open_as(&b, &app, role, codes, "#/").await;
     let routes = b
