@@ -295,7 +295,22 @@ impl From<sqlx::Error> for AppError {
         }
         if let Some(db) = err.as_database_error() {
             if let Some(mapped) = db.constraint().and_then(on_constraint) {
-                return mapped;
+                // Our triggers' messages are written for clients (they name the SKU).
+                return match (mapped, db.constraint()) {
+                    (
+                        AppError::Validation { mut errors, .. },
+                        Some(
+                            "stock_movements_item_active" | "allocation_request_lines_item_active",
+                        ),
+                    ) => {
+                        let detail = db.message().to_owned();
+                        for e in &mut errors {
+                            e.detail.clone_from(&detail);
+                        }
+                        AppError::Validation { detail, errors }
+                    }
+                    (mapped, _) => mapped,
+                };
             }
             // Serialization failures and deadlocks are retryable; say so.
             if matches!(db.code().as_deref(), Some("40001") | Some("40P01")) {

@@ -163,10 +163,12 @@ async fn receipts_and_a_request_in_flight_behind_a_retirement_are_refused_naming
     assert_problem(s1, &p1, 422, "/lines/0/sku");
     assert_problem(s2, &p2, 422, "/lines/0/gs1");
     assert_problem(s3, &p3, 422, "/lines");
-    assert!(
-        p1["detail"].as_str().is_some_and(|d| d.contains(WATER)),
-        "{p1}"
-    );
+    for p in [&p1, &p2, &p3] {
+        assert!(
+            p["detail"].as_str().is_some_and(|d| d.contains(WATER)),
+            "{p}"
+        );
+    }
     assert_eq!(receipts_of_water(&app).await, before, "no receipt written");
     let lines: i64 =
         sqlx::query_scalar("select count(*) from allocation_request_lines where sku = $1")
