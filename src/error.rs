@@ -47,15 +47,17 @@ pub enum AppError {
         /// Offending fields.
         errors: Vec<FieldError>,
     },
-    /// An uploaded file (an import) with bad cells: each named in `errors` and, with its
-    /// row, column and cell reference, in `extra` (`cells`). A 422.
+    /// An uploaded file with problems: an import's bad cells, each named in `errors` and,
+    /// with its row, column and cell reference, in `extra` (`cells`); or a road network's
+    /// bad edges, each in `extra` (`edges`) by feature index, edge id, field and reason.
+    /// A 422.
     #[error("{detail}")]
     InvalidFile {
         /// Human-readable explanation.
         detail: String,
-        /// One per bad cell, pointer `/{row}/{column}`.
+        /// One per bad cell (pointer `/{row}/{column}`) or edge member.
         errors: Vec<FieldError>,
-        /// `error_count` and `cells`.
+        /// `error_count`, and `cells` or `edges`.
         extra: Value,
     },
     /// A body larger than the operation accepts (a 413).
@@ -293,7 +295,22 @@ impl From<sqlx::Error> for AppError {
         }
         if let Some(db) = err.as_database_error() {
             if let Some(mapped) = db.constraint().and_then(on_constraint) {
-                return mapped;
+                // Our triggers' messages are written for clients (they name the SKU).
+                return match (mapped, db.constraint()) {
+                    (
+                        AppError::Validation { mut errors, .. },
+                        Some(
+                            "stock_movements_item_active" | "allocation_request_lines_item_active",
+                        ),
+                    ) => {
+                        let detail = db.message().to_owned();
+                        for e in &mut errors {
+                            e.detail.clone_from(&detail);
+                        }
+                        AppError::Validation { detail, errors }
+                    }
+                    (mapped, _) => mapped,
+                };
             }
             // Serialization failures and deadlocks are retryable; say so.
             if matches!(db.code().as_deref(), Some("40001") | Some("40P01")) {
@@ -369,6 +386,18 @@ pub fn on_constraint(name: &str) -> Option<AppError> {
         "warehouses_code_key" => ("/code", true, "a warehouse with this code already exists"),
         "users_username_key" => ("/username", true, "this username is taken"),
         "stock_lots_identity_key" => ("/lot_code", true, "this lot already exists"),
+        // Raised by triggers (migration 230) when an item was retired while a receipt or
+        // request was in flight; the receipt use case names the line itself.
+        "stock_movements_item_active" => (
+            "/sku",
+            false,
+            "the item is retired: it is no longer received (reactivate it first)",
+        ),
+        "allocation_request_lines_item_active" => (
+            "/lines",
+            false,
+            "an item of the request is retired: it can no longer be requested",
+        ),
         "warehouses_lat_range" => ("/lat", false, "latitude must be between -90 and 90"),
         "warehouses_lon_range" => ("/lon", false, "longitude must be between -180 and 180"),
         _ => return None,
@@ -378,6 +407,17 @@ pub fn on_constraint(name: &str) -> Option<AppError> {
     } else {
         AppError::invalid(pointer, detail)
     })
+}
+
+/// The DETAIL of an error that a trigger raised naming `constraint` (such as the SKU of
+/// a retired item), or `None` for any other error.
+pub fn raised_detail<'e>(err: &'e sqlx::Error, constraint: &str) -> Option<&'e str> {
+    let db = err.as_database_error()?;
+    if db.constraint() != Some(constraint) {
+        return None;
+    }
+    db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?
+        .detail()
 }
 
 impl From<axum::Error> for AppError {

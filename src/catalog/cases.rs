@@ -156,6 +156,9 @@ pub async fn update_item(
 
 /// Retires (`to` = retired) or reactivates (`to` = active) the item with this SKU and
 /// records `item.retire` or `item.reactivate`; a 409 when it already has that status.
+/// Locking the item's row waits for the receipts and requests of the item in flight
+/// (their triggers hold a share lock on it until they commit), and those that come
+/// later wait for this and then see the new status: none commits after a retirement.
 pub async fn set_status(
     conn: &mut PgConnection,
     actor: &Actor,

@@ -49,6 +49,8 @@ const FILES: &[(&str, &[u8])] = assets![
     "js/audit.js",
     "js/imports.js",
     "js/masterdata.js",
+    "js/users.js",
+    "js/network.js",
     "js/chart.js",
     "js/reserve.js",
     "data/gba-basemap.geojson",

@@ -130,6 +130,7 @@ pub async fn route(
 
 /// Replaces the road network with `document`, a GeoJSON FeatureCollection of LineString
 /// edges (validated: connected, no zero-length edges, truck flags present). Admins only.
+/// A bad document is refused with every problem, per edge ([`super::invalid_network`]).
 pub async fn replace<R>(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -138,8 +139,8 @@ pub async fn replace<R>(
 ) -> AppResult<ControlFlow<R, Replaced>> {
     actor.require(&[Role::Admin])?;
     let text = serde_json::to_string(document).map_err(anyhow::Error::from)?;
-    let net =
-        Network::from_geojson(&text).map_err(|e| AppError::invalid(e.pointer(), e.to_string()))?;
+    // Every problem of the file at once, and nothing written when there is one.
+    let net = Network::check_geojson(&text).map_err(super::invalid_network)?;
     if let Some(replay) = claim(conn).await? {
         return Ok(ControlFlow::Break(replay));
     }

@@ -46,10 +46,17 @@ pub async fn get_network(State(state): State<AppState>, _actor: Actor) -> AppRes
 
 /// Replace the road network with an uploaded GeoJSON FeatureCollection of LineString edges
 /// (validated: connected, no zero-length edges, truck flags present).
+///
+/// A bad document stores nothing and is refused with every problem at once: `errors[]`
+/// has a JSON pointer per problem, and `edges` lists each as `{index, edge_id, field,
+/// reason, pointer}` (`index` is the feature's position in `features`, from 0), with
+/// `error_count`. Connectivity is checked once every edge is valid; then every edge that
+/// the first edge cannot reach is listed.
 #[utoipa::path(put, path = "/api/v1/network", tag = "network",
     request_body(content = Object, description = "GeoJSON FeatureCollection"),
     security(("bearer" = ["admin"])),
-    responses((status = 200, body = NetworkVersion), (status = 422, body = Problem)))]
+    responses((status = 200, body = NetworkVersion),
+              (status = 422, body = Problem, description = "The document is not a valid network: every problem, by edge, in `edges`")))]
 pub async fn replace_network(
     State(state): State<AppState>,
     actor: Actor,

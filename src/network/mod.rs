@@ -27,10 +27,10 @@ use utoipa::ToSchema;
 
 pub use cases::{current, network_from, network_now};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, FieldError};
 use crate::ids::ClosureId;
 use crate::incidents::{LatLon, parse_area};
-use crate::routing::{Closure, Network};
+use crate::routing::{Closure, Network, NetworkError};
 
 /// The demo network, stored when the database has none.
 pub const DEMO_NETWORK: &str = include_str!("../../seed/network.geojson");
@@ -74,6 +74,53 @@ pub struct NetworkVersion {
     pub edge_count: usize,
     /// Nodes.
     pub node_count: usize,
+}
+
+/// One problem of an uploaded network, in the `edges` list of its 422 problem document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EdgeProblem {
+    /// Position of the feature in `features`, from 0; absent for the whole document.
+    pub index: Option<usize>,
+    /// The feature's `id` property, when it could be read.
+    pub edge_id: Option<String>,
+    /// The offending member, dotted: `speed_kmh`, `geometry.coordinates.3`, `id` …
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+    /// JSON pointer into the uploaded document, as in `errors[]`.
+    pub pointer: String,
+}
+
+/// The 422 for an uploaded network with these problems (at least one): `errors[]` has a
+/// JSON pointer per problem, and `edges` (with `error_count`) lists each by feature index,
+/// edge id, field and reason, all of them, in file order.
+pub fn invalid_network(errors: Vec<NetworkError>) -> AppError {
+    let edges: Vec<EdgeProblem> = errors
+        .iter()
+        .map(|e| EdgeProblem {
+            index: e.feature_index(),
+            edge_id: e.edge_id().map(str::to_owned),
+            field: e.field(),
+            reason: e.reason(),
+            pointer: e.pointer(),
+        })
+        .collect();
+    let detail = match errors.first() {
+        Some(first) if errors.len() > 1 => format!(
+            "{first} (and {} more problems); nothing was stored",
+            errors.len() - 1
+        ),
+        Some(first) => format!("{first}; nothing was stored"),
+        None => "the network is invalid; nothing was stored".to_owned(),
+    };
+    AppError::InvalidFile {
+        detail,
+        errors: edges
+            .iter()
+            .map(|e| FieldError::new(e.pointer.clone(), e.reason.clone()))
+            .collect(),
+        extra: serde_json::json!({ "error_count": edges.len(), "edges": edges }),
+    }
 }
 
 /// A road closure as stored.

@@ -253,7 +253,9 @@ async fn receive_into_known_lots(
         idempotency_key: origin.idempotency_key.as_deref(),
         claim,
     };
-    let applied = db::receive_into_existing_lots(conn, &receipt, &event).await?;
+    let applied = db::receive_into_existing_lots(conn, &receipt, &event)
+        .await
+        .map_err(|e| retired_since_resolved(e, lines))?;
     if applied.is_empty() {
         return Ok(None);
     }
@@ -325,7 +327,9 @@ async fn receive_locked(
             idempotency_key: origin.idempotency_key.as_deref(),
         })
         .collect();
-    let balances = db::insert_movements(conn, &movements).await?;
+    let balances = db::insert_movements(conn, &movements)
+        .await
+        .map_err(|e| retired_since_resolved(e, lines))?;
     let results = lines
         .iter()
         .zip(targets.iter().zip(balances))
@@ -347,6 +351,17 @@ async fn receive_locked(
         warehouse: wh.code.clone(),
         lines: results.collect(),
     })
+}
+
+/// A receipt's write refused by the database because an item was retired after the
+/// lines were resolved against the item cache (`stock_movements_item_active`, which
+/// makes a receipt and a retirement of its item wait for each other): the same 422 as
+/// when the cache knew. Any other error as it is.
+fn retired_since_resolved(e: sqlx::Error, lines: &[ResolvedLine]) -> AppError {
+    match crate::error::raised_detail(&e, "stock_movements_item_active") {
+        Some(sku) => receipt::retired_in_flight(lines, sku),
+        None => e.into(),
+    }
 }
 
 /// Locks the lots of `wh` that the lines name, and creates (already locked) those that do

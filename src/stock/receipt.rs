@@ -248,6 +248,29 @@ impl ResolvedLine {
     }
 }
 
+/// Line `i` names the retired item `sku`, by the field that named it (`sku`, or `gs1`).
+fn retired_line(i: usize, line: &ParsedReceipt, sku: &str) -> FieldError {
+    let field = if line.sku.is_some() { "sku" } else { "gs1" };
+    FieldError::new(
+        line_ptr(i, field),
+        format!("item {sku} is retired: it is no longer received (reactivate it first)"),
+    )
+}
+
+/// The 422 of a receipt that the database refused because item `sku` was retired while
+/// the receipt was in flight (after [`resolve`] saw it active): every line of that item
+/// named as [`resolve`] names it.
+pub fn retired_in_flight(lines: &[ResolvedLine], sku: &str) -> AppError {
+    invalid_all(
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.item.sku == sku)
+            .map(|(i, l)| retired_line(i, &l.line, sku))
+            .collect(),
+    )
+}
+
 /// Finds each line's item among `items` (by SKU, by GTIN, or both when they agree) and
 /// checks its dates against the item's shelf-life policy; one 422 names every problem.
 pub fn resolve(
@@ -267,14 +290,7 @@ pub fn resolve(
             continue;
         };
         if item.retired {
-            let field = if line.sku.is_some() { "sku" } else { "gs1" };
-            errors.push(FieldError::new(
-                line_ptr(i, field),
-                format!(
-                    "item {} is retired: it is no longer received (reactivate it first)",
-                    item.sku
-                ),
-            ));
+            errors.push(retired_line(i, &line, &item.sku));
             continue;
         }
         match receipt_status(

@@ -197,11 +197,9 @@ async fn switching_the_language_shows_chinese_labels_and_item_names() {
 
 /// Visits every screen a role may open, waits for its heading, saves a screenshot, and
 /// checks that no script error escaped (screens whose API is missing show its problem).
-async fn visit_every_screen(role: &str, codes: &[&str]) {
+async fn visit_every_screen(role: &str, codes: &[&str]) -> Option<Vec<String>> {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let Some(b) = Browser::start("screens").await else {
-        return;
-    };
+    let b = Browser::start("screens").await?;
     let app = TestApp::demo().await;
     open_as(&b, &app, role, codes, "#/").await;
     let routes = b
@@ -232,6 +230,7 @@ async fn visit_every_screen(role: &str, codes: &[&str]) {
     let errors = b.js("window.stockpileErrors").await;
     assert_eq!(errors, serde_json::json!([]), "script errors");
     b.close().await;
+    Some(routes)
 }
 
 #[tokio::test]
@@ -251,7 +250,32 @@ async fn every_auditor_screen_renders_without_script_errors() {
 
 #[tokio::test]
 async fn every_admin_screen_renders_without_script_errors() {
-    visit_every_screen("admin", &[]).await;
+    let Some(routes) = visit_every_screen("admin", &[]).await else {
+        return;
+    };
+    assert_eq!(
+        routes,
+        [
+            "stock",
+            "expiry",
+            "alerts",
+            "map",
+            "reserves",
+            "readiness",
+            "rotation",
+            "items",
+            "warehouses",
+            "import",
+            "network",
+            "users",
+            "requests",
+            "audit",
+            "movements",
+            "exports",
+            "asof"
+        ],
+        "an admin's navigation"
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,8 @@ import * as dispatch from './dispatch.js';
 import * as audit from './audit.js';
 import * as imports from './imports.js';
 import * as masterdata from './masterdata.js';
+import * as users from './users.js';
+import * as network from './network.js';
 
 /** The reserve screens load on first visit: the first screen does not need them. */
 const reserve = (name) => async (v) => (await import('./reserve.js'))[name](v);
@@ -32,6 +34,8 @@ const ROUTES = [
   { path: 'items', label: 'nav_items', roles: [ADM], render: masterdata.itemsScreen },
   { path: 'warehouses', label: 'nav_warehouses', roles: [ADM], render: masterdata.warehousesScreen },
   { path: 'import', label: 'nav_import', roles: [ADM], render: imports.importScreen },
+  { path: 'network', label: 'nav_network', roles: [ADM], render: network.networkScreen },
+  { path: 'users', label: 'nav_users', roles: [ADM], render: users.usersScreen },
   { path: 'requests', label: 'nav_requests', roles: [D, A, ADM], render: dispatch.requests },
   { path: 'audit', label: 'nav_audit', roles: [A, ADM], render: audit.events },
   { path: 'movements', label: 'nav_movements', roles: [C, A, ADM], render: audit.movements },

@@ -117,6 +117,19 @@ const en = {
   act_transfer: 'Transfer', act_issue: 'Issue to consumer', act_write_off: 'Write off', issue_by: 'by', minutes_short: 'min',
   send_rotation_transfer: 'Create transfer', transfer_created: 'Transfer {id} sent.', needs_clerk_of: 'Needs a clerk of {code}',
   show_more: 'Show {n} more',
+  nav_users: 'Users', nav_network: 'Road network',
+  us_title: 'Users', us_help: 'Clerks work only in the warehouses assigned to them; other roles have none. Disabling a user or resetting the password signs the user out everywhere at once.',
+  us_new: 'New user', us_edit: 'Edit user {username}', us_display_name: 'Display name', us_role: 'Role', us_active: 'May sign in',
+  us_scope_help: 'Warehouses: clerks only (Ctrl or ⌘ + click to choose several).', us_initial_password: 'Initial password (8 or more characters)',
+  us_generate: 'Generate', us_new_password: 'New password (8 or more characters)', us_reset: 'Reset password',
+  us_reset_for: 'Reset the password of {username}', us_reset_help: 'Give the new password to the user in person; their current sessions end now.',
+  us_reset_done: 'Password of {username} reset; their sessions have ended.', us_saved: 'Saved {username}.',
+  us_disable: 'Disable', us_enable: 'Enable', us_disabled: 'Disabled {username}; their sessions have ended.', us_enabled: 'Enabled {username}.',
+  us_active_status: 'active', us_disabled_status: 'disabled',
+  net_title: 'Road network', net_help: 'Upload a GeoJSON FeatureCollection of LineString edges: each with a unique id, speed_kmh (> 0) or minutes, and trucks_allowed. A file with any problem is refused whole and every problem is listed by edge; a valid file replaces the network for every plan and route at once.',
+  net_current: 'Network in use', net_edges: 'Edges', net_no_trucks: 'Edges closed to trucks', net_file: 'GeoJSON file', net_upload: 'Check and upload',
+  net_stored: 'Network version {version} is in use: {edges} edges, {nodes} nodes.', net_bad_edges: 'Problems: {n} · nothing was stored',
+  net_feature: 'Feature #', net_edge_id: 'Edge id', net_field: 'Field',
 };
 
 const zh = {
@@ -233,6 +246,19 @@ const zh = {
   act_transfer: '调拨', act_issue: '发放使用', act_write_off: '报废', issue_by: '截止', minutes_short: '分钟',
   send_rotation_transfer: '创建调拨', transfer_created: '调拨 {id} 已发出。', needs_clerk_of: '需由 {code} 的仓管员操作',
   show_more: '再显示 {n} 条',
+  nav_users: '用户', nav_network: '路网',
+  us_title: '用户', us_help: '仓管员只能在分配给他的仓库工作；其他角色没有仓库。停用用户或重置密码会立即使其在所有地方退出登录。',
+  us_new: '新建用户', us_edit: '编辑用户 {username}', us_display_name: '显示名称', us_role: '角色', us_active: '允许登录',
+  us_scope_help: '仓库：仅限仓管员（按住 Ctrl 或 ⌘ 点击可多选）。', us_initial_password: '初始密码（至少 8 个字符）',
+  us_generate: '生成', us_new_password: '新密码（至少 8 个字符）', us_reset: '重置密码',
+  us_reset_for: '重置 {username} 的密码', us_reset_help: '请当面把新密码交给用户；其当前会话会立即结束。',
+  us_reset_done: '已重置 {username} 的密码；其会话已结束。', us_saved: '已保存 {username}。',
+  us_disable: '停用', us_enable: '启用', us_disabled: '已停用 {username}；其会话已结束。', us_enabled: '已启用 {username}。',
+  us_active_status: '在用', us_disabled_status: '已停用',
+  net_title: '路网', net_help: '上传由 LineString 路段组成的 GeoJSON FeatureCollection：每条路段须有唯一 id、speed_kmh（> 0）或 minutes，以及 trucks_allowed。文件有任何问题都会整体拒收，并按路段列出全部问题；有效文件会立即替换所有方案和路线所用的路网。',
+  net_current: '在用路网', net_edges: '路段', net_no_trucks: '禁止货车的路段', net_file: 'GeoJSON 文件', net_upload: '校验并上传',
+  net_stored: '路网版本 {version} 已启用：{edges} 条路段，{nodes} 个节点。', net_bad_edges: '问题：{n} 个 · 未保存任何内容',
+  net_feature: '要素序号', net_edge_id: '路段 id', net_field: '字段',
 };
 
 const dicts = { en, zh };

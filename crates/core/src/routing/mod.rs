@@ -103,6 +103,62 @@ impl NetworkError {
             NetworkError::Disconnected { index, .. } => format!("/features/{index}"),
         }
     }
+
+    /// The position of the feature in the `features` array, or `None` for a problem of the
+    /// whole document.
+    pub fn feature_index(&self) -> Option<usize> {
+        match self {
+            NetworkError::Json(_) | NetworkError::NotFeatureCollection(_) | NetworkError::Empty => {
+                None
+            }
+            NetworkError::Feature { index, .. }
+            | NetworkError::DuplicateId { index, .. }
+            | NetworkError::Disconnected { index, .. } => Some(*index),
+        }
+    }
+
+    /// The edge's `id` property, when the feature has a readable one.
+    pub fn edge_id(&self) -> Option<&str> {
+        match self {
+            NetworkError::Feature { id, .. } => id.as_deref(),
+            NetworkError::DuplicateId { id, .. } | NetworkError::Disconnected { id, .. } => {
+                Some(id)
+            }
+            _ => None,
+        }
+    }
+
+    /// The offending member, dotted (`speed_kmh`, `geometry.coordinates.3`): `id` for a
+    /// duplicate, `geometry` for an edge the rest cannot reach, `features` or empty for the
+    /// whole document.
+    pub fn field(&self) -> String {
+        match self {
+            NetworkError::Json(_) => String::new(),
+            NetworkError::NotFeatureCollection(_) | NetworkError::Empty => "features".to_owned(),
+            NetworkError::Feature { property, .. } => property.clone(),
+            NetworkError::DuplicateId { .. } => "id".to_owned(),
+            NetworkError::Disconnected { .. } => "geometry".to_owned(),
+        }
+    }
+
+    /// What is wrong, in words, without the feature and field that [`Self::feature_index`],
+    /// [`Self::edge_id`] and [`Self::field`] name.
+    pub fn reason(&self) -> String {
+        match self {
+            NetworkError::Feature { problem, .. } => problem.clone(),
+            NetworkError::DuplicateId { first_index, .. } => {
+                format!("duplicate of feature {first_index}")
+            }
+            NetworkError::Disconnected {
+                reference_id,
+                components,
+                ..
+            } => format!(
+                "cannot be reached from feature 0 (id \"{reference_id}\"): the network is in {components} separate parts"
+            ),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Index of an edge in a [`Network`], as returned by [`Network::edge_index`].
@@ -367,6 +423,160 @@ fn parse_geometry(
     Ok(LineString::new(coords))
 }
 
+/// One feature that passed its own checks (duplicates and connectivity are the whole
+/// network's).
+struct ParsedFeature {
+    id: String,
+    properties: Map<String, Value>,
+    geometry: LineString<f64>,
+    km: f64,
+    minutes: f64,
+    trucks_allowed: bool,
+}
+
+/// Checks one feature on its own and returns it, or every problem it has with its id
+/// when that could be read (so that duplicates are still found).
+fn parse_feature(
+    index: usize,
+    feature: &Value,
+) -> Result<ParsedFeature, (Option<String>, Vec<NetworkError>)> {
+    if feature.get("type").and_then(Value::as_str) != Some("Feature") {
+        return Err((
+            None,
+            vec![feature_error(index, None, "type", "must be \"Feature\"")],
+        ));
+    }
+    let props = match feature.get("properties") {
+        Some(Value::Object(p)) => p,
+        _ => {
+            let problem = feature_error(index, None, "properties", "missing or not an object");
+            return Err((None, vec![problem]));
+        }
+    };
+    let id = match props.get("id") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        Some(Value::String(_)) => {
+            return Err((
+                None,
+                vec![feature_error(index, None, "id", "must not be empty")],
+            ));
+        }
+        Some(v) => {
+            let problem = feature_error(index, None, "id", format!("must be a string, got {v}"));
+            return Err((None, vec![problem]));
+        }
+        None => return Err((None, vec![feature_error(index, None, "id", "missing")])),
+    };
+    let mut errors = Vec::new();
+    let mut bad = |property: &str, problem: String| {
+        errors.push(feature_error(index, Some(&id), property, problem));
+    };
+    let geometry = parse_geometry(feature, index, Some(&id));
+    for key in ["name", "road_class"] {
+        match props.get(key) {
+            None | Some(Value::Null) | Some(Value::String(_)) => {}
+            Some(v) => bad(key, format!("must be a string, got {v}")),
+        }
+    }
+    // A property that is not a number is reported once; the checks that need it skip.
+    let speed = number(props, "speed_kmh", index, &id);
+    let fixed = number(props, "minutes", index, &id);
+    let border = number(props, "border_minutes", index, &id);
+    for r in [&speed, &fixed, &border] {
+        if let Err(NetworkError::Feature {
+            property, problem, ..
+        }) = r
+        {
+            bad(property, problem.clone());
+        }
+    }
+    if let Ok(Some(s)) = speed
+        && s <= 0.0
+    {
+        bad("speed_kmh", format!("must be > 0, got {s}"));
+    }
+    if let Ok(Some(m)) = fixed
+        && m < 0.0
+    {
+        bad("minutes", format!("must be >= 0, got {m}"));
+    }
+    if let Ok(Some(b)) = border
+        && b < 0.0
+    {
+        bad("border_minutes", format!("must be >= 0, got {b}"));
+    }
+    let trucks_allowed = match props.get("trucks_allowed") {
+        Some(Value::Bool(b)) => Some(*b),
+        Some(v) => {
+            bad("trucks_allowed", format!("must be true or false, got {v}"));
+            None
+        }
+        None => {
+            bad("trucks_allowed", "missing (true or false)".to_owned());
+            None
+        }
+    };
+    let geometry = match geometry {
+        Ok(g) => Some(g),
+        Err(e) => {
+            // In member order: the geometry's problem comes first.
+            errors.insert(0, e);
+            None
+        }
+    };
+    let km = geometry
+        .as_ref()
+        .map(|g| Haversine.length(g) / 1000.0)
+        .filter(|km| {
+            let positive = *km > 0.0;
+            if !positive {
+                errors.push(feature_error(
+                    index,
+                    Some(&id),
+                    "geometry.coordinates",
+                    "zero-length edge: all positions are the same point",
+                ));
+            }
+            positive
+        });
+    let drive = match (fixed, speed, km) {
+        (Ok(Some(m)), _, _) => Some(m),
+        (Ok(None), Ok(Some(s)), Some(km)) => Some(km / s * 60.0),
+        (Ok(None), Ok(None), _) => {
+            errors.push(feature_error(
+                index,
+                Some(&id),
+                "speed_kmh",
+                "missing: give speed_kmh (> 0) or a fixed minutes",
+            ));
+            None
+        }
+        _ => None,
+    };
+    let minutes = drive.map(|d| d + border.ok().flatten().unwrap_or(0.0));
+    if minutes.is_some_and(|m| !m.is_finite()) {
+        errors.push(feature_error(
+            index,
+            Some(&id),
+            "minutes",
+            "travel time is not finite",
+        ));
+    }
+    match (geometry, km, minutes, trucks_allowed) {
+        (Some(geometry), Some(km), Some(minutes), Some(trucks_allowed)) if errors.is_empty() => {
+            Ok(ParsedFeature {
+                id,
+                properties: props.clone(),
+                geometry,
+                km,
+                minutes,
+                trucks_allowed,
+            })
+        }
+        _ => Err((Some(id), errors)),
+    }
+}
+
 /// Weighted union-find to find connected components at load time.
 fn find(parent: &mut [usize], mut x: usize) -> usize {
     while parent[x] != x {
@@ -417,168 +627,76 @@ impl Network {
     /// Properties per feature: `id` (unique string), `name`, `road_class` (optional strings),
     /// `speed_kmh` (> 0) or `minutes` (fixed, ≥ 0; wins over the speed when both are given),
     /// `trucks_allowed` (bool, required so that a forgotten flag never opens a truck ban), and
-    /// optional `border_minutes` (≥ 0, e.g. customs). Returns the first problem found, in file order.
+    /// optional `border_minutes` (≥ 0, e.g. customs). Returns the first problem found, in file
+    /// order; [`Network::check_geojson`] returns every one.
     pub fn from_geojson(text: &str) -> Result<Network, NetworkError> {
+        Network::check_geojson(text).map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// Like [`Network::from_geojson`], but refuses with every problem of the document, never
+    /// an empty list: in file order, and within a feature in the order the checks run, so
+    /// that an admin fixes a file of thousands of edges in one pass. A document that is not
+    /// a FeatureCollection gives one problem. Connectivity is checked only once every
+    /// feature is valid (a bad edge may be the one that joins the pieces); then every edge
+    /// outside the first edge's piece is named.
+    pub fn check_geojson(text: &str) -> Result<Network, Vec<NetworkError>> {
         let doc: Value =
-            serde_json::from_str(text).map_err(|e| NetworkError::Json(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| vec![NetworkError::Json(e.to_string())])?;
         match doc.get("type").and_then(Value::as_str) {
             Some("FeatureCollection") => {}
             Some(other) => {
-                return Err(NetworkError::NotFeatureCollection(format!(
+                return Err(vec![NetworkError::NotFeatureCollection(format!(
                     "\"type\" is \"{other}\""
-                )));
+                ))]);
             }
             None => {
-                return Err(NetworkError::NotFeatureCollection(
+                return Err(vec![NetworkError::NotFeatureCollection(
                     "\"type\" is missing".to_owned(),
-                ));
+                )]);
             }
         }
         let features = doc
             .get("features")
             .and_then(Value::as_array)
             .ok_or_else(|| {
-                NetworkError::NotFeatureCollection("\"features\" is not an array".to_owned())
+                vec![NetworkError::NotFeatureCollection(
+                    "\"features\" is not an array".to_owned(),
+                )]
             })?;
         if features.is_empty() {
-            return Err(NetworkError::Empty);
+            return Err(vec![NetworkError::Empty]);
         }
 
+        let mut errors: Vec<NetworkError> = Vec::new();
         let mut nodes: Vec<Coord<f64>> = Vec::new();
         let mut node_of: HashMap<(i64, i64), usize> = HashMap::new();
         let mut edges: Vec<Edge> = Vec::with_capacity(features.len());
         let mut by_id: HashMap<String, usize> = HashMap::with_capacity(features.len());
 
         for (index, feature) in features.iter().enumerate() {
-            if feature.get("type").and_then(Value::as_str) != Some("Feature") {
-                return Err(feature_error(index, None, "type", "must be \"Feature\""));
-            }
-            let props = match feature.get("properties") {
-                Some(Value::Object(p)) => p,
-                _ => {
-                    return Err(feature_error(
-                        index,
-                        None,
-                        "properties",
-                        "missing or not an object",
-                    ));
-                }
-            };
-            let id = match props.get("id") {
-                Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-                Some(Value::String(_)) => {
-                    return Err(feature_error(index, None, "id", "must not be empty"));
-                }
-                Some(v) => {
-                    return Err(feature_error(
-                        index,
-                        None,
-                        "id",
-                        format!("must be a string, got {v}"),
-                    ));
-                }
-                None => return Err(feature_error(index, None, "id", "missing")),
-            };
-            let geometry = parse_geometry(feature, index, Some(&id))?;
-            for key in ["name", "road_class"] {
-                match props.get(key) {
-                    None | Some(Value::Null) | Some(Value::String(_)) => {}
-                    Some(v) => {
-                        return Err(feature_error(
-                            index,
-                            Some(&id),
-                            key,
-                            format!("must be a string, got {v}"),
-                        ));
+            let (id, parsed) = match parse_feature(index, feature) {
+                Ok(edge) => (edge.id.clone(), Some(edge)),
+                Err((id, problems)) => {
+                    errors.extend(problems);
+                    match id {
+                        Some(id) => (id, None),
+                        None => continue,
                     }
                 }
-            }
-            let speed = number(props, "speed_kmh", index, &id)?;
-            let fixed = number(props, "minutes", index, &id)?;
-            let border = number(props, "border_minutes", index, &id)?.unwrap_or(0.0);
-            if let Some(s) = speed
-                && s <= 0.0
-            {
-                return Err(feature_error(
-                    index,
-                    Some(&id),
-                    "speed_kmh",
-                    format!("must be > 0, got {s}"),
-                ));
-            }
-            if let Some(m) = fixed
-                && m < 0.0
-            {
-                return Err(feature_error(
-                    index,
-                    Some(&id),
-                    "minutes",
-                    format!("must be >= 0, got {m}"),
-                ));
-            }
-            if border < 0.0 {
-                return Err(feature_error(
-                    index,
-                    Some(&id),
-                    "border_minutes",
-                    format!("must be >= 0, got {border}"),
-                ));
-            }
-            let trucks_allowed = match props.get("trucks_allowed") {
-                Some(Value::Bool(b)) => *b,
-                Some(v) => {
-                    return Err(feature_error(
-                        index,
-                        Some(&id),
-                        "trucks_allowed",
-                        format!("must be true or false, got {v}"),
-                    ));
-                }
-                None => {
-                    return Err(feature_error(
-                        index,
-                        Some(&id),
-                        "trucks_allowed",
-                        "missing (true or false)",
-                    ));
-                }
             };
-            let km = Haversine.length(&geometry) / 1000.0;
-            if km <= 0.0 {
-                return Err(feature_error(
-                    index,
-                    Some(&id),
-                    "geometry.coordinates",
-                    "zero-length edge: all positions are the same point",
-                ));
-            }
-            let drive = match (fixed, speed) {
-                (Some(m), _) => m,
-                (None, Some(s)) => km / s * 60.0,
-                (None, None) => {
-                    return Err(feature_error(
-                        index,
-                        Some(&id),
-                        "speed_kmh",
-                        "missing: give speed_kmh (> 0) or a fixed minutes",
-                    ));
-                }
-            };
-            let minutes = drive + border;
-            if !minutes.is_finite() {
-                return Err(feature_error(
-                    index,
-                    Some(&id),
-                    "minutes",
-                    "travel time is not finite",
-                ));
-            }
             if let Some(&first_index) = by_id.get(&id) {
-                return Err(NetworkError::DuplicateId {
+                errors.push(NetworkError::DuplicateId {
                     index,
                     id,
                     first_index,
                 });
+                continue;
+            }
+            by_id.insert(id, index);
+            let Some(p) = parsed else { continue };
+            if !errors.is_empty() {
+                // The network is refused: only the problems of the rest still matter.
+                continue;
             }
             let mut endpoint = |c: Coord<f64>| {
                 *node_of.entry(node_key(c)).or_insert_with(|| {
@@ -587,23 +705,26 @@ impl Network {
                 })
             };
             // A LineString always has a first and last position: we checked for 2 above.
-            let (first, last) = (geometry.0[0], geometry.0[geometry.0.len() - 1]);
+            let (first, last) = (p.geometry.0[0], p.geometry.0[p.geometry.0.len() - 1]);
             let (from, to) = (endpoint(first), endpoint(last));
-            let bbox = geometry
+            let bbox = p
+                .geometry
                 .bounding_rect()
                 .unwrap_or_else(|| Rect::new(first, last));
-            by_id.insert(id.clone(), index);
             edges.push(Edge {
-                id,
-                properties: props.clone(),
-                geometry,
+                id: p.id,
+                properties: p.properties,
+                geometry: p.geometry,
                 bbox,
                 from,
                 to,
-                km,
-                minutes,
-                trucks_allowed,
+                km: p.km,
+                minutes: p.minutes,
+                trucks_allowed: p.trucks_allowed,
             });
+        }
+        if !errors.is_empty() {
+            return Err(errors);
         }
 
         // Connectivity over all edges, whatever their truck flag: a missing link is a data error,
@@ -617,19 +738,23 @@ impl Network {
         }
         let mut roots: Vec<usize> = (0..nodes.len()).map(|n| find(&mut parent, n)).collect();
         let reference = roots[edges[0].from];
-        if let Some((index, e)) = edges
+        let outside: Vec<(usize, &Edge)> = edges
             .iter()
             .enumerate()
-            .find(|(_, e)| roots[e.from] != reference)
-        {
+            .filter(|(_, e)| roots[e.from] != reference)
+            .collect();
+        if !outside.is_empty() {
             roots.sort_unstable();
             roots.dedup();
-            return Err(NetworkError::Disconnected {
-                index,
-                id: e.id.clone(),
-                reference_id: edges[0].id.clone(),
-                components: roots.len(),
-            });
+            return Err(outside
+                .into_iter()
+                .map(|(index, e)| NetworkError::Disconnected {
+                    index,
+                    id: e.id.clone(),
+                    reference_id: edges[0].id.clone(),
+                    components: roots.len(),
+                })
+                .collect());
         }
 
         let mut degree = vec![0usize; nodes.len() + 1];

@@ -710,3 +710,69 @@ proptest! {
         }
     }
 }
+
+fn check(features: Vec<Value>) -> Result<Network, Vec<NetworkError>> {
+    Network::check_geojson(&json!({"type": "FeatureCollection", "features": features}).to_string())
+}
+
+#[test]
+fn a_check_names_every_bad_edge_and_every_bad_member_in_file_order() {
+    let no_flag = json!({"type": "Feature", "properties": {"id": "b", "speed_kmh": 50},
+        "geometry": {"type": "LineString", "coordinates": [[113.1, 22.0], [113.2, 22.0]]}});
+    let two_problems = feature(
+        json!("c"),
+        json!([[113.2, 22.0], [113.2, 22.0]]),
+        json!({"speed_kmh": -3}),
+    );
+    let errors = check(vec![
+        ok_feature("a"),
+        no_flag,
+        two_problems,
+        ok_feature("a"),
+        json!({"type": "Feature"}),
+    ])
+    .expect_err("four bad edges");
+
+    let named: Vec<(Option<usize>, Option<&str>, String)> = errors
+        .iter()
+        .map(|e| (e.feature_index(), e.edge_id(), e.field()))
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            (Some(1), Some("b"), "trucks_allowed".to_owned()),
+            (Some(2), Some("c"), "speed_kmh".to_owned()),
+            (Some(2), Some("c"), "geometry.coordinates".to_owned()),
+            (Some(3), Some("a"), "id".to_owned()),
+            (Some(4), None, "properties".to_owned()),
+        ]
+    );
+    assert!(errors.iter().all(|e| !e.reason().is_empty()));
+    assert_eq!(
+        load(vec![ok_feature("a"), ok_feature("a")]).err(),
+        check(vec![ok_feature("a"), ok_feature("a")])
+            .err()
+            .map(|mut e| e.remove(0)),
+        "from_geojson gives the first problem of the check"
+    );
+}
+
+#[test]
+fn a_check_names_every_edge_outside_the_first_piece() {
+    let island = |id: &str, lon: f64| {
+        feature(
+            json!(id),
+            json!([[lon, 22.0], [lon + 0.1, 22.0]]),
+            json!({}),
+        )
+    };
+    let errors = check(vec![
+        ok_feature("a"),
+        island("x", 114.0),
+        island("y", 115.0),
+    ])
+    .expect_err("in pieces");
+    let ids: Vec<Option<&str>> = errors.iter().map(NetworkError::edge_id).collect();
+    assert_eq!(ids, vec![Some("x"), Some("y")]);
+    assert!(errors.iter().all(|e| e.field() == "geometry"));
+}
