@@ -77,9 +77,12 @@ pub async fn backup(
     }
     let mut wal_copied = 0;
     let mut last_wal = None;
+    // A segment being archived is copied under `<name>.partial` and renamed when whole
+    // (the archive_command of `super::cluster`): only whole segments are copied here.
     let mut names: Vec<String> = std::fs::read_dir(&archive)?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".partial"))
         .collect();
     names.sort();
     for name in names {

@@ -264,7 +264,8 @@ impl LocalCluster {
                 opts.push_str(&format!(
                     " -c recovery_init_sync_method=syncfs \
                      -c archive_mode=on -c archive_timeout=300 \
-                     -c archive_command='test ! -f \"{0}/%f\" && cp %p \"{0}/%f\"'",
+                     -c archive_command='test ! -f \"{0}/%f\" && cp %p \"{0}/%f.partial\" \
+                     && mv \"{0}/%f.partial\" \"{0}/%f\"'",
                     archive.display()
                 ));
             }
