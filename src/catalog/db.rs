@@ -81,6 +81,19 @@ pub async fn lock_item(conn: &mut PgConnection, sku: &str) -> Result<Option<Item
     .await
 }
 
+/// Locks the items with these ids (`for update`, in id order: the order receipts'
+/// retired-item checks lock them in, so an import changing many items cannot deadlock
+/// with them).
+pub async fn lock_items(conn: &mut PgConnection, ids: &[uuid::Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar!(
+        "select id from items where id = any($1) order by id for update",
+        ids
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(())
+}
+
 /// The GTINs among `gtins` that belong to an item other than `except`, with its SKU.
 pub async fn gtins_taken(
     conn: &mut PgConnection,

@@ -293,6 +293,12 @@ async fn write(
         }
         Plan::Items(rows, stored) => {
             let total = rows.len() as u64;
+            let updated: Vec<uuid::Uuid> = rows
+                .iter()
+                .filter(|r| r.effect == items::Effect::Update)
+                .map(|r| stored.items[&r.draft.sku].id.0)
+                .collect();
+            crate::catalog::db::lock_items(conn, &updated).await?;
             for (n, r) in rows.iter().enumerate() {
                 let item_id = match r.effect {
                     items::Effect::Same => continue,
