@@ -53,6 +53,7 @@ const FILES: &[(&str, &[u8])] = assets![
     "js/network.js",
     "js/chart.js",
     "js/reserve.js",
+    "js/operations.js",
     "data/gba-basemap.geojson",
     "data/NOTICE.md",
     "data/LICENSE-geo-maps-MIT",

@@ -10,6 +10,7 @@ import * as imports from './imports.js';
 import * as masterdata from './masterdata.js';
 import * as users from './users.js';
 import * as network from './network.js';
+import * as operations from './operations.js';
 
 /** The reserve screens load on first visit: the first screen does not need them. */
 const reserve = (name) => async (v) => (await import('./reserve.js'))[name](v);
@@ -28,6 +29,7 @@ const ROUTES = [
   { path: 'quarantine', label: 'nav_quarantine', roles: [C], render: clerk.quarantine },
   { path: 'counts', label: 'nav_counts', roles: [C], render: clerk.counts },
   { path: 'map', label: 'nav_map', roles: [D, ADM], render: dispatch.mapScreen },
+  { path: 'operations', label: 'nav_operations', roles: [D, ADM], render: operations.operationsScreen },
   { path: 'reserves', label: 'nav_reserves', roles: [ADM], render: clerk.reserveLevels },
   { path: 'readiness', label: 'nav_readiness', roles: [D, A, ADM], render: reserve('readiness') },
   { path: 'rotation', label: 'nav_rotation', roles: [C, A, ADM], render: reserve('rotation') },
