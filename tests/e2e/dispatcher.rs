@@ -450,3 +450,273 @@ async fn a_shipment_id_from_a_waybill_finds_its_request_and_delivery_form() {
     assert_eq!(found, true);
     b.close().await;
 }
+
+/// Doumen (Zhuhai) and Taishan (Jiangmen), WGS84 (reference/gba-geography.md).
+const DOUMEN: (f64, f64) = (22.2119, 113.2909);
+const TAISHAN: (f64, f64) = (22.2536, 112.7883);
+
+#[tokio::test]
+async fn a_dispatcher_rations_a_scarce_item_between_two_incidents_of_an_operation_and_commits_what_the_preview_showed()
+ {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("operation round").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    let needs = [
+        "/api/v1/operations",
+        "/api/v1/operations/{id}/rationing/preview",
+        "/api/v1/operations/{id}/rationing",
+    ];
+    if !api_has(&app, &needs, 17).await {
+        return;
+    }
+    // Arrange: an operation with one incident, through the API; the second is added on
+    // the screen. 50 kW generator sets are scarce: the GBA holds 69.
+    let token = app.token("dispatcher", &[]).await;
+    let (status, op) = app
+        .post(
+            "/api/v1/operations",
+            &token,
+            &serde_json::json!({"name": "Typhoon Saola 2023, Jiangmen"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{op}");
+    let op_id = op["id"].as_str().expect("id").to_owned();
+    let (status, doumen) = app
+        .post(
+            "/api/v1/incidents",
+            &token,
+            &serde_json::json!({"name": "Doumen flood", "kind": "flood", "point": {"lat": DOUMEN.0, "lon": DOUMEN.1},
+                                "operation_id": op_id, "response_level": "county"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{doumen}");
+
+    open_as(
+        &b,
+        &app,
+        "dispatcher",
+        &[],
+        &format!("#/operations?id={op_id}"),
+    )
+    .await;
+    b.until(
+        "the operation with its incident",
+        "document.querySelectorAll('#op-incidents tr[data-incident]').length === 1 && document.querySelector('#ops-map[data-ready]')",
+        30,
+    )
+    .await;
+
+    // Act 1: add Taishan to the operation on the screen, city level.
+    b.type_into("#oi-name", "Taishan landslide").await;
+    b.el("#oi-kind")
+        .await
+        .select_by_value("landslide")
+        .await
+        .expect("kind");
+    b.type_into("#oi-lat", &TAISHAN.0.to_string()).await;
+    b.type_into("#oi-lon", &TAISHAN.1.to_string()).await;
+    b.el("#oi-level")
+        .await
+        .select_by_value("city")
+        .await
+        .expect("level");
+    b.click("#oi-submit").await;
+    let incidents = b
+        .until(
+            "both incidents listed",
+            "document.querySelectorAll('#op-incidents tr[data-incident]').length === 2 && document.querySelector('#ops-map[data-ready]') && document.getElementById('op-incidents').innerText",
+            30,
+        )
+        .await;
+
+    // Act 2: one critical demand per incident, the first with a bad quantity.
+    b.el("#dm-sku-0")
+        .await
+        .select_by_value("GENSET-50KW")
+        .await
+        .expect("item");
+    b.type_into("#dm-qty-0", "0").await;
+    b.click("#dm-add").await;
+    b.until(
+        "the second demand",
+        "document.querySelector('#dm-qty-1')",
+        10,
+    )
+    .await;
+    b.type_into("#dm-qty-1", "60").await;
+    b.click("#round-preview").await;
+    let refused = b
+        .until(
+            "the bad quantity refused next to its field",
+            "document.querySelector('#dm-qty-0[aria-invalid=true]') && document.querySelector('#dm-qty-0').closest('td').querySelector('.field-error')?.textContent",
+            20,
+        )
+        .await;
+    b.type_into("#dm-qty-0", "60").await;
+    b.click("#round-preview").await;
+    b.until(
+        "the preview: two lines, two bars, two incidents and their source lines on the map",
+        "document.querySelectorAll('table.round-lines tr.round-line').length === 2 \
+         && document.querySelectorAll('#fill-chart rect.fill-bar').length === 2 \
+         && document.querySelectorAll('#ops-map .ops-incident').length === 2 \
+         && document.querySelectorAll('#ops-map path.source-line').length > 0",
+        30,
+    )
+    .await;
+    let rows = b
+        .js("[...document.querySelectorAll('table.round-lines tr.round-line')].map(r => r.innerText)")
+        .await;
+    let sentences = b
+        .js("document.getElementById('round-sentences').innerText")
+        .await;
+    let fairness = b
+        .js("document.getElementById('round-fairness').innerText")
+        .await;
+    let preview = b.js("stockpileOps.preview").await;
+    b.js("document.getElementById('round-h').scrollIntoView() || true")
+        .await;
+    b.screenshot("dispatcher-operation-preview").await;
+    b.js("document.getElementById('ops-map').scrollIntoView() || true")
+        .await;
+    b.screenshot("dispatcher-operation-map").await;
+    b.js("document.getElementById('round-fairness').scrollIntoView() || true")
+        .await;
+    b.screenshot("dispatcher-operation-chart").await;
+
+    // Act 3: commit.
+    b.click("#round-commit").await;
+    let requests = b
+        .until(
+            "the round's requests",
+            "document.querySelectorAll('#round-requests tr.round-request').length",
+            30,
+        )
+        .await;
+    let links = b
+        .js("[...document.querySelectorAll('#round-requests tr.round-request a')].map(a => a.getAttribute('href'))")
+        .await;
+    b.until(
+        "the committed round listed",
+        "document.querySelectorAll('#op-rounds tr.round').length === 1",
+        20,
+    )
+    .await;
+    b.js("document.getElementById('round-committed').scrollIntoView() || true")
+        .await;
+    b.screenshot("dispatcher-operation-committed").await;
+    let errors = b.js("window.stockpileErrors").await;
+
+    // Assert: the screen showed a scarce item shared between the two incidents.
+    let incidents = incidents.as_str().unwrap_or_default();
+    assert!(
+        incidents.contains("Taishan landslide") && incidents.contains("8"),
+        "a city-level incident has an 8 h target: {incidents}"
+    );
+    assert!(
+        refused
+            .as_str()
+            .is_some_and(|t| t.contains("greater than 0")),
+        "{refused}"
+    );
+    let rows: Vec<String> = serde_json::from_value(rows).expect("rows");
+    assert!(
+        rows.iter().any(|r| r.contains("Doumen flood"))
+            && rows.iter().any(|r| r.contains("Taishan landslide")),
+        "{rows:?}"
+    );
+    assert!(
+        sentences
+            .as_str()
+            .is_some_and(|s| s.contains("every critical line got at least")),
+        "{sentences}"
+    );
+    assert!(
+        fairness
+            .as_str()
+            .is_some_and(|s| s.contains("nearest-first")),
+        "{fairness}"
+    );
+    let lines = preview["lines"].as_array().expect("preview lines");
+    assert_eq!(lines.len(), 2);
+    let total: i64 = lines
+        .iter()
+        .map(|l| l["reserved"].as_i64().unwrap_or(0))
+        .sum();
+    assert!(
+        total > 0
+            && lines
+                .iter()
+                .all(|l| l["shortfall"].as_i64().unwrap_or(0) > 0),
+        "60 + 60 generator sets are more than the GBA can send: {preview}"
+    );
+    assert_eq!(requests.as_u64(), Some(2), "one request per incident");
+    assert!(
+        serde_json::from_value::<Vec<String>>(links)
+            .expect("links")
+            .iter()
+            .all(|h| h == "#/requests")
+    );
+    assert_eq!(errors, serde_json::json!([]), "script errors");
+
+    // Assert: the database holds what the preview showed, lot by lot.
+    let mut shown: Vec<(String, String, i64)> = lines
+        .iter()
+        .flat_map(|l| {
+            l["picks"].as_array().expect("picks").iter().map(|p| {
+                (
+                    l["incident_id"].as_str().expect("incident").to_owned(),
+                    p["lot_id"].as_str().expect("lot").to_owned(),
+                    p["qty"].as_i64().expect("qty"),
+                )
+            })
+        })
+        .collect();
+    shown.sort();
+    let mut stored: Vec<(String, String, i64)> = sqlx::query_as(
+        "select r.incident_id::text, p.lot_id::text, sum(p.qty)::int8
+           from allocation_picks p join allocation_requests r on r.id = p.request_id
+          where r.round_id is not null
+          group by 1, 2",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("picks");
+    stored.sort();
+    assert_eq!(stored, shown, "the committed picks are the preview's");
+    let per_line: Vec<(String, i64)> = sqlx::query_as(
+        "select r.incident_id::text, sum(l.reserved)::int8
+           from allocation_request_lines l join allocation_requests r on r.id = l.request_id
+          where r.round_id is not null and l.sku = 'GENSET-50KW'
+          group by 1 order by 1",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("request lines");
+    let mut expected: Vec<(String, i64)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["incident_id"].as_str().expect("incident").to_owned(),
+                l["reserved"].as_i64().expect("reserved"),
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(
+        per_line, expected,
+        "reserved per incident equals the preview's"
+    );
+    let on_lots: i64 = sqlx::query_scalar(
+        "select coalesce(sum(l.reserved), 0)::int8 from stock_lots l join items i on i.id = l.item_id where i.sku = 'GENSET-50KW'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("lots");
+    assert_eq!(
+        on_lots, total,
+        "the lots carry exactly the round's reservations"
+    );
+    b.close().await;
+}

@@ -141,7 +141,7 @@ function incidentForm(op) {
   const level = select(LEVELS.map((l) => ({ value: l, label: tv('level', l) })), { id: 'oi-level', name: 'response_level', value: 'county' });
   const hours = input({ id: 'oi-hours', name: 'delivery_target_hours', type: 'number', min: 1, max: 72, placeholder: t('by_level') });
   const btn = h('button', { type: 'submit', id: 'oi-submit' }, t('ops_add_incident'));
-  const form = h('form', { id: 'op-incident-form' },
+  const form = h('form', { id: 'op-incident-form', novalidate: true },
     h('h3', {}, t('ops_add_incident')),
     h('div', { class: 'row' }, field('name', name, { pointer: '/name' }), field('incident_kind', kind, { pointer: '/kind' }),
       field('lat', lat, { pointer: '/point/lat' }), field('lon', lon, { pointer: '/point/lon' })),
@@ -176,7 +176,7 @@ function demandEditor(op, out) {
   const affected = h('input', { type: 'checkbox', id: 'dm-affected', name: 'include_affected_warehouses' });
   const add = h('button', { type: 'button', class: 'secondary', id: 'dm-add', disabled: !open.length }, t('add_demand'));
   const btn = h('button', { type: 'submit', id: 'round-preview' }, t('preview'));
-  const form = h('form', { id: 'round-form' }, h('h3', {}, t('demands')), rowsBox, h('p', {}, add),
+  const form = h('form', { id: 'round-form', novalidate: true }, h('h3', {}, t('demands')), rowsBox, h('p', {}, add),
     h('div', { class: 'row' }, field('from_open_requests', fromOpen, { pointer: '/from_open_requests' }),
       field('include_affected', affected, { pointer: '/include_affected_warehouses' })),
     h('p', {}, btn));
@@ -372,12 +372,12 @@ function requestsTable(view, incName) {
   const detail = h('div', { id: 'round-request-detail' });
   return h('div', { id: 'round-requests' }, h('h3', {}, t('round_requests')),
     table(['request', 'incident', 'priority', 'status', ''], (view.requests || []).map((r) => {
-      const open = h('button', { type: 'button', class: 'secondary', 'aria-label': `${t('view')} ${String(r.id).slice(0, 8)}` }, t('view'));
+      const open = h('button', { type: 'button', class: 'secondary', 'aria-label': `${t('view')} ${r.id}` }, t('view'));
       open.addEventListener('click', () => busy(open, async () => {
         try { detail.replaceChildren(requestCard(await get(`/requests/${r.id}`), () => {})); } catch (err) { showProblem(detail, err); }
       }));
       return h('tr', { class: 'round-request', 'data-request': r.id, 'data-status': r.status },
-        h('td', {}, h('a', { href: '#/requests', title: r.id }, String(r.id).slice(0, 8)), r.created ? '' : h('span', { class: 'muted' }, ` (${t('filled_further')})`)),
+        h('td', {}, h('a', { href: '#/requests', class: 'request-id' }, h('code', { class: 'hash' }, r.id)), r.created ? '' : h('span', { class: 'muted' }, ` (${t('filled_further')})`)),
         h('td', {}, incName[r.incident_id] || r.incident_id), h('td', {}, tv('prio', r.priority)), h('td', {}, tv('rs', r.status)), h('td', {}, open));
     }), { cls: 'round-requests' }),
     h('p', {}, h('a', { href: '#/requests', class: 'button-link', id: 'round-to-requests' }, t('open_requests_screen'))),
