@@ -720,3 +720,125 @@ async fn a_dispatcher_rations_a_scarce_item_between_two_incidents_of_an_operatio
     );
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_round_committed_after_the_stock_changed_says_it_was_planned_again_and_shows_what_it_reserved()
+ {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(b) = Browser::start("operation round replanned").await else {
+        return;
+    };
+    let app = TestApp::demo().await;
+    if !api_has(&app, &["/api/v1/operations/{id}/rationing"], 17).await {
+        return;
+    }
+    // Arrange: an operation with two incidents, and an incident outside it.
+    let token = app.token("dispatcher", &[]).await;
+    let (_, op) = app
+        .post(
+            "/api/v1/operations",
+            &token,
+            &serde_json::json!({"name": "Typhoon drill"}),
+        )
+        .await;
+    let op_id = op["id"].as_str().expect("operation id").to_owned();
+    let mut ids = Vec::new();
+    for (name, (lat, lon), op) in [
+        ("Doumen flood", DOUMEN, Some(op_id.as_str())),
+        ("Taishan landslide", TAISHAN, Some(op_id.as_str())),
+        ("Xinhui flood", (22.4613, 113.0291), None),
+    ] {
+        let (status, inc) = app
+            .post(
+                "/api/v1/incidents",
+                &token,
+                &serde_json::json!({"name": name, "kind": "flood", "point": {"lat": lat, "lon": lon}, "operation_id": op}),
+            )
+            .await;
+        assert_eq!(status, 201, "{inc}");
+        ids.push(inc["id"].as_str().expect("id").to_owned());
+    }
+    open_as(
+        &b,
+        &app,
+        "dispatcher",
+        &[],
+        &format!("#/operations?id={op_id}"),
+    )
+    .await;
+    b.until(
+        "the demand editor",
+        "document.querySelector('#dm-sku-0')",
+        30,
+    )
+    .await;
+    b.el("#dm-sku-0")
+        .await
+        .select_by_value("GENSET-50KW")
+        .await
+        .expect("item");
+    b.type_into("#dm-qty-0", "40").await;
+    b.click("#dm-add").await;
+    b.until(
+        "the second demand",
+        "document.querySelector('#dm-qty-1')",
+        10,
+    )
+    .await;
+    b.type_into("#dm-qty-1", "40").await;
+    b.click("#round-preview").await;
+    b.until("the preview", "document.querySelector('#round-commit')", 30)
+        .await;
+
+    // Act: another dispatcher takes generator sets for Xinhui; then this one commits.
+    let (status, single) = app
+        .post(
+            &format!("/api/v1/incidents/{}/requests", ids[2]),
+            &token,
+            &serde_json::json!({"priority": "critical", "lines": [{"sku": "GENSET-50KW", "qty": 15}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{single}");
+    b.click("#round-commit").await;
+    let note = b
+        .until(
+            "the replanned note",
+            "document.getElementById('round-replanned')?.innerText",
+            30,
+        )
+        .await;
+    let committed = b.js("stockpileOps.committed").await;
+    let shown: Vec<i64> = b
+        .js("[...document.querySelectorAll('table.round-lines tr.round-line')].map(r => Number(r.dataset.reserved))")
+        .await
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|v| v.as_i64().expect("reserved"))
+        .collect();
+    b.screenshot("dispatcher-operation-replanned").await;
+
+    // Assert: the answer says it replanned, and what it shows is what the database holds.
+    assert!(
+        note.as_str().is_some_and(|n| n.contains("planned again")),
+        "{note}"
+    );
+    assert_eq!(committed["replanned"], true);
+    let answered: i64 = committed["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| l["reserved"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(shown.iter().sum::<i64>(), answered);
+    let stored: i64 = sqlx::query_scalar(
+        "select coalesce(sum(l.reserved), 0)::int8
+           from allocation_request_lines l join allocation_requests r on r.id = l.request_id
+          where r.round_id is not null",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("round lines");
+    assert_eq!(stored, answered, "the round reserved what it answered");
+    b.close().await;
+}
