@@ -240,7 +240,21 @@ async fn every_clerk_screen_renders_without_script_errors() {
 
 #[tokio::test]
 async fn every_dispatcher_screen_renders_without_script_errors() {
-    visit_every_screen("dispatcher", &[]).await;
+    let Some(routes) = visit_every_screen("dispatcher", &[]).await else {
+        return;
+    };
+    assert_eq!(
+        routes,
+        [
+            "stock",
+            "alerts",
+            "map",
+            "operations",
+            "readiness",
+            "requests"
+        ],
+        "a dispatcher's navigation"
+    );
 }
 
 #[tokio::test]
@@ -260,6 +274,7 @@ async fn every_admin_screen_renders_without_script_errors() {
             "expiry",
             "alerts",
             "map",
+            "operations",
             "reserves",
             "readiness",
             "rotation",
