@@ -394,7 +394,7 @@ export function requestCard(req, onChange) {
         note, ' ', dl);
     });
     box.replaceChildren(
-      h('h3', {}, `${t('request')} ${String(r.id).slice(0, 8)} · `, h('span', { class: 'rq-status', 'data-status': r.status }, tv('rs', r.status)), ` · ${tv('prio', r.priority)}`),
+      h('h3', {}, `${t('request')} ${String(r.id).slice(-8)} · `, h('span', { class: 'rq-status', 'data-status': r.status }, tv('rs', r.status)), ` · ${tv('prio', r.priority)}`),
       table(['sku', { label: 'requested', cls: 'num' }, { label: 'reserved', cls: 'num' }, { label: 'shortfall', cls: 'num' }],
         (r.lines || []).map((l) => h('tr', {}, h('td', {}, l.sku), h('td', { class: 'num' }, qty(l.requested)), h('td', { class: 'num' }, qty(l.reserved)), h('td', { class: 'num' }, qty(l.shortfall))))),
       ships.length ? h('div', {}, h('h4', {}, t('shipments')), h('ul', {}, ships)) : null,
