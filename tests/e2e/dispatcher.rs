@@ -532,20 +532,7 @@ async fn a_dispatcher_rations_a_scarce_item_between_two_incidents_of_an_operatio
         .await;
 
     // Act 2: one critical demand per incident, the first with a bad quantity.
-    b.el("#dm-sku-0")
-        .await
-        .select_by_value("GENSET-50KW")
-        .await
-        .expect("item");
-    b.type_into("#dm-qty-0", "0").await;
-    b.click("#dm-add").await;
-    b.until(
-        "the second demand",
-        "document.querySelector('#dm-qty-1')",
-        10,
-    )
-    .await;
-    b.type_into("#dm-qty-1", "60").await;
+    two_genset_demands(&b, "0", "60").await;
     b.click("#round-preview").await;
     let refused = b
         .until(
@@ -772,20 +759,7 @@ async fn a_round_committed_after_the_stock_changed_says_it_was_planned_again_and
         30,
     )
     .await;
-    b.el("#dm-sku-0")
-        .await
-        .select_by_value("GENSET-50KW")
-        .await
-        .expect("item");
-    b.type_into("#dm-qty-0", "40").await;
-    b.click("#dm-add").await;
-    b.until(
-        "the second demand",
-        "document.querySelector('#dm-qty-1')",
-        10,
-    )
-    .await;
-    b.type_into("#dm-qty-1", "40").await;
+    two_genset_demands(&b, "40", "40").await;
     b.click("#round-preview").await;
     b.until("the preview", "document.querySelector('#round-commit')", 30)
         .await;
@@ -841,4 +815,23 @@ async fn a_round_committed_after_the_stock_changed_says_it_was_planned_again_and
     .expect("round lines");
     assert_eq!(stored, answered, "the round reserved what it answered");
     b.close().await;
+}
+
+/// Fills the operations screen's demand editor with two rows of GENSET-50KW, of `first`
+/// and `second` units (each row keeps the incident the editor gives it).
+async fn two_genset_demands(b: &Browser, first: &str, second: &str) {
+    b.el("#dm-sku-0")
+        .await
+        .select_by_value("GENSET-50KW")
+        .await
+        .expect("item");
+    b.type_into("#dm-qty-0", first).await;
+    b.click("#dm-add").await;
+    b.until(
+        "the second demand",
+        "document.querySelector('#dm-qty-1')",
+        10,
+    )
+    .await;
+    b.type_into("#dm-qty-1", second).await;
 }
