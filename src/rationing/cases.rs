@@ -81,8 +81,9 @@ pub async fn commit(
     preview_digest: Option<&str>,
     now: DateTime<Utc>,
 ) -> AppResult<(RoundView, Change<'static>)> {
-    // Rounds of one operation queue on its row; closing it waits for the round.
-    crate::operations::db::get(conn, op, true).await?;
+    // Rounds of one operation queue on its row (`prepare` locks it first); closing it
+    // waits for the round. Then the open requests it fills, then the stock.
+    operation(conn, op, true).await?;
     let locked = if cmd.from_open_requests {
         db::lock_open_requests(conn, op).await?
     } else {
@@ -212,15 +213,8 @@ async fn prepare(
     cmd: &RoundCmd,
     locked: Option<&[RequestId]>,
 ) -> AppResult<Prepared> {
-    let operation = crate::operations::db::get(conn, op, false)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no operation with id {op}")))?;
-    if operation.status != OperationStatus::Open {
-        return Err(AppError::conflict(
-            "id",
-            format!("operation {op} is closed; it takes no rationing round"),
-            Some(json!({ "operation_status": "closed" })),
-        ));
+    if locked.is_none() {
+        operation(conn, op, false).await?; // a commit checked it under its lock
     }
     let qtys: Vec<i64> = cmd.demands.iter().map(|d| d.qty).collect();
     check_demands(&qtys, cmd.from_open_requests)?;
@@ -343,6 +337,22 @@ async fn prepare(
         needed_by,
         affected_ok,
     })
+}
+
+/// Operation `op` exists and is open (`lock`: and holds its row until the transaction
+/// ends).
+async fn operation(conn: &mut PgConnection, op: OperationId, lock: bool) -> AppResult<()> {
+    let operation = crate::operations::db::get(conn, op, lock)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no operation with id {op}")))?;
+    if operation.status != OperationStatus::Open {
+        return Err(AppError::conflict(
+            "id",
+            format!("operation {op} is closed; it takes no rationing round"),
+            Some(json!({ "operation_status": "closed" })),
+        ));
+    }
+    Ok(())
 }
 
 /// Demand `i` names an open incident of operation `op`.

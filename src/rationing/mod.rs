@@ -153,33 +153,27 @@ pub struct TargetLine {
     pub explanation: Vec<Skipped>,
 }
 
-/// Tier order: critical, high, normal.
-fn rank(p: Priority) -> u8 {
-    match p {
-        Priority::Critical => 0,
-        Priority::High => 1,
-        Priority::Normal => 2,
-    }
-}
-
 /// The round's lines, split back to their demands and grouped by the request each is
-/// written to, in the order they must be written: by tier (critical first), then
-/// target. `asks` are the round's demands; a line's demands are those with its
+/// written to, in the order they must be written: by tier (critical first: the order
+/// of [`Priority`]), then target. `asks` are the round's demands; a line's demands are those with its
 /// (incident, SKU, priority).
-pub fn targets(lines: &[RationLine], asks: &[Ask]) -> BTreeMap<(u8, Target), Vec<TargetLine>> {
-    let mut of_line: BTreeMap<(IncidentId, &str, u8), Vec<&Ask>> = BTreeMap::new();
+pub fn targets(
+    lines: &[RationLine],
+    asks: &[Ask],
+) -> BTreeMap<(Priority, Target), Vec<TargetLine>> {
+    let mut of_line: BTreeMap<(IncidentId, &str, Priority), Vec<&Ask>> = BTreeMap::new();
     for a in asks {
         of_line
-            .entry((a.incident, a.item.sku.as_str(), rank(a.priority)))
+            .entry((a.incident, a.item.sku.as_str(), a.priority))
             .or_default()
             .push(a);
     }
-    let mut out: BTreeMap<(u8, Target), Vec<TargetLine>> = BTreeMap::new();
+    let mut out: BTreeMap<(Priority, Target), Vec<TargetLine>> = BTreeMap::new();
     for line in lines {
         let key = (
             IncidentId(line.incident_id),
             line.sku.as_str(),
-            rank(Priority::of_planner(line.priority)),
+            Priority::of_planner(line.priority),
         );
         let Some(parts) = of_line.get_mut(&key) else {
             continue;
@@ -209,7 +203,7 @@ pub fn targets(lines: &[RationLine], asks: &[Ask]) -> BTreeMap<(u8, Target), Vec
                 } => (Target::Open(request), Some(line_no)),
                 Source::Given(_) => (Target::New(a.incident, a.priority), None),
             };
-            out.entry((rank(a.priority), target))
+            out.entry((a.priority, target))
                 .or_default()
                 .push(TargetLine {
                     line_no,

@@ -96,11 +96,11 @@ fn open_shortfalls_are_filled_before_new_demands_of_the_same_line() {
         explanation: vec![],
     };
     let t = targets(&[line], &asks);
-    let open = &t[&(1, Target::Open(request))];
+    let open = &t[&(Priority::High, Target::Open(request))];
     assert_eq!(open.len(), 1);
     assert_eq!((open[0].line_no, open[0].asked), (Some(2), 3));
     assert_eq!(open[0].picks.iter().map(|p| p.qty).sum::<i64>(), 3);
-    let new = &t[&(1, Target::New(incident, Priority::High))];
+    let new = &t[&(Priority::High, Target::New(incident, Priority::High))];
     assert_eq!((new[0].line_no, new[0].asked), (None, 4));
     assert_eq!(new[0].picks.iter().map(|p| p.qty).sum::<i64>(), 2);
 
