@@ -228,10 +228,7 @@ pub async fn replan<A: Answer<RequestView>>(
             tx.rollback().await?;
             continue; // changed since we read it
         }
-        let before = serde_json::json!({
-            "status": r.status,
-            "reserved": lines.iter().map(|l| (l.sku.clone(), l.reserved)).collect::<Vec<_>>(),
-        });
+        let before = replan_before(&r, &lines);
         let plan = match early {
             Some(plan) => Some(plan),
             None if demand.lines.is_empty() => None,
@@ -600,10 +597,7 @@ pub(crate) async fn fill_open(
     let r = lock_request(conn, id).await?;
     r.status.after(Change::Replan)?;
     let lines = db::lines(conn, id).await?;
-    let before = serde_json::json!({
-        "status": r.status,
-        "reserved": lines.iter().map(|l| (l.sku.clone(), l.reserved)).collect::<Vec<_>>(),
-    });
+    let before = replan_before(&r, &lines);
     let demand = Demand {
         lines: demanded,
         priority: r.priority,
@@ -628,6 +622,15 @@ pub(crate) async fn fill_open(
     )
     .await?;
     Ok(view)
+}
+
+/// What a replan's audit event records as the request before it: status and reserved
+/// per SKU.
+fn replan_before(r: &db::RequestRow, lines: &[db::LineRow]) -> serde_json::Value {
+    serde_json::json!({
+        "status": r.status,
+        "reserved": lines.iter().map(|l| (l.sku.clone(), l.reserved)).collect::<Vec<_>>(),
+    })
 }
 
 /// Writes a replan of stored request `r` (with its `lines` as read under its lock)
