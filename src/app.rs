@@ -67,6 +67,7 @@ impl AppState {
         let chain = if settings.unchained_for_benchmarks {
             crate::audit::chain::Chain::off()
         } else {
+            crate::db::durable_by_chain(&pool);
             crate::audit::chain::Chain::new(settings.chain_wait)
         };
         let mut subscribers: Vec<crate::db::changes::Subscriber> = vec![

@@ -6,8 +6,6 @@
 #
 # BENCH_SQL=file applies an experiment's SQL to the bench database after the demo data.
 #
-# BENCH_SQL=file applies an experiment's SQL to the bench database after the demo data.
-#
 # BENCH_UNCHAINED=1 starts the service with the audit chain off (the hidden
 # `serve --bench-unchained`): events stay in audit_pending, are never chained, and writes
 # are answered without waiting for the chainer (src/audit/chain.rs). The figures then
@@ -33,11 +31,6 @@ DATABASE_URL=$URL $BIN migrate >/dev/null
 DATABASE_URL=$URL $BIN seed >/dev/null
 if [ -n "${BENCH_SQL:-}" ]; then
     # An experiment's SQL (benches/load/experiments/), applied after the demo data.
-    psql "$URL" -q -v ON_ERROR_STOP=1 -f "$BENCH_SQL"
-    echo "BENCH_SQL: applied $BENCH_SQL"
-fi
-if [ -n "${BENCH_SQL:-}" ]; then
-    # An experiment's SQL, applied to the bench database after the demo data.
     psql "$URL" -q -v ON_ERROR_STOP=1 -f "$BENCH_SQL"
     echo "BENCH_SQL: applied $BENCH_SQL"
 fi

@@ -26,6 +26,19 @@
 //!   database is the truth: the request waits until no pending row with an id up to the
 //!   highest it saw remains, wakes the chainer with a `NOTIFY` and listens for the
 //!   batches it announces. Past the wait limit the answer is a 503, never a success.
+//! - **A write is durable by its batch, in one server lifetime.** The service's writes
+//!   that record an event commit without a WAL flush of their own (migration
+//!   `writes_durable_by_the_chain`, `db::durable_by_chain`): the batch that chains the
+//!   event commits synchronously after them, and its flush covers theirs. A crash in
+//!   between loses the write, and a batch on the restarted server would prove nothing
+//!   about it. So before the handler runs, the request takes a [`Ticket`]: the server
+//!   lifetime (`server_lifetime()`, named in an unlogged table that crash recovery
+//!   empties) as this process last saw it. The batch that releases the request must
+//!   have run in that lifetime (the local chainer's connection was opened in it), and the
+//!   check of a chainer elsewhere must read it again beside "nothing of mine pending".
+//!   Lifetimes never come back, so the same lifetime before the write and after the
+//!   batch means none ended in between. Otherwise the answer is a 503: retry with the
+//!   same key.
 //! - **Writers never `NOTIFY`.** PostgreSQL serialises the commits of notifying
 //!   transactions; only waiters of other processes, and the chainer for them, notify.
 
@@ -36,6 +49,7 @@ use std::time::Duration;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use crate::db::changes::{Invalidate, Subscriber};
 use crate::error::AppError;
@@ -68,8 +82,23 @@ const ANNOUNCE_FOR: Duration = Duration::from_secs(2);
 struct Progress {
     /// It holds the advisory lock.
     leading: bool,
+    /// The server lifetime its connection was opened in, while it leads.
+    lifetime: Option<Uuid>,
     /// When the latest batch that chained everything pending started.
     drained: Option<Instant>,
+}
+
+/// The server lifetime as this process knew it before a request's handler ran
+/// ([`Chain::ticket`]): what the batch that acknowledges the request's writes must have
+/// run in. `None` when it could not be learned (the database was away).
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(Option<Uuid>);
+
+/// Why a write's events were not proven chained, short of a database error.
+enum Unproven {
+    /// The server lifetime ended after the ticket was taken (or was never known): the
+    /// write may have been lost with it.
+    LifetimeEnded,
 }
 
 /// This process's side of the chain: its chainer task and the requests waiting on it.
@@ -87,6 +116,8 @@ pub struct Chain {
     remote: Notify,
     /// Until when the local chainer announces its batches.
     announce_until: Mutex<Option<Instant>>,
+    /// The server lifetime last seen by this process (by its chainer or a waiter).
+    lifetime: Mutex<Option<Uuid>>,
 }
 
 impl Chain {
@@ -110,6 +141,7 @@ impl Chain {
             progress: watch::channel(Progress::default()).0,
             remote: Notify::new(),
             announce_until: Mutex::new(None),
+            lifetime: Mutex::new(None),
         })
     }
 
@@ -177,9 +209,12 @@ impl Chain {
             }
             tokio::time::sleep(LOCK_RETRY).await;
         }
+        // The connection lives within one server lifetime: a crash-restart ends it.
+        let lifetime = server_lifetime(&mut conn).await?;
+        self.saw_lifetime(lifetime);
         tracing::info!("this process chains the audit trail");
         *warned = false;
-        let _leading = Leading::new(self);
+        let _leading = Leading::new(self, lifetime);
         while !pool.is_closed() {
             let started = Instant::now();
             let chained = batch(&mut conn, BATCH, self.announcing()).await?;
@@ -199,17 +234,57 @@ impl Chain {
         until.is_some_and(|u| Instant::now() < u)
     }
 
-    /// Waits until every event committed before the call is in the chain: the
-    /// acknowledgement of a write. A 503 if that takes longer than the wait limit (the
-    /// chainer is down or the database hung): the change is committed and will be
-    /// chained, but it is not acknowledged.
-    pub async fn wait_chained(&self, pool: &PgPool) -> Result<(), AppError> {
+    /// The server lifetime to hold a request's writes to ([`Ticket`]), taken before its
+    /// handler runs: the one this process last saw, or asked now if it knows none. A
+    /// stale one costs a 503 on a write, never a false acknowledgement.
+    pub async fn ticket(&self, pool: &PgPool) -> Ticket {
+        if !self.on {
+            return Ticket(None);
+        }
+        if let Some(known) = self.known_lifetime() {
+            return Ticket(Some(known));
+        }
+        match sqlx::query_scalar!(r#"select server_lifetime() as "id!""#)
+            .fetch_one(pool)
+            .await
+        {
+            Ok(lifetime) => {
+                self.saw_lifetime(lifetime);
+                Ticket(Some(lifetime))
+            }
+            Err(_) => Ticket(None),
+        }
+    }
+
+    fn known_lifetime(&self) -> Option<Uuid> {
+        self.lifetime.lock().map(|l| *l).unwrap_or(None)
+    }
+
+    fn saw_lifetime(&self, lifetime: Uuid) {
+        if let Ok(mut known) = self.lifetime.lock() {
+            *known = Some(lifetime);
+        }
+    }
+
+    /// Waits until every event committed since `ticket` was taken and before the call
+    /// is in the chain, by a batch of the ticket's server lifetime: the acknowledgement
+    /// of a write. A 503 if that takes longer than the wait limit (the chainer is down or
+    /// the database hung): the change is committed and will be chained, but it is not
+    /// acknowledged. A 503 at once if the server's lifetime ended since the ticket: the
+    /// change may have been lost with it.
+    pub async fn wait_chained(&self, pool: &PgPool, ticket: Ticket) -> Result<(), AppError> {
         if !self.on {
             return Ok(());
         }
         let since = Instant::now();
-        match tokio::time::timeout(self.wait_limit, self.chained_since(pool, since)).await {
-            Ok(result) => Ok(result?),
+        let Some(lifetime) = ticket.0 else {
+            return Err(lifetime_ended());
+        };
+        match tokio::time::timeout(self.wait_limit, self.chained_since(pool, since, lifetime)).await
+        {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(Unproven::LifetimeEnded))) => Err(lifetime_ended()),
+            Ok(Err(error)) => Err(error.into()),
             Err(_) => Err(AppError::Unavailable {
                 detail: format!(
                     "the change is committed but its audit event was not chained within {} \
@@ -222,7 +297,12 @@ impl Chain {
         }
     }
 
-    async fn chained_since(&self, pool: &PgPool, since: Instant) -> Result<(), sqlx::Error> {
+    async fn chained_since(
+        &self,
+        pool: &PgPool,
+        since: Instant,
+        lifetime: Uuid,
+    ) -> Result<Result<(), Unproven>, sqlx::Error> {
         let mut progress = self.progress.subscribe();
         // The highest pending id when the database was first asked: every event
         // committed before `since` has an id up to it, or is chained already.
@@ -230,26 +310,32 @@ impl Chain {
         let mut woken: Option<Instant> = None;
         loop {
             let now = *progress.borrow_and_update();
-            if now.leading {
-                // A batch that started after `since` saw every event committed before.
+            if now.leading && now.lifetime == Some(lifetime) {
+                // A batch that started after `since`, in the ticket's lifetime, saw every
+                // event committed before, and its flush made their writes durable.
                 if now.drained.is_some_and(|d| d >= since) {
-                    return Ok(());
+                    return Ok(Ok(()));
                 }
                 self.wake.notify_one();
                 // `self` holds the sender, so this cannot fail.
                 let _ = progress.changed().await;
                 continue;
             }
-            let pending = match bound {
+            // The database is the truth, read together with the lifetime it is in.
+            let (current, pending) = match bound {
                 None => {
-                    let highest = highest_pending(pool).await?;
+                    let (current, highest) = highest_pending(pool).await?;
                     bound = Some(highest);
-                    highest > 0
+                    (current, highest > 0)
                 }
                 Some(b) => pending_up_to(pool, b).await?,
             };
+            if current != lifetime {
+                self.saw_lifetime(current);
+                return Ok(Err(Unproven::LifetimeEnded));
+            }
             if !pending {
-                return Ok(());
+                return Ok(Ok(()));
             }
             if woken.is_none_or(|t| t.elapsed() >= REMOTE_WAKE_EVERY) {
                 wake_elsewhere(pool).await?;
@@ -269,9 +355,10 @@ impl Chain {
 struct Leading<'a>(&'a Chain);
 
 impl<'a> Leading<'a> {
-    fn new(chain: &'a Chain) -> Self {
+    fn new(chain: &'a Chain, lifetime: Uuid) -> Self {
         chain.progress.send_modify(|p| {
             p.leading = true;
+            p.lifetime = Some(lifetime);
             p.drained = None;
         });
         Self(chain)
@@ -280,7 +367,21 @@ impl<'a> Leading<'a> {
 
 impl Drop for Leading<'_> {
     fn drop(&mut self) {
-        self.0.progress.send_modify(|p| p.leading = false);
+        self.0.progress.send_modify(|p| {
+            p.leading = false;
+            p.lifetime = None;
+        });
+    }
+}
+
+/// The 503 of a write whose server lifetime ended before its events were proven chained.
+fn lifetime_ended() -> AppError {
+    AppError::Unavailable {
+        detail: "the database restarted (or could not be reached) before the change was \
+                 confirmed durable and chained; it may not have been kept. Retry with the \
+                 same Idempotency-Key, which never repeats what was done"
+            .to_owned(),
+        retry_after_secs: 1,
     }
 }
 
@@ -292,7 +393,14 @@ impl Invalidate for Announced {
     fn invalidate(&self) {
         self.0.remote.notify_waiters();
     }
-    fn set_listening(&self, _listening: bool) {
+    fn set_listening(&self, listening: bool) {
+        if !listening {
+            // The listener lost the database: it may come back in a new lifetime, so the
+            // next ticket asks instead of holding writes to the old one (a 503 each).
+            if let Ok(mut known) = self.0.lifetime.lock() {
+                *known = None;
+            }
+        }
         // Waiters poll the database in any case; notifications only shorten the wait.
         self.0.remote.notify_waiters();
     }
@@ -340,21 +448,34 @@ pub async fn drain(pool: &PgPool) -> Result<i64, sqlx::Error> {
     }
 }
 
-/// The highest id in `audit_pending`, or 0 when it is empty.
-async fn highest_pending(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(r#"select coalesce(max(id), 0) as "id!" from audit_pending"#)
-        .fetch_one(pool)
+/// The server lifetime (`server_lifetime()`, migration `writes_durable_by_the_chain`).
+async fn server_lifetime(conn: &mut PgConnection) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar!(r#"select server_lifetime() as "id!""#)
+        .fetch_one(conn)
         .await
 }
 
-/// Whether a pending event with an id up to `bound` remains.
-async fn pending_up_to(pool: &PgPool, bound: i64) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"select exists (select from audit_pending where id <= $1) as "pending!""#,
+/// The server lifetime, and the highest id in `audit_pending` (0 when it is empty).
+async fn highest_pending(pool: &PgPool) -> Result<(Uuid, i64), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select server_lifetime() as "lifetime!",
+                  coalesce((select max(id) from audit_pending), 0) as "id!""#
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((row.lifetime, row.id))
+}
+
+/// The server lifetime, and whether a pending event with an id up to `bound` remains.
+async fn pending_up_to(pool: &PgPool, bound: i64) -> Result<(Uuid, bool), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select server_lifetime() as "lifetime!",
+                  exists (select from audit_pending where id <= $1) as "pending!""#,
         bound
     )
     .fetch_one(pool)
-    .await
+    .await?;
+    Ok((row.lifetime, row.pending))
 }
 
 /// Wakes the chainer of another process.

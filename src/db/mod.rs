@@ -8,7 +8,7 @@ pub mod primary;
 pub mod standby;
 pub mod supervise;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -65,7 +65,7 @@ impl Database {
             }
         };
         let pool = pool(options, config.db_pool).await?;
-        primary::register(&pool, None);
+        primary::register(&pool, Some(service_settings));
         // Opened when first used: a replica that is down fails the reads sent to it
         // (503), not the service's start.
         let reads = match &config.read_database_url {
@@ -98,6 +98,31 @@ impl Database {
         {
             tracing::warn!(error = %err, "stopping the private PostgreSQL cluster failed");
         }
+    }
+}
+
+/// Whether this process's service connections leave a write that records an audit
+/// event to be made durable by the chain batch that chains it ([`durable_by_chain`]).
+static DURABLE_BY_CHAIN: AtomicBool = AtomicBool::new(false);
+
+/// From now on, `pool`'s connections (and those of the pools opened beside it, or
+/// pointed at a new primary) commit a transaction that records an audit event without
+/// a WAL flush of its own: the chain batch that chains the event, which commits
+/// synchronously after it, flushes it (migration `writes_durable_by_the_chain`). Only
+/// for a process whose answers wait for that batch in the same server lifetime
+/// (`audit::chain::Chain::wait_chained`): the service, with its chain on. Connections
+/// opened before keep flushing their own commits, which is merely slower.
+pub fn durable_by_chain(pool: &PgPool) {
+    DURABLE_BY_CHAIN.store(true, Ordering::SeqCst);
+    pool.set_connect_options(service_settings((*pool.connect_options()).clone()));
+}
+
+/// What the service's connections set when they open.
+fn service_settings(options: PgConnectOptions) -> PgConnectOptions {
+    if DURABLE_BY_CHAIN.load(Ordering::SeqCst) {
+        options.options([("stockpile.durable_by", "chain")])
+    } else {
+        options
     }
 }
 
@@ -198,7 +223,7 @@ impl WritePool {
 
     /// What the write connections set when they open.
     fn settings(options: PgConnectOptions) -> PgConnectOptions {
-        options.options([("plan_cache_mode", "force_generic_plan")])
+        service_settings(options).options([("plan_cache_mode", "force_generic_plan")])
     }
 
     /// Begins a transaction that locks and writes stock.

@@ -251,6 +251,135 @@ async fn a_write_committed_while_the_chainer_is_down_is_answered_only_once_it_is
 }
 
 #[tokio::test]
+async fn a_write_whose_server_lifetime_ends_before_it_is_chained_is_a_503_and_its_retry_replays() {
+    // Arrange: no chainer runs, so the write waits on the database, as in a process
+    // whose chainer does not lead; the lifetime the service knows.
+    let app = TestApp::demo().await;
+    let dispatcher = app.token("dispatcher", &[]).await;
+    let body = incident_body("Flood, Jiangmen (server restarted)");
+    let lifetime = || async {
+        sqlx::query_scalar::<_, Uuid>("select server_lifetime()")
+            .fetch_one(&app.pool)
+            .await
+            .expect("lifetime")
+    };
+    let before = lifetime().await;
+    let lock = stop_the_chainer(&app).await;
+    let send = app
+        .client
+        .post(app.url("/api/v1/incidents"))
+        .bearer_auth(&dispatcher)
+        .header("idempotency-key", "lifetime-503")
+        .json(&body)
+        .send();
+    let answer = tokio::spawn(async move { read(send.await.expect("send")).await });
+
+    // Act 1: the change commits, without a flush of its own, and waits; then the
+    // server's lifetime ends, as crash recovery ends it by emptying the unlogged table
+    // (a real crash: `cluster.rs` and the fault matrix).
+    wait_until!("the write commits", pending(&app).await == 1);
+    sqlx::query("truncate server_lifetime")
+        .execute(&app.pool)
+        .await
+        .expect("end the lifetime");
+    let (status, problem) = tokio::time::timeout(Duration::from_secs(5), answer)
+        .await
+        .expect("answered at once")
+        .expect("the request task");
+
+    // Assert 1: not acknowledged: the write may have been lost with its lifetime.
+    assert_problem(status, &problem, 503, "");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("restarted")),
+        "{problem}"
+    );
+    assert_ne!(lifetime().await, before, "a new lifetime");
+
+    // Act 2: the chain resumes; the client retries with its key.
+    lock.close().await.expect("release the lock");
+    wait_until!("the chain takes the event", pending(&app).await == 0);
+    let (status, answer) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/incidents",
+            &dispatcher,
+            &body,
+            Some("lifetime-503"),
+        )
+        .await;
+
+    // Assert 2: here the write survived (no real crash), so the retry replays it: one
+    // incident, one event, and the chain verifies.
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(
+        scalar(
+            &app,
+            "select count(*) from audit_events where action = 'incident.create'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(verify(&app).await["ok"], true);
+}
+
+#[tokio::test]
+async fn service_writes_that_record_an_event_leave_their_flush_to_the_chain_and_cli_writes_do_not()
+{
+    // Arrange: a connection as the service opens them, and one as the CLI does.
+    let app = TestApp::demo().await;
+    let mut service = PgConnection::connect_with(&app.pool.connect_options())
+        .await
+        .expect("a service connection");
+    let cli_pool = stockpile::db::pool(app.options.clone(), 1)
+        .await
+        .expect("a CLI pool");
+    let mut cli = cli_pool.acquire().await.expect("a CLI connection");
+    async fn commit_mode(conn: &mut PgConnection, with_event: bool) -> String {
+        // A durable server's default (the test cluster's is off, for speed).
+        sqlx::query("set synchronous_commit = on")
+            .execute(&mut *conn)
+            .await
+            .expect("set");
+        let mut tx = conn.begin().await.expect("begin");
+        if with_event {
+            audit::db::record(
+                &mut tx,
+                &Actor::system(),
+                &Origin::cli(),
+                Change {
+                    action: "test.event",
+                    entity_kind: "test",
+                    entity_id: "commit-mode".to_owned(),
+                    before: None,
+                    after: None,
+                },
+            )
+            .await
+            .expect("record");
+        }
+        let mode = sqlx::query_scalar("select current_setting('synchronous_commit')")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("setting");
+        tx.rollback().await.expect("rollback");
+        mode
+    }
+
+    // Act
+    let service_event = commit_mode(&mut service, true).await;
+    let service_plain = commit_mode(&mut service, false).await;
+    let cli_event = commit_mode(&mut cli, true).await;
+
+    // Assert: only the service's transaction that records an event commits without its
+    // own flush, and only that transaction (the setting is local to it).
+    assert_eq!(service_event, "off");
+    assert_eq!(service_plain, "on");
+    assert_eq!(cli_event, "on");
+}
+
+#[tokio::test]
 async fn a_write_the_chain_does_not_take_in_time_is_a_503_and_its_retry_replays_once_chained() {
     // Arrange: writes wait for the chain at most 300 ms, and no chainer runs.
     let app = TestApp::demo_with(Settings {

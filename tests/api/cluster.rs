@@ -144,6 +144,69 @@ async fn the_private_cluster_starts_restarts_recovers_and_stops_cleanly() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test]
+async fn a_crash_starts_a_new_server_lifetime_and_a_clean_restart_keeps_it() {
+    // Arrange: a private cluster with the schema, and the lifetime it names
+    // (`server_lifetime()`: what a write's acknowledgement is held to, `audit::chain`).
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cluster-lifetime");
+    let _ = std::fs::remove_dir_all(&dir);
+    let cluster = LocalCluster::new(&dir, Profile::Ephemeral).expect("prepare");
+    cluster.ensure_running().expect("start");
+    cluster.ensure_database("stockpile").await.expect("db");
+    async fn lifetime(cluster: &LocalCluster) -> uuid::Uuid {
+        for _ in 0..100 {
+            if let Ok(mut conn) =
+                sqlx::PgConnection::connect_with(&cluster.connect_options("stockpile")).await
+                && let Ok(id) = sqlx::query_scalar("select server_lifetime()")
+                    .fetch_one(&mut conn)
+                    .await
+            {
+                return id;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the cluster did not answer");
+    }
+    let pool = stockpile::db::pool(cluster.connect_options("stockpile"), 1)
+        .await
+        .expect("pool");
+    stockpile::db::MIGRATOR.run(&pool).await.expect("migrate");
+    pool.close().await;
+    let first = lifetime(&cluster).await;
+
+    // Act 1: a clean stop and start (which flushes every commit first).
+    cluster.stop().expect("stop");
+    let cluster = LocalCluster::new(&dir, Profile::Ephemeral).expect("prepare");
+    cluster.ensure_running().expect("restart");
+    let after_clean_restart = lifetime(&cluster).await;
+
+    // Act 2: kill -9 of one backend: the postmaster lives on, and crash-restarts every
+    // server process, throwing away the WAL not yet flushed.
+    let mut victim = sqlx::PgConnection::connect_with(&cluster.connect_options("stockpile"))
+        .await
+        .expect("connect");
+    let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(&mut victim)
+        .await
+        .expect("pid");
+    let postmasters = postmaster_pids_on(&dir);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let after_crash = lifetime(&cluster).await;
+
+    // Assert: same lifetime across the clean restart, a new one after the crash, though
+    // the postmaster (and its start time) is the same.
+    assert_eq!(after_clean_restart, first);
+    assert_ne!(after_crash, first);
+    assert_eq!(postmaster_pids_on(&dir), postmasters, "the same postmaster");
+    cluster.stop().expect("stop");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `stockpile serve` on a private cluster of its own, in `dir`: the child, its address,
 /// and a demo clerk's (username, password, warehouse code) from what it printed.
 async fn serve_demo(
