@@ -11,7 +11,8 @@
 #              durable at their own commit, events left pending, answers not held back;
 #   before     only with BEFORE_BIN=path: another build of `stockpile` (of an earlier
 #              commit, built in a worktree of its own), chained, on a database of its own
-#              made by its own migrations.
+#              made by its own migrations. BEFORE_BIN="label=path label2=path2" runs
+#              several, each under its label.
 # Prints each run's line as it goes, then per mode, operation and client count the
 # median requests/s, p50 and p99 of the rounds, and the ratio to unchained.
 # Database: a private cluster in target/bench-pg, as the other load scenarios.
@@ -39,13 +40,18 @@ insert into sessions (token_hash, user_id, expires_at) select '$HASH', id, now()
 SQL
 }
 prepare "$URL"
-if [ -n "${BEFORE_BIN:-}" ]; then
-    BEFORE_URL="${ADMIN_URL%/*}/${DB}_before"
-    psql "$ADMIN_URL" -qc "drop database if exists ${DB}_before with (force)" -c "create database ${DB}_before"
-    DATABASE_URL=$BEFORE_URL $BEFORE_BIN migrate >/dev/null
-    DATABASE_URL=$BEFORE_URL $BEFORE_BIN seed >/dev/null
-    prepare "$BEFORE_URL"
-fi
+OTHERS=()
+for spec in ${BEFORE_BIN:-}; do
+    case $spec in
+        *=*) label=${spec%%=*} other=${spec#*=} ;;
+        *) label=before other=$spec ;;
+    esac
+    psql "$ADMIN_URL" -qc "drop database if exists ${DB}_$label with (force)" -c "create database ${DB}_$label"
+    DATABASE_URL="${ADMIN_URL%/*}/${DB}_$label" $other migrate >/dev/null
+    DATABASE_URL="${ADMIN_URL%/*}/${DB}_$label" $other seed >/dev/null
+    prepare "${ADMIN_URL%/*}/${DB}_$label"
+    OTHERS+=("$label=$other")
+done
 
 SERVER=
 trap '[ -n "$SERVER" ] && kill -TERM $SERVER 2>/dev/null; wait 2>/dev/null; [ -n "${STOP_DB:-}" ] && $BIN --data "$PGDIR" db stop >/dev/null' EXIT
@@ -73,9 +79,9 @@ header
 for r in $(seq 1 "$ROUNDS"); do
     run "$r" chained "$URL" "$BIN"
     run "$r" unchained "$URL" "$BIN" STOCKPILE_BENCH_UNCHAINED=true
-    if [ -n "${BEFORE_BIN:-}" ]; then
-        run "$r" before "$BEFORE_URL" "$BEFORE_BIN"
-    fi
+    for spec in "${OTHERS[@]}"; do
+        run "$r" "${spec%%=*}" "${ADMIN_URL%/*}/${DB}_${spec%%=*}" "${spec#*=}"
+    done
 done
 
 python3 - "$OUT" <<'PY'
