@@ -16,7 +16,16 @@
 //!   flight rolls back, and another process (or the restarted one) takes over within
 //!   [`LOCK_RETRY`]. Pending events left by a crash are chained by the next batch. Any
 //!   other caller of the batch function (the CLI's [`drain`]) queues on the head row, so
-//!   the chain stays gapless even then.
+//!   the chain stays gapless even then. The leader keeps [`LANES`] batches in flight, on
+//!   a connection each; only the first holds the lock. If that one alone dies, the
+//!   others stop when it next runs a batch (within [`IDLE_POLL`]); until then their
+//!   batches also queue on the head row, beside a new leader's, so there is still one
+//!   chain order.
+//! - **A request is answered by the batch that chained its events.** Its pending events
+//!   carry its [`Ticket`]'s id, and each batch returns the ids it chained, so a batch
+//!   sent before the request's transaction committed, but that took its snapshot after
+//!   (it waited on the head row), releases it. A request whose events are not all seen
+//!   that way (a lane's batches it missed) waits for a batch that started after it.
 //! - **Nothing is acknowledged unchained.** The HTTP layer
 //!   (`audit::http::answer_when_chained`) holds back every successful write, and every
 //!   response whose handler recorded an event, until [`Chain::wait_chained`] returns:
@@ -43,7 +52,9 @@
 //!   transactions; only waiters of other processes, and the chainer for them, notify.
 
 use std::cell::Cell;
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sqlx::{Connection, PgConnection, PgPool};
@@ -76,23 +87,60 @@ const REMOTE_POLL: Duration = Duration::from_millis(20);
 const REMOTE_WAKE_EVERY: Duration = Duration::from_millis(250);
 /// How long the chainer keeps announcing its batches after a waiter elsewhere woke it.
 const ANNOUNCE_FOR: Duration = Duration::from_secs(2);
+/// How many batches the leading chainer keeps in flight at most, on a connection each.
+/// With two, the next batch already waits on the chain's head row inside PostgreSQL
+/// when the one before commits, and takes its snapshot at that moment: a write that
+/// committed meanwhile is chained by it, without waiting for a round trip to the service
+/// and a batch more (`benches/load/chain_ratio.sh`; docs/performance.md).
+pub const LANES: usize = 2;
+/// How many of its latest batches' tickets the chainer keeps for the waiters.
+const RECENT_BATCHES: usize = 64;
 
 /// What the chainer of this process has done.
 #[derive(Debug, Clone, Copy, Default)]
 struct Progress {
     /// It holds the advisory lock.
     leading: bool,
-    /// The server lifetime its connection was opened in, while it leads.
+    /// The server lifetime its connections were opened in, while it leads.
     lifetime: Option<Uuid>,
     /// When the latest batch that chained everything pending started.
     drained: Option<Instant>,
+    /// How many batches it has committed, ever: the number of the latest.
+    batches: u64,
 }
 
-/// The server lifetime as this process knew it before a request's handler ran
-/// ([`Chain::ticket`]): what the batch that acknowledges the request's writes must have
-/// run in. `None` when it could not be learned (the database was away).
+/// A committed batch of the local chainer, and the tickets of the events it chained.
+#[derive(Debug)]
+struct Chained {
+    /// Its number ([`Progress::batches`]).
+    number: u64,
+    /// The server lifetime it ran in.
+    lifetime: Uuid,
+    /// One per event that carried a ticket.
+    tickets: Vec<i64>,
+}
+
+/// What a request's answer is held to, taken before its handler runs ([`Chain::ticket`]):
+/// the server lifetime as this process knew it, which the batch that acknowledges the
+/// request's writes must have run in (`None` when it could not be learned: the database
+/// was away); the request's own id, which its pending events carry; and how many
+/// batches the local chainer had committed by then.
 #[derive(Debug, Clone, Copy)]
-pub struct Ticket(Option<Uuid>);
+pub struct Ticket {
+    lifetime: Option<Uuid>,
+    id: i64,
+    batches: u64,
+}
+
+impl Ticket {
+    /// A new ticket id: unique in this process, and random across processes.
+    fn next_id() -> i64 {
+        static SALT: OnceLock<i64> = OnceLock::new();
+        static NEXT: AtomicI64 = AtomicI64::new(0);
+        let salt = *SALT.get_or_init(|| Uuid::new_v4().as_u64_pair().0.cast_signed());
+        salt.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
 
 /// Why a write's events were not proven chained, short of a database error.
 enum Unproven {
@@ -118,6 +166,8 @@ pub struct Chain {
     announce_until: Mutex<Option<Instant>>,
     /// The server lifetime last seen by this process (by its chainer or a waiter).
     lifetime: Mutex<Option<Uuid>>,
+    /// The local chainer's latest batches that chained events with tickets, oldest first.
+    recent: Mutex<VecDeque<Chained>>,
 }
 
 impl Chain {
@@ -142,6 +192,7 @@ impl Chain {
             remote: Notify::new(),
             announce_until: Mutex::new(None),
             lifetime: Mutex::new(None),
+            recent: Mutex::new(VecDeque::with_capacity(RECENT_BATCHES)),
         })
     }
 
@@ -209,24 +260,97 @@ impl Chain {
             }
             tokio::time::sleep(LOCK_RETRY).await;
         }
-        // The connection lives within one server lifetime: a crash-restart ends it.
+        // A connection lives within one server lifetime: a crash-restart ends it. The
+        // lanes' connections must all be of the lifetime the leader names.
         let lifetime = server_lifetime(&mut conn).await?;
+        let mut lanes = vec![conn];
+        while lanes.len() < LANES {
+            let mut lane = PgConnection::connect_with(&options).await?;
+            if server_lifetime(&mut lane).await? != lifetime {
+                return Err(sqlx::Error::Protocol(
+                    "the server restarted while the chainer connected".to_owned(),
+                ));
+            }
+            lanes.push(lane);
+        }
         self.saw_lifetime(lifetime);
         tracing::info!("this process chains the audit trail");
         *warned = false;
         let _leading = Leading::new(self, lifetime);
+        // The lanes run in this one task, so their batches are published one at a time.
+        futures_util::future::try_join_all(
+            lanes.iter_mut().map(|conn| self.lane(conn, lifetime, pool)),
+        )
+        .await?;
+        for conn in lanes {
+            conn.close().await?;
+        }
+        Ok(())
+    }
+
+    /// Chains on `conn` whenever a waiter wakes it (or every [`IDLE_POLL`]), until the
+    /// pool closes or the connection fails.
+    async fn lane(
+        &self,
+        conn: &mut PgConnection,
+        lifetime: Uuid,
+        pool: &PgPool,
+    ) -> Result<(), sqlx::Error> {
         while !pool.is_closed() {
             let started = Instant::now();
-            let chained = batch(&mut conn, BATCH, self.announcing()).await?;
+            let (chained, tickets) = batch(conn, BATCH, self.announcing()).await?;
+            self.publish(lifetime, started, chained, tickets);
             if chained < BATCH {
-                self.progress.send_modify(|p| p.drained = Some(started));
                 tokio::select! {
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(IDLE_POLL) => {}
                 }
             }
         }
-        conn.close().await
+        Ok(())
+    }
+
+    /// Makes a committed batch known to the waiters: its tickets first, then its number
+    /// (and, if it chained everything pending, its start), which wakes them.
+    fn publish(&self, lifetime: Uuid, started: Instant, chained: i32, tickets: Vec<i64>) {
+        let number = self.progress.borrow().batches + 1;
+        if !tickets.is_empty()
+            && let Ok(mut recent) = self.recent.lock()
+        {
+            if recent.len() == RECENT_BATCHES {
+                recent.pop_front();
+            }
+            recent.push_back(Chained {
+                number,
+                lifetime,
+                tickets,
+            });
+        }
+        self.progress.send_modify(|p| {
+            p.batches = number;
+            if chained < BATCH {
+                p.drained = p.drained.max(Some(started));
+            }
+        });
+    }
+
+    /// Whether batches of `lifetime` committed since the ticket was taken chained at
+    /// least `events` events that carry its id: all the request recorded (`events`
+    /// counts the events it built, so it can only over-count, which only makes the
+    /// request wait for the other rule).
+    fn chained_all(&self, ticket: &Ticket, lifetime: Uuid, events: u32) -> bool {
+        if events == 0 {
+            return false;
+        }
+        let Ok(recent) = self.recent.lock() else {
+            return false;
+        };
+        let seen: usize = recent
+            .iter()
+            .filter(|b| b.number > ticket.batches && b.lifetime == lifetime)
+            .map(|b| b.tickets.iter().filter(|&&t| t == ticket.id).count())
+            .sum();
+        seen >= events as usize
     }
 
     fn announcing(&self) -> bool {
@@ -238,22 +362,28 @@ impl Chain {
     /// handler runs: the one this process last saw, or asked now if it knows none. A
     /// stale one costs a 503 on a write, never a false acknowledgement.
     pub async fn ticket(&self, pool: &PgPool) -> Ticket {
+        let mut ticket = Ticket {
+            lifetime: None,
+            id: Ticket::next_id(),
+            batches: self.progress.borrow().batches,
+        };
         if !self.on {
-            return Ticket(None);
+            return ticket;
         }
-        if let Some(known) = self.known_lifetime() {
-            return Ticket(Some(known));
-        }
-        match sqlx::query_scalar!(r#"select server_lifetime() as "id!""#)
-            .fetch_one(pool)
-            .await
-        {
-            Ok(lifetime) => {
-                self.saw_lifetime(lifetime);
-                Ticket(Some(lifetime))
-            }
-            Err(_) => Ticket(None),
-        }
+        ticket.lifetime = match self.known_lifetime() {
+            Some(known) => Some(known),
+            None => match sqlx::query_scalar!(r#"select server_lifetime() as "id!""#)
+                .fetch_one(pool)
+                .await
+            {
+                Ok(lifetime) => {
+                    self.saw_lifetime(lifetime);
+                    Some(lifetime)
+                }
+                Err(_) => None,
+            },
+        };
+        ticket
     }
 
     fn known_lifetime(&self) -> Option<Uuid> {
@@ -268,19 +398,30 @@ impl Chain {
 
     /// Waits until every event committed since `ticket` was taken and before the call
     /// is in the chain, by a batch of the ticket's server lifetime: the acknowledgement
-    /// of a write. A 503 if that takes longer than the wait limit (the chainer is down or
+    /// of a write. `events`: how many events the request built (see [`watch_recording`]);
+    /// once the local chainer has chained that many with the ticket's id, the wait is
+    /// over, even if the batch was sent before the write committed. A 503 if that takes longer than the wait limit (the chainer is down or
     /// the database hung): the change is committed and will be chained, but it is not
     /// acknowledged. A 503 at once if the server's lifetime ended since the ticket: the
     /// change may have been lost with it.
-    pub async fn wait_chained(&self, pool: &PgPool, ticket: Ticket) -> Result<(), AppError> {
+    pub async fn wait_chained(
+        &self,
+        pool: &PgPool,
+        ticket: Ticket,
+        events: u32,
+    ) -> Result<(), AppError> {
         if !self.on {
             return Ok(());
         }
         let since = Instant::now();
-        let Some(lifetime) = ticket.0 else {
+        let Some(lifetime) = ticket.lifetime else {
             return Err(lifetime_ended());
         };
-        match tokio::time::timeout(self.wait_limit, self.chained_since(pool, since, lifetime)).await
+        match tokio::time::timeout(
+            self.wait_limit,
+            self.chained_since(pool, since, &ticket, lifetime, events),
+        )
+        .await
         {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(Unproven::LifetimeEnded))) => Err(lifetime_ended()),
@@ -301,7 +442,9 @@ impl Chain {
         &self,
         pool: &PgPool,
         since: Instant,
+        ticket: &Ticket,
         lifetime: Uuid,
+        events: u32,
     ) -> Result<Result<(), Unproven>, sqlx::Error> {
         let mut progress = self.progress.subscribe();
         // The highest pending id when the database was first asked: every event
@@ -311,9 +454,12 @@ impl Chain {
         loop {
             let now = *progress.borrow_and_update();
             if now.leading && now.lifetime == Some(lifetime) {
-                // A batch that started after `since`, in the ticket's lifetime, saw every
-                // event committed before, and its flush made their writes durable.
-                if now.drained.is_some_and(|d| d >= since) {
+                // Batches of the ticket's lifetime chained every event of the request, or
+                // one that started after `since` saw every event committed before; either
+                // way, their flush made the writes durable.
+                if self.chained_all(ticket, lifetime, events)
+                    || now.drained.is_some_and(|d| d >= since)
+                {
                     return Ok(Ok(()));
                 }
                 self.wake.notify_one();
@@ -420,16 +566,23 @@ impl Invalidate for WokenFromElsewhere {
 }
 
 /// Chains up to `max` pending events in one transaction (`audit_chain_batch`) and
-/// returns how many; fewer than `max` means everything committed before the call is
-/// chained. With `announce`, the batch is announced on [`CHAINED_CHANNEL`].
-pub async fn batch(conn: &mut PgConnection, max: i32, announce: bool) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"select audit_chain_batch($1, $2) as "chained!""#,
+/// returns how many, and the tickets they carried; fewer than `max` means everything
+/// committed before the call is chained. With `announce`, the batch is announced on
+/// [`CHAINED_CHANNEL`].
+pub async fn batch(
+    conn: &mut PgConnection,
+    max: i32,
+    announce: bool,
+) -> Result<(i32, Vec<i64>), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select chained as "chained!", tickets as "tickets!"
+             from audit_chain_batch($1, $2)"#,
         max,
         announce
     )
     .fetch_one(conn)
-    .await
+    .await?;
+    Ok((row.chained, row.tickets))
 }
 
 /// Chains every event committed so far, here and now, and returns how many. For the CLI
@@ -440,7 +593,7 @@ pub async fn drain(pool: &PgPool) -> Result<i64, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let mut total = 0;
     loop {
-        let chained = batch(&mut conn, BATCH, false).await?;
+        let (chained, _) = batch(&mut conn, BATCH, false).await?;
         total += i64::from(chained);
         if chained < BATCH {
             return Ok(total);
@@ -486,24 +639,47 @@ async fn wake_elsewhere(pool: &PgPool) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// What the current request has recorded so far.
+#[derive(Debug, Clone, Copy)]
+struct Recording {
+    /// The request's ticket id, which its pending events carry.
+    ticket: i64,
+    /// How many events it has built.
+    events: u32,
+}
+
 tokio::task_local! {
-    /// Set when the current request builds an audit event to record.
-    static RECORDED: Cell<bool>;
+    /// Set for the handler of a request ([`watch_recording`]).
+    static RECORDED: Cell<Recording>;
 }
 
 /// Notes that the current request records an audit event, so that its answer waits for
 /// the chain even when it is not a write by its method (an export). Outside a request
 /// (the CLI), nothing.
 pub(crate) fn note_recorded() {
-    let _ = RECORDED.try_with(|r| r.set(true));
+    let _ = RECORDED.try_with(|r| {
+        let mut now = r.get();
+        now.events += 1;
+        r.set(now);
+    });
 }
 
-/// Runs `fut` (a request's handler) and says whether it recorded an audit event.
-pub async fn watch_recording<F: Future>(fut: F) -> (F::Output, bool) {
+/// The ticket id of the current request, for its pending events (`None` outside one).
+pub(crate) fn request_ticket() -> Option<i64> {
+    RECORDED.try_with(|r| r.get().ticket).ok()
+}
+
+/// Runs `fut` (a request's handler) under `ticket`, and says how many audit events it
+/// built.
+pub async fn watch_recording<F: Future>(fut: F, ticket: &Ticket) -> (F::Output, u32) {
+    let recording = Recording {
+        ticket: ticket.id,
+        events: 0,
+    };
     RECORDED
-        .scope(Cell::new(false), async move {
+        .scope(Cell::new(recording), async move {
             let out = fut.await;
-            (out, RECORDED.with(Cell::get))
+            (out, RECORDED.with(|r| r.get().events))
         })
         .await
 }

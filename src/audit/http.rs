@@ -230,11 +230,11 @@ pub async fn answer_when_chained(
 ) -> Response {
     let writes = !req.method().is_safe();
     let ticket = state.chain.ticket(&state.pool).await;
-    let (response, recorded) = super::chain::watch_recording(next.run(req)).await;
-    if !(recorded || writes && response.status().is_success()) {
+    let (response, events) = super::chain::watch_recording(next.run(req), &ticket).await;
+    if !(events > 0 || writes && response.status().is_success()) {
         return response;
     }
-    match state.chain.wait_chained(&state.pool, ticket).await {
+    match state.chain.wait_chained(&state.pool, ticket, events).await {
         Ok(()) => response,
         Err(err) => {
             tracing::warn!(%err, "a write's audit event was not chained in time");

@@ -115,6 +115,10 @@ impl Event {
     pub fn pending_json(&self) -> Value {
         let mut fields = self.fields();
         fields.insert("canon".into(), json!(self.canonical_json_head()));
+        // Whose answer waits for it (column `ticket`, not part of the event).
+        if let Some(ticket) = chain::request_ticket() {
+            fields.insert("ticket".into(), json!(ticket));
+        }
         Value::Object(fields)
     }
 

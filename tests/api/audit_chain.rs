@@ -99,10 +99,10 @@ async fn lock_holders(app: &TestApp) -> i64 {
 }
 
 /// Takes the chainer's lock on a connection of the test's own, so that no service
-/// process chains: as if the chainer's process were hung. Kills the backend of the
-/// chainer that holds it, if any, while a blocking request for the lock waits, which is
-/// then granted before the service's next attempt. Dropping the connection gives the
-/// lock back.
+/// process chains: as if the chainer's process were hung. Kills the backends of the
+/// chainer that holds it (the lock holder and its other lanes), if any, while a
+/// blocking request for the lock waits, which is then granted before the service's next
+/// attempt. Dropping the connection gives the lock back.
 async fn stop_the_chainer(app: &TestApp) -> PgConnection {
     let mut conn = PgConnection::connect_with(&app.options)
         .await
@@ -120,26 +120,35 @@ async fn stop_the_chainer(app: &TestApp) -> PgConnection {
         if taken {
             return conn;
         }
-        let Some(pid) = chainer_pid(app).await else {
+        if chainer_pid(app).await.is_none() {
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
-        };
+        }
         let lock = sqlx::query("select pg_advisory_lock($1)")
             .bind(KEY)
             .execute(&mut conn);
         let kill = async {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            sqlx::query("select pg_terminate_backend($1)")
-                .bind(pid)
-                .execute(&app.pool)
-                .await
-                .expect("terminate the chainer");
+            kill_chainers(app).await;
         };
         if tokio::join!(lock, kill).0.is_ok() {
             return conn;
         }
     }
     panic!("could not take the chainer's lock");
+}
+
+/// Terminates every chainer connection of the test database: the leader's lanes, and
+/// the idle ones of processes that wait for the lock.
+async fn kill_chainers(app: &TestApp) {
+    sqlx::query(
+        "select pg_terminate_backend(pid) from pg_stat_activity
+          where application_name = $1 and datname = current_database()",
+    )
+    .bind(audit::chain::APPLICATION_NAME)
+    .execute(&app.pool)
+    .await
+    .expect("terminate the chainers");
 }
 
 /// Commits `n` plain events in one transaction, named `{prefix}{i}`, without chaining.
@@ -325,6 +334,46 @@ async fn a_write_whose_server_lifetime_ends_before_it_is_chained_is_a_503_and_it
 }
 
 #[tokio::test]
+async fn a_batch_names_the_ticket_of_every_event_it_chained_so_their_requests_are_answered() {
+    // Arrange: no chainer runs; two requests' handlers record events under their
+    // tickets (one two, the other one), and the CLI records one, with none.
+    let app = TestApp::demo().await;
+    let lock = stop_the_chainer(&app).await;
+    let chain = audit::chain::Chain::new(Duration::from_secs(1));
+    let (first, second) = (chain.ticket(&app.pool).await, chain.ticket(&app.pool).await);
+    let ((), first_events) =
+        audit::chain::watch_recording(commit_events(&app, "ticket-a-", 2), &first).await;
+    let ((), second_events) =
+        audit::chain::watch_recording(commit_events(&app, "ticket-b-", 1), &second).await;
+    commit_events(&app, "ticket-cli-", 1).await;
+    let carried: Vec<i64> = sqlx::query_scalar(
+        "select ticket from audit_pending where entity_id like 'ticket-%' and ticket is not null
+          order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("tickets");
+
+    // Act: one batch, as the chainer runs it.
+    let mut conn = app.pool.acquire().await.expect("connection");
+    let (chained, tickets) = audit::chain::batch(&mut conn, audit::chain::BATCH, false)
+        .await
+        .expect("batch");
+
+    // Assert: the handlers counted their events; the batch chained all four and names
+    // each ticket once per event, as the pending rows carried them; the CLI's event has
+    // none.
+    assert_eq!((first_events, second_events), (2, 1));
+    assert_eq!(chained, 4);
+    assert_eq!(carried.len(), 3);
+    assert_eq!(tickets, carried);
+    assert_eq!(tickets[0], tickets[1]);
+    assert_ne!(tickets[1], tickets[2]);
+    assert_eq!(pending(&app).await, 0);
+    drop(lock);
+}
+
+#[tokio::test]
 async fn service_writes_that_record_an_event_leave_their_flush_to_the_chain_and_cli_writes_do_not()
 {
     // Arrange: a connection as the service opens them, and one as the CLI does.
@@ -455,27 +504,29 @@ async fn a_chainer_killed_mid_batch_rolls_back_and_the_next_one_chains_every_eve
     .execute(&mut *blocker)
     .await
     .expect("hold a seq");
+    let blocker_pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(&mut *blocker)
+        .await
+        .expect("pid");
     commit_events(&app, "mid-batch-", 3).await;
     let stuck: i32 = wait_for!(
         "the batch stops at the held seq",
         sqlx::query_scalar(
             "select a.pid from pg_stat_activity a
               where a.application_name = $1 and a.datname = current_database()
-                and a.wait_event_type = 'Lock' and a.query like '%audit_chain_batch%'",
+                and a.query like '%audit_chain_batch%' and $2 = any (pg_blocking_pids(a.pid))",
         )
         .bind(audit::chain::APPLICATION_NAME)
+        .bind(blocker_pid)
         .fetch_optional(&app.pool)
         .await
         .expect("activity")
     );
-    assert_eq!(chainer_pid(&app).await, Some(stuck));
+    assert_eq!(lock_holders(&app).await, 1);
 
-    // Act: the chainer dies mid-batch, then the seq is free again.
-    sqlx::query("select pg_terminate_backend($1)")
-        .bind(stuck)
-        .execute(&app.pool)
-        .await
-        .expect("terminate");
+    // Act: the chainer's process dies mid-batch (every connection of it: the stuck
+    // batch's, its other lane's, the lock holder's), then the seq is free again.
+    kill_chainers(&app).await;
     blocker.rollback().await.expect("rollback");
     wait_until!(
         "another chainer chains the events",
@@ -508,8 +559,9 @@ async fn chainers_started_at_once_elect_one_and_every_event_is_chained_once_with
         others.push(stockpile::AppState::new(pool, Settings::default()));
     }
     wait_until!(
-        "three chainers are connected and one leads",
-        chainers_connected(&app).await == 3 && chainer_pid(&app).await.is_some()
+        "three chainers are connected and one leads (on a connection per lane)",
+        chainers_connected(&app).await == 2 + audit::chain::LANES as i64
+            && chainer_pid(&app).await.is_some()
     );
     let head = head_seq(&app).await;
     let dispatcher = app.token("dispatcher", &[]).await;
