@@ -173,6 +173,39 @@ async fn commit_events(app: &TestApp, prefix: &str, n: usize) {
     tx.commit().await.expect("commit");
 }
 
+/// Gives the chainer's lock back, waits until the chain has taken every event, retries
+/// the incident `body` with `key`, and asserts the stored answer: a 201, one
+/// `incident.create` event for the one incident, and a chain that verifies.
+async fn resume_and_retry_once(
+    app: &TestApp,
+    lock: PgConnection,
+    dispatcher: &str,
+    body: &Value,
+    key: &str,
+) {
+    lock.close().await.expect("release the lock");
+    wait_until!("the chain takes the event", pending(app).await == 0);
+    let (status, answer) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/incidents",
+            dispatcher,
+            body,
+            Some(key),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(
+        scalar(
+            app,
+            "select count(*) from audit_events where action = 'incident.create'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(verify(app).await["ok"], true);
+}
+
 async fn verify(app: &TestApp) -> Value {
     let auditor = app.token("auditor", &[]).await;
     let (status, body) = app.get("/api/v1/audit/verify", &auditor).await;
@@ -306,31 +339,9 @@ async fn a_write_whose_server_lifetime_ends_before_it_is_chained_is_a_503_and_it
     );
     assert_ne!(lifetime().await, before, "a new lifetime");
 
-    // Act 2: the chain resumes; the client retries with its key.
-    lock.close().await.expect("release the lock");
-    wait_until!("the chain takes the event", pending(&app).await == 0);
-    let (status, answer) = app
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/incidents",
-            &dispatcher,
-            &body,
-            Some("lifetime-503"),
-        )
-        .await;
-
-    // Assert 2: here the write survived (no real crash), so the retry replays it: one
-    // incident, one event, and the chain verifies.
-    assert_eq!(status, 201, "{answer}");
-    assert_eq!(
-        scalar(
-            &app,
-            "select count(*) from audit_events where action = 'incident.create'"
-        )
-        .await,
-        1
-    );
-    assert_eq!(verify(&app).await["ok"], true);
+    // Act 2 and assert 2: here the write survived (no real crash), so the retry replays
+    // it once the chain resumes.
+    resume_and_retry_once(&app, lock, &dispatcher, &body, "lifetime-503").await;
 }
 
 #[tokio::test]
@@ -455,30 +466,8 @@ async fn a_write_the_chain_does_not_take_in_time_is_a_503_and_its_retry_replays_
     assert_problem(status, &problem, 503, "");
     assert_eq!(pending(&app).await, 1);
 
-    // Act 2: the chain resumes; the client retries with its key.
-    lock.close().await.expect("release the lock");
-    wait_until!("the chain takes the event", pending(&app).await == 0);
-    let (status, answer) = app
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/incidents",
-            &dispatcher,
-            &body,
-            Some("chain-503"),
-        )
-        .await;
-
-    // Assert 2: the stored answer, and one event for one incident.
-    assert_eq!(status, 201, "{answer}");
-    assert_eq!(
-        scalar(
-            &app,
-            "select count(*) from audit_events where action = 'incident.create'"
-        )
-        .await,
-        1
-    );
-    assert_eq!(verify(&app).await["ok"], true);
+    // Act 2 and assert 2: the chain resumes, and the retry gets the stored answer.
+    resume_and_retry_once(&app, lock, &dispatcher, &body, "chain-503").await;
 }
 
 #[tokio::test]
