@@ -88,7 +88,7 @@ python3 - "$OUT" <<'PY'
 import collections, re, statistics, sys
 runs = collections.defaultdict(dict)  # (mode, op, clients) -> round -> (req/s, p50, p99)
 for line in open(sys.argv[1]):
-    m = re.search(r"round=(\d+) mode=(\S+) http (\S+)\s+clients=(\d+).*?([\d.]+)/s\s+p50=([\d.]+)ms p99=([\d.]+)ms", line)
+    m = re.search(r"round=(\d+) mode=(\S+) http (\S+)\s+(?:\(keys\)\s+)?clients=(\d+).*?([\d.]+)/s\s+p50=([\d.]+)ms p99=([\d.]+)ms", line)
     if m:
         key = (m.group(2), m.group(3), int(m.group(4)))
         runs[key][int(m.group(1))] = tuple(float(m.group(i)) for i in (5, 6, 7))
