@@ -16,16 +16,16 @@
 //!   flight rolls back, and another process (or the restarted one) takes over within
 //!   [`LOCK_RETRY`]. Pending events left by a crash are chained by the next batch. Any
 //!   other caller of the batch function (the CLI's [`drain`]) queues on the head row, so
-//!   the chain stays gapless even then. The leader keeps [`LANES`] batches in flight, on
-//!   a connection each; only the first holds the lock. If that one alone dies, the
-//!   others stop when it next runs a batch (within [`IDLE_POLL`]); until then their
-//!   batches also queue on the head row, beside a new leader's, so there is still one
-//!   chain order.
+//!   the chain stays gapless even then. One batch at a time: on a 2-core machine at 8
+//!   clients the system is CPU-bound, and what the chain costs is the CPU of its
+//!   batches, mostly fixed per batch; a second batch in flight (tried, on a second
+//!   connection) made batches smaller and more frequent, and writes/s fell by 10–20 %
+//!   (docs/performance.md).
 //! - **A request is answered by the batch that chained its events.** Its pending events
 //!   carry its [`Ticket`]'s id, and each batch returns the ids it chained, so a batch
-//!   sent before the request's transaction committed, but that took its snapshot after
-//!   (it waited on the head row), releases it. A request whose events are not all seen
-//!   that way (a lane's batches it missed) waits for a batch that started after it.
+//!   sent before the request's transaction committed, but that took its snapshot after,
+//!   releases it. A request whose events are not all seen that way waits for a batch
+//!   that started after it.
 //! - **Nothing is acknowledged unchained.** The HTTP layer
 //!   (`audit::http::answer_when_chained`) holds back every successful write, and every
 //!   response whose handler recorded an event, until [`Chain::wait_chained`] returns:
@@ -87,12 +87,6 @@ const REMOTE_POLL: Duration = Duration::from_millis(20);
 const REMOTE_WAKE_EVERY: Duration = Duration::from_millis(250);
 /// How long the chainer keeps announcing its batches after a waiter elsewhere woke it.
 const ANNOUNCE_FOR: Duration = Duration::from_secs(2);
-/// How many batches the leading chainer keeps in flight at most, on a connection each.
-/// With two, the next batch already waits on the chain's head row inside PostgreSQL
-/// when the one before commits, and takes its snapshot at that moment: a write that
-/// committed meanwhile is chained by it, without waiting for a round trip to the service
-/// and a batch more (`benches/load/chain_ratio.sh`; docs/performance.md).
-pub const LANES: usize = 2;
 /// How many of its latest batches' tickets the chainer keeps for the waiters.
 const RECENT_BATCHES: usize = 64;
 
@@ -236,8 +230,9 @@ impl Chain {
         });
     }
 
-    /// Connects, waits for the lock, then chains until the connection fails or the pool
-    /// closes. Dropping the connection releases the lock.
+    /// Connects, waits for the lock, then chains whenever a waiter wakes it (or every
+    /// [`IDLE_POLL`]) until the connection fails or the pool closes. Dropping the
+    /// connection releases the lock.
     async fn lead(&self, pool: &PgPool, warned: &mut bool) -> Result<(), sqlx::Error> {
         // The service pool's options as they are now: after a failover they name the
         // new primary (`db::primary`).
@@ -260,45 +255,16 @@ impl Chain {
             }
             tokio::time::sleep(LOCK_RETRY).await;
         }
-        // A connection lives within one server lifetime: a crash-restart ends it. The
-        // lanes' connections must all be of the lifetime the leader names.
+        // A connection lives within one server lifetime: a crash-restart ends it, so
+        // every batch on it ran in the lifetime read now.
         let lifetime = server_lifetime(&mut conn).await?;
-        let mut lanes = vec![conn];
-        while lanes.len() < LANES {
-            let mut lane = PgConnection::connect_with(&options).await?;
-            if server_lifetime(&mut lane).await? != lifetime {
-                return Err(sqlx::Error::Protocol(
-                    "the server restarted while the chainer connected".to_owned(),
-                ));
-            }
-            lanes.push(lane);
-        }
         self.saw_lifetime(lifetime);
         tracing::info!("this process chains the audit trail");
         *warned = false;
         let _leading = Leading::new(self, lifetime);
-        // The lanes run in this one task, so their batches are published one at a time.
-        futures_util::future::try_join_all(
-            lanes.iter_mut().map(|conn| self.lane(conn, lifetime, pool)),
-        )
-        .await?;
-        for conn in lanes {
-            conn.close().await?;
-        }
-        Ok(())
-    }
-
-    /// Chains on `conn` whenever a waiter wakes it (or every [`IDLE_POLL`]), until the
-    /// pool closes or the connection fails.
-    async fn lane(
-        &self,
-        conn: &mut PgConnection,
-        lifetime: Uuid,
-        pool: &PgPool,
-    ) -> Result<(), sqlx::Error> {
         while !pool.is_closed() {
             let started = Instant::now();
-            let (chained, tickets) = batch(conn, BATCH, self.announcing()).await?;
+            let (chained, tickets) = batch(&mut conn, BATCH, self.announcing()).await?;
             self.publish(lifetime, started, chained, tickets);
             if chained < BATCH {
                 tokio::select! {
@@ -307,7 +273,7 @@ impl Chain {
                 }
             }
         }
-        Ok(())
+        conn.close().await
     }
 
     /// Makes a committed batch known to the waiters: its tickets first, then its number
