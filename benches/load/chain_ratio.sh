@@ -31,15 +31,7 @@ source benches/load/common.sh
 OUT=$TARGET/bench-chain-ratio.txt
 : >"$OUT"
 
-# The bench clerk, its warehouse and its session (the token of common.sh) in database $1.
-prepare() {
-    psql "$1" -q <<SQL
-insert into users (id, username, display_name, role) values (gen_random_uuid(), 'bench-clerk', 'Bench clerk', 'clerk');
-insert into user_warehouses select u.id, w.id from users u, warehouses w where u.username = 'bench-clerk' and w.code = 'JM-JH-RC';
-insert into sessions (token_hash, user_id, expires_at) select '$HASH', id, now() + interval '1 day' from users where username = 'bench-clerk';
-SQL
-}
-prepare "$URL"
+bench_clerk "$URL"
 OTHERS=()
 for spec in ${BEFORE_BIN:-}; do
     case $spec in
@@ -49,7 +41,7 @@ for spec in ${BEFORE_BIN:-}; do
     psql "$ADMIN_URL" -qc "drop database if exists ${DB}_$label with (force)" -c "create database ${DB}_$label"
     DATABASE_URL="${ADMIN_URL%/*}/${DB}_$label" $other migrate >/dev/null
     DATABASE_URL="${ADMIN_URL%/*}/${DB}_$label" $other seed >/dev/null
-    prepare "${ADMIN_URL%/*}/${DB}_$label"
+    bench_clerk "${ADMIN_URL%/*}/${DB}_$label"
     OTHERS+=("$label=$other")
 done
 

@@ -19,6 +19,9 @@ if [ -z "${BENCH_ADMIN_URL:-}" ]; then
     PGDIR="$PWD/target/bench-pg"
     $BIN --data "$PGDIR" db start >/dev/null
     STOP_DB=1
+    # The cluster archives every WAL segment (for point-in-time restores); a bench
+    # database is thrown away, and write runs archive gigabytes: keep none of it.
+    find "$PGDIR/wal-archive" -type f -delete 2>/dev/null || true
     SOCK=$(printf %s "$PGDIR/run" | sed 's|/|%2F|g')
     ADMIN_URL="postgres://stockpile@$SOCK/postgres"
 else
@@ -48,6 +51,16 @@ start_server() {
     SERVER=$!
     trap 'kill -TERM $SERVER ${BARE:-} 2>/dev/null; wait $SERVER ${BARE:-} 2>/dev/null || true; [ -n "${STOP_DB:-}" ] && $BIN --data "$PGDIR" db stop' EXIT
     until curl -sf http://127.0.0.1:$PORT/readyz >/dev/null; do sleep 0.05; done
+}
+
+# Makes the bench clerk (a clerk of the Jianghai reserve centre, JM-JH-RC) in database
+# $1 and gives it the session of $TOKEN.
+bench_clerk() {
+    psql "$1" -q <<SQL
+insert into users (id, username, display_name, role) values (gen_random_uuid(), 'bench-clerk', 'Bench clerk', 'clerk');
+insert into user_warehouses select u.id, w.id from users u, warehouses w where u.username = 'bench-clerk' and w.code = 'JM-JH-RC';
+insert into sessions (token_hash, user_id, expires_at) select '$HASH', id, now() + interval '1 day' from users where username = 'bench-clerk';
+SQL
 }
 
 # Prints the run's header line.

@@ -20,10 +20,8 @@ PORT=${BENCH_PORT:-18084}
 TARGET=${CARGO_TARGET_DIR:-target}
 # shellcheck source=benches/load/common.sh
 source benches/load/common.sh
+bench_clerk "$URL"
 psql "$URL" -q <<SQL
-insert into users (id, username, display_name, role) values (gen_random_uuid(), 'bench-clerk', 'Bench clerk', 'clerk');
-insert into user_warehouses select u.id, w.id from users u, warehouses w where u.username = 'bench-clerk' and w.code = 'JM-JH-RC';
-insert into sessions (token_hash, user_id, expires_at) select '$HASH', id, now() + interval '1 day' from users where username = 'bench-clerk';
 -- pgbench's lots, one per client, like the HTTP clients' set-up receipts.
 insert into stock_lots (id, item_id, warehouse_id, lot_code, received_on, source)
 select gen_random_uuid(), i.id, w.id, 'PGB-' || g, current_date, 'supplier'
