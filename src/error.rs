@@ -387,7 +387,8 @@ pub fn on_constraint(name: &str) -> Option<AppError> {
         "users_username_key" => ("/username", true, "this username is taken"),
         "stock_lots_identity_key" => ("/lot_code", true, "this lot already exists"),
         // Raised by triggers (migration 230) when an item was retired while a receipt or
-        // request was in flight; the receipt use case names the line itself.
+        // request was in flight; the receipt and request use cases name the line
+        // themselves (a rationing round keeps `/lines`).
         "stock_movements_item_active" => (
             "/sku",
             false,

@@ -23,14 +23,14 @@ use super::db::{self, NewRequest, PlanWrite};
 use super::plan::{self, Intake};
 use super::request::{
     Change, Delivery, Demand, DemandedItem, Held, KnownItem, Received, Refusal, RequestStatus,
-    check_delivery, check_lines, group_shipments,
+    check_delivery, check_lines, group_shipments, retired_in_flight,
 };
 use super::views::{self, PreviewView, RequestSummary, RequestView, ShipmentView};
 use crate::app::AppState;
 use crate::audit;
 use crate::audit::Origin;
 use crate::auth::Actor;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::ids::{IncidentId, LotId, RequestId, ShipmentId, WarehouseId};
 use crate::planner::{self, Plan, PlanInput, Snapshot};
 use crate::stock::db::{Movement, insert_movements};
@@ -125,8 +125,17 @@ pub async fn create_request<A: Answer<RequestView>>(
         // statement locks, re-checks and writes.
         for attempt in 0..OPTIMISTIC_ATTEMPTS {
             let plan = plan_now(state, conn, incident_id, intake, &demand, now).await?;
-            if let Some(view) =
-                write_new(conn, actor, origin, incident_id, &demand, &plan, now).await?
+            if let Some(view) = write_new(
+                conn,
+                actor,
+                origin,
+                incident_id,
+                &demand,
+                &cmd.lines,
+                &plan,
+                now,
+            )
+            .await?
             {
                 return Ok(answer.done(view));
             }
@@ -154,7 +163,18 @@ pub async fn create_request<A: Answer<RequestView>>(
                 plan_now(state, &mut tx, incident_id, intake, &demand, now).await?
             }
         };
-        match write_new(&mut tx, actor, origin, incident_id, &demand, &plan, now).await? {
+        match write_new(
+            &mut tx,
+            actor,
+            origin,
+            incident_id,
+            &demand,
+            &cmd.lines,
+            &plan,
+            now,
+        )
+        .await?
+        {
             Some(view) => return answer.finish(tx, None, view).await,
             None => {
                 tx.rollback().await?;
@@ -517,12 +537,16 @@ async fn plan_now(
 
 /// Writes `plan` as a new request, with its audit event, through the one statement: the
 /// request as written, or `None` when the plan no longer held and nothing was written.
+/// `given` are the lines as the client gave them, to name the line of an item retired
+/// meanwhile; empty when the demand did not come from a client's lines.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn write_new(
     conn: &mut PgConnection,
     actor: &Actor,
     origin: &Origin,
     incident_id: IncidentId,
     demand: &Demand,
+    given: &[(String, i64)],
     plan: &Plan,
     now: DateTime<Utc>,
 ) -> AppResult<Option<RequestView>> {
@@ -570,7 +594,9 @@ pub(crate) async fn write_new(
         request_id: origin.request_id.as_deref(),
         idempotency_key: origin.idempotency_key.as_deref(),
     };
-    let written = write_rows(conn, actor, &request, &rows, demand, Some(&event)).await?;
+    let written = write_rows(conn, actor, &request, &rows, demand, Some(&event))
+        .await
+        .map_err(|e| retired_since_checked(e, given))?;
     let Some(stamps) = written else {
         return Ok(None);
     };
@@ -580,6 +606,17 @@ pub(crate) async fn write_new(
     view.created_at = stamps.created_at;
     view.updated_at = stamps.updated_at;
     Ok(Some(view))
+}
+
+/// A request's write refused by the database because an item was retired after the
+/// demand was checked against the item cache (`allocation_request_lines_item_active`,
+/// migration 230): the 422 that [`Demand::new`] gives when the cache knew, naming the
+/// first of `given` (the lines as the client gave them) of that item. Any other error,
+/// or an item no line of `given` names, as it is.
+fn retired_since_checked(e: sqlx::Error, given: &[(String, i64)]) -> AppError {
+    crate::error::raised_detail(&e, "allocation_request_lines_item_active")
+        .and_then(|sku| retired_in_flight(given, sku))
+        .map_or_else(|| e.into(), AppError::from)
 }
 
 /// Adds what a rationing round gives a stored request (locked by the caller, with its

@@ -331,6 +331,17 @@ pub fn check_lines(qtys: &[i64]) -> Result<(), Refusal> {
     }
 }
 
+/// The refusal of a request whose item `sku` was retired after [`Demand::new`] saw it
+/// active (the database refused its lines: migration 230): the first of `given` (the
+/// lines as the client gave them, SKU and qty) that names it, as [`Demand::new`] names
+/// it. `None` when no line names it.
+pub fn retired_in_flight(given: &[(String, i64)], sku: &str) -> Option<Refusal> {
+    given
+        .iter()
+        .position(|(s, _)| s == sku)
+        .map(|i| Refusal::RetiredSku(i, sku.to_owned()))
+}
+
 impl Demand {
     /// A new request's demand from its lines (SKU, qty), which [`check_lines`] accepted,
     /// and the catalogue items they name: every SKU known; the lines of one SKU merged

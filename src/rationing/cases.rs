@@ -107,7 +107,14 @@ pub async fn commit(
                     include_affected: cmd.include_affected_warehouses,
                 };
                 let view = crate::allocation::cases::write_new(
-                    conn, actor, origin, incident, &demand, &plan, now,
+                    conn,
+                    actor,
+                    origin,
+                    incident,
+                    &demand,
+                    &[],
+                    &plan,
+                    now,
                 )
                 .await?
                 .ok_or(Refusal::Contended)?;

@@ -146,7 +146,10 @@ async fn receipts_and_a_request_in_flight_behind_a_retirement_are_refused_naming
             let res = reqwest::Client::new()
                 .post(url)
                 .bearer_auth(dispatcher)
-                .json(&json!({"priority": "critical", "lines": [{"sku": WATER, "qty": 1}]}))
+                .json(&json!({"priority": "critical", "lines": [
+                    {"sku": "MASK-MEDICAL", "qty": 1},
+                    {"sku": WATER, "qty": 1},
+                ]}))
                 .send()
                 .await
                 .expect("send");
@@ -162,7 +165,7 @@ async fn receipts_and_a_request_in_flight_behind_a_retirement_are_refused_naming
     // Assert
     assert_problem(s1, &p1, 422, "/lines/0/sku");
     assert_problem(s2, &p2, 422, "/lines/0/gs1");
-    assert_problem(s3, &p3, 422, "/lines");
+    assert_problem(s3, &p3, 422, "/lines/1/sku");
     for p in [&p1, &p2, &p3] {
         assert!(
             p["detail"].as_str().is_some_and(|d| d.contains(WATER)),

@@ -61,6 +61,24 @@ fn an_unknown_sku_is_named_before_any_sum_is_checked() {
 }
 
 #[test]
+fn a_retirement_seen_only_by_the_database_names_the_line_the_cache_would_have_named() {
+    // Lines where the retired item comes first, after a merge, and never.
+    let cases: [&[(&str, i64)]; 3] = [
+        &[("WATER", 1), ("TENT", 2)],
+        &[("TENT", 1), ("TENT", 2), ("WATER", 3), ("WATER", 4)],
+        &[("TENT", 1)],
+    ];
+    let mut retired = item(1, "WATER");
+    retired.retired = true;
+    let items = [retired, item(2, "TENT")];
+    for lines in cases {
+        let given: Vec<(String, i64)> = lines.iter().map(|&(s, q)| (s.to_owned(), q)).collect();
+        let known = Demand::new(lines, &items, Priority::High, None, false).err();
+        assert_eq!(retired_in_flight(&given, "WATER"), known, "{lines:?}");
+    }
+}
+
+#[test]
 fn the_fill_of_the_lines_makes_the_status() {
     assert_eq!(
         RequestStatus::of_fill([(5, 5), (2, 3)]),
