@@ -116,6 +116,7 @@ pub async fn create_request<A: Answer<RequestView>>(
     mut answer: A,
 ) -> AppResult<A::Out> {
     let demand = demand(state, conn, &cmd).await?;
+    let given = &cmd.lines;
     let intake = Intake::New {
         pointer: "incident_id",
     };
@@ -125,17 +126,8 @@ pub async fn create_request<A: Answer<RequestView>>(
         // statement locks, re-checks and writes.
         for attempt in 0..OPTIMISTIC_ATTEMPTS {
             let plan = plan_now(state, conn, incident_id, intake, &demand, now).await?;
-            if let Some(view) = write_new(
-                conn,
-                actor,
-                origin,
-                incident_id,
-                &demand,
-                &cmd.lines,
-                &plan,
-                now,
-            )
-            .await?
+            if let Some(view) =
+                write_new(conn, actor, origin, incident_id, &demand, given, &plan, now).await?
             {
                 return Ok(answer.done(view));
             }
@@ -169,7 +161,7 @@ pub async fn create_request<A: Answer<RequestView>>(
             origin,
             incident_id,
             &demand,
-            &cmd.lines,
+            given,
             &plan,
             now,
         )
