@@ -12,12 +12,15 @@
 //! within 10 km of an incident are in its affected area. Demand is about 1.8× the stock
 //! (20% critical, 30% high, 50% normal lines), so the round is a real rationing.
 //! Before measuring, each shape prints the price of fairness once: total delivered and
-//! mean ETA of the leximin round against nearest first in request order.
+//! mean ETA of the leximin round against nearest first in request order. First of all,
+//! the peak memory that indexing the stock and one round add, at 10,000, 100,000 and
+//! 1,000,000 lots in the 20 SKUs (Linux: the process's peak resident set, reset before
+//! each through `/proc/self/clear_refs`; elsewhere not printed).
 
 use std::hint::black_box;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group};
 use stockpile_core::planner::{ItemPolicy, Priority};
 use stockpile_core::rationing::{Demand, Incident, RoundInput, Stock, nearest_first, solve};
 use stockpile_core::rules::{LotState, WarehouseState};
@@ -44,6 +47,33 @@ impl Lcg {
     }
 }
 
+/// A field of `/proc/self/status` in kB (`VmRSS`, `VmHWM`), where there is one.
+fn status_kb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line[field.len() + 1..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// What `f` returns, and how far the process's resident set peaked above where it was
+/// before, in MiB (`None` where Linux's counters are not there).
+fn peak_rss<T>(f: impl FnOnce() -> T) -> (T, Option<f64>) {
+    // Writing 5 resets the peak (VmHWM) to the resident set now.
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let before = status_kb("VmRSS:");
+    let out = f();
+    let peak = status_kb("VmHWM:");
+    let grew = match (reset, before, peak) {
+        (true, Some(before), Some(peak)) => Some(peak.saturating_sub(before) as f64 / 1024.0),
+        _ => None,
+    };
+    (out, grew)
+}
+
 const WAREHOUSES: usize = 500;
 const LOTS: usize = 100_000;
 const INCIDENTS: usize = 50;
@@ -67,8 +97,8 @@ struct Case {
     demands: Vec<Demand>,
 }
 
-/// A round over `skus` SKUs, 20 of which are asked for.
-fn case(skus: u64) -> Case {
+/// A round over `lots` lots of `skus` SKUs, 20 of which are asked for.
+fn case(skus: u64, lots: usize) -> Case {
     let mut rng = Lcg(0x5EED_0017);
     let place: Vec<(f64, f64)> = (0..WAREHOUSES)
         .map(|_| (rng.unit() * 200.0, rng.unit() * 200.0))
@@ -103,7 +133,7 @@ fn case(skus: u64) -> Case {
         })
         .collect();
     let base = NaiveDate::from_ymd_opt(2025, 9, 1).expect("valid date");
-    let lots = (0..LOTS)
+    let lots = (0..lots)
         .map(|i| {
             let w = rng.below(WAREHOUSES as u64) as usize;
             let on_hand = rng.below(500) as i64;
@@ -190,12 +220,45 @@ fn case(skus: u64) -> Case {
     }
 }
 
+/// The variable that makes this binary measure the memory of one size and exit.
+const MEMORY_LOTS: &str = "RATIONING_MEMORY_LOTS";
+
+/// Prints how much memory indexing the stock and one round add, for the 20-SKU shape of
+/// `lots` lots: what the solver holds beyond its input as the stock grows. Each size
+/// runs in a process of its own ([`main`]), so that no size reuses the heap that another
+/// freed.
+fn memory(lots: usize) {
+    let case = case(20, lots);
+    let (items, warehouses, lot_states) = (
+        case.items.clone(),
+        case.warehouses.clone(),
+        case.lots.clone(),
+    );
+    let (stock, index) = peak_rss(|| Stock::new(items, warehouses, lot_states));
+    let input = RoundInput {
+        incidents: &case.incidents,
+        demands: &case.demands,
+        now: now(),
+        tz: chrono_tz::Asia::Shanghai,
+    };
+    let (round, round_peak) = peak_rss(|| solve(&stock, &input));
+    if let (Some(index), Some(round_peak)) = (index, round_peak) {
+        let entries: usize = round.lines.iter().map(|l| l.explanation.len()).sum();
+        eprintln!(
+            "rationing memory, {lots} lots in 20 SKUs: indexing the stock adds at most \
+             {index:.1} MiB, one round {round_peak:.1} MiB more ({} lines, {entries} \
+             explanation entries)",
+            round.lines.len(),
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
     for (name, skus) in [
         ("rationing_50x20_100k_lots", 200),
         ("rationing_50x20_100k_lots_in_20_skus", 20),
     ] {
-        let case = case(skus);
+        let case = case(skus, LOTS);
         if skus == 200 {
             // Indexing cost alone: the clones are set-up, not measured.
             c.bench_function("rationing_stock_index_100k_lots", |b| {
@@ -243,4 +306,24 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// `criterion_main!`, after the memory of each size, each measured by this binary run
+/// again with [`MEMORY_LOTS`] set.
+fn main() {
+    if let Some(lots) = std::env::var(MEMORY_LOTS).ok().and_then(|v| v.parse().ok()) {
+        memory(lots);
+        return;
+    }
+    for lots in [LOTS / 10, LOTS, LOTS * 10] {
+        let ran = std::env::current_exe().and_then(|exe| {
+            std::process::Command::new(exe)
+                .env(MEMORY_LOTS, lots.to_string())
+                .status()
+        });
+        if !ran.as_ref().is_ok_and(|s| s.success()) {
+            eprintln!("rationing memory, {lots} lots: not measured ({ran:?})");
+        }
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
