@@ -6,15 +6,17 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, audit_count};
 
-/// Usable stock (counts toward a level today) and level of every (warehouse, SKU) cell
-/// with a level, read straight from the tables: an independent view of the rule.
+/// Usable stock (counts toward a level today: the service's date, in Asia/Shanghai) and
+/// level of every (warehouse, SKU) cell with a level, read straight from the tables: an
+/// independent view of the rule.
 async fn cells(app: &TestApp) -> Vec<(String, String, i64, i64, i64)> {
     sqlx::query_as(
         "select w.code, i.sku, r.min_qty, coalesce(r.target_qty, r.min_qty),
                 coalesce((select sum(l.on_hand - l.reserved) from stock_lots l
                            where l.warehouse_id = w.id and l.item_id = i.id and l.status = 'available'
                              and (l.expires_on is null
-                                  or l.expires_on >= current_date + i.min_remaining_days)), 0)::int8
+                                  or l.expires_on >= (now() at time zone 'Asia/Shanghai')::date
+                                                     + i.min_remaining_days)), 0)::int8
            from reserve_levels r join warehouses w on w.id = r.warehouse_id
            join items i on i.id = r.item_id
           order by 1, 2",
@@ -348,7 +350,8 @@ async fn rotation_proposes_one_action_per_expiring_lot_and_saves_lots_from_write
     let auditor = app.token("auditor", &[]).await;
     let expiring: i64 = sqlx::query_scalar(
         "select count(*) from stock_lots
-          where on_hand > reserved and status = 'available' and expires_on < current_date + 181",
+          where on_hand > reserved and status = 'available'
+            and expires_on < (now() at time zone 'Asia/Shanghai')::date + 181",
     )
     .fetch_one(&app.pool)
     .await
@@ -388,7 +391,11 @@ async fn rotation_proposes_one_action_per_expiring_lot_and_saves_lots_from_write
             );
         }
         if l["expires_on"].as_str().unwrap_or("")
-            < chrono::Utc::now().date_naive().to_string().as_str()
+            < chrono::Utc::now()
+                .with_timezone(&chrono_tz::Asia::Shanghai)
+                .date_naive()
+                .to_string()
+                .as_str()
         {
             assert_eq!(action["kind"], "write_off", "an expired lot: {l}");
         }
