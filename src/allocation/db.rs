@@ -186,10 +186,14 @@ pub async fn planner_cells(
          -- (today): the stock that does not count toward the reserve level.
          cells as (
              select h.n, h.warehouse_id, h.sku, h.on_hand, h.reserved, h.quarantined,
-                    case when not h.arrives then 0
-                         else stock_cell_short(h.item_id, h.warehouse_id, h.required) end::int8 as short,
-                    stock_cell_short(h.item_id, h.warehouse_id, h.counted_from)::int8 as short_today
-               from held h)
+                    case when not h.arrives then 0 else r.short end as short,
+                    r.also_short as short_today
+               from held h
+               -- Inlined by PostgreSQL (migration 280): index probes per cell, no call.
+               -- An unreachable cell's date is null: its lots are not probed.
+               left join lateral stock_cell_short_rows(h.item_id, h.warehouse_id,
+                                                       case when h.arrives then h.required end,
+                                                       h.counted_from) r on true)
          select coalesce(array_agg(warehouse_id order by n), '{}') as "warehouse_id!: Vec<Uuid>",
                 coalesce(array_agg(sku order by n), '{}') as "sku!: Vec<String>",
                 coalesce(array_agg(on_hand + quarantined order by n), '{}') as "held!: Vec<i64>",
@@ -565,10 +569,7 @@ pub async fn write_plan_if_available(
          -- reservation drew from it since.
          cells as (
              select c.taken,
-                    coalesce(t.available, 0)
-                    - stock_cell_short(c.item_id, c.warehouse_id,
-                                       (select today from rule) + greatest(i.min_remaining_days, 0))
-                    as available,
+                    coalesce(t.available, 0) - sh.short as available,
                     greatest(coalesce(lv.min_qty, 0), 0) as level
                from cell_takes c
                join items i on i.id = c.item_id
@@ -579,6 +580,12 @@ pub async fn write_plan_if_available(
                             union all
                             select d.on_hand, d.reserved from stock_cell_changes d
                              where d.item_id = c.item_id and d.warehouse_id = c.warehouse_id) x) t on true
+               -- Inlined (migration 280) as long as no argument is a subquery: `today`
+               -- is named by its parameter here, not read from `rule`.
+               left join lateral stock_cell_short_rows(
+                    c.item_id, c.warehouse_id,
+                    $31::date + greatest(i.min_remaining_days, 0),
+                    $31::date + greatest(i.min_remaining_days, 0)) sh on true
                left join reserve_levels lv on lv.warehouse_id = c.warehouse_id and lv.item_id = c.item_id),
          verdict as (
              select not exists (select 1
