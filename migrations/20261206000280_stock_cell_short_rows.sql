@@ -36,15 +36,16 @@ $$;
 -- reservation statement passes one date twice.
 create function stock_cell_short_rows(p_item uuid, p_warehouse uuid, p_before date, p_also_before date)
 returns table (short bigint, also_short bigint) language sql stable as $$
-    select (c.kept + c.changes + m.moved)::bigint, (c.kept + c.changes + n.moved)::bigint
+    select (c.kept + ch.changes + m.moved)::bigint, (c.kept + ch.changes + n.moved)::bigint
       from (select coalesce(s.short_available, 0) as kept,
-                   coalesce(s.short_before, '-infinity'::date) as cut,
-                   coalesce((select sum(d.on_hand - d.reserved)
-                               from stock_cell_changes d
-                              where d.item_id = p_item and d.warehouse_id = p_warehouse
-                                and d.expires_on < coalesce(s.short_before, '-infinity'::date)), 0) as changes
+                   coalesce(s.short_before, '-infinity'::date) as cut
               from (select) one
               left join stock_cells s on s.item_id = p_item and s.warehouse_id = p_warehouse) c
+     -- Joined, not a scalar subquery of `c`: both sums read the one probe.
+     cross join lateral (select coalesce(sum(d.on_hand - d.reserved), 0) as changes
+                           from stock_cell_changes d
+                          where d.item_id = p_item and d.warehouse_id = p_warehouse
+                            and d.expires_on < c.cut) ch
      cross join lateral stock_cell_moved(p_item, p_warehouse, c.cut, p_before) m
      cross join lateral stock_cell_moved(p_item, p_warehouse, c.cut, p_also_before) n
 $$;
