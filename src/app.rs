@@ -77,7 +77,7 @@ impl AppState {
         subscribers.extend(chain.subscribers());
         crate::db::changes::spawn_listener(&pool, subscribers);
         chain.spawn(&pool);
-        crate::stock::cells::spawn_compaction(&pool);
+        crate::stock::cells::spawn_compaction(&pool, &settings);
         Self {
             writes: crate::db::WritePool::beside(&pool),
             reads: pool.clone(),

@@ -162,6 +162,14 @@ pub struct Settings {
     pub service_area: crate::warehouses::ServiceArea,
 }
 
+impl Settings {
+    /// Today in the deployment's time zone: the calendar of expiry, arrival and report
+    /// dates, and of the stock cells' short-dated cut-off (`stock::cells`).
+    pub fn today(&self) -> chrono::NaiveDate {
+        chrono::Utc::now().with_timezone(&self.tz).date_naive()
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {

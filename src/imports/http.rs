@@ -5,7 +5,6 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
@@ -115,7 +114,7 @@ pub async fn create_import(
     fingerprint.update(&bytes);
     let fingerprint = hex::encode(fingerprint.finalize());
     let dry_run = params.dry_run.unwrap_or(false);
-    let today = Utc::now().with_timezone(&state.settings.tz).date_naive();
+    let today = state.settings.today();
     let mut conn = state.writes.acquire().await?;
     let mut tx = conn.begin().await?;
     if let Some(replay) =

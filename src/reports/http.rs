@@ -1,7 +1,6 @@
 //! HTTP handlers for the stock summary and alerts (any signed-in role).
 
 use axum::extract::State;
-use chrono::Utc;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -50,7 +49,7 @@ pub async fn get_stock_summary(
     _actor: Actor,
     Query(params): Query<SummaryParams>,
 ) -> AppResult<Json<Summary>> {
-    let today = Utc::now().with_timezone(&state.settings.tz).date_naive();
+    let today = state.settings.today();
     let mut conn = state.reads.acquire().await?;
     let cells = db::cells(&mut conn, today).await?;
     summarise(&cells, params.group_by.unwrap_or_default(), today)
@@ -68,7 +67,7 @@ pub async fn list_alerts(
     _actor: Actor,
     Query(params): Query<AlertParams>,
 ) -> AppResult<Json<Alerts>> {
-    let today = Utc::now().with_timezone(&state.settings.tz).date_naive();
+    let today = state.settings.today();
     let mut conn = state.reads.acquire().await?;
     let warehouse = match &params.warehouse {
         None => None,

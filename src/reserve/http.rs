@@ -4,7 +4,6 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -50,11 +49,6 @@ pub struct CommitReplenishment {
     pub fingerprint: Option<String>,
 }
 
-/// The deployment's today.
-fn today(state: &AppState) -> chrono::NaiveDate {
-    Utc::now().with_timezone(&state.settings.tz).date_naive()
-}
-
 /// What a replenishment would move now: for every (warehouse, item) below its reserve
 /// level, transfers from its parent or else the nearest warehouse with stock above its
 /// own level (FEFO, with enough shelf life on arrival), and what no source covers.
@@ -70,7 +64,7 @@ pub async fn preview_replenishment(
 ) -> AppResult<Json<ReplenishmentView>> {
     actor.require(&[Role::Admin])?;
     let mut conn = state.pool.acquire().await?;
-    let view = cases::preview(&state, &mut conn, &body.scope, today(&state)).await?;
+    let view = cases::preview(&state, &mut conn, &body.scope, state.settings.today()).await?;
     Ok(Json(view))
 }
 
@@ -101,7 +95,7 @@ pub async fn commit_replenishment(
         &origin,
         &cmd.body.scope,
         cmd.body.fingerprint.as_deref(),
-        today(&state),
+        state.settings.today(),
     )
     .await?;
     finish_command(tx, &actor, &origin, change, StatusCode::CREATED, committed).await
@@ -130,7 +124,7 @@ pub async fn get_rotation(
 ) -> AppResult<Json<RotationPlan>> {
     let n = within_days(q.within_days)?;
     let mut conn = state.reads.acquire().await?;
-    let plan = cases::rotation(&state, &mut conn, n, today(&state)).await?;
+    let plan = cases::rotation(&state, &mut conn, n, state.settings.today()).await?;
     Ok(Json(plan))
 }
 
@@ -166,7 +160,7 @@ pub async fn get_readiness(
         }
     };
     let mut conn = state.reads.acquire().await?;
-    let readiness = cases::readiness(&state, &mut conn, today(&state)).await?;
+    let readiness = cases::readiness(&state, &mut conn, state.settings.today()).await?;
     if csv {
         Ok((
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],

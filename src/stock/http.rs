@@ -18,7 +18,7 @@ mod receipts;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use utoipa::IntoParams;
@@ -56,11 +56,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(lots::get_lot_card))
         .routes(routes!(lots::list_movements))
-}
-
-/// Today in the deployment's time zone.
-fn today(state: &AppState) -> NaiveDate {
-    Utc::now().with_timezone(&state.settings.tz).date_naive()
 }
 
 /// A mutation under way on a writer connection, answering with a fixed status.
@@ -187,7 +182,7 @@ pub async fn list_lots(
         .as_deref()
         .map(pagination::decode)
         .transpose()?;
-    let today = today(&state);
+    let today = state.settings.today();
     let (status, expiring_by) = filter.parse(today)?;
     let mut conn = state.reads.acquire().await?;
     let warehouse =

@@ -4,7 +4,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::Utc;
 use serde::Deserialize;
 use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
@@ -174,7 +173,7 @@ pub async fn receive_transfer(
     Path(id): Path<TransferId>,
     cmd: Command<ReceiveTransfer>,
 ) -> AppResult<Response> {
-    let today = Utc::now().with_timezone(&state.settings.tz).date_naive();
+    let today = state.settings.today();
     let mut tx = state.writes.begin().await?;
     let claim = async |c: &mut PgConnection| {
         crate::audit::http::claim_key(c, &actor, &origin, &cmd.fingerprint).await

@@ -13,7 +13,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chrono::{Days, NaiveDate};
+use chrono::{Days, NaiveDate, Timelike, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use sqlx::PgPool;
@@ -96,9 +96,16 @@ fn day(today: NaiveDate, offset: i64) -> NaiveDate {
     }
 }
 
+/// The service's day (its default time zone): what its own compaction passes, so the
+/// test's compactions and the app's agree on every cell's cut-off.
+fn service_today() -> NaiveDate {
+    Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+}
+
 async fn compact(pool: &PgPool) {
-    sqlx::query("select stock_cells_compact()")
-        .execute(pool)
+    stockpile::stock::cells::compact(pool, service_today())
         .await
         .expect("compact");
 }
@@ -399,10 +406,11 @@ async fn short_dated_stock_stays_exact_while_compactions_race_receipts() {
     let wrong: Vec<(Uuid, i64)> = sqlx::query_as(
         "select c.item_id, c.short_available from stock_cells c
           where c.item_id = any($1) and c.warehouse_id = $2
-            and (c.short_available <> 7 or c.short_before <> current_date + 30)",
+            and (c.short_available <> 7 or c.short_before <> $3::date + 30)",
     )
     .bind(&items)
     .bind(warehouse)
+    .bind(service_today())
     .fetch_all(&app.pool)
     .await
     .expect("cells");
@@ -412,5 +420,56 @@ async fn short_dated_stock_stays_exact_while_compactions_race_receipts() {
         wrong.is_empty(),
         "{} cells count short-dated stock wrongly: {wrong:?}",
         wrong.len()
+    );
+}
+
+/// The serving process moves every cell's short-dated cut-off to the deployment's day
+/// (its `--tz`) + the item's minimum remaining days: the date the planner asks, so that
+/// reading a cell's short-dated stock needs no probe of its lots. PostgreSQL's
+/// `current_date` is the session's zone's day; here the deployment's zone is chosen so
+/// that its day differs from UTC's now, whatever the hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_moves_cut_offs_to_the_deployments_day() {
+    // Arrange: a deployment 12 hours behind UTC before noon UTC, 14 ahead after.
+    let now = Utc::now();
+    let tz: chrono_tz::Tz = if now.hour() < 12 {
+        chrono_tz::Etc::GMTPlus12
+    } else {
+        chrono_tz::Etc::GMTMinus14
+    };
+    let settings = stockpile::config::Settings {
+        tz,
+        ..Default::default()
+    };
+    let today = settings.today();
+    assert_ne!(today, now.date_naive(), "the zone's day differs from UTC's");
+
+    // Act: the app's own compaction runs every second.
+    let app = TestApp::demo_with(settings).await;
+    let mut left = i64::MAX;
+    for _ in 0..100 {
+        left = sqlx::query_scalar(
+            "select count(*) from stock_cells c join items i on i.id = c.item_id
+              where c.short_before <> $1::date + greatest(i.min_remaining_days, 0)",
+        )
+        .bind(today)
+        .fetch_one(&app.pool)
+        .await
+        .expect("cells");
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Assert
+    let cells: i64 = sqlx::query_scalar("select count(*) from stock_cells")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert!(cells > 100, "the demo has cells: {cells}");
+    assert_eq!(
+        left, 0,
+        "cells whose cut-off is not {today} + the item's days"
     );
 }

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Run, Started, today};
+use super::{Run, Started};
 use crate::app::AppState;
 use crate::audit::Origin;
 use crate::auth::Actor;
@@ -56,7 +56,8 @@ async fn move_stock(
             fingerprint,
             status,
         };
-        let one = cases::move_stock_claiming(claiming, actor, origin, wh, &cmd, today(state));
+        let one =
+            cases::move_stock_claiming(claiming, actor, origin, wh, &cmd, state.settings.today());
         if let Some(out) = one.await? {
             return Ok((status, Json(out)).into_response());
         }
@@ -65,7 +66,8 @@ async fn move_stock(
         Started::Go(run) => run,
         Started::Replay(replay) => return Ok(replay),
     };
-    let out = cases::move_stock(run.scope(), actor, origin, wh, cmd, today(state)).await?;
+    let out =
+        cases::move_stock(run.scope(), actor, origin, wh, cmd, state.settings.today()).await?;
     run.answer(out).await
 }
 
@@ -141,6 +143,7 @@ pub async fn get_pick_suggestion(
     }
     let mut conn = state.pool.acquire().await?;
     let wh = state.warehouse_ids.in_path(&mut conn, &code).await?;
-    let suggestion = cases::pick_suggestion(&mut conn, wh.id, &q.sku, q.qty, today(&state)).await?;
+    let suggestion =
+        cases::pick_suggestion(&mut conn, wh.id, &q.sku, q.qty, state.settings.today()).await?;
     Ok(Json(suggestion))
 }

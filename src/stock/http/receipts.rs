@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Run, Started, today};
+use super::{Run, Started};
 use crate::app::AppState;
 use crate::audit::Origin;
 use crate::auth::Actor;
@@ -49,7 +49,7 @@ pub async fn create_receipt(
         crate::http::date_field(&format!("/lines/{i}/expires_on"), line.expires_on)?;
         crate::http::date_field(&format!("/lines/{i}/production_date"), line.production_date)?;
     }
-    let today = today(&state);
+    let today = state.settings.today();
     let mut conn = state.writes.acquire().await?;
     let status = StatusCode::CREATED;
     let items = &state.item_policies;
@@ -111,7 +111,7 @@ pub async fn decode_scan(
     _actor: Actor,
     Json(req): Json<ScanRequest>,
 ) -> AppResult<Json<DecodedScan>> {
-    let scan = crate::gs1::parse(&req.scan, today(&state))
+    let scan = crate::gs1::parse(&req.scan, state.settings.today())
         .map_err(|e| AppError::invalid("/scan", e.to_string()))?;
     let item = match &scan.gtin {
         None => None,
