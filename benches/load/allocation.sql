@@ -118,7 +118,7 @@ ledger as (
       from ids),
 new_lines as (
     select * from unnest(array[0]::int4[], array[:item_id]::uuid[], array[:sku]::text[],
-                         array[1]::int8[], array[1]::int8[], array[(:explanation)::jsonb]::jsonb[])
+                         array[1]::int8[], array[1]::int8[], array[(:explanation)::text]::text[])
                as t(line_no, item_id, sku, requested, reserved, explanation)),
 new_picks as (
     select * from unnest(array[0]::int4[], array[(select lot_id from pick)]::uuid[], array[:wh]::uuid[],
@@ -214,7 +214,7 @@ request as (
 lines as (
     insert into allocation_request_lines (request_id, line_no, item_id, sku, requested,
                                           reserved, explanation)
-    select (select id from new_request), line_no, item_id, sku, requested, reserved, explanation
+    select (select id from new_request), line_no, item_id, sku, requested, reserved, explanation::json
       from new_lines
      where (select ok from verdict)
         on conflict (request_id, line_no) do update

@@ -46,7 +46,7 @@ struct Bench {
     items: Vec<(Uuid, String)>,
     incident: Uuid,
     warehouse: Uuid,
-    explanation: serde_json::Value,
+    explanation: Box<serde_json::value::RawValue>,
     requests: AtomicU64,
 }
 
@@ -267,7 +267,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         items: vec![],
         incident: Uuid::nil(),
         warehouse,
-        explanation: serde_json::Value::Null,
+        explanation: Box::default(),
         requests: AtomicU64::new(0),
     };
     let app = if mode == Some("stock") {
@@ -285,7 +285,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .fetch_all(&bench.pool)
             .await?;
         bench.incident = args[4].parse()?;
-        bench.explanation = serde_json::from_str(&args[6])?;
+        bench.explanation = serde_json::value::RawValue::from_string(args[6].clone())?;
         Router::new().route("/allocate/{n}", post(allocate))
     };
     let app = app.with_state(Arc::new(bench));

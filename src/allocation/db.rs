@@ -6,12 +6,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use geo::MultiPolygon;
 use serde_json::Value;
 use sqlx::PgConnection;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::Priority;
 pub use super::plan::{CellTakes, NewLines, NewPicks, NewReservations};
 use super::plan::{IncidentPlace, ReserveLevel, SnapshotLot, SnapshotWarehouse};
 use super::request::{Held, RequestStatus, ShipmentStatus};
+use super::views::Explanation;
 use crate::ids::{IncidentId, ItemId, LotId, RequestId, ShipmentId, UserId, WarehouseId};
 use crate::incidents::{IncidentStatus, parse_area};
 use crate::network::db::NetworkNow;
@@ -175,25 +177,32 @@ pub async fn planner_cells(
                        from stock_cell_changes where item_id = any($2)) t
               group by item_id, warehouse_id),
          held as (
-             select p.n, p.warehouse_id, p.item_id, p.sku, p.arrives,
-                    coalesce(p.required, 'infinity') as required,
+             select row_number() over (order by p.n) as k, p.n, p.warehouse_id, p.item_id, p.sku,
+                    p.arrives, coalesce(p.required, 'infinity') as required,
                     coalesce(p.counted_from, 'infinity') as counted_from,
                     t.on_hand, t.reserved, t.quarantined
                from pairs p
                join totals t on t.item_id = p.item_id and t.warehouse_id = p.warehouse_id
               where t.on_hand + t.quarantined > 0),
+         -- The held cells as arrays, in `k` order, for the set-based read below.
+         asked as (
+             select array_agg(item_id order by k) as item_id,
+                    array_agg(warehouse_id order by k) as warehouse_id,
+                    -- An unreachable cell's date is null: its lots are not probed.
+                    array_agg(case when arrives then required end order by k) as before,
+                    array_agg(counted_from order by k) as counted_from
+               from held),
          -- Short-dated stock before `required` (arrival), and before `counted_from`
-         -- (today): the stock that does not count toward the reserve level.
+         -- (today): the stock that does not count toward the reserve level. Inlined by
+         -- PostgreSQL (migration 310): pending changes read once for all the cells.
          cells as (
              select h.n, h.warehouse_id, h.sku, h.on_hand, h.reserved, h.quarantined,
                     case when not h.arrives then 0 else r.short end as short,
                     r.also_short as short_today
-               from held h
-               -- Inlined by PostgreSQL (migration 280): index probes per cell, no call.
-               -- An unreachable cell's date is null: its lots are not probed.
-               left join lateral stock_cell_short_rows(h.item_id, h.warehouse_id,
-                                                       case when h.arrives then h.required end,
-                                                       h.counted_from) r on true)
+               from asked a
+              cross join lateral stock_cells_short(a.item_id, a.warehouse_id, a.before,
+                                                   a.counted_from) r
+               join held h on h.k = r.n)
          select coalesce(array_agg(warehouse_id order by n), '{}') as "warehouse_id!: Vec<Uuid>",
                 coalesce(array_agg(sku order by n), '{}') as "sku!: Vec<String>",
                 coalesce(array_agg(on_hand + quarantined order by n), '{}') as "held!: Vec<i64>",
@@ -511,6 +520,7 @@ pub async fn write_plan_if_available(
     w: &PlanWrite<'_>,
 ) -> Result<Option<Stamps>, sqlx::Error> {
     let (r, l, p) = (w.request, w.lines, w.picks);
+    let explanations: Vec<&str> = l.explanation.iter().map(|e| e.get()).collect();
     sqlx::query_as!(
         Stamps,
         r#"with
@@ -523,7 +533,7 @@ pub async fn write_plan_if_available(
              select $8::uuid as actor_id, $9::text as request_id, $10::text as idempotency_key),
          new_lines as (
              select * from unnest($11::int4[], $12::uuid[], $13::text[], $14::int8[], $15::int8[],
-                                  $16::jsonb[])
+                                  $16::text[])
                         as t(line_no, item_id, sku, requested, reserved, explanation)),
          new_picks as (
              select * from unnest($17::int4[], $18::uuid[], $19::uuid[], $20::int8[], $21::float8[],
@@ -580,12 +590,12 @@ pub async fn write_plan_if_available(
                             union all
                             select d.on_hand, d.reserved from stock_cell_changes d
                              where d.item_id = c.item_id and d.warehouse_id = c.warehouse_id) x) t on true
-               -- Inlined (migration 280) as long as no argument is a subquery: `today`
+               -- Inlined (migration 310) as long as no argument is a subquery: `today`
                -- is named by its parameter here, not read from `rule`.
-               left join lateral stock_cell_short_rows(
-                    c.item_id, c.warehouse_id,
-                    $31::date + greatest(i.min_remaining_days, 0),
-                    $31::date + greatest(i.min_remaining_days, 0)) sh on true
+               left join lateral stock_cells_short(
+                    array[c.item_id], array[c.warehouse_id],
+                    array[$31::date + greatest(i.min_remaining_days, 0)],
+                    array[$31::date + greatest(i.min_remaining_days, 0)]) sh on true
                left join reserve_levels lv on lv.warehouse_id = c.warehouse_id and lv.item_id = c.item_id),
          verdict as (
              select not exists (select 1
@@ -620,7 +630,8 @@ pub async fn write_plan_if_available(
          lines as (
              insert into allocation_request_lines (request_id, line_no, item_id, sku, requested,
                                                    reserved, explanation)
-             select (select id from new_request), line_no, item_id, sku, requested, reserved, explanation
+             select (select id from new_request), line_no, item_id, sku, requested, reserved,
+                    explanation::json
                from new_lines
               where (select ok from verdict)
                  on conflict (request_id, line_no) do update
@@ -661,7 +672,7 @@ pub async fn write_plan_if_available(
         &l.sku,
         &l.requested,
         &l.reserved,
-        &l.explanation,
+        &explanations as &[&str],
         &p.line_no,
         &p.lot_id,
         &p.warehouse_id,
@@ -868,14 +879,15 @@ pub struct LineRow {
     /// Reserved (or dispatched).
     pub reserved: i64,
     /// Explanation of the latest plan.
-    pub explanation: Value,
+    pub explanation: Json<Explanation>,
 }
 
 /// The lines of a request.
 pub async fn lines(conn: &mut PgConnection, id: RequestId) -> Result<Vec<LineRow>, sqlx::Error> {
     sqlx::query_as!(
         LineRow,
-        r#"select line_no, item_id as "item_id: ItemId", sku, requested, reserved, explanation
+        r#"select line_no, item_id as "item_id: ItemId", sku, requested, reserved,
+                  explanation as "explanation: Json<Explanation>"
              from allocation_request_lines where request_id = $1 order by line_no"#,
         id as RequestId
     )

@@ -9,11 +9,11 @@
 
 use chrono::NaiveDate;
 use geo::{Distance, Haversine, Intersects, MultiPolygon, Point};
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::db::{LotAsk, StockAsk};
 use super::request::{Demand, DemandedItem, Refusal};
+use super::views::Explanation;
 use crate::ids::{IncidentId, LotId, WarehouseId};
 use crate::incidents::IncidentStatus;
 use crate::planner::{CellDraw, LotState, Plan, PlanLine, WarehouseState};
@@ -266,7 +266,7 @@ pub struct NewLines {
     /// Reserved by this plan.
     pub reserved: Vec<i64>,
     /// Explanations of this plan.
-    pub explanation: Vec<Value>,
+    pub explanation: Vec<Explanation>,
 }
 
 /// New picks, as parallel columns, in the order they are made.
@@ -350,7 +350,7 @@ pub struct PlanRows {
 }
 
 /// The rows of `plan` for `demand`.
-pub fn plan_rows(plan: &Plan, demand: &Demand, explanations: Vec<Value>) -> PlanRows {
+pub fn plan_rows(plan: &Plan, demand: &Demand, explanations: Vec<Explanation>) -> PlanRows {
     let mut rows = PlanRows::default();
     for ((line, wanted), explanation) in paired(plan, demand).zip(explanations) {
         let l = &mut rows.lines;

@@ -1869,7 +1869,7 @@ async fn reserve_as_planned_on(
             sku: vec![sku.into()],
             requested: vec![qty],
             reserved: vec![qty],
-            explanation: vec![json!([])],
+            explanation: vec![serde_json::value::RawValue::from_string("[]".into()).expect("json")],
         },
         &db::NewPicks {
             line_no: vec![0],

@@ -324,7 +324,10 @@ fn the_sql_verdict_writes_a_plan_exactly_when_plan_holds_accepts_it() {
                             lines.sku.push(format!("DIFF-{k}"));
                             lines.requested.push(0);
                             lines.reserved.push(0);
-                            lines.explanation.push(json!([]));
+                            lines.explanation.push(
+                                serde_json::value::RawValue::from_string("[]".into())
+                                    .expect("json"),
+                            );
                             line_items.len() - 1
                         }
                     };

@@ -1,3 +1,4 @@
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::*;
@@ -168,13 +169,15 @@ fn a_plan_becomes_rows_keyed_by_the_demand_it_fills() {
     };
 
     // Act
-    let rows = plan_rows(&plan, &demand, vec![Value::from(1), Value::from(2)]);
+    let explanations = ["[1]", "[2]"].map(|e| RawValue::from_string(e.into()).expect("json"));
+    let rows = plan_rows(&plan, &demand, explanations.into());
 
     // Assert
     assert_eq!(rows.lines.line_no, vec![3, 5]);
     assert_eq!(rows.lines.item_id, vec![id(100), id(200)]);
     assert_eq!(rows.lines.reserved, vec![6, 4]);
-    assert_eq!(rows.lines.explanation, vec![Value::from(1), Value::from(2)]);
+    let written: Vec<&str> = rows.lines.explanation.iter().map(|e| e.get()).collect();
+    assert_eq!(written, ["[1]", "[2]"]);
     assert_eq!(rows.picks.line_no, vec![3, 3, 3, 5]);
     assert_eq!(rows.picks.lot_id, vec![id(20), id(10), id(20), id(30)]);
     assert_eq!(rows.reserve.lot_id, vec![id(10), id(20), id(30)]);
