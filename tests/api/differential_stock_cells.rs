@@ -473,3 +473,69 @@ async fn compaction_moves_cut_offs_to_the_deployments_day() {
         "cells whose cut-off is not {today} + the item's days"
     );
 }
+
+async fn vacuums_of_the_change_queue(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "select vacuum_count from pg_stat_user_tables where relname = 'stock_cell_changes'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("vacuum count")
+}
+
+/// The serving process vacuums `stock_cell_changes` once it has folded
+/// `stock::cells::VACUUM_AFTER` changes: the queue's dead rows and their index entries
+/// go within seconds of a burst, not at autovacuum's next visit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compactor_vacuums_the_change_queue_after_a_burst() {
+    // Arrange: the app's compactor has folded what the demo left pending.
+    let app = TestApp::demo().await;
+    for _ in 0..100 {
+        let pending: i64 = sqlx::query_scalar("select count(*) from stock_cell_changes")
+            .fetch_one(&app.pool)
+            .await
+            .expect("pending");
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(stockpile::stock::cells::COMPACT_EVERY * 2).await;
+    let before = vacuums_of_the_change_queue(&app.pool).await;
+    let lot: Uuid = sqlx::query_scalar("select id from stock_lots order by id limit 1")
+        .fetch_one(&app.pool)
+        .await
+        .expect("lot");
+
+    // Act: a burst of lot changes, one queued change each.
+    let burst = stockpile::stock::cells::VACUUM_AFTER + 500;
+    sqlx::query(
+        "insert into stock_movements (lot_id, kind, qty, actor_id)
+         select $1, 'receipt', 1, '00000000-0000-0000-0000-000000000001'
+           from generate_series(1, $2)",
+    )
+    .bind(lot)
+    .bind(burst)
+    .execute(&app.pool)
+    .await
+    .expect("burst");
+
+    // Assert: folded, then vacuumed, within a few compaction ticks.
+    let mut after = before;
+    for _ in 0..100 {
+        after = vacuums_of_the_change_queue(&app.pool).await;
+        if after > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let pending: i64 = sqlx::query_scalar("select count(*) from stock_cell_changes")
+        .fetch_one(&app.pool)
+        .await
+        .expect("pending");
+    assert!(
+        after > before,
+        "no vacuum after {burst} changes ({before} → {after})"
+    );
+    assert!(pending < burst, "the burst was folded: {pending} pending");
+}
