@@ -203,15 +203,18 @@ pub async fn planner_cells(
               cross join lateral stock_cells_short(a.item_id, a.warehouse_id, a.before,
                                                    a.counted_from) r
                join held h on h.k = r.n)
-         select coalesce(array_agg(warehouse_id order by n), '{}') as "warehouse_id!: Vec<Uuid>",
-                coalesce(array_agg(sku order by n), '{}') as "sku!: Vec<String>",
-                coalesce(array_agg(on_hand + quarantined order by n), '{}') as "held!: Vec<i64>",
-                coalesce(array_agg(quarantined order by n), '{}') as "quarantined!: Vec<i64>",
-                coalesce(array_agg(on_hand - reserved order by n), '{}') as "available!: Vec<i64>",
-                coalesce(array_agg(reserved order by n), '{}') as "reserved!: Vec<i64>",
-                coalesce(array_agg(short order by n), '{}') as "short!: Vec<i64>",
-                coalesce(array_agg(short_today order by n), '{}') as "short_today!: Vec<i64>"
-           from cells"#,
+         -- Sorted once, in a subquery with nothing after it to reorder the rows (an
+         -- aggregate's own ORDER BY sorts again, once for each of the eight). The arrays
+         -- stay aligned whatever the order: one aggregation reads every row once.
+         select coalesce(array_agg(warehouse_id), '{}') as "warehouse_id!: Vec<Uuid>",
+                coalesce(array_agg(sku), '{}') as "sku!: Vec<String>",
+                coalesce(array_agg(on_hand + quarantined), '{}') as "held!: Vec<i64>",
+                coalesce(array_agg(quarantined), '{}') as "quarantined!: Vec<i64>",
+                coalesce(array_agg(on_hand - reserved), '{}') as "available!: Vec<i64>",
+                coalesce(array_agg(reserved), '{}') as "reserved!: Vec<i64>",
+                coalesce(array_agg(short), '{}') as "short!: Vec<i64>",
+                coalesce(array_agg(short_today), '{}') as "short_today!: Vec<i64>"
+           from (select * from cells order by n) c"#,
         &ask.warehouse_id,
         &ask.item_id,
         &ask.sku,
