@@ -546,7 +546,8 @@ pub async fn write_plan_if_available(
          new_reservations as (
              select * from unnest($24::uuid[], $25::int8[]) with ordinality as t(lot_id, qty, n)),
          cell_takes as (
-             select * from unnest($26::uuid[], $27::uuid[], $28::int8[]) as t(warehouse_id, item_id, taken)),
+             select * from unnest($26::uuid[], $27::uuid[], $28::int8[])
+                        with ordinality as t(warehouse_id, item_id, taken, k)),
          rule as (select $29::bool as levels_apply, $31::date as today),
          new_event as (select $30::jsonb as event),
 
@@ -575,6 +576,22 @@ pub async fn write_plan_if_available(
                 and (select count(*) from cell_rows) >= 0
               order by l.id
                 for update of l),
+         -- The plan's cells' totals, read once for all of them: a read per cell scans
+         -- the pending changes once per cell (migration 320).
+         cell_totals as materialized (
+             select x.item_id, x.warehouse_id, sum(x.on_hand - x.reserved) as available
+               from (select s.item_id, s.warehouse_id, s.on_hand, s.reserved from stock_cells s
+                      where (s.warehouse_id, s.item_id) in (select warehouse_id, item_id from cell_takes)
+                     union all
+                     select d.item_id, d.warehouse_id, d.on_hand, d.reserved from stock_cell_changes d
+                      where (d.warehouse_id, d.item_id) in (select warehouse_id, item_id from cell_takes)) x
+              group by x.item_id, x.warehouse_id),
+         -- The cells and the day their floors count from, as arrays in `k` order.
+         cell_asks as (
+             select array_agg(c.item_id order by c.k) as item_id,
+                    array_agg(c.warehouse_id order by c.k) as warehouse_id,
+                    array_agg($31::date + greatest(i.min_remaining_days, 0) order by c.k) as counted_from
+               from cell_takes c join items i on i.id = c.item_id),
          -- Each cell's stock that counts toward its reserve level (`rules::level_stock`:
          -- Σ available of its non-quarantined lots still usable for the item's minimum
          -- remaining days from today) from the totals the database keeps, as of this
@@ -584,21 +601,12 @@ pub async fn write_plan_if_available(
              select c.taken,
                     coalesce(t.available, 0) - sh.short as available,
                     greatest(coalesce(lv.min_qty, 0), 0) as level
-               from cell_takes c
-               join items i on i.id = c.item_id
-               left join lateral (
-                    select sum(x.on_hand - x.reserved) as available
-                      from (select s.on_hand, s.reserved from stock_cells s
-                             where s.item_id = c.item_id and s.warehouse_id = c.warehouse_id
-                            union all
-                            select d.on_hand, d.reserved from stock_cell_changes d
-                             where d.item_id = c.item_id and d.warehouse_id = c.warehouse_id) x) t on true
-               -- Inlined (migration 310) as long as no argument is a subquery: `today`
-               -- is named by its parameter here, not read from `rule`.
-               left join lateral stock_cells_short(
-                    array[c.item_id], array[c.warehouse_id],
-                    array[$31::date + greatest(i.min_remaining_days, 0)],
-                    array[$31::date + greatest(i.min_remaining_days, 0)]) sh on true
+               from cell_asks a
+               -- Inlined (migrations 310, 320): its arguments are columns, not subqueries.
+              cross join lateral stock_cells_short(a.item_id, a.warehouse_id, a.counted_from,
+                                                   a.counted_from) sh
+               join cell_takes c on c.k = sh.n
+               left join cell_totals t on t.item_id = c.item_id and t.warehouse_id = c.warehouse_id
                left join reserve_levels lv on lv.warehouse_id = c.warehouse_id and lv.item_id = c.item_id),
          verdict as (
              select not exists (select 1
