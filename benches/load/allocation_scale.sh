@@ -43,7 +43,9 @@ $BIN --data "$PGDIR" db start >/dev/null
 SOCK=$(printf %s "$PGDIR/run" | sed 's|/|%2F|g')
 ADMIN_URL="postgres://stockpile@$SOCK/postgres"
 SERVER=
-trap '[ -n "$SERVER" ] && kill -TERM $SERVER 2>/dev/null; wait 2>/dev/null || true; $BIN --data "$PGDIR" db stop >/dev/null' EXIT
+# The cluster archives its WAL (as every private cluster does, for backups); a bench has
+# no backups to keep, and each size loads enough to leave gigabytes there.
+trap '[ -n "$SERVER" ] && kill -TERM $SERVER 2>/dev/null; wait 2>/dev/null || true; $BIN --data "$PGDIR" db stop >/dev/null; rm -rf "$PGDIR/wal-archive"/*' EXIT
 
 TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
 HASH=$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)
