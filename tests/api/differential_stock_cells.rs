@@ -446,21 +446,18 @@ async fn compaction_moves_cut_offs_to_the_deployments_day() {
 
     // Act: the app's own compaction runs every second.
     let app = TestApp::demo_with(settings).await;
-    let mut left = i64::MAX;
-    for _ in 0..100 {
-        left = sqlx::query_scalar(
-            "select count(*) from stock_cells c join items i on i.id = c.item_id
+    let left = poll_until(
+        |n| n == 0,
+        || {
+            scalar(
+                &app.pool,
+                "select count(*) from stock_cells c join items i on i.id = c.item_id
               where c.short_before <> $1::date + greatest(i.min_remaining_days, 0)",
-        )
-        .bind(today)
-        .fetch_one(&app.pool)
-        .await
-        .expect("cells");
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+                Some(today),
+            )
+        },
+    )
+    .await;
 
     // Assert
     let cells: i64 = sqlx::query_scalar("select count(*) from stock_cells")
@@ -474,13 +471,35 @@ async fn compaction_moves_cut_offs_to_the_deployments_day() {
     );
 }
 
-async fn vacuums_of_the_change_queue(pool: &PgPool) -> i64 {
-    sqlx::query_scalar(
-        "select vacuum_count from pg_stat_user_tables where relname = 'stock_cell_changes'",
-    )
-    .fetch_one(pool)
-    .await
-    .expect("vacuum count")
+const PENDING: &str = "select count(*) from stock_cell_changes";
+const VACUUMS: &str =
+    "select vacuum_count from pg_stat_user_tables where relname = 'stock_cell_changes'";
+
+/// A count read by `sql` (with `day` as `$1` when given).
+async fn scalar(pool: &PgPool, sql: &'static str, day: Option<NaiveDate>) -> i64 {
+    let query = sqlx::query_scalar(sql);
+    let query = match day {
+        Some(day) => query.bind(day),
+        None => query,
+    };
+    query.fetch_one(pool).await.expect(sql)
+}
+
+/// Reads `read` every 100 ms until `done` holds or 10 s have passed; the last value read.
+async fn poll_until<F, Fut>(done: impl Fn(i64) -> bool, read: F) -> i64
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = i64>,
+{
+    let mut value = read().await;
+    for _ in 0..100 {
+        if done(value) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        value = read().await;
+    }
+    value
 }
 
 /// The serving process vacuums `stock_cell_changes` once it has folded
@@ -490,18 +509,9 @@ async fn vacuums_of_the_change_queue(pool: &PgPool) -> i64 {
 async fn the_compactor_vacuums_the_change_queue_after_a_burst() {
     // Arrange: the app's compactor has folded what the demo left pending.
     let app = TestApp::demo().await;
-    for _ in 0..100 {
-        let pending: i64 = sqlx::query_scalar("select count(*) from stock_cell_changes")
-            .fetch_one(&app.pool)
-            .await
-            .expect("pending");
-        if pending == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    poll_until(|n| n == 0, || scalar(&app.pool, PENDING, None)).await;
     tokio::time::sleep(stockpile::stock::cells::COMPACT_EVERY * 2).await;
-    let before = vacuums_of_the_change_queue(&app.pool).await;
+    let before = scalar(&app.pool, VACUUMS, None).await;
     let lot: Uuid = sqlx::query_scalar("select id from stock_lots order by id limit 1")
         .fetch_one(&app.pool)
         .await
@@ -521,18 +531,8 @@ async fn the_compactor_vacuums_the_change_queue_after_a_burst() {
     .expect("burst");
 
     // Assert: folded, then vacuumed, within a few compaction ticks.
-    let mut after = before;
-    for _ in 0..100 {
-        after = vacuums_of_the_change_queue(&app.pool).await;
-        if after > before {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let pending: i64 = sqlx::query_scalar("select count(*) from stock_cell_changes")
-        .fetch_one(&app.pool)
-        .await
-        .expect("pending");
+    let after = poll_until(|n| n > before, || scalar(&app.pool, VACUUMS, None)).await;
+    let pending = scalar(&app.pool, PENDING, None).await;
     assert!(
         after > before,
         "no vacuum after {burst} changes ({before} → {after})"
