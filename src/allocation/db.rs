@@ -164,48 +164,20 @@ pub async fn planner_cells(
 ) -> Result<Vec<CellStock>, sqlx::Error> {
     let r = sqlx::query!(
         r#"with
-         pairs as (
-             select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::date[], $6::date[])
-                        with ordinality as t(warehouse_id, item_id, sku, arrives, required, counted_from, n)),
-         totals as (
-             select item_id, warehouse_id, sum(on_hand)::int8 as on_hand, sum(reserved)::int8 as reserved,
-                    sum(quarantined)::int8 as quarantined
-               from (select item_id, warehouse_id, on_hand, reserved, quarantined
-                       from stock_cells where item_id = any($2)
-                     union all
-                     select item_id, warehouse_id, on_hand, reserved, quarantined
-                       from stock_cell_changes where item_id = any($2)) t
-              group by item_id, warehouse_id),
-         held as (
-             select row_number() over (order by p.n) as k, p.n, p.warehouse_id, p.item_id, p.sku,
-                    p.arrives, coalesce(p.required, 'infinity') as required,
-                    coalesce(p.counted_from, 'infinity') as counted_from,
-                    t.on_hand, t.reserved, t.quarantined
-               from pairs p
-               join totals t on t.item_id = p.item_id and t.warehouse_id = p.warehouse_id
-              where t.on_hand + t.quarantined > 0),
-         -- The held cells as arrays, in `k` order, for the set-based read below.
+         -- The dates of the short-dated stock asked, as arrays in the order of the cells:
+         -- before arrival (`required`; none for an unreachable cell, whose lots are not
+         -- probed) and before `counted_from` (today's, for the reserve level).
          asked as (
-             select array_agg(item_id order by k) as item_id,
-                    array_agg(warehouse_id order by k) as warehouse_id,
-                    -- An unreachable cell's date is null: its lots are not probed.
-                    array_agg(case when arrives then required end order by k) as before,
-                    array_agg(counted_from order by k) as counted_from
-               from held),
-         -- Short-dated stock before `required` (arrival), and before `counted_from`
-         -- (today): the stock that does not count toward the reserve level. Inlined by
-         -- PostgreSQL (migration 310): pending changes read once for all the cells.
-         cells as (
-             select h.n, h.warehouse_id, h.sku, h.on_hand, h.reserved, h.quarantined,
-                    case when not h.arrives then 0 else r.short end as short,
-                    r.also_short as short_today
-               from asked a
-              cross join lateral stock_cells_short(a.item_id, a.warehouse_id, a.before,
-                                                   a.counted_from) r
-               join held h on h.k = r.n)
-         -- Sorted once, in a subquery with nothing after it to reorder the rows (an
-         -- aggregate's own ORDER BY sorts again, once for each of the eight). The arrays
-         -- stay aligned whatever the order: one aggregation reads every row once.
+             select array_agg(case when t.arrives then coalesce(t.required, 'infinity') end
+                              order by t.n) as before,
+                    array_agg(coalesce(t.counted_from, 'infinity') order by t.n) as counted_from
+               from unnest($4::bool[], $5::date[], $6::date[]) with ordinality
+                        as t(arrives, required, counted_from, n))
+         -- Each cell that holds stock, by its position `n` in the arrays: its totals and
+         -- short-dated stock (migration 330; inlined by PostgreSQL), sorted once in a
+         -- subquery with nothing after it to reorder the rows (an aggregate's own ORDER
+         -- BY sorts again, once for each of the eight). The arrays stay aligned whatever
+         -- the order: one aggregation reads every row once.
          select coalesce(array_agg(warehouse_id), '{}') as "warehouse_id!: Vec<Uuid>",
                 coalesce(array_agg(sku), '{}') as "sku!: Vec<String>",
                 coalesce(array_agg(on_hand + quarantined), '{}') as "held!: Vec<i64>",
@@ -214,7 +186,15 @@ pub async fn planner_cells(
                 coalesce(array_agg(reserved), '{}') as "reserved!: Vec<i64>",
                 coalesce(array_agg(short), '{}') as "short!: Vec<i64>",
                 coalesce(array_agg(short_today), '{}') as "short_today!: Vec<i64>"
-           from (select * from cells order by n) c"#,
+           from (select ($1::uuid[])[s.n] as warehouse_id, ($3::text[])[s.n] as sku,
+                        s.on_hand, s.reserved, s.quarantined,
+                        case when ($4::bool[])[s.n] then s.short else 0 end as short,
+                        s.also_short as short_today
+                   from asked a
+                  cross join lateral stock_cells_state($2::uuid[], $1::uuid[], a.before,
+                                                       a.counted_from) s
+                  where s.on_hand + s.quarantined > 0
+                  order by s.n) c"#,
         &ask.warehouse_id,
         &ask.item_id,
         &ask.sku,
@@ -576,16 +556,6 @@ pub async fn write_plan_if_available(
                 and (select count(*) from cell_rows) >= 0
               order by l.id
                 for update of l),
-         -- The plan's cells' totals, read once for all of them: a read per cell scans
-         -- the pending changes once per cell (migration 320).
-         cell_totals as materialized (
-             select x.item_id, x.warehouse_id, sum(x.on_hand - x.reserved) as available
-               from (select s.item_id, s.warehouse_id, s.on_hand, s.reserved from stock_cells s
-                      where (s.warehouse_id, s.item_id) in (select warehouse_id, item_id from cell_takes)
-                     union all
-                     select d.item_id, d.warehouse_id, d.on_hand, d.reserved from stock_cell_changes d
-                      where (d.warehouse_id, d.item_id) in (select warehouse_id, item_id from cell_takes)) x
-              group by x.item_id, x.warehouse_id),
          -- The cells and the day their floors count from, as arrays in `k` order.
          cell_asks as (
              select array_agg(c.item_id order by c.k) as item_id,
@@ -599,14 +569,14 @@ pub async fn write_plan_if_available(
          -- reservation drew from it since.
          cells as (
              select c.taken,
-                    coalesce(t.available, 0) - sh.short as available,
+                    st.on_hand - st.reserved - st.short as available,
                     greatest(coalesce(lv.min_qty, 0), 0) as level
                from cell_asks a
-               -- Inlined (migrations 310, 320): its arguments are columns, not subqueries.
-              cross join lateral stock_cells_short(a.item_id, a.warehouse_id, a.counted_from,
-                                                   a.counted_from) sh
-               join cell_takes c on c.k = sh.n
-               left join cell_totals t on t.item_id = c.item_id and t.warehouse_id = c.warehouse_id
+               -- The planner's read of the cells (migration 330). Inlined: its arguments
+               -- are columns, not subqueries.
+              cross join lateral stock_cells_state(a.item_id, a.warehouse_id, a.counted_from,
+                                                   a.counted_from) st
+               join cell_takes c on c.k = st.n
                left join reserve_levels lv on lv.warehouse_id = c.warehouse_id and lv.item_id = c.item_id),
          verdict as (
              select not exists (select 1
