@@ -582,18 +582,14 @@ async fn the_cell_read_stays_linear_when_planned_on_an_empty_change_queue() {
     .execute(&mut *conn)
     .await
     .expect("prepared");
-    let (items, warehouses, dates): (String, String, String) = sqlx::query_as(
+    let (items, warehouses, dates, cells): (String, String, String, i64) = sqlx::query_as(
         "select array_agg(i.id)::text, array_agg(w.id)::text,
-                array_agg(current_date + i.min_remaining_days + 1)::text
+                array_agg(current_date + i.min_remaining_days + 1)::text, count(*)
            from warehouses w, items i where i.sku = 'MASK-MEDICAL'",
     )
     .fetch_one(&mut *conn)
     .await
     .expect("the cells of an item at every warehouse");
-    let cells: i64 = sqlx::query_scalar("select count(*) from warehouses")
-        .fetch_one(&mut *conn)
-        .await
-        .expect("count");
     let read = format!("execute cell_read('{items}', '{warehouses}', '{dates}', '{dates}')");
     // The arrays are the database's own text of uuids and dates.
     sqlx::raw_sql(sqlx::AssertSqlSafe(read.clone()))
